@@ -1,0 +1,33 @@
+"""kpilib — customer-journey KPIs with their definitions, intervals and a monthly report.
+
+The package is flat, one module per concern:
+
+- :mod:`kpilib.data` — sources, the data contract, loading and :class:`DataError`
+- :mod:`kpilib.stats` — intervals and tests shared by every domain
+- :mod:`kpilib.metrics` — the registry of metric definitions
+- :mod:`kpilib.funnel` — funnel conversion and lead nurture
+- :mod:`kpilib.plots` — every figure
+- :mod:`kpilib.report` — the monthly report (papermill + nbconvert)
+- :mod:`kpilib.synth` — the sample-data generator and its ground truth
+"""
+
+from kpilib.data import DataError, Dataset, load_dataset
+
+__version__ = "0.1.0"
+
+__all__ = ["DataError", "Dataset", "__version__", "load_dataset"]
+
+_SUBMODULES = {
+    "churn", "clv", "data", "engagement", "funnel", "glossary", "marketing", "metrics",
+    "plots", "report", "stats", "synth",
+}
+
+
+def __getattr__(name: str):
+    """Import submodules on first use, so ``kpilib.funnel.funnel(...)`` works after
+    ``import kpilib`` without paying for every module at import time."""
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"kpilib.{name}")
+    raise AttributeError(f"module 'kpilib' has no attribute {name!r}")

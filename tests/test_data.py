@@ -1,0 +1,202 @@
+"""The data contract: loading from every kind of source, and a DataError per rule."""
+
+from __future__ import annotations
+
+import ibis
+import pandas as pd
+import pytest
+
+from kpilib.data import SCHEMAS, DataError, as_table, load_dataset
+
+
+def good_tables() -> dict[str, pd.DataFrame]:
+    """One small valid frame per table of the contract."""
+    return {
+        "customers": pd.DataFrame(
+            {"customer_id": ["a", "b"], "signup_at": ["2026-10-01 10:00", "2026-10-02"],
+             "channel": ["email", "organic"], "plan": ["pro", "basic"]}
+        ),
+        "events": pd.DataFrame(
+            {"customer_id": ["a", "a", "b"],
+             "ts": pd.to_datetime(["2026-10-01 09:00", "2026-10-01 10:00", "2026-10-02 00:00"]),
+             "event": ["visit", "signup", "visit"], "channel": ["email", None, "organic"]}
+        ),
+        "orders": pd.DataFrame({"customer_id": ["a"], "ts": ["2026-10-03"], "amount": [12.5]}),
+        "subscriptions": pd.DataFrame(
+            {"customer_id": ["a", "b"], "start_at": ["2026-10-03", "2026-10-04"],
+             "end_at": [None, "2026-10-20"], "mrr": [49.0, 19.0]}
+        ),
+        "email": pd.DataFrame(
+            {"campaign": ["c1", "c1"], "customer_id": ["a", "b"],
+             "sent_at": ["2026-10-05 08:00", "2026-10-05 08:00"], "bounce": ["none", "hard"],
+             "opened_at": ["2026-10-05 09:00", None], "clicked_at": [pd.NaT, pd.NaT],
+             "unsubscribed_at": [pd.NaT, pd.NaT], "complained_at": [pd.NaT, pd.NaT]}
+        ),
+        "surveys": pd.DataFrame(
+            {"customer_id": ["a", "b", "a"], "ts": ["2026-10-10"] * 3,
+             "survey": ["nps", "csat", "ces"], "score": [10, 5, 7]}
+        ),
+        "spend": pd.DataFrame({"date": ["2026-10-01"], "channel": ["email"], "cost": [100.0]}),
+    }
+
+
+def test_dict_source_types_and_utc():
+    ds = load_dataset(good_tables())
+    schema = ds.events.schema()
+    assert schema["ts"] == ibis.expr.datatypes.Timestamp(timezone="UTC")
+    assert schema["customer_id"].is_string()
+    # an extra column is kept
+    assert "channel" in ds.events.columns
+    # naive timestamps are read as UTC, not shifted
+    ts = ds.events.ts.min().execute()
+    assert ts == pd.Timestamp("2026-10-01 09:00", tz="UTC")
+    assert ds.subscriptions.end_at.isnull().sum().execute() == 1
+    assert ds.spend.schema()["date"].is_date()
+    counts = ds.row_counts().set_index("table")["rows"].to_dict()
+    assert counts == {"customers": 2, "events": 3, "orders": 1, "subscriptions": 2,
+                      "email": 2, "surveys": 3, "spend": 1}
+
+
+def test_non_utc_timestamps_are_converted():
+    frame = good_tables()["orders"].assign(
+        ts=pd.to_datetime(["2026-10-03 12:00"]).tz_localize("Europe/Berlin")
+    )
+    t = as_table(frame, "orders")
+    assert t.ts.execute().iloc[0] == pd.Timestamp("2026-10-03 10:00", tz="UTC")
+
+
+def test_folder_csv_and_parquet_and_connection_agree(tmp_path):
+    tables = good_tables()
+    pq, csv = tmp_path / "pq", tmp_path / "csv"
+    pq.mkdir()
+    csv.mkdir()
+    for name, frame in tables.items():
+        frame.to_parquet(pq / f"{name}.parquet")
+        frame.to_csv(csv / f"{name}.csv", index=False)
+    con = ibis.duckdb.connect()
+    for name, frame in tables.items():
+        con.create_table(name, frame)
+    sources = [tables, pq, str(csv), con]
+    results = []
+    for source in sources:
+        ds = load_dataset(source)
+        assert set(ds.tables()) == set(SCHEMAS)
+        results.append(
+            ds.orders.amount.sum().execute(),
+        )
+        frame = ds.subscriptions.order_by("customer_id").execute()
+        assert frame["end_at"].isna().tolist() == [True, False]
+    assert results == [12.5] * 4
+
+
+def test_absent_tables_are_none_and_require_explains():
+    ds = load_dataset({"orders": good_tables()["orders"]})
+    assert ds.events is None and ds.has("orders") and not ds.has("spend")
+    with pytest.raises(DataError, match="table 'events'.*funnel needs this table"):
+        ds.require("events", "the funnel")
+
+
+def test_default_source_is_the_bundled_sample():
+    ds = load_dataset()
+    assert ds.customers is not None and ds.events is not None
+    assert "sample" in ds.source
+
+
+def _error(tables: dict, name: str) -> DataError:
+    with pytest.raises(DataError) as info:
+        load_dataset({name: tables[name]})
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "mutate", "rows"),
+    [
+        # required column missing (with a rename hint)
+        ("events", "ts", lambda f: f.rename(columns={"ts": "time"}), None),
+        ("customers", "channel", lambda f: f.drop(columns="channel"), None),
+        # ids non-null
+        ("orders", "customer_id", lambda f: f.assign(customer_id=[None]), 1),
+        ("events", "customer_id", lambda f: f.assign(customer_id=["a", None, None]), 2),
+        # types coercible
+        ("orders", "amount", lambda f: f.assign(amount=["twelve"]), 1),
+        ("surveys", "score", lambda f: f.assign(score=["9", "x", "7"]), 1),
+        # timestamps parseable
+        ("events", "ts", lambda f: f.assign(ts=["2026-10-01", "yesterday", "soon"]), 2),
+        ("subscriptions", "start_at", lambda f: f.assign(start_at=["2026-13-45", "2026-10-04"]), 1),
+        ("spend", "date", lambda f: f.assign(date=["not a date"]), 1),
+        # amounts and costs non-negative
+        ("orders", "amount", lambda f: f.assign(amount=[-1.0]), 1),
+        ("spend", "cost", lambda f: f.assign(cost=[-5.0]), 1),
+        ("subscriptions", "mrr", lambda f: f.assign(mrr=[-1.0, 2.0]), 1),
+        # end not before start
+        ("subscriptions", "end_at", lambda f: f.assign(end_at=["2026-10-01", "2026-10-20"]), 1),
+        # scores inside their scale
+        ("surveys", "score", lambda f: f.assign(score=[11, 5, 7]), 1),
+        ("surveys", "score", lambda f: f.assign(score=[10, 0, 8]), 2),
+        # categories
+        ("surveys", "survey", lambda f: f.assign(survey=["nps", "csat", "sus"]), 1),
+        ("email", "bounce", lambda f: f.assign(bounce=["none", "bounced"]), 1),
+        ("email", "opened_at", lambda f: f.assign(bounce=["hard", "hard"]), 1),
+        # a required non-id column empty
+        ("customers", "signup_at", lambda f: f.assign(signup_at=[None, "2026-10-02"]), 1),
+    ],
+)
+def test_every_rule_raises_a_dataerror_naming_table_and_column(table, column, mutate, rows):
+    tables = good_tables()
+    tables[table] = mutate(tables[table])
+    err = _error(tables, table)
+    assert err.table == table
+    assert err.column == column
+    assert err.rows == rows
+    text = str(err)
+    assert f"table '{table}'" in text and f"column '{column}'" in text
+    assert err.fix and err.fix in text
+    if rows is not None:
+        assert f"{rows:,} of " in text
+        assert 1 <= len(err.examples) <= 5
+
+
+def test_missing_column_suggests_the_rename():
+    tables = good_tables()
+    tables["events"] = tables["events"].rename(columns={"ts": "ts_utc"})
+    err = _error(tables, "events")
+    assert "Rename 'ts_utc' to 'ts'" in str(err)
+
+
+def test_examples_are_capped_at_five():
+    frame = pd.DataFrame({"customer_id": list("abcdefgh"), "ts": ["2026-10-01"] * 8,
+                          "amount": [-1.0] * 8})
+    with pytest.raises(DataError) as info:
+        as_table(frame, "orders")
+    assert info.value.rows == 8 and len(info.value.examples) == 5
+
+
+def test_folder_problems(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_dataset(tmp_path / "nowhere")
+    with pytest.raises(DataError, match="no table files"):
+        load_dataset(tmp_path)
+    frame = good_tables()["orders"]
+    frame.to_csv(tmp_path / "orders.csv", index=False)
+    frame.to_parquet(tmp_path / "orders.parquet")
+    with pytest.raises(DataError, match="both orders.parquet and orders.csv"):
+        load_dataset(tmp_path)
+
+
+def test_unknown_names_and_types():
+    with pytest.raises(DataError, match="unknown table name"):
+        load_dataset({"order": good_tables()["orders"]})
+    with pytest.raises(DataError, match="cannot load a source of type int"):
+        load_dataset(42)
+    with pytest.raises(DataError, match="expected a pandas DataFrame"):
+        as_table([1, 2], "orders")
+    assert issubclass(DataError, ValueError)
+
+
+def test_folder_is_read_in_place_by_duckdb(tmp_path):
+    """A folder source stays in the engine: the table is a DuckDB-backed expression,
+    not a pandas memtable."""
+    good_tables()["orders"].to_parquet(tmp_path / "orders.parquet")
+    ds = load_dataset(tmp_path)
+    assert ds.orders.get_backend().name == "duckdb"
+    assert "read_parquet" in ds.orders.compile().lower() or "orders" in ds.orders.compile().lower()
