@@ -1,0 +1,85 @@
+"""The registry: one record per metric, each worked example runs, each tied to code."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+from kpilib import metrics
+from kpilib.metrics import STAGES, UNITS, Metric, all_metrics, computes, get, register
+
+ALL = all_metrics()
+
+
+def test_the_registry_is_not_empty_and_names_are_unique():
+    names = [m.name for m in ALL]
+    assert len(names) >= 10
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("metric", ALL, ids=lambda m: m.name)
+def test_worked_example_runs_as_a_doctest(metric):
+    parser = doctest.DocTestParser()
+    test = parser.get_doctest(metric.example, {}, f"metric {metric.name}", None, 0)
+    runner = doctest.DocTestRunner(
+        optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS | doctest.NUMBER
+    )
+    runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.attempted > 0, "an example must check something"
+    assert result.failed == 0, f"the worked example of {metric.name} fails"
+
+
+@pytest.mark.parametrize("metric", ALL, ids=lambda m: m.name)
+def test_every_metric_is_complete_and_computed_somewhere(metric):
+    assert metric.stage in STAGES and metric.unit in UNITS
+    assert metric.title and metric.formula and metric.definition and metric.pitfalls
+    assert metric.computed_by, f"{metric.name} is registered but no function computes it"
+    for path in metric.computed_by:
+        module, _, name = path.rpartition(".")
+        fn = getattr(__import__(module, fromlist=[name]), name)
+        assert metric in fn.metrics
+
+
+def _toy(name: str, **changes) -> Metric:
+    fields = dict(name=name, title="Toy", stage="acquisition", formula="x", definition="d",
+                  pitfalls="p", unit="rate", higher_is_better=True, example=">>> 1 + 1\n2")
+    fields.update(changes)
+    return Metric(**fields)
+
+
+def test_register_is_idempotent_but_refuses_a_second_definition(monkeypatch):
+    monkeypatch.setattr(metrics, "_REGISTRY", dict(metrics._REGISTRY))
+    first = register(_toy("toy_rate"))
+    assert register(_toy("toy_rate")) is first
+    with pytest.raises(ValueError, match="already registered"):
+        register(_toy("toy_rate", formula="y"))
+
+
+def test_computes_ties_a_function_to_its_records(monkeypatch):
+    monkeypatch.setattr(metrics, "_REGISTRY", dict(metrics._REGISTRY))
+    record = register(_toy("toy_share", computed_by=[]))
+
+    @computes("toy_share")
+    def toy_share():
+        return 1
+
+    assert toy_share.metrics == [record]
+    assert record.computed_by == [f"{__name__}.test_computes_ties_a_function_to_its_records.<locals>.toy_share"]
+
+
+def test_unknown_metric_suggests_close_names():
+    name = ALL[0].name
+    with pytest.raises(KeyError, match=f"Did you mean {name}"):
+        get(name + "x")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [({"stage": "awareness"}, "unknown stage"), ({"unit": "furlongs"}, "unknown unit"),
+     ({"example": "1 + 1"}, "doctest")],
+)
+def test_malformed_records_are_refused(changes, message):
+    with pytest.raises(ValueError, match=message):
+        _toy("bad", **changes)

@@ -1,0 +1,272 @@
+"""Tests of the sample-data generator: determinism, the data contract, and its truth."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kpilib import synth
+
+UTC = "datetime64[ns, UTC]"
+CONTRACT = {
+    "customers": {
+        "customer_id": object,
+        "signup_at": UTC,
+        "channel": object,
+        "plan": object,
+        "segment": object,
+        "country": object,
+    },
+    "events": {
+        "customer_id": object,
+        "ts": UTC,
+        "event": object,
+        "channel": object,
+        "campaign": object,
+        "page": object,
+        "feature": object,
+    },
+    "orders": {"order_id": object, "customer_id": object, "ts": UTC, "amount": "float64"},
+    "subscriptions": {
+        "customer_id": object,
+        "start_at": UTC,
+        "end_at": UTC,
+        "mrr": "float64",
+        "plan": object,
+    },
+    "email": {
+        "campaign": object,
+        "customer_id": object,
+        "sent_at": UTC,
+        "bounce": object,
+        "opened_at": UTC,
+        "clicked_at": UTC,
+        "unsubscribed_at": UTC,
+        "complained_at": UTC,
+    },
+    "surveys": {"customer_id": object, "ts": UTC, "survey": object, "score": "int64"},
+    "spend": {"date": object, "channel": object, "cost": "float64", "campaign": object},
+}
+Z999 = 3.2905  # two-sided 99.9 % normal quantile
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return synth.generate_sample(customers=3000, seed=11)
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_write_is_byte_identical_and_seed_dependent(tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    synth.write_sample(a, customers=300, seed=1)
+    synth.write_sample(b, customers=300, seed=1)
+    synth.write_sample(c, customers=300, seed=2)
+    files_a, files_b, files_c = _files(a), _files(b), _files(c)
+    assert sorted(files_a) == sorted([f"{t}.parquet" for t in synth.TABLES] + ["truth.json"])
+    assert files_a == files_b
+    for name in files_a:
+        assert files_a[name] != files_c[name], name
+
+
+def test_generate_equals_written_across_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(synth, "CHUNK_PERSONS", 700)  # several chunks for 500 customers
+    tables, truth = synth.generate_sample(customers=500, seed=5)
+    written = synth.write_sample(tmp_path, customers=500, seed=5)
+    assert truth == written
+    assert json.loads((tmp_path / "truth.json").read_text()) == truth
+    assert truth["traffic"]["visitors"] > 2 * synth.CHUNK_PERSONS
+    for name, frame in tables.items():
+        back = pd.read_parquet(tmp_path / f"{name}.parquet")
+        pd.testing.assert_frame_equal(back, frame)
+        assert len(frame) == truth["realized"]["rows"][name]
+
+
+def test_columns_and_dtypes_follow_the_contract(sample):
+    tables, _ = sample
+    assert set(tables) == set(CONTRACT)
+    for name, columns in CONTRACT.items():
+        frame = tables[name]
+        assert list(frame.columns) == list(columns), name
+        for column, dtype in columns.items():
+            assert str(frame[column].dtype) == str(np.dtype(dtype) if dtype is object else dtype), (
+                name,
+                column,
+            )
+        assert len(frame) > 0, name
+
+
+def test_values_follow_the_contract(sample):
+    tables, truth = sample
+    customers, events, email = tables["customers"], tables["events"], tables["email"]
+    subs, surveys = tables["subscriptions"], tables["surveys"]
+    end = pd.Timestamp(truth["generator"]["end_at"])
+    assert customers["customer_id"].is_unique
+    assert customers["customer_id"].str.fullmatch(r"C\d{7}").all()
+    assert set(customers["channel"]) == set(synth.CHANNELS)
+    assert set(customers["plan"]) <= set(synth.PLANS)
+    assert set(customers["segment"]) <= set(synth.SEGMENTS)
+    assert set(events["event"]) == set(synth.EVENTS)
+    visit = events["event"] == "visit"
+    assert events.loc[visit, "channel"].notna().all()
+    assert events.loc[~visit, "channel"].isna().all()
+    paid = events["channel"].isin(["email", "paid_search", "social"])
+    assert events.loc[paid, "campaign"].notna().all()
+    assert events.loc[~paid, "campaign"].isna().all()
+    assert events["feature"].notna().eq(events["event"] == "feature_use").all()
+    for frame, column in [(events, "ts"), (email, "sent_at"), (tables["orders"], "ts")]:
+        assert frame[column].max() <= end
+    assert (subs["end_at"].isna() | (subs["end_at"] >= subs["start_at"])).all()
+    assert (subs["end_at"].isna() | (subs["end_at"] <= end)).all()
+    assert (subs["mrr"] >= 0).all()
+    assert (tables["orders"]["amount"] >= 0).all()
+    assert tables["orders"]["order_id"].is_unique
+    assert (tables["spend"]["cost"] >= 0).all()
+    assert set(email["bounce"]) == {"none", "soft", "hard"}
+    bounced = email["bounce"] != "none"
+    for column in ["opened_at", "clicked_at", "unsubscribed_at", "complained_at"]:
+        assert email.loc[bounced, column].isna().all(), column
+    assert (email["clicked_at"].isna() | (email["clicked_at"] > email["opened_at"])).all()
+    scale = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+    for survey, (lo, hi) in scale.items():
+        scores = surveys.loc[surveys["survey"] == survey, "score"]
+        assert len(scores) > 0
+        assert scores.between(lo, hi).all(), survey
+
+
+def test_customers_match_their_funnel_events(sample):
+    tables, _ = sample
+    customers, events = tables["customers"], tables["events"]
+    visits = events[events["event"] == "visit"].sort_values(["customer_id", "ts"], kind="stable")
+    first = visits.drop_duplicates("customer_id").set_index("customer_id")["channel"]
+    assert (
+        customers.set_index("customer_id")["channel"]
+        == first.loc[customers["customer_id"]].to_numpy()
+    ).all()
+    signups = events[events["event"] == "signup"].set_index("customer_id")["ts"]
+    assert signups.index.is_unique
+    assert set(signups.index) == set(customers["customer_id"])
+    assert (
+        signups.loc[customers["customer_id"]].to_numpy() == customers["signup_at"].to_numpy()
+    ).all()
+    # every purchase event opens a subscription and is the customer's first order
+    purchase = events[events["event"] == "purchase"].set_index("customer_id")["ts"].sort_index()
+    subs_start = tables["subscriptions"].groupby("customer_id")["start_at"].min().sort_index()
+    first_order = tables["orders"].groupby("customer_id")["ts"].min().sort_index()
+    pd.testing.assert_series_equal(purchase, subs_start, check_names=False)
+    pd.testing.assert_series_equal(purchase, first_order, check_names=False)
+
+
+def test_product_activity_stops_after_churn(sample):
+    tables, _ = sample
+    subs, events = tables["subscriptions"], tables["events"]
+    last = subs.groupby("customer_id")["end_at"].agg(
+        lambda s: s.max() if s.notna().all() else pd.NaT
+    )
+    churned = last.dropna()
+    usage = events[events["event"].isin(["page_view", "feature_use", "share"])]
+    usage = usage[usage["customer_id"].isin(churned.index)]
+    assert len(usage) > 0
+    assert (usage["ts"].to_numpy() <= churned.loc[usage["customer_id"]].to_numpy()).all()
+
+
+def test_signup_rate_per_channel_matches_truth(sample):
+    tables, truth = sample
+    events = tables["events"]
+    cutoff = pd.Timestamp(truth["generator"]["end_at"]) - pd.Timedelta(
+        days=truth["funnel"]["delay_cap_days"]
+    )
+    visits = events[events["event"] == "visit"].sort_values(["customer_id", "ts"], kind="stable")
+    first = visits.drop_duplicates("customer_id")
+    first = first[first["ts"] < cutoff]
+    signed = first["customer_id"].isin(tables["customers"]["customer_id"])
+    assert truth["traffic"]["visitors"] == visits["customer_id"].nunique()
+    for channel, steps in truth["funnel"]["step_probability"].items():
+        converted = signed[first["channel"] == channel]
+        p, n = steps["signup"], len(converted)
+        assert n > 500
+        assert abs(converted.mean() - p) <= Z999 * np.sqrt(p * (1 - p) / n), channel
+
+
+def test_spend_gives_the_true_cac(sample):
+    tables, truth = sample
+    spend = tables["spend"].groupby("channel")["cost"].sum()
+    acquired = tables["customers"]["channel"].value_counts()
+    for channel, cac in truth["marketing"]["cac"].items():
+        assert spend[channel] / acquired[channel] == pytest.approx(cac, rel=1e-9)
+    paid = tables["spend"]["channel"].isin(["paid_search", "social"])
+    assert tables["spend"].loc[paid, "campaign"].notna().all()
+    assert tables["spend"].loc[~paid, "campaign"].isna().all()
+
+
+def test_email_open_rate_matches_campaign_truth(sample):
+    tables, truth = sample
+    email = tables["email"]
+    end = pd.Timestamp(truth["generator"]["end_at"]) - pd.Timedelta(days=7)
+    delivered = email[(email["bounce"] == "none") & (email["sent_at"] < end)]
+    p = delivered["campaign"].map(
+        {c["campaign"]: c["probability"]["open"] for c in truth["email"]["campaigns"]}
+    )
+    opened = delivered["opened_at"].notna()
+    assert abs(opened.sum() - p.sum()) <= Z999 * np.sqrt((p * (1 - p)).sum())
+    clicks = email["clicked_at"].notna().sum()
+    email_visits = tables["events"].query("event == 'visit' and channel == 'email'")
+    assert len(email_visits) >= clicks
+
+
+def test_arguments_are_checked():
+    with pytest.raises(ValueError, match="customers"):
+        synth.generate_sample(customers=0)
+    with pytest.raises(ValueError, match="end"):
+        synth.generate_sample(customers=10, start="2025-02-01", end="2025-01-01")
+
+
+def test_tiny_sample_keeps_every_table(tmp_path):
+    tables, truth = synth.generate_sample(customers=2, seed=3, start="2026-10-01")
+    synth.write_sample(tmp_path, customers=2, seed=3, start="2026-10-01")
+    for name, columns in CONTRACT.items():
+        assert list(tables[name].columns) == list(columns)
+        back = pd.read_parquet(tmp_path / f"{name}.parquet")
+        assert list(back.columns) == list(columns)
+        assert len(back) == len(tables[name]) == truth["realized"]["rows"][name]
+
+
+def test_funnel_steps_are_ordered_and_capped(sample):
+    tables, truth = sample
+    events = tables["events"]
+    steps = ["visit", *truth["funnel"]["steps"]]
+    first = (
+        events[events["event"].isin(steps)]
+        .sort_values(["customer_id", "ts"], kind="stable")
+        .drop_duplicates(["customer_id", "event"])
+        .pivot(index="customer_id", columns="event", values="ts")[steps]
+    )
+    cap = pd.Timedelta(days=truth["funnel"]["delay_cap_days"])
+    for before, after in zip(steps, steps[1:], strict=False):
+        reached = first[after].notna()
+        assert first.loc[reached, before].notna().all(), after
+        delay = first.loc[reached, after] - first.loc[reached, before]
+        assert (delay > pd.Timedelta(0)).all() and (delay <= cap).all(), after
+
+
+def test_a_failure_part_way_leaves_no_half_written_sample(tmp_path, monkeypatch):
+    from kpilib import synth
+
+    real = synth._simulate
+
+    def failing(*args, **kwargs):
+        for i, item in enumerate(real(*args, **kwargs)):
+            if i == 3:
+                raise RuntimeError("disk full")
+            yield item
+
+    monkeypatch.setattr(synth, "_simulate", failing)
+    (tmp_path / "keep.txt").write_text("x")
+    with pytest.raises(RuntimeError, match="disk full"):
+        synth.write_sample(tmp_path, customers=50, seed=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
