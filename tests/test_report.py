@@ -1,0 +1,618 @@
+"""Tests for kpilib.report: headline comparison, the papermill runner, HTML and the index."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from kpilib import metrics
+from kpilib import report as kr
+
+SCRIPT = "<script>alert(1)</script>"
+SCRIPT_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+MONTH = "2026-10"
+
+# Test-only metrics, registered in the kernel by the test notebooks and, in this
+# process, through the ``test_metrics`` fixture (which removes them afterwards).
+METRIC_ARGS = {
+    "test_rate": dict(unit="rate", higher_is_better=True, title="Test conversion rate"),
+    "test_count": dict(unit="count", higher_is_better=None, title="Test sign-ups"),
+}
+
+
+def _metric(name: str) -> metrics.Metric:
+    return metrics.Metric(
+        name=name, stage="acquisition", formula="x", definition="d", pitfalls="p",
+        example=">>> 1\n1", **METRIC_ARGS[name],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def test_metrics(monkeypatch):
+    for name in METRIC_ARGS:
+        monkeypatch.setitem(metrics._REGISTRY, name, _metric(name))
+
+
+def kpi_frame() -> pd.DataFrame:
+    """Newcombe's 56/70 vs 48/80 as a rate, and a count without a test."""
+    return pd.DataFrame(
+        {
+            "metric": ["test_rate", "test_rate", "test_count", "test_count"],
+            "month": [MONTH, "2026-09", MONTH, "2026-09"],
+            "value": [56 / 70, 48 / 80, 1500, 1400],
+            "numerator": [56, 48, np.nan, np.nan],
+            "denominator": [70, 80, np.nan, np.nan],
+            "ci_low": [0.6920, 0.4904, np.nan, np.nan],
+            "ci_high": [0.8760, 0.7036, np.nan, np.nan],
+        }
+    )
+
+
+# --------------------------------------------------------------------------- notebooks
+
+REGISTER_CELL = "\n".join(
+    f"metrics.register(metrics.Metric(name={name!r}, stage='acquisition', formula='x', "
+    f"definition='d', pitfalls='p', example='>>> 1\\n1', **{args!r}))"
+    for name, args in METRIC_ARGS.items()
+)
+
+PARAMETERS_CELL = (
+    'month: str = "2026-01"  # report month, YYYY-MM\n'
+    "source = None  # folder with the data\n"
+    'label: str = "default"  # an extra parameter\n'
+)
+
+
+def _notebook(title: str, *code: str) -> nbformat.NotebookNode:
+    cells = [
+        new_markdown_cell(f"# {title}\n\nSome *narrative*."),
+        new_code_cell(PARAMETERS_CELL, metadata={"tags": ["parameters"]}),
+        *(new_code_cell(c) for c in code),
+    ]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return nb
+
+
+GOOD = _notebook(
+    "Good notebook",
+    "# SECRET_SOURCE_MARKER\nimport json, os, shutil, sys\nimport pandas as pd\n"
+    "from kpilib import metrics, report\n" + REGISTER_CELL,
+    "print(json.dumps({'month': month, 'source': source, 'label': label, 'cwd': os.getcwd()}))",
+    f"pd.DataFrame({{'campaign': [{SCRIPT!r}, 'spring'], 'sends': [10, 20]}})",
+    f"pd.DataFrame({{'campaign': [{SCRIPT!r}], 'sends': [10]}}).style.highlight_max(subset=['sends'])",
+    "kpis = pd.DataFrame({\n"
+    "    'metric': ['test_rate', 'test_rate', 'test_count', 'test_count'],\n"
+    "    'month': [month, report.previous_month(month)] * 2,\n"
+    "    'value': [56 / 70, 48 / 80, 1500, 1400],\n"
+    "    'numerator': [56, 48, None, None], 'denominator': [70, 80, None, None],\n"
+    "    'ci_low': [0.692, 0.4904, None, None], 'ci_high': [0.876, 0.7036, None, None],\n"
+    "})\n"
+    "report.record_headline(kpis, month=month)",
+)
+FAILING = _notebook(
+    "Failing notebook",
+    "print('before the error')",
+    "raise ValueError('broken on purpose <script>alert(2)</script>')",
+    "print('never reached')",
+)
+PLAIN = _notebook("Plain notebook", "print('plain', month)")
+
+
+def write_notebooks(folder: Path, **notebooks: nbformat.NotebookNode) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem, nb in notebooks.items():
+        nbformat.write(nb, folder / f"{stem}.ipynb")
+    return folder
+
+
+def stream_text(nb_path: Path) -> str:
+    nb = nbformat.read(nb_path, as_version=4)
+    return "".join(
+        o.get("text", "")
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if o.output_type == "stream"
+    )
+
+
+@pytest.fixture(scope="module")
+def report_run(tmp_path_factory):
+    """One real run over three notebooks (one failing); shared by several tests."""
+    root = tmp_path_factory.mktemp("report")
+    notebooks = write_notebooks(
+        root / "notebooks", **{"01_good": GOOD, "02_failing": FAILING, "03_plain": PLAIN}
+    )
+    data = root / "data"
+    data.mkdir()
+    result = kr.run_report(
+        MONTH,
+        source=data,
+        out=root / "reports",
+        notebooks_dir=notebooks,
+        parameters={"label": "from-test"},
+        progress=False,
+    )
+    return result, root
+
+
+# --------------------------------------------------------------------------- months, parameters
+
+
+def test_previous_month():
+    assert kr.previous_month("2026-01") == "2025-12"
+    assert kr.previous_month("2026-10") == "2026-09"
+    assert kr.previous_month("2000-03") == "2000-02"
+
+
+@pytest.mark.parametrize("bad", ["2026-13", "2026-1", "26-10", "2026/10", "", "2026-00", None])
+def test_month_is_validated(bad, tmp_path):
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        kr.validate_month(bad)
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        kr.run_report(bad, out=tmp_path, notebooks_dir=tmp_path, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("n=30", ("n", 30)),
+        ("rate=0.25", ("rate", 0.25)),
+        ("flag=True", ("flag", True)),
+        ("nothing=None", ("nothing", None)),
+        ("channels=['email', 'paid']", ("channels", ["email", "paid"])),
+        ("channel=email", ("channel", "email")),
+        ("quoted='01'", ("quoted", "01")),
+        ("expr=1 + ", ("expr", "1 + ")),
+        ("url=https://x.org/?a=b", ("url", "https://x.org/?a=b")),
+        ("empty=", ("empty", "")),
+    ],
+)
+def test_parse_parameter(text, expected):
+    assert kr.parse_parameter(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["novalue", "=3", "two words=1", "1abc=2"])
+def test_parse_parameter_rejects(bad):
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        kr.parse_parameter(bad)
+
+
+# --------------------------------------------------------------------------- compare_months
+
+
+def test_compare_months_matches_hand_computation(test_metrics):
+    out = kr.compare_months(kpi_frame()).set_index("metric")
+    rate = out.loc["test_rate"]
+    # by hand: p1 = 0.8, p2 = 0.6, pooled p = 104/150
+    pooled = 104 / 150
+    z = 0.2 / math.sqrt(pooled * (1 - pooled) * (1 / 70 + 1 / 80))
+    assert rate["change"] == pytest.approx(0.2)
+    assert rate["p_value"] == pytest.approx(math.erfc(z / math.sqrt(2)))
+    assert rate["change_ci_low"] == pytest.approx(0.0524, abs=5e-5)  # Newcombe (1998), method 10
+    assert rate["change_ci_high"] == pytest.approx(0.3339, abs=5e-5)
+    assert rate["significant"] is True
+    assert (rate["title"], rate["unit"], rate["higher_is_better"]) == (
+        "Test conversion rate",
+        "rate",
+        True,
+    )
+    assert (rate["numerator"], rate["denominator"]) == (56, 70)
+    assert (rate["previous_numerator"], rate["previous_denominator"]) == (48, 80)
+    assert (rate["month"], rate["previous_month"]) == (MONTH, "2026-09")
+
+    count = out.loc["test_count"]
+    assert count["change"] == 100
+    assert count["significant"] is None  # never claimed without a test
+    assert np.isnan(count["p_value"]) and np.isnan(count["change_ci_low"])
+    assert count["higher_is_better"] is None
+    assert list(out.index) == ["test_rate", "test_count"]
+
+
+def test_compare_months_not_significant_and_small_sample(test_metrics):
+    kpis = kpi_frame()
+    kpis.loc[0, ["value", "numerator", "denominator"]] = [11 / 20, 11, 20]
+    out = kr.compare_months(kpis).set_index("metric")
+    assert out.loc["test_rate", "significant"] is False
+    assert out.loc["test_rate", "small_sample"]
+    assert not out.loc["test_count", "small_sample"]
+
+
+def test_compare_months_picks_report_month_and_handles_missing_previous(test_metrics):
+    kpis = kpi_frame()
+    older = kpis.iloc[:1].assign(month="2026-08", value=0.1)
+    only_current = kpis[kpis["month"] == MONTH]
+    out = kr.compare_months(pd.concat([kpis, older]), month=MONTH).set_index("metric")
+    assert out.loc["test_rate", "previous_value"] == pytest.approx(0.6)
+    alone = kr.compare_months(only_current).set_index("metric")
+    assert np.isnan(alone.loc["test_rate", "change"])
+    assert alone.loc["test_rate", "significant"] is None
+    periods = kpis.assign(month=pd.PeriodIndex(kpis["month"], freq="M"))
+    pd.testing.assert_frame_equal(kr.compare_months(periods), kr.compare_months(kpis))
+
+
+def test_compare_months_validation(test_metrics):
+    with pytest.raises(ValueError, match=r"missing column\(s\) 'ci_low', 'ci_high'"):
+        kr.compare_months(kpi_frame().drop(columns=["ci_low", "ci_high"]))
+    with pytest.raises(ValueError, match="more than one row for: test_rate 2026-10"):
+        kr.compare_months(pd.concat([kpi_frame(), kpi_frame().iloc[:1]]))
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        kr.compare_months(kpi_frame().assign(month="October"))
+    with pytest.raises(ValueError, match="no rows"):
+        kr.compare_months(kpi_frame().iloc[:0])
+    with pytest.raises(KeyError, match="no metric named 'not_a_metric'"):
+        kr.compare_months(kpi_frame().assign(metric="not_a_metric").iloc[:1])
+
+
+def test_headline_mimebundle(test_metrics):
+    headline = kr.record_headline(kpi_frame())
+    bundle = headline._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/html", kr.HEADLINE_MIMETYPE}
+    data = bundle[kr.HEADLINE_MIMETYPE]
+    json.dumps(data, allow_nan=False)  # strictly JSON-able: no NaN, no numpy scalars
+    assert data["month"] == MONTH
+    assert [m["metric"] for m in data["metrics"]] == ["test_rate", "test_count"]
+    assert data["metrics"][1]["numerator"] is None and data["metrics"][1]["significant"] is None
+    html = bundle["text/html"]
+    assert "Test conversion rate" in html and "80.0%" in html and "+20.0 pp" in html
+    assert "1,500" in html and "1,400" in html and "+100" in html
+    assert "Test conversion rate" in bundle["text/plain"] and "yes" in bundle["text/plain"]
+
+
+def test_headline_html_is_escaped(monkeypatch):
+    monkeypatch.setitem(
+        metrics._REGISTRY,
+        "test_rate",
+        metrics.Metric(**{**_metric("test_rate").__dict__, "title": SCRIPT}),
+    )
+    html = kr.record_headline(kpi_frame().iloc[:2]).to_html()
+    assert SCRIPT not in html and SCRIPT_ESCAPED in html
+
+
+def test_formatting_by_unit():
+    assert kr.format_value(0.1234, "rate") == "12.3%"
+    assert kr.format_value(1234567, "count") == "1,234,567"
+    assert kr.format_value(float("nan"), "rate") == "—"
+    assert kr.format_change(-0.012, "rate") == "−1.2 pp"
+    assert kr.format_change(2500, "count") == "+2,500"
+
+
+# --------------------------------------------------------------------------- notebook selection
+
+
+def test_select_notebooks(tmp_path):
+    folder = write_notebooks(
+        tmp_path, **{"01_funnel": PLAIN, "00_glossary": PLAIN, "02_churn": PLAIN}
+    )
+    assert [p.stem for p in kr.select_notebooks(folder)] == ["00_glossary", "01_funnel", "02_churn"]
+    assert [p.stem for p in kr.select_notebooks(folder, ["funnel"])] == ["01_funnel"]
+    assert [p.stem for p in kr.select_notebooks(folder, ["02_churn", "glossary"])] == [
+        "00_glossary",
+        "02_churn",
+    ]
+    assert [p.stem for p in kr.select_notebooks(folder, "funnel")] == ["01_funnel"]
+    with pytest.raises(ValueError, match="no notebook named 'clv'; available: 00_glossary"):
+        kr.select_notebooks(folder, ["clv"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no notebooks"):
+        kr.select_notebooks(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        kr.select_notebooks(tmp_path / "missing")
+
+
+def test_bad_arguments_fail_before_running(tmp_path):
+    folder = write_notebooks(tmp_path / "nb", **{"01_plain": PLAIN})
+    with pytest.raises(FileNotFoundError, match="source"):
+        kr.run_report(MONTH, source=tmp_path / "nope", out=tmp_path / "r", notebooks_dir=folder)
+    with pytest.raises(ValueError, match="month"):
+        kr.run_report(MONTH, parameters={"month": "x"}, out=tmp_path / "r", notebooks_dir=folder)
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+# --------------------------------------------------------------------------- a real run
+
+
+def test_files_written_per_notebook(report_run):
+    result, root = report_run
+    folder = root / "reports" / MONTH
+    assert result.path == folder
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        f"{stem}.{ext}"
+        for stem in ("01_good", "02_failing", "03_plain")
+        for ext in ("ipynb", "html", "json")
+    ) + ["index.html"]
+    assert [s.notebook for s in result.notebooks] == ["01_good", "02_failing", "03_plain"]
+    assert [s.title for s in result.notebooks] == [
+        "Good notebook",
+        "Failing notebook",
+        "Plain notebook",
+    ]
+    # no temp or aside folders left behind
+    assert [p.name for p in (root / "reports").iterdir()] == [MONTH]
+
+
+def test_parameters_injected_and_cwd(report_run):
+    result, root = report_run
+    printed = json.loads(stream_text(root / "reports" / MONTH / "01_good.ipynb").splitlines()[0])
+    assert printed == {
+        "month": MONTH,
+        "source": str((root / "data").resolve()),
+        "label": "from-test",
+        "cwd": str((root / "notebooks").resolve()),
+    }
+    assert f"plain {MONTH}" in stream_text(root / "reports" / MONTH / "03_plain.ipynb")
+
+
+def test_html_has_no_code(report_run):
+    _, root = report_run
+    html = (root / "reports" / MONTH / "01_good.html").read_text()
+    assert "Some <em>narrative</em>" in html  # markdown stays
+    assert "SECRET_SOURCE_MARKER" not in html
+    assert "record_headline" not in html and "highlight_max" not in html
+    assert 'class="jp-InputPrompt' not in html and 'class="jp-OutputPrompt' not in html
+    assert 'class="jp-CodeMirrorEditor' not in html and 'class="highlight' not in html
+    # the only input areas left hold rendered Markdown
+    inner = re.findall(r'<div class="jp-InputArea[^"]*">\s*<div class="([^"]*)"', html)
+    assert inner and all("jp-MarkdownOutput" in c for c in inner)
+    assert "Headline KPIs, 2026-10" in html and "Test conversion rate" in html
+
+
+def test_json_has_headline_metrics(report_run):
+    _, root = report_run
+    data = json.loads((root / "reports" / MONTH / "01_good.json").read_text())
+    assert {k: data[k] for k in ("notebook", "month", "status", "error")} == {
+        "notebook": "01_good", "month": MONTH, "status": "ok", "error": None,
+    }  # fmt: skip
+    rate, count = data["metrics"]
+    assert rate["metric"] == "test_rate" and count["metric"] == "test_count"
+    assert (rate["value"], rate["numerator"], rate["denominator"]) == (pytest.approx(0.8), 56, 70)
+    assert (rate["ci_low"], rate["ci_high"]) == (0.692, 0.876)
+    assert (rate["previous_value"], rate["previous_numerator"], rate["previous_denominator"]) == (
+        pytest.approx(0.6), 48, 80,
+    )  # fmt: skip
+    assert (rate["previous_ci_low"], rate["previous_ci_high"]) == (0.4904, 0.7036)
+    assert rate["change_ci_low"] == pytest.approx(0.0524, abs=5e-5)
+    assert rate["significant"] is True
+    assert (count["value"], count["previous_value"], count["change"]) == (1500, 1400, 100)
+    assert count["numerator"] is None and count["significant"] is None
+    plain = json.loads((root / "reports" / MONTH / "03_plain.json").read_text())
+    assert plain["status"] == "ok" and plain["metrics"] == []
+
+
+def test_failing_notebook_is_reported_and_others_run(report_run):
+    result, root = report_run
+    folder = root / "reports" / MONTH
+    assert result.failed == ["02_failing"] and not result.ok
+    failing = json.loads((folder / "02_failing.json").read_text())
+    assert failing["status"] == "failed"
+    assert failing["error"].startswith("ValueError: broken on purpose")
+    html = (folder / "02_failing.html").read_text()
+    assert "broken on purpose" in html and "ValueError" in html
+    assert "before the error" in html and "never reached" not in html
+    assert "before the error" in stream_text(folder / "02_failing.ipynb")  # executed copy kept
+    assert [s.status for s in result.notebooks] == ["ok", "failed", "ok"]
+    index = (folder / "index.html").read_text()
+    assert re.search(r'<li class="failed"><a href="02_failing.html">Failing notebook</a>\s*'
+                     r'<span class="status failed">FAILED</span>', index)  # fmt: skip
+    assert "1 of 3 notebook(s) failed" in index
+    assert index.count('class="status ok"') == 2
+
+
+def test_index_table(report_run):
+    _, root = report_run
+    index = (root / "reports" / MONTH / "index.html").read_text()
+    for href in (
+        "01_good.html",
+        "02_failing.html",
+        "03_plain.html",
+        "01_good.json",
+        "01_good.ipynb",
+    ):
+        assert f'href="{href}"' in index
+    row = re.search(r"<td>Test conversion rate.*?</tr>", index, re.S).group(0)
+    cells = [
+        re.sub(r"<[^>]+>", " ", c).split() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    ]
+    assert cells[1][:1] == ["80.0%"] and cells[2] == ["60.0%"] and cells[3] == ["+20.0", "pp"]
+    assert cells[4] == ["[+5.2", "pp,", "+33.4", "pp]"] and cells[5] == ["yes"]
+    count_row = re.search(r"<td>Test sign-ups.*?</tr>", index, re.S).group(0)
+    assert "1,500" in count_row and "1,400" in count_row and ">yes<" not in count_row
+    assert "http://" not in index and "https://" not in index and "<script" not in index
+    assert "<link" not in index
+
+
+def test_nothing_data_derived_reaches_html_unescaped(report_run):
+    _, root = report_run
+    folder = root / "reports" / MONTH
+    # the Styler's HTML output in the executed notebook is raw: the sanitiser must catch it
+    executed = nbformat.read(folder / "01_good.ipynb", as_version=4)
+    html_outputs = [
+        o.data["text/html"]
+        for c in executed.cells
+        for o in c.get("outputs", [])
+        if "text/html" in o.get("data", {})
+    ]
+    assert any(SCRIPT in h for h in html_outputs)
+    good = (folder / "01_good.html").read_text()
+    assert SCRIPT not in good
+    assert good.count(SCRIPT_ESCAPED) == 2  # the DataFrame and the Styler
+    failing = (folder / "02_failing.html").read_text()
+    assert "<script>alert(2)</script>" not in failing and "&lt;script&gt;alert(2)" in failing
+    index = (folder / "index.html").read_text()
+    assert "<script>alert(2)</script>" not in index and "&lt;script&gt;alert(2)" in index
+
+
+def test_index_escapes_everything():
+    status = kr.NotebookStatus(
+        notebook="01_x", title=SCRIPT, status="failed", error=SCRIPT,
+        metrics=[{"metric": "m", "title": SCRIPT, "unit": "count", "value": 1.0}],
+    )  # fmt: skip
+    html = kr.render_index(MONTH, [status])
+    assert SCRIPT not in html and html.count(SCRIPT_ESCAPED) >= 4
+
+
+# --------------------------------------------------------------------------- kernel
+
+
+def test_kernel_uses_callers_interpreter(tmp_path, monkeypatch):
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    # A python3 kernel spec that points elsewhere takes precedence (JUPYTER_PATH) ...
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    argv = ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "wrong", "language": "python"})
+    )
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    # ... and the venv is not on PATH, as when the venv's python is called by its path.
+    monkeypatch.setenv("PATH", os.pathsep.join(["/usr/bin", "/bin"]))
+    assert KernelSpecManager().get_kernel_spec("python3").argv[0] == "/nonexistent/python"
+    # A headless MPLBACKEND would keep figures out of the report.
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+
+    code = "import json, shutil, sys\nprint(json.dumps([sys.executable, shutil.which('python')]))"
+    plot = "import matplotlib.pyplot as plt\nplt.plot([1, 2], [3, 4]);"
+    folder = write_notebooks(tmp_path / "nb", **{"01_which": _notebook("Which", code, plot)})
+    result = kr.run_report(MONTH, out=tmp_path / "out", notebooks_dir=folder, progress=False)
+    assert result.ok, result.notebooks
+    executable, on_path = json.loads(stream_text(result.path / "01_which.ipynb"))
+    assert executable == sys.executable
+    assert os.path.dirname(on_path) == os.path.dirname(sys.executable)
+    executed = nbformat.read(result.path / "01_which.ipynb", as_version=4)
+    outputs = [o for c in executed.cells for o in c.get("outputs", [])]
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+    assert re.search(r'<img [^>]*src="data:image/png', (result.path / "01_which.html").read_text())
+
+
+# --------------------------------------------------------------------------- atomic replacement
+
+
+def _fake_run(marker: str, fail_at: int | None = None, error: type[BaseException] = RuntimeError):
+    """Replacement for ``_run_notebook`` that writes files without a kernel."""
+    calls = []
+
+    def run(path, staging, params, cwd, exporter):
+        calls.append(path.stem)
+        if fail_at is not None and len(calls) == fail_at:
+            raise error("crash midway")
+        for ext in ("ipynb", "html"):
+            (staging / f"{path.stem}.{ext}").write_text(marker)
+        return kr.NotebookStatus(notebook=path.stem, title=path.stem, status="ok")
+
+    return run
+
+
+def test_rerun_replaces_month(tmp_path, monkeypatch, capsys):
+    folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN, "02_b": PLAIN})
+    out = tmp_path / "reports"
+    monkeypatch.setattr(kr, "_run_notebook", _fake_run("first"))
+    kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=True)
+    assert "notebook" in capsys.readouterr().err  # the progress bar, on stderr
+    (out / MONTH / "stale.txt").write_text("from an older run")
+
+    monkeypatch.setattr(kr, "_run_notebook", _fake_run("second"))
+    result = kr.run_report(MONTH, out=out, notebooks_dir=folder, only=["b"], progress=False)
+    assert result.path == out / MONTH
+    assert sorted(p.name for p in (out / MONTH).iterdir()) == [
+        "02_b.html",
+        "02_b.ipynb",
+        "02_b.json",
+        "index.html",
+    ]
+    assert (out / MONTH / "02_b.html").read_text() == "second"
+    assert [p.name for p in out.iterdir()] == [MONTH]
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_crash_midway_keeps_previous_month(tmp_path, monkeypatch, error):
+    folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN, "02_b": PLAIN, "03_c": PLAIN})
+    out = tmp_path / "reports"
+    monkeypatch.setattr(kr, "_run_notebook", _fake_run("first"))
+    kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=False)
+    before = {p.name: p.read_bytes() for p in (out / MONTH).iterdir()}
+
+    monkeypatch.setattr(kr, "_run_notebook", _fake_run("second", fail_at=2, error=error))
+    with pytest.raises(error, match="crash midway"):
+        kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=False)
+    assert {p.name: p.read_bytes() for p in (out / MONTH).iterdir()} == before
+    assert [p.name for p in out.iterdir()] == [MONTH]  # no .2026-10.tmp-* left
+
+
+def _month_folders(tmp_path: Path, old: str | None) -> tuple[Path, Path]:
+    final, staging = tmp_path / MONTH, tmp_path / f".{MONTH}.tmp-x"
+    staging.mkdir()
+    (staging / "index.html").write_text("new")
+    if old is not None:
+        final.mkdir()
+        (final / "index.html").write_text(old)
+    return staging, final
+
+
+def test_swap_in(tmp_path):
+    staging, final = _month_folders(tmp_path, old=None)
+    kr._swap_in(staging, final)
+    assert (final / "index.html").read_text() == "new"
+    staging, final = _month_folders(tmp_path, old=None)  # the month folder exists already
+    (staging / "index.html").write_text("newer")
+    kr._swap_in(staging, final)
+    assert (final / "index.html").read_text() == "newer"
+    assert [p.name for p in tmp_path.iterdir()] == [MONTH]
+
+
+def test_failed_swap_restores_previous_month(tmp_path, monkeypatch):
+    staging, final = _month_folders(tmp_path, old="old")
+    rename = Path.rename
+
+    def failing_rename(self, target):
+        if self == staging:
+            raise OSError("disk full")
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", failing_rename)
+    with pytest.raises(OSError, match="disk full"):
+        kr._swap_in(staging, final)
+    assert (final / "index.html").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([MONTH, staging.name])
+
+
+# --------------------------------------------------------------------------- the real notebooks
+
+
+#: The last month of the generated sample (kpilib.synth.write_sample ends 2026-10-31).
+REAL_MONTH = "2026-10"
+
+
+def test_real_notebooks_end_to_end(tmp_path, small_sample):
+    """The repository's notebooks on a small generated sample, through the whole report."""
+    data = small_sample  # kpilib.synth.write_sample, see conftest.py
+    notebooks = sorted(kr.default_notebooks_dir().glob("*.ipynb"))
+    assert {"00_glossary", "01_funnel"} <= {p.stem for p in notebooks}
+    result = kr.run_report(REAL_MONTH, source=data, out=tmp_path / "reports", progress=False)
+    assert result.ok, [(s.notebook, s.error) for s in result.notebooks if not s.ok]
+    folder = tmp_path / "reports" / REAL_MONTH
+    assert (folder / "index.html").is_file()
+    index = (folder / "index.html").read_text()
+    for path in notebooks:
+        for ext in ("ipynb", "html", "json"):
+            assert (folder / f"{path.stem}.{ext}").is_file()
+        assert f'href="{path.stem}.html"' in index
+        assert json.loads((folder / f"{path.stem}.json").read_text())["status"] == "ok"
+    funnel = json.loads((folder / "01_funnel.json").read_text())
+    assert funnel["metrics"], "01_funnel should record its headline KPIs with record_headline"
+    for record in funnel["metrics"]:
+        assert record["month"] == REAL_MONTH and record["value"] is not None
