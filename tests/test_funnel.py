@@ -1,0 +1,468 @@
+"""Funnel and nurture metrics against hand computations, a brute-force reference and the
+generator's ground truth."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kpilib import DataError
+from kpilib import funnel as F
+from kpilib.stats import compare_proportions, wilson_interval
+
+DAY0 = pd.Timestamp("2026-01-01", tz="UTC")
+SALES = ["visit", "signup", "purchase"]
+
+
+def events_from(rows, **extras) -> pd.DataFrame:
+    """Events from ``(customer, day, event)`` tuples; ``day`` may be fractional."""
+    frame = pd.DataFrame(rows, columns=["customer_id", "day", "event"])
+    frame["ts"] = DAY0 + pd.to_timedelta(frame.pop("day"), unit="D")
+    for name, values in extras.items():
+        frame[name] = values
+    return frame
+
+
+def users_at(table: pd.DataFrame, **where) -> list[int]:
+    for column, value in where.items():
+        table = table[table[column] == value]
+    return table.sort_values("step_index").users.tolist()
+
+
+# --- entry and window ------------------------------------------------------------------
+
+
+def test_window_runs_from_the_first_entry_and_is_not_restarted():
+    events = events_from([
+        ("a", 0, "visit"), ("a", 20, "visit"), ("a", 21, "signup"),   # signup after a's window
+        ("b", 0, "visit"), ("b", 13.9, "signup"),                       # inside the window
+        ("c", 0, "visit"), ("c", 14, "signup"),                         # window is [entry, entry+14D)
+        ("z", 60, "share"),                                             # data run to day 60
+    ])
+    table = F.funnel(events, ["visit", "signup"], window="14D")
+    assert users_at(table) == [3, 1]
+    assert table.conversion.tolist() == pytest.approx([1.0, 1 / 3])
+    low, high = wilson_interval(1, 3)
+    assert table.ci_low[1] == pytest.approx(low) and table.ci_high[1] == pytest.approx(high)
+    assert table.small_sample.all() and table.window_complete.all()
+
+
+def test_start_and_end_select_the_entry_period():
+    events = events_from([
+        ("a", 0, "visit"), ("a", 20, "visit"), ("a", 21, "signup"),
+        ("b", 25, "visit"),
+        ("z", 60, "share"),
+    ])
+    table = F.funnel(events, ["visit", "signup"], start=DAY0 + pd.Timedelta(days=10),
+                     end=DAY0 + pd.Timedelta(days=25))
+    # a enters at day 20 (its first visit in the period) and converts; b enters at day 25 = end
+    assert users_at(table) == [1, 1]
+    everyone = F.funnel(events, ["visit", "signup"], start="2026-01-01")
+    assert users_at(everyone) == [2, 0]
+
+
+def test_open_windows_are_counted_and_flagged():
+    events = events_from([
+        ("a", 0, "visit"), ("a", 1, "signup"),
+        ("b", 50, "visit"), ("b", 51, "signup"),   # window still open on day 55
+        ("c", 54, "visit"),
+        ("z", 55, "share"),
+    ])
+    table = F.funnel(events, ["visit", "signup"], window="14D")
+    assert users_at(table) == [3, 2]
+    assert table.users_window_open.tolist() == [2, 1]
+    assert table.window_complete.tolist() == [False, False]
+    closed = F.funnel(events, ["visit", "signup"], window="14D", complete_only=True)
+    assert users_at(closed) == [1, 1]
+    assert closed.window_complete.all()
+    # as_of moves the end of the data: on day 52, c has not yet entered and b's signup is unseen
+    early = F.funnel(events, ["visit", "signup"], window="14D", as_of=DAY0 + pd.Timedelta(days=52))
+    assert users_at(early) == [2, 2]
+    assert early.users_window_open.tolist() == [1, 1]
+
+
+def test_breakdown_takes_the_value_at_entry():
+    events = events_from(
+        [("a", 0, "visit"), ("a", 3, "visit"), ("a", 4, "signup"), ("b", 1, "visit")],
+        channel=["social", "email", None, "email"],
+    )
+    table = F.funnel(events, ["visit", "signup"], by="channel")
+    assert users_at(table, channel="social") == [1, 1]
+    assert users_at(table, channel="email") == [1, 0]
+    assert set(table.channel) == {"email", "social"}
+
+
+# --- ordering, ties, repeats -----------------------------------------------------------
+
+
+def test_steps_must_be_in_order_and_ties_count_as_in_order():
+    events = events_from([
+        ("a", 0, "visit"), ("a", 0, "signup"), ("a", 0, "purchase"),   # all at one instant
+        ("b", 0, "visit"), ("b", 2, "purchase"), ("b", 3, "signup"),    # purchase before signup
+        ("c", 1, "signup"), ("c", 2, "visit"),                          # signup before entry
+    ])
+    table = F.funnel(events, SALES)
+    assert users_at(table) == [3, 2, 1]
+
+
+def test_a_repeated_step_needs_two_distinct_events():
+    steps = ["visit", "page_view", "page_view", "signup"]
+    events = events_from([
+        ("a", 0, "visit"), ("a", 1, "page_view"), ("a", 2, "signup"),                       # one view
+        ("b", 0, "visit"), ("b", 1, "page_view"), ("b", 1, "page_view"), ("b", 1, "signup"),  # tie
+        ("c", 0, "visit"), ("c", 1, "page_view"), ("c", 2, "signup"), ("c", 3, "page_view"),
+    ])
+    table = F.funnel(events, steps)
+    assert users_at(table) == [3, 3, 2, 1]  # c views twice, but signs up in between
+    # any order: c has both views inside the window, and its signup
+    assert users_at(F.funnel(events, steps, order="any")) == [3, 3, 2, 2]
+
+
+def test_the_entry_event_is_not_reused_for_a_later_step_of_the_same_name():
+    steps = ["visit", "signup", "visit"]
+    events = events_from([
+        ("a", 0, "visit"), ("a", 1, "signup"),                        # no second visit
+        ("b", 0, "visit"), ("b", 1, "signup"), ("b", 1, "visit"),     # second visit tied
+        ("c", 0, "visit"), ("c", 0, "visit"), ("c", 0, "signup"),     # all tied, two visits
+    ])
+    assert users_at(F.funnel(events, steps)) == [3, 3, 2]
+
+
+def test_strict_order_forbids_other_step_events_in_between():
+    events = events_from([
+        ("a", 0, "visit"), ("a", 1, "signup"), ("a", 2, "purchase"),                    # clean
+        ("b", 0, "visit"), ("b", 1, "purchase"), ("b", 2, "signup"), ("b", 3, "purchase"),
+        ("c", 0, "visit"), ("c", 1, "visit"), ("c", 2, "signup"),                       # revisit
+        ("d", 0, "visit"), ("d", 1, "signup"), ("d", 1, "visit"), ("d", 2, "purchase"),  # tie
+        ("e", 0, "visit"), ("e", 1, "signup"), ("e", 1.5, "page_view"), ("e", 2, "purchase"),
+    ])
+    ordered = F.funnel(events, SALES)
+    strict = F.funnel(events, SALES, order="strict")
+    assert users_at(ordered) == [5, 5, 4]
+    # b: a purchase lies between visit and signup; c: a second visit before signup;
+    # d: the visit tied with the signup is not "between"; e: page_view is no funnel step
+    assert users_at(strict) == [5, 3, 3]
+
+
+def test_any_order_counts_events_inside_the_window_only():
+    events = events_from([
+        ("a", 0, "visit"), ("a", 1, "purchase"), ("a", 2, "signup"),
+        ("b", 0, "signup"), ("b", 1, "visit"), ("b", 2, "purchase"),   # signup before entry
+        ("c", 0, "visit"), ("c", 20, "signup"), ("c", 21, "purchase"),  # outside the window
+    ])
+    assert users_at(F.funnel(events, SALES)) == [3, 1, 0]
+    assert users_at(F.funnel(events, SALES, order="any")) == [3, 1, 1]
+
+
+def test_matched_step_times_follow_the_greedy_earliest_rule():
+    events = events_from([
+        ("a", 0, "visit"), ("a", 2, "signup"), ("a", 3, "signup"), ("a", 1, "purchase"),
+        ("a", 4, "purchase"), ("a", 5, "purchase"),
+    ])
+    users = F.funnel_users(events, SALES).to_pandas()
+    assert users.step_2_at[0] == DAY0 + pd.Timedelta(days=2)
+    assert users.step_3_at[0] == DAY0 + pd.Timedelta(days=4)
+
+
+# --- a brute-force reference, on random small tables ------------------------------------
+
+NAMES = ["a", "b", "c"]
+
+
+def longest_chain(events, steps, k, previous, used) -> int:
+    """Most steps reachable with distinct events, each not earlier than the previous."""
+    if k == len(steps):
+        return k
+    best = k
+    for i, (day, name) in enumerate(events):
+        if i not in used and name == steps[k] and day >= previous:
+            best = max(best, longest_chain(events, steps, k + 1, day, used | {i}))
+    return best
+
+
+def reference_reach(rows, steps, window_days, order):
+    """Steps reached per user, computed the slow and obvious way."""
+    reach = {}
+    for user in sorted({r[0] for r in rows}):
+        mine = sorted((day, name) for u, day, name in rows if u == user)
+        entries = [day for day, name in mine if name == steps[0]]
+        if not entries:
+            continue
+        t0 = min(entries)
+        end = t0 + window_days
+        events = [(day, name) for day, name in mine if t0 <= day < end]
+        entry = events.index((t0, steps[0]))
+        if order == "any":
+            have = Counter(name for _, name in events)
+            k = 1
+            while k < len(steps) and all(have[n] >= c for n, c in Counter(steps[: k + 1]).items()):
+                k += 1
+        elif order == "ordered":  # exhaustive search over distinct, time-ordered events
+            k = longest_chain(events, steps, 1, t0, frozenset({entry}))
+        else:  # strict: greedy earliest match, no other step event strictly in between
+            used, previous, k = {entry}, t0, 1
+            while k < len(steps):
+                options = [i for i, (day, name) in enumerate(events)
+                           if i not in used and name == steps[k] and day >= previous]
+                if not options:
+                    break
+                pick = min(options, key=lambda i: events[i][0])
+                day = events[pick][0]
+                if any(previous < d < day and n in steps for d, n in events):
+                    break
+                used.add(pick)
+                previous, k = day, k + 1
+        reach[user] = k
+    return [sum(r >= k for r in reach.values()) for k in range(1, len(steps) + 1)]
+
+
+event_rows = st.lists(
+    st.tuples(st.sampled_from(["u1", "u2", "u3", "u4"]), st.integers(0, 8), st.sampled_from(NAMES)),
+    min_size=1, max_size=14,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=event_rows,
+    steps=st.lists(st.sampled_from(NAMES), min_size=1, max_size=4),
+    window=st.integers(1, 6),
+    order=st.sampled_from(["ordered", "strict", "any"]),
+)
+def test_funnel_matches_the_brute_force_reference(rows, steps, window, order):
+    events = events_from(rows)
+    table = F.funnel(events, steps, window=f"{window}D", order=order)
+    expected = reference_reach(rows, steps, window, order)
+    if not expected:  # nobody entered
+        expected = [0] * len(steps)
+    assert users_at(table) == expected
+    conversion = table.conversion.dropna().to_numpy()
+    assert np.all(np.diff(conversion) <= 1e-12), "conversion never increases along the steps"
+    assert (table.users.diff().dropna() <= 0).all()
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+def test_missing_columns_and_unknown_breakdowns_raise_data_errors():
+    events = events_from([("a", 0, "visit")])
+    with pytest.raises(DataError, match="event"):
+        F.funnel(events.drop(columns="event"), SALES)
+    with pytest.raises(DataError, match="colour"):
+        F.funnel(events, SALES, by="colour")
+    with pytest.raises(DataError):
+        F.time_to_convert(events, SALES, by=["channel"])
+    with pytest.raises(ValueError, match="order"):
+        F.funnel(events, SALES, order="sometimes")
+    with pytest.raises(ValueError, match="window"):
+        F.funnel(events, SALES, window="soon")
+    with pytest.raises(ValueError, match="list of event names"):
+        F.funnel(events, "visit")
+
+
+# --- derived tables ----------------------------------------------------------------------
+
+
+def test_conversion_rate_drop_off_and_landing_pages():
+    events = events_from(
+        [("a", 0, "visit"), ("a", 1, "signup"), ("a", 2, "purchase"),
+         ("b", 0, "visit"), ("b", 1, "signup"), ("c", 0, "visit"), ("d", 0, "visit")],
+        page=["/pricing", None, None, "/pricing", None, "/blog", "/pricing"],
+    )
+    rates = F.conversion_rate(events, SALES)
+    assert rates[["numerator", "denominator"]].iloc[0].tolist() == [1, 4]
+    assert F.conversion_rate(events, SALES, to_step="signup").numerator[0] == 2
+    drops = F.drop_off(F.funnel(events, SALES))
+    assert drops.dropped.tolist() == [2, 1]
+    assert drops.drop_off_rate.tolist() == pytest.approx([0.5, 0.5])
+    pages = F.landing_page_conversion(events, "signup")
+    assert pages.page.tolist() == ["/pricing", "/blog"]
+    assert pages.numerator.tolist() == [2, 0] and pages.denominator.tolist() == [3, 1]
+    assert pages.small_sample.all()
+
+
+def test_time_to_convert_matches_numpy():
+    days = [0.5, 1, 2, 4, 7]
+    rows = []
+    for i, d in enumerate(days):
+        rows += [(f"u{i}", 0, "visit"), (f"u{i}", d / 2, "signup"), (f"u{i}", d, "purchase")]
+    rows += [("slow", 0, "visit"), ("slow", 20, "purchase")]
+    result = F.time_to_convert(rows and events_from(rows), SALES, window="10D", bins=10)
+    summary = result.summary.iloc[0]
+    assert summary.converters == 5
+    assert summary.median_days == pytest.approx(np.median(days))
+    assert summary.p90_days == pytest.approx(np.quantile(days, 0.9))
+    assert summary.mean_days == pytest.approx(np.mean(days))
+    assert result.histogram.users.sum() == 5
+    assert result.histogram.users.tolist() == [1, 1, 1, 0, 1, 0, 0, 1, 0, 0]
+    between = F.time_to_convert(events_from(rows), SALES, from_step="signup", to_step=3, window="10D")
+    assert between.summary.median_days[0] == pytest.approx(np.median(days) / 2)
+    with pytest.raises(ValueError, match="after"):
+        F.time_to_convert(events_from(rows), SALES, from_step=3, to_step=2)
+
+
+def test_ab_comparison_is_compare_proportions_of_the_two_groups():
+    rows, variants = [], []
+    for i in range(40):
+        rows.append((f"a{i}", 0, "visit")), variants.append("A")
+        rows.append((f"b{i}", 0, "visit")), variants.append("B")
+        if i < 10:
+            rows.append((f"a{i}", 1, "signup")), variants.append(None)
+        if i < 22:
+            rows.append((f"b{i}", 1, "signup")), variants.append(None)
+    events = events_from(rows, variant=variants)
+    result = F.ab_comparison(events, ["visit", "signup"], by="variant", a="A", b="B").iloc[0]
+    expected = compare_proportions(22, 40, 10, 40).iloc[0]
+    assert (result.converted_a, result.entered_a, result.converted_b, result.entered_b) == (10, 40, 22, 40)
+    assert result.difference == pytest.approx(0.3)
+    assert result.ci_low == pytest.approx(expected.ci_low)
+    assert result.p_value == pytest.approx(expected.p_value)
+    assert result.significant and not result.small_sample
+    assert "B converts 30.0 percentage points higher than A" in result.statement
+    with pytest.raises(ValueError, match="values present"):
+        F.ab_comparison(events, ["visit", "signup"], by="variant", a="A", b="C")
+
+
+# --- nurture -----------------------------------------------------------------------------
+
+
+def test_new_and_reopened_leads_per_month():
+    events = events_from([
+        ("a", 0, "lead"), ("a", 40, "lead"),                         # January lead, once
+        ("b", 35, "visit"), ("b", 36, "lead"), ("b", 70, "visit"),   # 34-day gap in March
+        ("c", 31, "lead"), ("c", 40, "purchase"), ("c", 80, "visit"),  # bought: no longer a lead
+        ("d", 1, "visit"), ("d", 50, "lead"),                        # gap before becoming a lead
+        ("e", 2, "lead"), ("e", 32, "visit"),                        # gap of exactly 30 days
+    ])
+    leads = F.new_leads(events)
+    assert leads.month.tolist() == ["2026-01", "2026-02"]
+    assert leads.new_leads.tolist() == [2, 3]
+    reopened = F.reopened_leads(events, inactive_days=30)
+    assert dict(zip(reopened.month, reopened.reopened_leads, strict=True)) == {
+        "2026-02": 2, "2026-03": 1,  # a (day 40) and e (day 32); b (day 70)
+    }
+    quiet = F.reopened_leads(events, inactive_days=30, start="2026-03-01", end="2026-05-01")
+    assert quiet.reopened_leads.tolist() == [1, 0]
+
+
+def test_mql_count_uses_the_event_when_present_and_the_score_otherwise():
+    scored = events_from([
+        ("a", 0, "visit"), ("a", 1, "lead"), ("a", 40, "signup"),   # 21 points on day 40
+        ("b", 0, "signup"), ("b", 0, "signup"), ("b", 5, "lead"),   # 30 points at the lead
+        ("c", 1, "signup"), ("c", 2, "signup"), ("c", 3, "visit"),  # never a lead
+    ])
+    weights = {"visit": 1, "lead": 10, "signup": 10}
+    counts = F.mql_count(scored, behaviour_points=weights, threshold=21)
+    assert counts.mql_method.unique().tolist() == ["score"]
+    assert dict(zip(counts.month, counts.mql_count, strict=True)) == {"2026-01": 1, "2026-02": 1}
+    explicit = pd.concat([scored, events_from([("c", 4, "mql")])])
+    counts = F.mql_count(explicit, behaviour_points=weights, threshold=21)
+    assert counts.mql_method.tolist() == ["event"] and counts.mql_count.tolist() == [1]
+    spend = pd.DataFrame({"date": ["2026-01-05", "2026-02-01", "2026-03-01"], "channel": "social",
+                          "cost": [100.0, 50.0, 30.0]})
+    money = F.cost_per_mql(scored, spend, behaviour_points=weights, threshold=21)
+    assert money.cost.tolist() == [100.0, 50.0, 30.0]
+    assert money.mql_count.tolist() == [1, 1, 0]
+    assert money.cost_per_mql.tolist()[:2] == [100.0, 50.0] and np.isnan(money.cost_per_mql[2])
+
+
+def test_lead_score_is_the_sum_of_its_shown_parts():
+    events = events_from([("a", 0, "visit"), ("a", 1, "visit"), ("a", 2, "share"), ("b", 0, "visit"),
+                          ("a", 30, "share")])
+    customers = pd.DataFrame({"customer_id": ["a", "b"], "signup_at": [DAY0, DAY0],
+                              "channel": ["email", "social"], "segment": ["smb", "enterprise"],
+                              "plan": ["pro", "basic"]})
+    scores = F.lead_score(events, customers, behaviour_points={"visit": 2, "share": 5},
+                          profile_points={"segment": {"enterprise": 20}, "plan": {"pro": 7}},
+                          threshold=15, as_of=DAY0 + pd.Timedelta(days=10)).to_pandas()
+    a, b = scores.set_index("customer_id").loc[["a", "b"]].itertuples()
+    assert (a.points_visit, a.points_share, a.behaviour_points, a.profile_points, a.score) == (4, 5, 9, 7, 16)
+    assert (b.points_visit, b.profile_points, b.score) == (2, 20, 22)
+    assert a.is_mql and b.is_mql
+    with pytest.raises(DataError, match="customers"):
+        F.lead_score(events, profile_points={"segment": {"enterprise": 1}})
+    with pytest.raises(DataError, match="tier"):
+        F.lead_score(events, customers, profile_points={"tier": {"gold": 1}})
+
+
+def test_new_lead_score_profile_scores_at_month_end():
+    events = events_from([
+        ("a", 30, "lead"), ("a", 30.5, "visit"), ("a", 31, "visit"),   # January lead, 1 visit in Jan
+        ("b", 10, "lead"), ("b", 11, "share"),
+        ("c", 40, "lead"),
+    ])
+    profile = F.new_lead_score_profile(events, behaviour_points={"lead": 10, "visit": 1, "share": 5},
+                                       threshold=12)
+    jan, feb = profile.itertuples()
+    assert (jan.month, jan.leads, jan.median_score, jan.mean_score) == ("2026-01", 2, 13.0, 13.0)
+    assert (jan.numerator, jan.denominator, jan.rate) == (1, 2, 0.5)
+    assert (feb.month, feb.leads, feb.median_score, feb.numerator) == ("2026-02", 1, 10.0, 0)
+
+
+def test_sales_cycle_from_first_touch_to_first_purchase():
+    events = events_from([
+        ("a", 0, "visit"), ("a", 10, "purchase"), ("a", 12, "purchase"),
+        ("b", 3, "page_view"), ("b", 5, "visit"), ("b", 9, "purchase"),
+        ("c", 40, "visit"), ("c", 41, "purchase"),
+    ])
+    cycles = F.sales_cycle_length(events)
+    assert cycles.month.tolist() == ["2026-01", "2026-02"]
+    assert cycles.customers.tolist() == [2, 1]
+    assert cycles.median_days.tolist() == pytest.approx([8.0, 1.0])
+    visits_only = F.sales_cycle_length(events, first_touch_events=["visit"])
+    assert visits_only.median_days.tolist() == pytest.approx([7.0, 1.0])
+
+
+def test_headline_metrics_frame_for_the_report_index():
+    events = events_from([
+        ("a", 0, "visit"), ("a", 1, "lead"), ("a", 2, "signup"),
+        ("b", 31, "visit"), ("b", 33, "lead"), ("c", 32, "visit"), ("c", 34, "signup"),
+        ("d", 55, "visit"), ("d", 56, "signup"),      # window still open at the end of data
+        ("z", 58, "share"),
+    ])
+    spend = pd.DataFrame({"date": ["2026-02-02"], "channel": ["email"], "cost": [90.0]})
+    frame = F.headline_metrics(events, "2026-02", ["visit", "signup"], "7D", spend)
+    assert list(frame.columns) == ["metric", "month", "value", "numerator", "denominator", "ci_low", "ci_high"]
+    rows = frame.set_index(["metric", "month"])
+    assert rows.loc[("conversion_rate", "2026-02"), ["numerator", "denominator"]].tolist() == [1, 2]
+    assert rows.loc[("conversion_rate", "2026-01"), "value"] == 1.0
+    assert rows.loc[("new_leads", "2026-02"), "value"] == 1
+    assert rows.loc[("time_to_convert", "2026-02"), "value"] == pytest.approx(2.0)
+    assert np.isnan(rows.loc[("new_leads", "2026-02"), "ci_low"])
+    assert set(frame.month) == {"2026-01", "2026-02"}
+    from kpilib.metrics import get
+
+    for name in frame.metric.unique():
+        get(name)  # every row is a registered metric
+
+
+# --- the generator's ground truth ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def generated():
+    from kpilib.synth import generate_sample
+
+    tables, truth = generate_sample(customers=20_000, seed=5)
+    return tables, truth
+
+
+def test_funnel_recovers_the_generators_step_probabilities(generated):
+    tables, truth = generated
+    steps = ["visit", *truth["funnel"]["steps"]]
+    window = f"{truth['funnel']['journey_max_days'] + 1:g}D"
+    table = F.funnel(tables["events"], steps, window=window, by="channel", complete_only=True)
+    table["previous"] = table.groupby("channel").users.shift()
+    table = table[table.step_index > 1]
+    # 99.9% intervals: 25 comparisons, so a 95% interval would miss one about every other run
+    low, high = wilson_interval(table.users, table.previous.astype(int), confidence=0.999)
+    probability = truth["funnel"]["step_probability"]
+    expected = np.array([probability[c][s] for c, s in zip(table.channel, table.step, strict=True)])
+    assert len(table) == 25
+    assert np.all((low <= expected) & (expected <= high)), table.assign(expected=expected)
+    assert (table.users_window_open == 0).all()
