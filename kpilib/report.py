@@ -900,7 +900,11 @@ def _kernel_manager_class() -> type:
     class CallerKernelSpecManager(KernelSpecManager):
         def get_kernel_spec(self, kernel_name: str):
             if kernel_name == NATIVE_KERNEL_NAME:
-                return self.kernel_spec_class(resource_dir=RESOURCES, **get_kernel_dict())
+                spec = get_kernel_dict()
+                # The kernel's own log lines (the TCP notice, the interrupt at shutdown)
+                # are noise on a report's console; cell errors arrive as outputs.
+                spec["argv"] = [*spec["argv"], "--IPKernelApp.log_level=CRITICAL"]
+                return self.kernel_spec_class(resource_dir=RESOURCES, **spec)
             return super().get_kernel_spec(kernel_name)
 
     class CallerKernelManager(AsyncKernelManager):

@@ -200,3 +200,25 @@ def test_folder_is_read_in_place_by_duckdb(tmp_path):
     ds = load_dataset(tmp_path)
     assert ds.orders.get_backend().name == "duckdb"
     assert "read_parquet" in ds.orders.compile().lower() or "orders" in ds.orders.compile().lower()
+
+
+def test_folder_dict_and_connection_give_identical_funnels(tmp_path):
+    """The same generated data as Parquet files, as DataFrames and as tables in a DuckDB
+    connection: one funnel, three sources, identical results."""
+    from kpilib.funnel import funnel
+    from kpilib.synth import generate_sample
+
+    tables, _ = generate_sample(customers=300, seed=4, start="2026-01-01", end="2026-06-30")
+    for name, frame in tables.items():
+        frame.to_parquet(tmp_path / f"{name}.parquet")
+    con = ibis.duckdb.connect()
+    for name, frame in tables.items():
+        con.create_table(name, frame)
+    steps = ["visit", "signup", "lead", "purchase"]
+    results = [
+        funnel(load_dataset(source).events, steps, window="30D", by="channel")
+        for source in (tmp_path, tables, con)
+    ]
+    assert results[0]["users"].sum() > 0
+    for other in results[1:]:
+        pd.testing.assert_frame_equal(results[0], other)

@@ -616,3 +616,42 @@ def test_real_notebooks_end_to_end(tmp_path, small_sample):
     assert funnel["metrics"], "01_funnel should record its headline KPIs with record_headline"
     for record in funnel["metrics"]:
         assert record["month"] == REAL_MONTH and record["value"] is not None
+
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+def test_cli_on_real_notebooks_escapes_campaigns_and_exits_non_zero_on_failure(
+    tmp_path, small_sample, capsys
+):
+    """The command line end to end: a hostile campaign name in the data reaches the
+    funnel page only escaped; a notebook that fails (a bad parameter) gives exit 1, an
+    error page and a FAILED mark in the index, while the other notebook still renders."""
+    import shutil
+
+    from kpilib.__main__ import main
+
+    data = tmp_path / "data"
+    shutil.copytree(small_sample, data)
+    events = pd.read_parquet(data / "events.parquet")
+    campaigns = events["campaign"].dropna().unique()
+    events["campaign"] = events["campaign"].replace({campaigns[0]: SCRIPT})
+    events.to_parquet(data / "events.parquet")
+
+    out = tmp_path / "reports"
+    code = main(["report", "--month", REAL_MONTH, "--source", str(data), "--out", str(out),
+                 "--only", "funnel", "-p", "breakdown=campaign", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    page = (out / REAL_MONTH / "01_funnel.html").read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert SCRIPT not in page
+
+    code = main(["report", "--month", REAL_MONTH, "--source", str(data), "--out", str(out),
+                 "--only", "glossary,funnel", "-p", "window=banana", "--quiet"])
+    assert code == 1
+    assert "failed: 01_funnel" in capsys.readouterr().err
+    folder = out / REAL_MONTH
+    assert json.loads((folder / "01_funnel.json").read_text())["status"] == "failed"
+    assert "banana" in (folder / "01_funnel.html").read_text()
+    assert json.loads((folder / "00_glossary.json").read_text())["status"] == "ok"
+    assert "FAILED" in (folder / "index.html").read_text()
