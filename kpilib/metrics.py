@@ -40,7 +40,7 @@ STAGES: dict[str, str] = {
 }
 
 #: Units a metric can be expressed in; the report formats values by unit.
-UNITS = ("rate", "count", "currency", "days", "points", "ratio", "score", "months")
+UNITS = ("rate", "count", "currency", "days", "points", "ratio", "score", "months", "minutes")
 
 #: Modules that register metrics; :func:`all_metrics` imports them so the registry is whole.
 DOMAIN_MODULES = (

@@ -20,23 +20,45 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+if TYPE_CHECKING:
+    from kpilib.churn import SBGFit, SBGProjection, SurvivalResult
 
 __all__ = [
     "plot_ab_comparison",
+    "plot_active_users",
+    "plot_churn_rate",
     "plot_conversion_by",
     "plot_drop_off",
+    "plot_email_campaigns",
+    "plot_feature_adoption",
     "plot_funnel",
+    "plot_health_distribution",
+    "plot_health_lift",
     "plot_lead_score_profile",
+    "plot_lifecycle",
+    "plot_mrr_movements",
     "plot_nurture",
+    "plot_retention_heatmap",
+    "plot_revenue_retention",
+    "plot_roc",
+    "plot_sbg_projection",
+    "plot_sbg_projections",
+    "plot_stickiness",
+    "plot_stickiness_histogram",
+    "plot_survey_trend",
+    "plot_survival",
     "plot_time_to_convert",
+    "plot_time_to_value",
 ]
 
 #: Colour of cells flagged for a small denominator.
@@ -65,8 +87,8 @@ def _group_labels(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     return frame[list(columns)].astype(str).agg(" / ".join, axis=1)
 
 
-def _require(frame: pd.DataFrame, columns: set[str], what: str) -> None:
-    missing = columns - set(frame.columns)
+def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    missing = set(columns) - set(frame.columns)
     if missing:
         raise ValueError(f"{what} needs the columns {sorted(missing)}; pass the result of the matching kpilib function")
 
@@ -355,4 +377,534 @@ def plot_ab_comparison(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_xlabel("difference in conversion, percentage points (95% interval)")
     ax.set_title("A/B comparison")
     sns.despine(ax=ax, left=True)
+    return ax
+
+
+# ----------------------------------------------------------------- churn and retention
+
+
+def plot_churn_rate(
+    churn: pd.DataFrame, ax: Axes | None = None, *, group: str | None = None,
+    benchmark: bool = True,
+) -> Axes:
+    """Churn rate per period with its Wilson interval (one line per group).
+
+    Parameters
+    ----------
+    churn : pandas.DataFrame
+        Output of :func:`kpilib.churn.churn_rate`.
+    ax : matplotlib Axes, optional
+    group : str, optional
+        The breakdown column to draw one line per value of.
+    benchmark : bool, default True
+        Shade the commonly quoted 3–8 % monthly SaaS range, as context (monthly data only).
+    """
+    _require(churn, ["period", "churn_rate", "ci_low", "ci_high"], "plot_churn_rate")
+    ax = _axes(ax)
+    groups = [(None, churn)] if group is None else list(churn.groupby(group, sort=True))
+    palette = sns.color_palette(n_colors=max(len(groups), 1))
+    for color, (name, part) in zip(palette, groups, strict=False):
+        x = np.arange(len(part))
+        ax.plot(x, part["churn_rate"], marker="o", color=color, label=name or "churn rate")
+        ax.fill_between(x, part["ci_low"], part["ci_high"], color=color, alpha=0.2, linewidth=0)
+    labels = list(groups[0][1]["period"]) if groups else []
+    ax.set_xticks(np.arange(len(labels)))
+    ax.set_xticklabels(labels, rotation=45, ha="right")
+    if benchmark:
+        from kpilib.churn import SAAS_MONTHLY_CHURN_BENCHMARK
+
+        lo, hi = SAAS_MONTHLY_CHURN_BENCHMARK
+        ax.axhspan(lo, hi, color="grey", alpha=0.08, label="3–8 % monthly, often quoted for SaaS (context)")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("period")
+    ax.set_ylabel("customer churn (95% CI)")
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
+
+
+def plot_revenue_retention(revenue: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """GRR and NRR per period with their intervals, and the 100 % line."""
+    _require(revenue, ["period", "grr", "nrr", "grr_ci_low", "nrr_ci_low"], "plot_revenue_retention")
+    ax = _axes(ax)
+    data = revenue.dropna(subset=["grr"])
+    x = np.arange(len(data))
+    for name, color in (("grr", "C0"), ("nrr", "C2")):
+        ax.plot(x, data[name], marker="o", color=color, label=name.upper())
+        ax.fill_between(x, data[f"{name}_ci_low"], data[f"{name}_ci_high"], color=color, alpha=0.2, linewidth=0)
+    ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
+    ax.set_xticks(x)
+    ax.set_xticklabels(data["period"], rotation=45, ha="right")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel("revenue retention of the starting cohort")
+    ax.legend(loc="lower left", fontsize="small")
+    return ax
+
+
+def plot_mrr_movements(revenue: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """MRR movements per period: gains above zero, losses below."""
+    parts = {"new_mrr": "new", "reactivation_mrr": "reactivation", "expansion_mrr": "expansion",
+             "contraction_mrr": "contraction", "churned_mrr": "churned"}
+    _require(revenue, ["period", *parts], "plot_mrr_movements")
+    ax = _axes(ax)
+    x = np.arange(len(revenue))
+    colors = dict(zip(parts.values(), ["C2", "C9", "C0", "C1", "C3"], strict=True))
+    up = np.zeros(len(revenue))
+    down = np.zeros(len(revenue))
+    for column, label in parts.items():
+        values = revenue[column].to_numpy(dtype=float)
+        if label in ("contraction", "churned"):
+            ax.bar(x, -values, bottom=down, color=colors[label], label=label)
+            down -= values
+        else:
+            ax.bar(x, values, bottom=up, color=colors[label], label=label)
+            up += values
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(x)
+    ax.set_xticklabels(revenue["period"], rotation=45, ha="right")
+    ax.set_ylabel("MRR movement")
+    ax.legend(loc="upper left", fontsize="small", ncol=3)
+    return ax
+
+
+def plot_retention_heatmap(
+    retention: pd.DataFrame, ax: Axes | None = None, *, average: str | None = "pooled",
+    title: str | None = None,
+) -> Axes:
+    """Cohort × offset heatmap; incomplete cells are left blank, the average row labelled.
+
+    Parameters
+    ----------
+    retention : pandas.DataFrame
+        Output of :func:`kpilib.churn.cohort_retention` (one group).
+    average : {"pooled", "simple"} or None
+        The average row to append (labelled with its kind).
+    """
+    from kpilib.churn import retention_matrix
+
+    matrix = retention_matrix(retention, "rate", average)
+    ax = _axes(ax, (max(6, 0.5 * matrix.shape[1] + 2), max(4, 0.35 * matrix.shape[0] + 1)))
+    sns.heatmap(matrix, ax=ax, mask=matrix.isna(), annot=matrix.shape[1] <= 14, fmt=".0%",
+                cmap="crest", vmin=0, vmax=1, cbar_kws={"format": PercentFormatter(1.0)},
+                annot_kws={"fontsize": 7})
+    if average is not None:
+        ax.axhline(len(matrix) - 1, color="white", linewidth=2)
+    ax.set_xlabel("periods since the cohort's first period")
+    ax.set_ylabel("cohort")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_survival(result: SurvivalResult, ax: Axes | None = None, *, title: str | None = None) -> Axes:
+    """Kaplan–Meier curves with their bands, and the log-rank p-value in the title."""
+    ax = _axes(ax)
+    curves = result.curves
+    for color, (name, part) in zip(sns.color_palette(n_colors=curves["group"].nunique()),
+                                   curves.groupby("group", sort=True), strict=False):
+        ax.step(part["tenure"], part["survival"], where="post", color=color, label=str(name))
+        ax.fill_between(part["tenure"], part["ci_low"], part["ci_high"], step="post", color=color,
+                        alpha=0.15, linewidth=0)
+    ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("tenure (months)")
+    ax.set_ylabel("still subscribed (Kaplan–Meier, 95% CI)")
+    text = title or ""
+    if result.logrank is not None:
+        p = float(result.logrank["p_value"].iloc[0])
+        text = (text + " — " if text else "") + f"log-rank p = {p:.3g}"
+    ax.set_title(text)
+    ax.legend(loc="lower left", fontsize="small")
+    return ax
+
+
+def plot_sbg_projection(
+    fit: SBGFit, ax: Axes | None = None, *, actual: Any = None, periods: int | None = None,
+    label: str = "",
+) -> Axes:
+    """Actual survivors against the sBG projection; the calibration end is marked."""
+    n = len(actual) - 1 if actual is not None else fit.n_periods_
+    proj = fit.projection(periods or max(n, fit.n_periods_), actual)
+    ax = _axes(ax)
+    line = ax.plot(proj["period"], proj["expected"] / proj["expected"].iloc[0], linestyle="--",
+                   label=f"sBG projection {label}".strip())[0]
+    cal = proj["calibration"]
+    ax.plot(proj.loc[cal, "period"], proj.loc[cal, "actual"] / proj["actual"].iloc[0], "o",
+            color=line.get_color(), label=f"actual, calibration {label}".strip())
+    hold = ~cal & proj["actual"].notna()
+    if hold.any():
+        ax.plot(proj.loc[hold, "period"], proj.loc[hold, "actual"] / proj["actual"].iloc[0], "o",
+                markerfacecolor="white", color=line.get_color(), label=f"actual, holdout {label}".strip())
+    ax.axvline(fit.n_periods_, color="grey", linewidth=0.8, linestyle=":")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("tenure (periods)")
+    ax.set_ylabel("share of the cohort still subscribed")
+    ax.legend(loc="lower left", fontsize="small")
+    return ax
+
+
+def plot_sbg_projections(projection: SBGProjection, ax: Axes | None = None, *, extend: int = 6) -> Axes:
+    """Every segment of an :func:`kpilib.churn.sbg_projection`: actual (filled:
+    calibration, open: holdout) against the projection, ``extend`` periods beyond."""
+    ax = _axes(ax, (9, 5))
+    by = [c for c in projection.alive.columns if c not in {
+        "tenure", "cohort_size", "alive", "survival", "ci_low", "ci_high", "churned", "retention"}]
+    groups = projection.alive.groupby(by, sort=True) if by else [("all", projection.alive)]
+    for key, part in groups:
+        label = " · ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+        if label in projection.fits:
+            counts = part.sort_values("tenure")["alive"].to_numpy()
+            plot_sbg_projection(projection.fits[label], ax=ax, actual=counts,
+                                periods=len(counts) - 1 + extend, label=label)
+    ax.set_title(f"sBG fitted on tenure 0–{projection.calibration}, projected beyond")
+    return ax
+
+
+# ------------------------------------------------------------------------- engagement
+
+
+_RATE_LABELS = {
+    "bounce_rate": "Bounce rate",
+    "hard_bounce_rate": "Hard-bounce rate",
+    "open_rate": "Open rate",
+    "click_rate": "Click rate",
+    "click_to_open_rate": "Click-to-open rate",
+    "unsubscribe_rate": "Unsubscribe rate",
+    "complaint_rate": "Complaint rate",
+}
+_LIFECYCLE_COLOURS = {"new": "#4c9f70", "returning": "#3b75af", "resurrecting": "#9bc5e8", "dormant": "#d1605e"}
+
+
+def plot_email_campaigns(result: pd.DataFrame, rates=("open_rate", "click_rate"), ax: Axes | None = None) -> Axes:
+    """Email rates per campaign (in send order) with their 95 % Wilson intervals.
+
+    Parameters
+    ----------
+    result : pandas.DataFrame
+        Output of :func:`kpilib.engagement.email_metrics` (``by="campaign"`` or ``"month"``).
+    rates : sequence of str
+        Rate columns to draw.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    rates = list(rates)
+    _require(result, [*rates, *[f"{r}_ci_low" for r in rates]], "plot_email_campaigns")
+    ax = _axes(ax, (10, 4))
+    label_col = result.columns[0] if result.columns[0] != "first_sent_at" else None
+    labels = result[label_col].astype(str).tolist() if label_col else [str(i) for i in range(len(result))]
+    x = np.arange(len(result))
+    palette = sns.color_palette(n_colors=len(rates))
+    for i, (rate, colour) in enumerate(zip(rates, palette, strict=True)):
+        shift = (i - (len(rates) - 1) / 2) * 0.15
+        values = result[rate].to_numpy(dtype=float)
+        err = np.vstack([values - result[f"{rate}_ci_low"].to_numpy(dtype=float),
+                         result[f"{rate}_ci_high"].to_numpy(dtype=float) - values])
+        ax.errorbar(x + shift, values, yerr=err, fmt="o", ms=4, capsize=2, color=colour,
+                    label=_RATE_LABELS.get(rate, rate))
+    ax.set_xticks(x)
+    ax.set_xticklabels(labels, rotation=90, fontsize=8)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(label_col or "")
+    ax.set_ylabel("share of mails (95 % interval)")
+    ax.set_title("Email performance by campaign")
+    ax.legend(loc="best")
+    return ax
+
+
+def plot_active_users(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Active users over time: the per-period count and, for daily data, the rolling 7- and 30-day counts.
+
+    Parameters
+    ----------
+    result : pandas.DataFrame
+        Output of :func:`kpilib.engagement.active_users`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    _require(result, ["period", "active_users"], "plot_active_users")
+    ax = _axes(ax)
+    series = {"active_users": "per period (DAU/WAU/MAU)", "active_users_7d": "rolling 7 days (WAU)",
+              "active_users_30d": "rolling 30 days (MAU)"}
+    for column, label in series.items():
+        if column in result.columns:
+            ax.plot(result["period"], result[column], label=label, lw=1.5 if column == "active_users" else 2)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("")
+    ax.set_ylabel("distinct active customers")
+    ax.set_title("Active users")
+    ax.legend(loc="best")
+    return ax
+
+
+def plot_stickiness(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Stickiness (mean DAU / MAU) per month.
+
+    Parameters
+    ----------
+    result : pandas.DataFrame
+        Output of :func:`kpilib.engagement.stickiness`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    _require(result, ["period", "stickiness"], "plot_stickiness")
+    ax = _axes(ax)
+    ax.plot(result["period"], result["stickiness"], marker="o", label="DAU / MAU")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("mean DAU / MAU")
+    ax.set_title("Stickiness")
+    ax.legend(loc="best")
+    return ax
+
+
+def plot_stickiness_histogram(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Customers by active days in the month (bars) and the share active on at least k days (line).
+
+    Parameters
+    ----------
+    result : pandas.DataFrame
+        Output of :func:`kpilib.engagement.stickiness_histogram`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    _require(result, ["active_days", "share", "share_at_least"], "plot_stickiness_histogram")
+    ax = _axes(ax)
+    ax.bar(result["active_days"], result["share"], color=sns.color_palette()[0], label="active on exactly k days")
+    ax.plot(result["active_days"], result["share_at_least"], color=sns.color_palette()[1], marker=".",
+            label="active on at least k days")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("active days in the month (k)")
+    ax.set_ylabel("share of the month's active users")
+    ax.set_title("Stickiness histogram")
+    ax.legend(loc="best")
+    return ax
+
+
+def plot_lifecycle(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Lifecycle bars: new, returning and resurrecting stacked up, dormant down.
+
+    Parameters
+    ----------
+    result : pandas.DataFrame
+        Output of :func:`kpilib.engagement.lifecycle` (``dormant`` negative).
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    _require(result, ["period", "new", "returning", "resurrecting", "dormant"], "plot_lifecycle")
+    ax = _axes(ax)
+    x = np.arange(len(result))
+    bottom = np.zeros(len(result))
+    for state in ("returning", "new", "resurrecting"):
+        values = result[state].to_numpy(dtype=float)
+        ax.bar(x, values, bottom=bottom, color=_LIFECYCLE_COLOURS[state], label=state)
+        bottom += values
+    ax.bar(x, result["dormant"].to_numpy(dtype=float), color=_LIFECYCLE_COLOURS["dormant"], label="dormant")
+    ax.axhline(0, color="black", lw=0.8)
+    step = max(1, len(result) // 12)
+    ax.set_xticks(x[::step])
+    ax.set_xticklabels(pd.to_datetime(result["period"]).dt.strftime("%Y-%m-%d").iloc[::step], rotation=45, ha="right")
+    ax.set_ylabel("customers")
+    ax.set_title("User lifecycle")
+    ax.legend(loc="upper left", ncols=4)
+    return ax
+
+
+def plot_feature_adoption(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Heatmap of feature adoption (share of active users) by period.
+
+    Parameters
+    ----------
+    result : pandas.DataFrame
+        Output of :func:`kpilib.engagement.feature_adoption`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    _require(result, ["period", "feature", "rate"], "plot_feature_adoption")
+    ax = _axes(ax, (11, 3.5))
+    grid = result.assign(period=pd.to_datetime(result["period"]).dt.strftime("%Y-%m")).pivot_table(
+        index="feature", columns="period", values="rate", aggfunc="first")
+    sns.heatmap(grid, ax=ax, cmap="Blues", vmin=0, vmax=1, annot=grid.shape[1] <= 12, fmt=".0%",
+                cbar_kws={"label": "share of active users", "format": PercentFormatter(1.0)})
+    ax.set_xlabel("")
+    ax.set_ylabel("feature")
+    ax.set_title("Feature adoption")
+    return ax
+
+
+def _survey_columns(result: pd.DataFrame) -> tuple[str, str, str, str]:
+    if "nps" in result.columns:
+        return "nps", "ci_low", "ci_high", "NPS (points)"
+    if "mean_ci_low" in result.columns:
+        return "mean", "mean_ci_low", "mean_ci_high", "mean CES (1–7)"
+    if "rate" in result.columns:
+        return "rate", "ci_low", "ci_high", "CSAT (share satisfied)"
+    raise ValueError("plot_survey_trend needs the result of nps_by, csat_by or ces_by")
+
+
+def plot_survey_trend(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """NPS, CSAT or CES per period with its 95 % interval as a band.
+
+    Parameters
+    ----------
+    result : pandas.DataFrame
+        Output of :func:`kpilib.engagement.nps_by`, ``csat_by`` or ``ces_by`` (with
+        ``freq``); a ``by`` breakdown gives one line per segment.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    value, low, high, label = _survey_columns(result)
+    _require(result, ["period", value, low, high], "plot_survey_trend")
+    ax = _axes(ax)
+    extra = [c for c in result.columns if c not in ("period",) and result[c].dtype == object
+             and c not in ("interval", "change_significant")]
+    groups = result.groupby(extra[0]) if extra else [(None, result)]
+    for name, part in groups:
+        line = ax.plot(part["period"], part[value], marker="o", label=name if name is not None else label)[0]
+        ax.fill_between(part["period"], part[low].astype(float), part[high].astype(float),
+                        color=line.get_color(), alpha=0.2)
+    if value == "rate":
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    if value == "nps":
+        ax.axhline(0, color="grey", lw=0.8)
+    ax.set_ylabel(label)
+    ax.set_title(f"{label.split(' (')[0]} by period (95 % interval)")
+    ax.legend(loc="best")
+    return ax
+
+
+def plot_time_to_value(result, ax: Axes | None = None) -> Axes:
+    """Share of customers activated within d days of signing up (Kaplan–Meier curve).
+
+    Parameters
+    ----------
+    result : kpilib.engagement.TimeToValue
+        Output of :func:`kpilib.engagement.time_to_value`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    curve = result.curve
+    _require(curve, ["days", "share_activated"], "plot_time_to_value")
+    ax = _axes(ax)
+    ax.step(curve["days"], curve["share_activated"], where="post", label=f"activated ({result.activation})")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("days since signup")
+    ax.set_ylabel("share activated")
+    ax.set_title("Time to value")
+    ax.legend(loc="lower right")
+    return ax
+
+
+def plot_health_distribution(scores: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Histogram of health scores, coloured by band.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Output of :func:`kpilib.engagement.health_score`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    _require(scores, ["score", "band"], "plot_health_distribution")
+    ax = _axes(ax)
+    palette = {"at risk": "#d1605e", "watch": "#e5ae38", "healthy": "#4c9f70"}
+    sns.histplot(scores, x="score", hue="band", hue_order=[b for b in palette if b in set(scores.band)],
+                 palette=palette, bins=np.arange(0, 105, 5), multiple="stack", ax=ax)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("health score (0–100)")
+    ax.set_ylabel("customers")
+    ax.set_title("Customer health score")
+    return ax
+
+
+def plot_health_lift(validation, ax: Axes | None = None) -> Axes:
+    """Churn rate per score group (lowest scores first) with intervals, against the overall rate.
+
+    Parameters
+    ----------
+    validation : kpilib.engagement.HealthScoreValidation
+        Output of :func:`kpilib.engagement.validate_health_score`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    lift = validation.lift
+    _require(lift, ["group", "churn_rate", "ci_low", "ci_high"], "plot_health_lift")
+    ax = _axes(ax)
+    x = np.arange(len(lift))
+    rate = lift["churn_rate"].to_numpy(dtype=float)
+    err = np.vstack([rate - lift["ci_low"].to_numpy(dtype=float), lift["ci_high"].to_numpy(dtype=float) - rate])
+    ax.bar(x, rate, color=sns.color_palette()[3], alpha=0.8, label="churn rate of the group")
+    ax.errorbar(x, rate, yerr=err, fmt="none", color="black", capsize=3)
+    overall = validation.churned / max(validation.churned + validation.stayed, 1)
+    ax.axhline(overall, color="grey", ls="--", label="overall churn rate")
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{int(g)}\n{lo:.0f}–{hi:.0f}" for g, lo, hi in
+                        zip(lift["group"], lift["score_min"], lift["score_max"], strict=True)])
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("score group (1 = lowest scores) and its score range")
+    ax.set_ylabel(f"churned in {validation.month}")
+    ax.set_title("Lift: churn by last month's health score")
+    ax.legend(loc="best")
+    return ax
+
+
+def plot_roc(validation, ax: Axes | None = None) -> Axes:
+    """ROC curve of last month's health score for this month's churn, with its AUC.
+
+    Parameters
+    ----------
+    validation : kpilib.engagement.HealthScoreValidation
+        Output of :func:`kpilib.engagement.validate_health_score`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    roc = validation.roc
+    _require(roc, ["false_positive_rate", "true_positive_rate"], "plot_roc")
+    ax = _axes(ax, (5, 5))
+    ax.plot(roc["false_positive_rate"], roc["true_positive_rate"], drawstyle="steps-post",
+            label=f"health score (AUC {validation.auc:.2f}, 95 % CI {validation.auc_ci_low:.2f}–{validation.auc_ci_high:.2f})")
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", label="coin toss (AUC 0.5)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("share of stayers flagged (false-positive rate)")
+    ax.set_ylabel("share of churners flagged (true-positive rate)")
+    ax.set_title(f"ROC: score vs churn in {validation.month}")
+    ax.legend(loc="lower right", fontsize=8)
     return ax

@@ -1,0 +1,490 @@
+"""Engagement: hand-built definitions, recovery of the generator's truth, independent references."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import KaplanMeierFitter
+from scipy import stats
+
+import kpilib
+from kpilib import engagement as E
+from kpilib.data import SAMPLE_DIR, DataError
+from kpilib.report import compare_months
+from kpilib.stats import wilson_interval
+
+Z95 = stats.norm.ppf(0.975)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return kpilib.load_dataset(None)
+
+
+@pytest.fixture(scope="module")
+def truth():
+    return json.loads((SAMPLE_DIR / "truth.json").read_text())
+
+
+def _mail(rows):
+    """Email rows from (campaign, customer, bounce, opened, clicked, unsubscribed, complained)."""
+    frame = pd.DataFrame(rows, columns=["campaign", "customer_id", "bounce", "opened_at", "clicked_at",
+                                        "unsubscribed_at", "complained_at"])
+    frame["sent_at"] = "2026-10-06 15:00"
+    return frame
+
+
+def _events(rows, event="page_view"):
+    return pd.DataFrame({"customer_id": [r[0] for r in rows], "ts": [r[1] for r in rows], "event": event})
+
+
+# ---------------------------------------------------------------------------------- email
+
+
+def test_email_definitions_on_a_hand_built_table():
+    t = "2026-10-06 16:00"
+    email = _mail([
+        ("a", "c1", "none", t, t, None, None),
+        ("a", "c2", "none", t, None, None, None),
+        ("a", "c3", "none", None, t, None, None),  # a click without a pixel open is an open
+        ("a", "c4", "none", None, None, t, t),
+        ("a", "c5", "soft", None, None, None, None),
+        ("a", "c6", "hard", None, None, None, None),
+        ("all_bounced", "c1", "hard", None, None, None, None),
+        ("all_bounced", "c2", "soft", None, None, None, None),
+    ])
+    m = E.email_metrics(email).set_index("campaign")
+    a = m.loc["a"]
+    assert (a.sent, a.bounces, a.hard_bounces, a.soft_bounces, a.delivered) == (6, 2, 1, 1, 4)
+    assert (a.unique_opens, a.unique_clicks, a.unsubscribes, a.complaints) == (3, 2, 1, 1)
+    assert a.bounce_rate == pytest.approx(2 / 6)
+    assert a.hard_bounce_rate == pytest.approx(1 / 6)
+    assert a.open_rate == pytest.approx(3 / 4)
+    assert a.click_rate == pytest.approx(2 / 4)
+    assert a.click_to_open_rate == pytest.approx(2 / 3)
+    assert a.unsubscribe_rate == pytest.approx(1 / 4) and a.complaint_rate == pytest.approx(1 / 4)
+    low, high = wilson_interval(3, 4)
+    assert (a.open_rate_ci_low, a.open_rate_ci_high) == pytest.approx((low, high))
+    assert a.small_sample
+    # every mail bounced: nothing delivered, so the delivery-based rates are undefined, not 0
+    b = m.loc["all_bounced"]
+    assert b.delivered == 0 and b.bounce_rate == 1.0
+    for rate in ("open_rate", "click_rate", "click_to_open_rate", "unsubscribe_rate", "complaint_rate"):
+        assert np.isnan(b[rate]) and np.isnan(b[f"{rate}_ci_low"])
+
+
+def test_email_grouping_options_and_errors():
+    t = "2026-10-06 16:00"
+    email = _mail([("a", "c1", "none", t, None, None, None), ("b", "c2", "none", None, None, None, None)])
+    overall = E.email_metrics(email, by=None)
+    assert len(overall) == 1 and overall.sent.iloc[0] == 2 and overall.open_rate.iloc[0] == 0.5
+    by_month = E.email_metrics(email, by="month")
+    assert by_month.month.tolist() == ["2026-10"]
+    assert E.email_metrics(email, start="2026-11-01").empty
+    with pytest.raises(DataError, match="segment"):
+        E.email_metrics(email, by="segment")
+    with pytest.raises(DataError, match="bounce"):
+        E.email_metrics(email.drop(columns="bounce"))
+
+
+def test_email_rates_recover_the_generator_probabilities(sample, truth):
+    """Each rate estimates the generator's probability under its stated conditioning."""
+    conditioning = truth["email"]["conditioning"]
+    estimate = {  # generator outcome -> (our rate, the denominator it is conditioned on)
+        "hard_bounce": ("hard_bounce_rate", "sent"),
+        "open": ("open_rate", "delivered"),
+        "click": ("click_to_open_rate", "opened"),
+        "unsubscribe": ("unsubscribe_rate", "delivered"),
+        "complaint": ("complaint_rate", "delivered"),
+    }
+    for outcome, (_, given) in estimate.items():
+        assert conditioning[outcome] == given
+    m = E.email_metrics(sample.email).set_index("campaign")
+    campaigns = {c["campaign"]: c["probability"] for c in truth["email"]["campaigns"]}
+    assert set(m.index) == set(campaigns)
+    p = pd.DataFrame(campaigns).T.loc[m.index]
+    denominators = {"sent": m.sent, "delivered": m.delivered, "opened": m.unique_opens}
+    for outcome, (rate, given) in estimate.items():
+        covered = (m[f"{rate}_ci_low"] <= p[outcome]) & (p[outcome] <= m[f"{rate}_ci_high"])
+        assert covered.mean() >= 0.85, f"{rate}: only {covered.mean():.0%} of campaign intervals cover the truth"
+        # pooled over campaigns: expected count Σ p_c n_c against the pooled Wilson interval
+        n = denominators[given]
+        x = (m[rate] * n).round().sum()
+        low, high = wilson_interval(x, n.sum(), confidence=0.999)
+        assert low <= (p[outcome] * n).sum() / n.sum() <= high, rate
+    soft = m.soft_bounces.sum() / m.sent.sum()
+    assert soft == pytest.approx((p["soft_bounce"] * m.sent).sum() / m.sent.sum(), rel=0.1)
+
+
+# ---------------------------------------------------------------------------------- activity
+
+
+def test_active_users_with_a_month_without_activity():
+    events = _events([("a", "2026-08-03"), ("b", "2026-08-04"), ("a", "2026-10-01")])
+    mau = E.active_users(events, "M")
+    assert mau.period.dt.strftime("%Y-%m").tolist() == ["2026-08", "2026-09", "2026-10"]
+    assert mau.active_users.tolist() == [2, 0, 1]
+    sticky = E.stickiness(events, "2026-08-01", "2026-11-01")
+    assert sticky.mau.tolist() == [2, 0, 1] and sticky.days.tolist() == [31, 30, 31]
+    assert sticky.stickiness.iloc[0] == pytest.approx(2 / 31 / 2)
+    assert np.isnan(sticky.stickiness.iloc[1])
+    hist = E.stickiness_histogram(events, "2026-09")
+    assert len(hist) == 30 and hist.customers.sum() == 0
+    flows = E.lifecycle(events)
+    sep = flows.set_index(flows.period.dt.strftime("%Y-%m")).loc["2026-09"]
+    assert (sep.new, sep.returning, sep.resurrecting, sep.dormant, sep.active) == (0, 0, 0, -2, 0)
+    # non-activity events (a marketing visit) do not make anyone active
+    visit = pd.concat([events, _events([("z", "2026-09-10")], event="visit")])
+    assert E.active_users(visit, "M").active_users.tolist() == [2, 0, 1]
+    assert E.active_users(visit, "M", activity_events=None).active_users.tolist() == [2, 1, 1]
+
+
+def test_daily_and_rolling_active_users_match_a_brute_force_count():
+    rng = np.random.default_rng(3)
+    days = pd.Timestamp("2026-08-01") + pd.to_timedelta(rng.integers(0, 90, 400), unit="D")
+    events = pd.DataFrame({"customer_id": rng.choice(list("abcdefghijklmnop"), 400),
+                           "ts": days + pd.to_timedelta(rng.integers(0, 86_400, 400), unit="s"),
+                           "event": "page_view"})
+    got = E.active_users(events, "D", start="2026-09-01", end="2026-10-15").set_index("period")
+    assert got.index[0] == pd.Timestamp("2026-09-01") and got.index[-1] == pd.Timestamp("2026-10-14")
+    day = events.ts.dt.normalize()
+    for d in got.index:
+        for n, column in ((1, "active_users"), (7, "active_users_7d"), (30, "active_users_30d")):
+            inside = (day > d - pd.Timedelta(days=n)) & (day <= d)
+            assert got.loc[d, column] == events.customer_id[inside].nunique(), (d, column)
+    weeks = E.active_users(events, "W", start="2026-09-01", end="2026-10-15")
+    assert (weeks.period.dt.dayofweek == 0).all()
+    w0 = weeks.period.iloc[1]
+    inside = (day >= w0) & (day < w0 + pd.Timedelta(days=7))
+    assert weeks.active_users.iloc[1] == events.customer_id[inside].nunique()
+
+
+def test_stickiness_identities_on_the_sample(sample):
+    sticky = E.stickiness(sample.events, "2026-10-01", "2026-11-01").iloc[0]
+    daily = E.active_users(sample.events, "D", "2026-10-01", "2026-11-01")
+    mau = E.active_users(sample.events, "M", "2026-10-01", "2026-11-01").active_users.iloc[0]
+    assert sticky.mau == mau and sticky.days == 31
+    assert sticky.stickiness == pytest.approx(daily.active_users.mean() / mau)
+    hist = E.stickiness_histogram(sample.events, "2026-10")
+    assert hist.customers.sum() == mau and hist.at_least.iloc[0] == mau
+    assert (hist.active_days * hist.customers).sum() / 31 / mau == pytest.approx(sticky.stickiness)
+    assert hist.share_at_least.is_monotonic_decreasing
+
+
+def test_lifecycle_counts_all_four_states_on_a_hand_made_history():
+    events = _events([
+        ("a", "2026-01-10"), ("a", "2026-01-20"), ("a", "2026-02-03"), ("a", "2026-04-01"),
+        ("b", "2026-02-14"), ("b", "2026-03-01"),
+        ("c", "2026-04-30"),
+    ])
+    flows = E.lifecycle(events).assign(period=lambda f: f.period.dt.strftime("%Y-%m")).set_index("period")
+    expected = {  # new, returning, resurrecting, dormant
+        "2026-01": (1, 0, 0, 0),
+        "2026-02": (1, 1, 0, 0),   # b new, a returning
+        "2026-03": (0, 1, 0, -1),  # b returning, a dormant
+        "2026-04": (1, 0, 1, -1),  # c new, a resurrecting, b dormant
+    }
+    for month, counts in expected.items():
+        assert tuple(flows.loc[month, ["new", "returning", "resurrecting", "dormant"]]) == counts, month
+    assert flows.loc["2026-04", "quick_ratio"] == 2.0
+    assert np.isnan(flows.loc["2026-02", "quick_ratio"])
+    active = flows.active.to_numpy()
+    assert (active[1:] == active[:-1] + (flows.new + flows.resurrecting + flows.dormant).to_numpy()[1:]).all()
+    # a later start keeps the classification: "new" means first ever, not first in the window
+    late = E.lifecycle(events, start="2026-04-01").set_index("period")
+    assert late.loc[pd.Timestamp("2026-04-01"), ["new", "resurrecting", "dormant"]].tolist() == [1, 1, -1]
+    weekly = E.lifecycle(events, "W")
+    assert (weekly.period.dt.dayofweek == 0).all() and weekly.new.sum() == 3
+
+
+# ---------------------------------------------------------------------------------- usage
+
+
+def test_feature_adoption_sessions_and_usage_by_hand():
+    events = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "a", "b", "b"],
+        "ts": ["2026-10-01 09:00", "2026-10-01 09:30", "2026-10-01 10:01", "2026-10-01 10:05",
+               "2026-10-02 08:00", "2026-10-02 08:00"],
+        "event": ["page_view", "feature_use", "page_view", "share", "page_view", "feature_use"],
+        "feature": [None, "api", None, None, None, "reports"],
+    })
+    adoption = E.feature_adoption(events).set_index("feature")
+    assert adoption.loc["api", ["numerator", "denominator", "uses"]].tolist() == [1, 2, 1]
+    assert adoption.loc["reports", "rate"] == 0.5
+    s = E.sessions(events).to_pandas()
+    # 09:00 → 09:30 is exactly 30 minutes (same session); 09:30 → 10:01 is 31 (a new one)
+    assert s.groupby("customer_id").size().to_dict() == {"a": 2, "b": 1}
+    assert s.duration_seconds.tolist() == [1800, 240, 0]
+    assert s.page_views.tolist() == [1, 1, 1] and s.shares.tolist() == [0, 1, 0]
+    usage = E.usage_per_user(events).iloc[0]
+    assert (usage.active_users, usage.sessions, usage.page_views, usage.shares) == (2, 3, 3, 1)
+    assert usage.time_on_site_minutes == pytest.approx((30 + 4) / 2)
+    assert usage.one_event_sessions == 0
+    assert E.usage_per_user(events, gap_minutes=60).sessions.iloc[0] == 2
+    with pytest.raises(DataError, match="feature"):
+        E.feature_adoption(events.drop(columns="feature"))
+
+
+def test_feature_adoption_recovers_the_generator_ordering(sample, truth):
+    adoption = E.feature_adoption(sample.events, start="2026-01-01", end="2026-11-01")
+    pooled = adoption.groupby("feature")[["numerator", "denominator"]].sum()
+    share = (pooled.numerator / pooled.denominator).sort_values()
+    assert share.index.tolist() == sorted(truth["engagement"]["feature_adoption"],
+                                          key=truth["engagement"]["feature_adoption"].get)
+
+
+def test_time_to_value_censoring_and_curve_against_lifelines():
+    customers = pd.DataFrame({"customer_id": list("abcde"), "channel": "email",
+                              "signup_at": ["2026-09-01", "2026-09-01", "2026-09-02", "2026-10-25", "2026-09-05"]})
+    events = pd.DataFrame({
+        "customer_id": ["a", "b", "c", "d", "e", "e"],
+        "ts": ["2026-09-03", "2026-09-20", "2026-08-30", "2026-10-26", "2026-09-06", "2026-10-31"],
+        "event": ["feature_use", "feature_use", "feature_use", "feature_use", "page_view", "page_view"],
+    })
+    ttv = E.time_to_value(events, customers, within_days=[7, 30])
+    sep = ttv.summary[ttv.summary.cohort == pd.Timestamp("2026-09-01")].set_index("within_days")
+    # c used the feature only before signing up: not activated; as of 2026-10-31 everyone in Sept is observed 30 days
+    assert sep.loc[7, ["numerator", "denominator"]].tolist() == [1, 4]
+    assert sep.loc[30, ["numerator", "denominator"]].tolist() == [2, 4]
+    oct_ = ttv.summary[ttv.summary.cohort == pd.Timestamp("2026-10-01")].set_index("within_days")
+    assert oct_.loc[7, "denominator"] == 0 and np.isnan(oct_.loc[7, "rate"])  # signed up 6 days before as_of
+    assert sep.loc[7, "median_days"] == pytest.approx(10.5)
+    # the curve is the Kaplan–Meier estimate on whole days (lifelines as the reference)
+    as_of = pd.Timestamp("2026-10-31")
+    signup = pd.to_datetime(customers.signup_at)
+    act = pd.to_datetime(pd.Series({"a": "2026-09-03", "b": "2026-09-20", "d": "2026-10-26"})).reindex(customers.customer_id)
+    observed = act.notna().to_numpy()
+    durations = np.floor(np.where(observed, (act.to_numpy() - signup.to_numpy()) / pd.Timedelta(days=1),
+                                  (as_of - signup) / pd.Timedelta(days=1)))
+    kmf = KaplanMeierFitter().fit(durations, observed)
+    for d in (0, 1, 2, 19, 30, 60):
+        expected = 1 - kmf.survival_function_at_times(d).iloc[0]
+        assert ttv.curve.set_index("days").loc[d, "share_activated"] == pytest.approx(expected), d
+
+
+# ---------------------------------------------------------------------------------- surveys
+
+
+def test_nps_interval_matches_the_hand_computation():
+    r = E.nps([10, 9, 9, 8, 7, 6, 3, 10, 9, 5])
+    assert (r.promoters, r.passives, r.detractors, r.n) == (5, 2, 3, 10)
+    p, d, n = 0.5, 0.3, 10
+    var = 1e4 * (p + d - (p - d) ** 2) / n  # = 760
+    assert var == pytest.approx(760)
+    assert r.nps == pytest.approx(20.0) and r.se == pytest.approx(np.sqrt(760))
+    assert (r.ci_low, r.ci_high) == pytest.approx((20 - Z95 * np.sqrt(760), 20 + Z95 * np.sqrt(760)))
+    assert r.interval == "wald" and r.small_sample
+
+
+def test_nps_of_all_passives_and_other_edge_cases():
+    r = E.nps([7, 8] * 20)
+    assert r.nps == 0 and r.promoters == 0 and r.detractors == 0 and r.n == 40
+    # the Wald variance is 0; the adjusted-Wald interval (3/4 promoter and detractor, n + 3) is used
+    pa = da = 0.75 / 43
+    half = Z95 * np.sqrt(1e4 * (pa + da - (pa - da) ** 2) / 43)
+    assert r.interval == "adjusted-wald"
+    assert (r.ci_low, r.ci_high) == pytest.approx((-half, half))
+    assert 0 < half < 20
+    top = E.nps([10] * 12)
+    assert top.nps == 100 and top.ci_high == 100 and top.ci_low < 100
+    empty = E.nps([])
+    assert empty.n == 0 and np.isnan(empty.nps) and np.isnan(empty.ci_low)
+    assert E.nps([9, None, np.nan]).n == 1
+    with pytest.raises(ValueError, match="0 to 10"):
+        E.nps([11, 5])
+    with pytest.raises(ValueError, match="0 to 10"):
+        E.nps([7.5])
+
+
+def test_nps_by_matches_nps_and_tests_the_change():
+    s = pd.DataFrame({"customer_id": [f"c{i}" for i in range(60)],
+                      "ts": ["2026-09-10"] * 30 + ["2026-10-10"] * 30, "survey": "nps",
+                      "score": [10] * 10 + [8] * 10 + [3] * 10 + [10] * 20 + [8] * 5 + [3] * 5})
+    by = E.nps_by(s).set_index("period")
+    sep, oct_ = E.nps(s.score[:30]), E.nps(s.score[30:])
+    assert by.loc[pd.Timestamp("2026-09-01"), "nps"] == pytest.approx(sep.nps)
+    row = by.loc[pd.Timestamp("2026-10-01")]
+    assert (row.nps, row.ci_low) == pytest.approx((oct_.nps, oct_.ci_low))
+    diff, sd = oct_.nps - sep.nps, np.sqrt(oct_.se**2 + sep.se**2)
+    assert row.change == pytest.approx(diff)
+    assert row.change_p_value == pytest.approx(2 * stats.norm.sf(diff / sd))
+    assert bool(row.change_significant) == (row.change_p_value < 0.05)
+    assert np.isnan(by.loc[pd.Timestamp("2026-09-01"), "change"])
+
+
+def test_csat_and_ces_definitions():
+    r = E.csat([5, 4, 3, 2, 5, 4, 4, 1])
+    assert (r.numerator, r.denominator, r.rate) == (5, 8, 0.625)
+    assert (r.ci_low, r.ci_high) == pytest.approx(wilson_interval(5, 8))
+    assert E.csat([5, 4, 3], satisfied_min=5).rate == pytest.approx(1 / 3)
+    assert E.csat([9, 10, 2], scale=10, satisfied_min=9).numerator == 2
+    with pytest.raises(ValueError, match="1 to 5"):
+        E.csat([6])
+    scores = [7, 6, 5, 5, 3, 2, 7, 4]
+    c = E.ces(scores)
+    low, high = stats.t.interval(0.95, len(scores) - 1, loc=np.mean(scores), scale=stats.sem(scores))
+    assert c["mean"] == pytest.approx(np.mean(scores))
+    assert (c.mean_ci_low, c.mean_ci_high) == pytest.approx((low, high))
+    assert (c.agree, c.agree_rate) == (5, 5 / 8)
+    s = pd.DataFrame({"customer_id": list("abcdefgh"), "ts": "2026-10-02", "survey": "ces", "score": scores})
+    by = E.ces_by(s).iloc[0]
+    assert (by["mean"], by.mean_ci_low, by.agree_rate) == pytest.approx((c["mean"], c.mean_ci_low, c.agree_rate))
+    s2 = s.assign(survey="csat", score=[min(x, 5) for x in scores])
+    assert E.csat_by(s2).rate.iloc[0] == E.csat(s2.score).rate
+
+
+def test_survey_answers_recover_the_generator_probabilities(sample, truth):
+    """Per survey and signup plan: the score distribution fits the generator's (chi-square),
+    and NPS, CSAT and the CES mean computed from the truth lie in their intervals
+    (Bonferroni over the 9 survey × plan cells)."""
+    probabilities = truth["surveys"]["score_probability"]
+    scale = truth["surveys"]["scale"]
+    confidence = 1 - 0.05 / 9
+    for survey in ("nps", "csat", "ces"):
+        counts = E.score_counts(sample.surveys, survey, by="plan", freq=None, customers=sample.customers)
+        for plan, p in probabilities[survey].items():
+            scores = np.arange(scale[survey][0], scale[survey][1] + 1)
+            observed = counts[counts.plan == plan].set_index("score").responses.reindex(scores, fill_value=0)
+            n = observed.sum()
+            expected = np.asarray(p) * n
+            keep = expected > 0
+            chi2 = stats.chisquare(observed[keep], expected[keep] * n / expected[keep].sum())
+            assert chi2.pvalue > 0.05 / 9, (survey, plan)
+            answers = np.repeat(scores, observed.to_numpy())
+            p = np.asarray(p)
+            if survey == "nps":
+                r = E.nps(answers, confidence=confidence)
+                true = 100 * (p[9:].sum() - p[:7].sum())
+                assert r.ci_low <= true <= r.ci_high, (plan, true, r.nps)
+            elif survey == "csat":
+                low, high = wilson_interval((answers >= 4).sum(), n, confidence)
+                assert low <= p[3:].sum() <= high, plan
+            else:
+                r = E.ces(answers)
+                true = (p * scores).sum()
+                assert abs(r["mean"] - true) <= stats.norm.ppf(1 - 0.025 / 9) * r.mean_se, plan
+
+
+# ---------------------------------------------------------------------------------- health
+
+
+def test_subscription_spells_merge_plan_changes_but_not_reactivations():
+    subs = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "b"],
+        "start_at": ["2026-01-01", "2026-03-01", "2026-06-01", "2026-02-01"],
+        "end_at": ["2026-03-01", "2026-05-01", None, "2026-09-15"],
+        "mrr": [29.0, 99.0, 99.0, 29.0],
+    })
+    from kpilib.churn import subscription_spells  # the one spell definition, shared
+
+    spells = subscription_spells(subs).to_pandas().sort_values(["customer_id", "spell"])
+    spells = spells.reset_index(drop=True)
+    assert spells.groupby("customer_id").size().to_dict() == {"a": 2, "b": 1}
+    first = spells.iloc[0]
+    assert first.rows == 2 and first.end_at == pd.Timestamp("2026-05-01", tz="UTC")
+    assert pd.isna(spells.iloc[1].end_at)
+
+
+def test_health_score_components_by_hand():
+    events = pd.DataFrame({
+        "customer_id": ["a", "a", "b", "c"],
+        "ts": ["2026-10-31 12:00", "2026-10-20", "2026-10-16", "2026-07-01"],
+        "event": ["feature_use", "page_view", "feature_use", "page_view"],
+        "feature": ["api", None, "reports", None],
+    })
+    subs = pd.DataFrame({"customer_id": ["a", "b", "c", "d"],
+                         "start_at": ["2026-04-01", "2025-01-01", "2026-10-01", "2026-01-01"],
+                         "end_at": [None, None, None, "2026-10-15"], "mrr": [99.0, 29.0, 399.0, 29.0]})
+    surveys = pd.DataFrame({"customer_id": ["a"], "ts": ["2026-09-01"], "survey": ["nps"], "score": [8]})
+    weights = {"recency": 2, "breadth": 1, "nps": 1, "tenure": 1, "plan": 1}
+    h = E.health_score(events, "2026-10", subscriptions=subs, surveys=surveys, weights=weights).set_index("customer_id")
+    assert set(h.index) == {"a", "b", "c"}  # d churned before the end of October
+    a, b, c = h.loc["a"], h.loc["b"], h.loc["c"]
+    assert a.recency == pytest.approx(1 - 0.5 / 30) and b.recency == pytest.approx(1 - 16 / 30)
+    assert c.recency == 0 and c.active_days == 0
+    assert (a.breadth, b.breadth, c.breadth) == (0.5, 0.5, 0.0)
+    assert a.nps == 0.8 and np.isnan(b.nps)
+    assert (a.plan, b.plan, c.plan) == (0.5, 0.0, 1.0)
+    assert b.tenure == 1.0 and a.tenure == pytest.approx((pd.Timestamp("2026-11-01") - pd.Timestamp("2026-04-01")).days / 30.4375 / 12)
+    expected_a = 100 * (2 * a.recency + 0.5 + 0.8 + a.tenure + 0.5) / 6
+    assert a.score == pytest.approx(round(expected_a, 1))
+    expected_b = 100 * (2 * b.recency + 0.5 + 1 + 0) / 5  # no NPS answer: the other weights rescale
+    assert b.score == pytest.approx(round(expected_b, 1))
+    assert E.health_score(events, "2026-10", subscriptions=subs).score.is_monotonic_increasing
+    assert c.band == "at risk" and c.weakest == "recency"
+    with pytest.raises(ValueError, match="unknown health-score component"):
+        E.health_score(events, "2026-10", weights={"logins": 1})
+    with pytest.raises(ValueError, match="sum to 0"):
+        E.health_score(events, "2026-10", weights={"recency": 0})
+
+
+def test_roc_auc_against_hand_computation_and_scipy():
+    outcome = np.array([True, False, True, False, False, True])
+    score = np.array([0.9, 0.1, 0.4, 0.4, 0.7, 0.8])
+    pairs = [(i, j) for i in np.flatnonzero(outcome) for j in np.flatnonzero(~outcome)]
+    hand = np.mean([1.0 if score[i] > score[j] else 0.5 if score[i] == score[j] else 0.0 for i, j in pairs])
+    assert E.roc_auc(outcome, score) == pytest.approx(hand)
+    u = stats.mannwhitneyu(score[outcome], score[~outcome]).statistic
+    assert E.roc_auc(outcome, score) == pytest.approx(u / (outcome.sum() * (~outcome).sum()))
+    assert np.isnan(E.roc_auc([True, True], [0.1, 0.2]))
+
+
+def test_validate_health_score_counts_spell_churn_not_plan_changes():
+    scores = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "e"], "month": "2026-09",
+                           "score": [10.0, 20.0, 50.0, 70.0, 90.0]})
+    subs = pd.DataFrame({
+        "customer_id": ["a", "b", "b", "c", "d", "e"],
+        "start_at": ["2026-01-01", "2026-01-01", "2026-10-10", "2026-01-01", "2026-01-01", "2026-01-01"],
+        "end_at": ["2026-10-20", "2026-10-10", None, "2026-11-20", None, "2026-10-03"],
+        "mrr": [29.0, 29.0, 99.0, 29.0, 29.0, 29.0],
+    })
+    v = E.validate_health_score(scores, subs, groups=5)
+    # a and e churned in October; b changed plan at the same instant (not churn); c churns in November
+    assert v.outcomes.set_index("customer_id").churned.to_dict() == {
+        "a": True, "b": False, "c": False, "d": False, "e": True}
+    assert (v.churned, v.stayed, v.month) == (2, 3, "2026-10")
+    assert v.auc == pytest.approx(E.roc_auc([True, False, False, False, True], [-10, -20, -50, -70, -90]))
+    assert v.auc == pytest.approx(0.5)  # a is the lowest score, e the highest
+    assert v.lift.customers.sum() == 5 and v.lift.churned.sum() == 2
+    assert v.lift.cumulative_churners_share.iloc[-1] == 1.0
+    assert v.lift.lift.iloc[0] == pytest.approx(1.0 / 0.4)
+    assert v.roc.true_positive_rate.iloc[-1] == 1.0 and v.roc.false_positive_rate.iloc[-1] == 1.0
+    assert v.auc_ci_low <= v.auc <= v.auc_ci_high
+
+
+def test_health_score_on_the_sample_is_validated_month_by_month(sample):
+    scores = E.health_score(sample.events, "2026-09", subscriptions=sample.subscriptions, email=sample.email,
+                            surveys=sample.surveys)
+    assert scores.score.between(0, 100).all() and scores.customer_id.is_unique
+    for k in E.DEFAULT_HEALTH_WEIGHTS:
+        assert scores[k].dropna().between(0, 1).all(), k
+    v = E.validate_health_score(scores, sample.subscriptions)
+    assert v.churned + v.stayed == len(scores) and v.churned > 5
+    assert 0 <= v.auc_ci_low <= v.auc <= v.auc_ci_high <= 1
+
+
+# ---------------------------------------------------------------------------------- headline
+
+
+def test_headline_metrics_feed_the_report(sample):
+    h = E.headline_metrics(sample, "2026-10")
+    assert list(h.columns) == ["metric", "month", "value", "numerator", "denominator", "ci_low", "ci_high"]
+    assert set(h.metric) == {"open_rate", "click_rate", "mau", "stickiness", "nps", "csat", "health_score_auc"}
+    for metric, rows in h.groupby("metric"):
+        assert sorted(rows.month) == ["2026-09", "2026-10"], metric
+    row = h.set_index(["metric", "month"])
+    mail = E.email_metrics(sample.email, by="month", start="2026-10-01", end="2026-11-01").iloc[0]
+    assert row.loc[("open_rate", "2026-10"), "value"] == pytest.approx(mail.open_rate)
+    assert row.loc[("click_rate", "2026-10"), "denominator"] == mail.delivered
+    assert row.loc[("mau", "2026-10"), "value"] == 976
+    comparison = compare_months(h, "2026-10").set_index("metric")
+    assert comparison.loc["open_rate", "p_value"] >= 0 and comparison.loc["mau", "significant"] is None
+
+
+def test_headline_metrics_skip_missing_tables(sample):
+    events = sample.events.filter(sample.events.ts >= pd.Timestamp("2026-08-01", tz="UTC")).to_pandas()
+    h = E.headline_metrics({"events": events}, "2026-10")
+    assert set(h.metric) == {"mau", "stickiness"}
