@@ -3,9 +3,13 @@
 The package is flat, one module per concern:
 
 - :mod:`kpilib.data` — sources, the data contract, loading and :class:`DataError`
+- :mod:`kpilib.periods` — calendar months and UTC timestamps
 - :mod:`kpilib.stats` — intervals and tests shared by every domain
 - :mod:`kpilib.metrics` — the registry of metric definitions
+- :mod:`kpilib.glossary` — docs and the glossary notebook, rendered from the registry
 - :mod:`kpilib.funnel` — funnel conversion and lead nurture
+- :mod:`kpilib.engagement` — email, active users, usage, NPS/CSAT/CES, health score
+- :mod:`kpilib.churn` — churn, revenue retention, cohorts, survival, sBG projection
 - :mod:`kpilib.plots` — every figure
 - :mod:`kpilib.report` — the monthly report (papermill + nbconvert)
 - :mod:`kpilib.synth` — the sample-data generator and its ground truth
@@ -18,7 +22,7 @@ __version__ = "0.1.0"
 __all__ = ["DataError", "Dataset", "__version__", "load_dataset"]
 
 _SUBMODULES = {
-    "churn", "clv", "data", "engagement", "funnel", "glossary", "marketing", "metrics",
+    "churn", "clv", "data", "engagement", "funnel", "glossary", "marketing", "metrics", "periods",
     "plots", "report", "stats", "synth",
 }
 

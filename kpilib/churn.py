@@ -54,8 +54,9 @@ from scipy import optimize as _opt
 from scipy import special as _sp
 from scipy import stats as _sps
 
-from kpilib.data import DataError, as_table
+from kpilib.data import DataError, as_table, column_list
 from kpilib.metrics import Metric, computes, register
+from kpilib.periods import to_utc
 from kpilib.stats import SMALL_DENOMINATOR, rate_frame
 
 __all__ = [
@@ -461,14 +462,6 @@ def annualised_rate(rate, period: str = "M"):
     return 1 - (1 - np.asarray(rate, dtype=float)) ** k if np.ndim(rate) else 1 - (1 - float(rate)) ** k
 
 
-def _utc(value: Any, name: str = "as_of") -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a date or timestamp, got {value!r}") from exc
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def _ceil_day(ts: pd.Timestamp) -> pd.Timestamp:
     """The end of the day of ``ts`` (``ts`` itself when it is a midnight)."""
     day = ts.normalize()
@@ -477,10 +470,10 @@ def _ceil_day(ts: pd.Timestamp) -> pd.Timestamp:
 
 def _resolve_as_of(as_of: Any, latest: Any) -> pd.Timestamp:
     if as_of is not None:
-        return _utc(as_of)
+        return to_utc(as_of)
     if latest is None or pd.isna(latest):
         raise DataError("the table is empty, so there is nothing to measure", fix="Pass data with rows")
-    return _ceil_day(_utc(latest))
+    return _ceil_day(to_utc(latest))
 
 
 def _period_grid(first: pd.Timestamp, as_of: pd.Timestamp, period: str) -> pd.DataFrame:
@@ -493,12 +486,6 @@ def _period_grid(first: pd.Timestamp, as_of: pd.Timestamp, period: str) -> pd.Da
     ends = (periods + 1).start_time.tz_localize("UTC")
     grid = pd.DataFrame({"period": [str(p) for p in periods], "period_start": starts, "period_end": ends})
     return grid[grid["period_end"] <= as_of].reset_index(drop=True)
-
-
-def _as_list(by: str | Sequence[str] | None) -> list[str]:
-    if by is None:
-        return []
-    return [by] if isinstance(by, str) else list(by)
 
 
 def _attributes(
@@ -639,7 +626,7 @@ def customer_spells(
     """
     subs, as_of = _subs_and_as_of(subscriptions, as_of)
     spells = _spells_expr(subs)
-    attrs = _attributes(subs, "start_at", _as_list(by), customers, "subscriptions")
+    attrs = _attributes(subs, "start_at", column_list(by), customers, "subscriptions")
     if attrs is not None:
         spells = spells.left_join(attrs, "customer_id").drop("customer_id_right")
     out = spells.order_by(["customer_id", "spell"]).execute()
@@ -718,7 +705,7 @@ def churn_rate(
     1  2026-02                2        1         0.5                   1
     """
     key = _check_period(period)
-    by_cols = _as_list(by)
+    by_cols = column_list(by)
     subs, as_of = _subs_and_as_of(subscriptions, as_of)
     first = subs.start_at.min().execute()
     columns = ["period", "period_start", *by_cols, "active_at_start", "churned", "churn_rate",
@@ -727,7 +714,7 @@ def churn_rate(
                "active_at_end", "small_sample"]
     if first is None or pd.isna(first):
         return pd.DataFrame(columns=columns)
-    grid = _period_grid(_utc(first), as_of, key)
+    grid = _period_grid(to_utc(first), as_of, key)
     if grid.empty:
         return pd.DataFrame(columns=columns)
     spells = _spells_expr(subs)
@@ -868,7 +855,7 @@ def revenue_retention(
     [30.0, 20.0, 20.0, 30.0, 0.3333, 1.0]
     """
     key = _check_period(period)
-    by_cols = _as_list(by)
+    by_cols = column_list(by)
     subs, as_of = _subs_and_as_of(subscriptions, as_of)
     first = subs.start_at.min().execute()
     money = ["starting_mrr", "churned_mrr", "contraction_mrr", "expansion_mrr",
@@ -881,7 +868,7 @@ def revenue_retention(
     columns = ["period", "period_start", *by_cols, "customers_at_start", *money, *people, *rates]
     if first is None or pd.isna(first):
         return pd.DataFrame(columns=columns)
-    grid = _period_grid(_utc(first), as_of, key)
+    grid = _period_grid(to_utc(first), as_of, key)
     if grid.empty:
         return pd.DataFrame(columns=columns)
     # MRR of every customer at every period boundary (instants b = 0 … n)
@@ -1069,9 +1056,9 @@ def survival(
 
     if spells not in ("first", "all"):
         raise ValueError(f"spells must be 'first' or 'all', got {spells!r}")
-    by_cols = _as_list(by)
+    by_cols = column_list(by)
     frame = customer_spells(subscriptions, as_of=as_of, by=by_cols, customers=customers)
-    _, as_of_ts = _subs_and_as_of(subscriptions, as_of) if as_of is None else (None, _utc(as_of))
+    _, as_of_ts = _subs_and_as_of(subscriptions, as_of) if as_of is None else (None, to_utc(as_of))
     if spells == "first":
         frame = frame[frame["spell"] == 1]
     if frame.empty:
@@ -1203,9 +1190,9 @@ def tenure_survivors(
     if int(periods) != periods or periods < 1:
         raise ValueError(f"periods must be a positive whole number, got {periods!r}")
     periods = int(periods)
-    by_cols = _as_list(by)
+    by_cols = column_list(by)
     spells = customer_spells(subscriptions, as_of=as_of, by=by_cols, customers=customers)
-    as_of_ts = _utc(as_of) if as_of is not None else _subs_and_as_of(subscriptions, None)[1]
+    as_of_ts = to_utc(as_of) if as_of is not None else _subs_and_as_of(subscriptions, None)[1]
     first = spells[spells["spell"] == 1]
     step = pd.Timedelta(days=period_days)
     first = first[first["start_at"] + periods * step <= as_of_ts]
@@ -1264,7 +1251,7 @@ def month_one_churn(
        subscribers  churned  churn_rate
     0            2        1         0.5
     """
-    by_cols = _as_list(by)
+    by_cols = column_list(by)
     t = tenure_survivors(subscriptions, 1, by_cols, customers=customers, as_of=as_of)
     t = t[t["tenure"] == 1].reset_index(drop=True)
     rates = rate_frame(t["churned"], t["cohort_size"], confidence)
@@ -1413,7 +1400,7 @@ def cohort_retention(
         raise ValueError(f"mode must be 'on' or 'on_or_after', got {mode!r}")
     if cohort_by not in ("first_activity", "signup"):
         raise ValueError(f"cohort_by must be 'first_activity' or 'signup', got {cohort_by!r}")
-    by_cols = _as_list(by)
+    by_cols = column_list(by)
     t = _activity_table(activity)
     if events is not None:
         if "event" not in t.columns:
@@ -1900,7 +1887,7 @@ def sbg_projection(
     """
     if not 1 <= calibration <= periods:
         raise ValueError(f"calibration must be between 1 and periods ({periods}), got {calibration}")
-    by_cols = _as_list(by)
+    by_cols = column_list(by)
     alive = tenure_survivors(subscriptions, periods, by_cols, customers=customers, as_of=as_of)
     fits: dict[str, SBGFit] = {}
     rows = []

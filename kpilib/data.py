@@ -15,7 +15,7 @@ rendered from them (``python -m kpilib docs``).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -624,3 +624,29 @@ def load_dataset(
         f"cannot load a source of type {type(source).__name__}",
         fix="Pass a folder path, a dict of DataFrames or an Ibis backend connection",
     )
+
+
+def column_list(columns: str | Sequence[str] | None) -> list[str]:
+    """A ``by=`` argument as a list of column names (``None`` gives ``[]``).
+
+    Examples
+    --------
+    >>> column_list("channel"), column_list(None), column_list(("plan", "channel"))
+    (['channel'], [], ['plan', 'channel'])
+    """
+    if columns is None:
+        return []
+    return [columns] if isinstance(columns, str) else list(columns)
+
+
+def require_columns(table: ibis.Table, columns: Sequence[str], table_name: str, purpose: str) -> None:
+    """Raise a :class:`DataError` when ``table`` lacks one of ``columns`` that ``purpose`` needs."""
+    for column in columns:
+        if column not in table.columns:
+            raise DataError(
+                f"{purpose} needs column '{column}', which the table does not have "
+                f"(it has: {', '.join(table.columns)})",
+                table=table_name,
+                column=column,
+                fix=f"Choose one of the table's columns, or add '{column}' to the {table_name} table",
+            )

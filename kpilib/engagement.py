@@ -38,8 +38,9 @@ import pandas as pd
 from scipy import stats as _sps
 
 from kpilib.churn import subscription_spells
-from kpilib.data import DataError, Dataset, as_table, load_dataset
+from kpilib.data import Dataset, as_table, column_list, load_dataset, require_columns
 from kpilib.metrics import Metric, computes, register
+from kpilib.periods import month_bounds, time_filter, to_utc
 from kpilib.stats import SMALL_DENOMINATOR, compare_proportions, rate_frame
 
 __all__ = [
@@ -769,57 +770,10 @@ register(
 # ---------------------------------------------------------------------------------------
 
 
-def _as_list(value: str | Sequence[str] | None) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return list(value)
-
-
-def _check_columns(table: ibis.Table, columns: Sequence[str], table_name: str, purpose: str) -> None:
-    for column in columns:
-        if column not in table.columns:
-            raise DataError(
-                f"{purpose} needs column '{column}', which the table does not have "
-                f"(it has: {', '.join(table.columns)})",
-                table=table_name,
-                column=column,
-                fix=f"Choose one of the table's columns, or add '{column}' to the {table_name} table",
-            )
-
-
 def _check_freq(freq: str, allowed: Sequence[str]) -> str:
     if freq not in allowed:
         raise ValueError(f"freq must be one of {', '.join(repr(f) for f in allowed)}, got {freq!r}")
     return freq
-
-
-def _utc(value: TimeLike) -> pd.Timestamp | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"expected a date or timestamp, got {value!r}") from exc
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
-def _month_bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    try:
-        period = pd.Period(month, freq="M")
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"month must look like 'YYYY-MM', got {month!r}") from exc
-    return period.start_time.tz_localize("UTC"), (period + 1).start_time.tz_localize("UTC")
-
-
-def _time_filter(table: ibis.Table, column: str, start: pd.Timestamp | None,
-                 end: pd.Timestamp | None) -> ibis.Table:
-    if start is not None:
-        table = table.filter(table[column] >= start)
-    if end is not None:
-        table = table.filter(table[column] < end)
-    return table
 
 
 def _activity(events: ibis.Table | pd.DataFrame, activity_events: Sequence[str] | None) -> ibis.Table:
@@ -827,7 +781,7 @@ def _activity(events: ibis.Table | pd.DataFrame, activity_events: Sequence[str] 
     events = as_table(events, "events")
     if activity_events is None:
         return events
-    names = _as_list(activity_events)
+    names = column_list(activity_events)
     if not names:
         raise ValueError("activity_events is empty; give event names such as ['page_view'] or None for all")
     return events.filter(events.event.isin(names))
@@ -933,11 +887,11 @@ def email_metrics(
     1        b     1          0        NaN         NaN
     """
     email = as_table(email, "email")
-    keys = _as_list(by)
-    email = _time_filter(email, "sent_at", _utc(start), _utc(end))
+    keys = column_list(by)
+    email = time_filter(email, "sent_at", to_utc(start), to_utc(end))
     if "month" in keys and "month" not in email.columns:
         email = email.mutate(month=email.sent_at.strftime("%Y-%m"))
-    _check_columns(email, keys, "email", "email_metrics(by=...)")
+    require_columns(email, keys, "email", "email_metrics(by=...)")
 
     delivered = email.bounce == "none"
     opened = delivered & (email.opened_at.notnull() | email.clicked_at.notnull())
@@ -979,7 +933,7 @@ def email_metrics(
 def _active_days(events: ibis.Table | pd.DataFrame, activity_events: Sequence[str] | None,
                  start: pd.Timestamp | None, end: pd.Timestamp | None) -> ibis.Table:
     """Distinct (customer_id, day) pairs of activity in ``[start, end)``."""
-    acts = _time_filter(_activity(events, activity_events), "ts", start, end)
+    acts = time_filter(_activity(events, activity_events), "ts", start, end)
     return acts.select(customer_id=acts.customer_id, day=acts.ts.date()).distinct()
 
 
@@ -1050,8 +1004,8 @@ def active_users(
     1 2026-10-01             2
     """
     _check_freq(freq, ("D", "W", "M"))
-    start, end = _utc(start), _utc(end)
-    acts = _time_filter(_activity(events, activity_events), "ts", start, end)
+    start, end = to_utc(start), to_utc(end)
+    acts = time_filter(_activity(events, activity_events), "ts", start, end)
     if freq == "D":
         counts = _active_days(events, activity_events, start, end)
         counts = counts.group_by("day").agg(active_users=counts.count()).rename(period="day")
@@ -1122,7 +1076,7 @@ def stickiness(
           period  days  mau  stickiness
     0 2026-10-01    31    2    0.048387
     """
-    start, end = _utc(start), _utc(end)
+    start, end = to_utc(start), to_utc(end)
     days = _active_days(events, activity_events, start, end)
     days = days.mutate(period=days.day.truncate("M"))
     monthly = days.group_by("period").agg(
@@ -1185,7 +1139,7 @@ def stickiness_histogram(
     1            2          1    0.5         1             0.5
     2            3          0    0.0         0             0.0
     """
-    lo, hi = _month_bounds(month)
+    lo, hi = month_bounds(month)
     days = _active_days(events, activity_events, lo, hi)
     per_customer = days.group_by("customer_id").agg(active_days=days.count())
     counts = per_customer.group_by("active_days").agg(customers=per_customer.count()).execute()
@@ -1265,8 +1219,8 @@ def lifecycle(
     1 2026-10-01    1          1             0        0       2
     """
     _check_freq(freq, ("W", "M"))
-    start, end = _utc(start), _utc(end)
-    acts = _time_filter(_activity(events, activity_events), "ts", None, end)
+    start, end = to_utc(start), to_utc(end)
+    acts = time_filter(_activity(events, activity_events), "ts", None, end)
     per = acts.select(customer_id=acts.customer_id, idx=_period_index(acts.ts, freq)).distinct()
     w = ibis.window(group_by="customer_id", order_by="idx")
     per = per.mutate(prev=per.idx.lag().over(w), next=per.idx.lead().over(w))
@@ -1364,12 +1318,12 @@ def feature_adoption(
     0 2026-10-01     api          1            2   0.5
     """
     _check_freq(freq, ("D", "W", "M"))
-    start, end = _utc(start), _utc(end)
+    start, end = to_utc(start), to_utc(end)
     events = as_table(events, "events")
-    _check_columns(events, [feature_column], "events", "feature_adoption")
-    names = None if activity_events is None else sorted({*_as_list(activity_events), feature_event})
+    require_columns(events, [feature_column], "events", "feature_adoption")
+    names = None if activity_events is None else sorted({*column_list(activity_events), feature_event})
     active = active_users(events, freq, start, end, activity_events=names)[["period", "active_users"]]
-    uses = _time_filter(events.filter((events.event == feature_event) & events[feature_column].notnull()),
+    uses = time_filter(events.filter((events.event == feature_event) & events[feature_column].notnull()),
                         "ts", start, end)
     uses = uses.mutate(period=_period_expr(uses.ts, freq), feature=uses[feature_column].cast("string"))
     counts = uses.group_by(["period", "feature"]).agg(
@@ -1507,9 +1461,9 @@ def usage_per_user(
     0 2026-10-01         1                  2.0                   6.0
     """
     _check_freq(freq, ("D", "W", "M"))
-    start, end = _utc(start), _utc(end)
+    start, end = to_utc(start), to_utc(end)
     s = sessions(events, gap_minutes, activity_events, page_view_event, share_event)
-    s = _time_filter(s, "started_at", start, end)
+    s = time_filter(s, "started_at", start, end)
     s = s.mutate(period=_period_expr(s.started_at, freq))
     counts = s.group_by("period").agg(
         active_users=s.customer_id.nunique(),
@@ -1638,15 +1592,15 @@ def time_to_value(
         raise ValueError(f"within_days must be non-negative whole days, got {within_days!r}")
     events = as_table(events, "events")
     customers = as_table(customers, "customers")
-    cust = _time_filter(customers, "signup_at", _utc(start), _utc(end))
-    as_of = _utc(as_of)
+    cust = time_filter(customers, "signup_at", to_utc(start), to_utc(end))
+    as_of = to_utc(as_of)
     if as_of is None:
         latest = events.ts.max().execute()
-        as_of = _utc(latest) if latest is not None and not pd.isna(latest) else pd.Timestamp.now(tz="UTC")
+        as_of = to_utc(latest) if latest is not None and not pd.isna(latest) else pd.Timestamp.now(tz="UTC")
     acts = events.filter((events.event == activation_event) & (events.ts <= as_of))
     label = activation_event
     if feature is not None:
-        _check_columns(events, [feature_column], "events", "time_to_value(feature=...)")
+        require_columns(events, [feature_column], "events", "time_to_value(feature=...)")
         acts = acts.filter(acts[feature_column] == feature)
         label = f"{activation_event} ({feature})"
     people = cust.select("customer_id", "signup_at")
@@ -1969,16 +1923,16 @@ def score_counts(
         raise ValueError(f"survey must be 'nps', 'csat' or 'ces', got {survey!r}")
     if freq is not None:
         _check_freq(freq, ("W", "M"))
-    keys = _as_list(by)
+    keys = column_list(by)
     t = as_table(surveys, "surveys")
-    t = _time_filter(t.filter(t.survey == survey), "ts", _utc(start), _utc(end))
+    t = time_filter(t.filter(t.survey == survey), "ts", to_utc(start), to_utc(end))
     missing = [k for k in keys if k not in t.columns]
     if missing and customers is not None:
         c = as_table(customers, "customers")
-        _check_columns(c, missing, "customers", "a survey breakdown (by=...)")
+        require_columns(c, missing, "customers", "a survey breakdown (by=...)")
         c = c.select("customer_id", *missing).rename(_cid="customer_id")
         t = t.left_join(c, t.customer_id == c._cid).drop("_cid")
-    _check_columns(t, keys, "surveys", "a survey breakdown (by=...); pass customers= for customer columns,")
+    require_columns(t, keys, "surveys", "a survey breakdown (by=...); pass customers= for customer columns,")
     group = [*keys]
     if freq is not None:
         t = t.mutate(period=_period_expr(t.ts, freq))
@@ -2071,7 +2025,7 @@ def nps_by(
     0 2026-09-01  3   33.333333        NaN
     1 2026-10-01  3  100.000000  66.666667
     """
-    keys = _as_list(by)
+    keys = column_list(by)
     counts = score_counts(surveys, "nps", keys, freq, start, end, customers)
     group = [*keys] + (["period"] if freq is not None else [])
     counts["kind"] = np.select([counts.score >= 9, counts.score >= 7], ["promoters", "passives"], "detractors")
@@ -2123,7 +2077,7 @@ def csat_by(
     """
     if not 1 <= satisfied_min <= scale:
         raise ValueError(f"satisfied_min must be between 1 and scale={scale}, got {satisfied_min!r}")
-    keys = _as_list(by)
+    keys = column_list(by)
     counts = score_counts(surveys, "csat", keys, freq, start, end, customers)
     group = [*keys] + (["period"] if freq is not None else [])
     counts["satisfied"] = np.where(counts.score >= satisfied_min, counts.responses, 0)
@@ -2173,7 +2127,7 @@ def ces_by(
           period  n  mean  agree_rate
     0 2026-10-01  3   5.0    0.666667
     """
-    keys = _as_list(by)
+    keys = column_list(by)
     counts = score_counts(surveys, "ces", keys, freq, start, end, customers)
     group = [*keys] + (["period"] if freq is not None else [])
     counts["total"] = counts.score * counts.responses
@@ -2298,13 +2252,13 @@ def health_score(
     1           b  0.300000      1.0   65.0  recency
     """
     w = _check_weights(weights)
-    _, as_of = _month_bounds(month)
+    _, as_of = month_bounds(month)
     if recency_days <= 0 or lookback_days < recency_days:
         raise ValueError("recency_days must be positive and at most lookback_days")
     window_start = as_of - pd.Timedelta(days=lookback_days)
     recent_start = as_of - pd.Timedelta(days=recency_days)
     events = as_table(events, "events")
-    acts = _time_filter(_activity(events, activity_events), "ts", window_start, as_of)
+    acts = time_filter(_activity(events, activity_events), "ts", window_start, as_of)
     has_feature = "feature" in acts.columns
     activity = acts.group_by("customer_id").agg(
         last_active=acts.ts.max(),
@@ -2329,7 +2283,7 @@ def health_score(
     components["breadth"] = scored.features_used / n_features if n_features else np.nan
 
     if email is not None and "email" in w:
-        mail = _time_filter(as_table(email, "email"), "sent_at", window_start, as_of)
+        mail = time_filter(as_table(email, "email"), "sent_at", window_start, as_of)
         mail = mail.filter(mail.bounce == "none")
         per = mail.group_by("customer_id").agg(
             mails_delivered=mail.count(),
@@ -2341,7 +2295,7 @@ def health_score(
         scored = scored.drop(columns=["opened", "clicked"])
     if surveys is not None and "nps" in w:
         s = as_table(surveys, "surveys")
-        s = _time_filter(s.filter(s.survey == "nps"), "ts", as_of - pd.Timedelta(days=365), as_of)
+        s = time_filter(s.filter(s.survey == "nps"), "ts", as_of - pd.Timedelta(days=365), as_of)
         latest = s.group_by("customer_id").agg(latest_nps=s.score.argmax(s.ts)).execute()
         scored = scored.merge(latest, on="customer_id", how="left")
         components["nps"] = scored.latest_nps / 10
@@ -2520,8 +2474,8 @@ def validate_health_score(
     if len(months) != 1:
         raise ValueError(f"scores must hold one month, got {sorted(months)}")
     scored_month = pd.Period(months[0], freq="M")
-    _, as_of = _month_bounds(str(scored_month))
-    _, outcome_end = _month_bounds(str(scored_month + 1))
+    _, as_of = month_bounds(str(scored_month))
+    _, outcome_end = month_bounds(str(scored_month + 1))
     spells = subscription_spells(subscriptions)
     live = spells.filter((spells.start_at < as_of) & (spells.end_at.isnull() | (spells.end_at >= as_of)))
     live = live.select(
@@ -2681,9 +2635,9 @@ def headline_metrics(
     """
     ds = load_dataset(data)
     events = ds.require("events", "the engagement headline metrics")
-    this_start, this_end = _month_bounds(month)
+    this_start, this_end = month_bounds(month)
     previous = pd.Period(month, freq="M") - 1
-    prev_start, _ = _month_bounds(str(previous))
+    prev_start, _ = month_bounds(str(previous))
     labels = {p.to_timestamp(): str(p) for p in (previous, previous + 1)}
     rows: list[dict] = []
 

@@ -51,8 +51,9 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
-from kpilib.data import DataError, as_table
+from kpilib.data import DataError, as_table, column_list, require_columns
 from kpilib.metrics import Metric, computes, register
+from kpilib.periods import month_bounds, time_filter, to_utc
 from kpilib.stats import SMALL_DENOMINATOR, compare_proportions, rate_frame
 
 __all__ = [
@@ -473,26 +474,6 @@ register(
 # ---------------------------------------------------------------------------------------
 
 
-def _as_list(by: str | Sequence[str] | None) -> list[str]:
-    if by is None:
-        return []
-    if isinstance(by, str):
-        return [by]
-    return list(by)
-
-
-def _check_columns(table: ibis.Table, columns: Sequence[str], table_name: str, purpose: str) -> None:
-    for column in columns:
-        if column not in table.columns:
-            raise DataError(
-                f"{purpose} needs column '{column}', which the table does not have "
-                f"(it has: {', '.join(table.columns)})",
-                table=table_name,
-                column=column,
-                fix=f"Choose one of the table's columns, or add '{column}' to the {table_name} table",
-            )
-
-
 def _check_steps(steps: Sequence[str]) -> list[str]:
     if isinstance(steps, str):
         raise ValueError(f"steps must be a list of event names, got the string {steps!r}; try [{steps!r}, ...]")
@@ -526,22 +507,6 @@ def _window_seconds(window: WindowLike) -> int:
     return seconds
 
 
-def _utc(value: TimeLike) -> pd.Timestamp | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
-def _month_bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    try:
-        period = pd.Period(month, freq="M")
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"month must look like 'YYYY-MM', got {month!r}") from exc
-    start = period.start_time.tz_localize("UTC")
-    return start, (period + 1).start_time.tz_localize("UTC")
-
-
 def _step_index(reference: int | str, steps: list[str], what: str) -> int:
     """1-based index of a step given by position (1-based, negative from the end) or name."""
     if isinstance(reference, str):
@@ -558,14 +523,6 @@ def _step_index(reference: int | str, steps: list[str], what: str) -> int:
 
 def _month_label(column: ibis.Value) -> ibis.Value:
     return column.strftime("%Y-%m")
-
-
-def _time_filter(table: ibis.Table, column: str, start: pd.Timestamp | None, end: pd.Timestamp | None) -> ibis.Table:
-    if start is not None:
-        table = table.filter(table[column] >= start)
-    if end is not None:
-        table = table.filter(table[column] < end)
-    return table
 
 
 def _complete_months(frame: pd.DataFrame, columns: Sequence[str], start: pd.Timestamp | None,
@@ -654,10 +611,10 @@ def funnel_users(
     events = as_table(events, "events")
     steps = _check_steps(steps)
     order = _check_order(order)
-    by = _as_list(by)
-    _check_columns(events, by, "events", "the breakdown")
+    by = column_list(by)
+    require_columns(events, by, "events", "the breakdown")
     window_seconds = _window_seconds(window)
-    start, end, as_of = _utc(start), _utc(end), _utc(as_of)
+    start, end, as_of = to_utc(start), to_utc(end), to_utc(as_of)
 
     columns = ["customer_id", "ts", "event", *[c for c in by if c not in ("customer_id", "ts", "event")]]
     named = events.select(*columns)
@@ -668,7 +625,7 @@ def funnel_users(
         data_end = events.ts.max().as_scalar()
 
     # Entry: the first step-1 event in [start, end); ties broken by the breakdown values.
-    candidates = _time_filter(named.filter(named.event == steps[0]), "ts", start, end)
+    candidates = time_filter(named.filter(named.event == steps[0]), "ts", start, end)
     rank = ibis.row_number().over(
         group_by=candidates.customer_id, order_by=[candidates.ts, *[candidates[c] for c in by]]
     )
@@ -914,7 +871,7 @@ def funnel(
     2  purchase      1    0.333333         1.000000                  0
     """
     steps = _check_steps(steps)
-    by_columns = _as_list(by)
+    by_columns = column_list(by)
     users = funnel_users(events, steps, window=window, order=order, by=by_columns, start=start, end=end,
                          as_of=as_of)
     counts = _funnel_counts(users, len(steps), by_columns, complete_only)
@@ -979,7 +936,7 @@ def conversion_rate(
     """
     steps = _check_steps(steps)
     target = _step_index(to_step, steps, "to_step")
-    by_columns = _as_list(by)
+    by_columns = column_list(by)
     table = funnel(events, steps, window=window, order=order, by=by_columns, start=start, end=end,
                    as_of=as_of, complete_only=complete_only)
     entered = table[table.step_index == 1].reset_index(drop=True)
@@ -1146,7 +1103,7 @@ def time_to_convert(
         raise ValueError(f"to_step ({to_step!r}) must come after from_step ({from_step!r})")
     if bins < 1:
         raise ValueError(f"bins must be at least 1, got {bins}")
-    by_columns = _as_list(by)
+    by_columns = column_list(by)
     users = funnel_users(events, steps, window=window, order=order, by=by_columns, start=start, end=end,
                          as_of=as_of)
     if complete_only:
@@ -1409,8 +1366,8 @@ def new_leads(
     2  2026-10          1
     """
     events = as_table(events, "events")
-    start, end = _utc(start), _utc(end)
-    leads = _time_filter(_first_event(events, lead_event, "lead_at"), "lead_at", start, end)
+    start, end = to_utc(start), to_utc(end)
+    leads = time_filter(_first_event(events, lead_event, "lead_at"), "lead_at", start, end)
     monthly = leads.group_by(month=_month_label(leads.lead_at)).agg(new_leads=leads.count())
     frame = monthly.to_pandas().sort_values("month", ignore_index=True)
     return _complete_months(frame, ["new_leads"], start, end)
@@ -1471,7 +1428,7 @@ def reopened_leads(
     events = as_table(events, "events")
     if inactive_days <= 0:
         raise ValueError(f"inactive_days must be positive, got {inactive_days!r}")
-    start, end = _utc(start), _utc(end)
+    start, end = to_utc(start), to_utc(end)
     leads = _first_event(events, lead_event, "lead_at")
     purchases = _first_event(events, purchase_event, "purchase_at").rename(p_customer_id="customer_id")
     history = events.select("customer_id", "ts")
@@ -1486,7 +1443,7 @@ def reopened_leads(
         history.purchase_at.isnull() | (history.ts <= history.purchase_at),
         gap >= float(inactive_days) * _DAY_SECONDS,
     )
-    returns = _time_filter(returns, "ts", start, end)
+    returns = time_filter(returns, "ts", start, end)
     monthly = returns.group_by(month=_month_label(returns.ts)).agg(
         reopened_leads=returns.customer_id.nunique()
     )
@@ -1511,7 +1468,7 @@ def _profile_points(customers: ibis.Table | pd.DataFrame | None,
             fix="Pass customers=..., or set profile_points to {} to score behaviour only",
         )
     customers = as_table(customers, "customers")
-    _check_columns(customers, list(profile_points), "customers", "the lead score's profile points")
+    require_columns(customers, list(profile_points), "customers", "the lead score's profile points")
     total = ibis.literal(0.0)
     for column, values in profile_points.items():
         branches = [(customers[column] == value, float(points)) for value, points in values.items()]
@@ -1599,7 +1556,7 @@ def lead_score(
     events = as_table(events, "events")
     weights = _weights(behaviour_points)
     profile = _profile_points(customers, profile_points or {})
-    as_of = _utc(as_of)
+    as_of = to_utc(as_of)
     scored = events.filter(events.event.isin(list(weights)))
     if as_of is not None:
         scored = scored.filter(scored.ts < as_of)
@@ -1708,11 +1665,11 @@ def mql_count(
     0  2026-10          1      score
     """
     events = as_table(events, "events")
-    start, end = _utc(start), _utc(end)
+    start, end = to_utc(start), to_utc(end)
     mqls, used = _mql_times(events, customers, method=method, mql_event=mql_event, lead_event=lead_event,
                             behaviour_points=behaviour_points, profile_points=profile_points,
                             threshold=threshold)
-    mqls = _time_filter(mqls, "mql_at", start, end)
+    mqls = time_filter(mqls, "mql_at", start, end)
     monthly = mqls.group_by(month=_month_label(mqls.mql_at)).agg(mql_count=mqls.count())
     frame = _complete_months(monthly.to_pandas().sort_values("month", ignore_index=True), ["mql_count"],
                              start, end)
@@ -1782,7 +1739,7 @@ def cost_per_mql(
     0  2026-09  100.0          1         100.0
     1  2026-10  200.0          2         100.0
     """
-    start, end = _utc(start), _utc(end)
+    start, end = to_utc(start), to_utc(end)
     mqls = mql_count(events, customers, method=method, mql_event=mql_event, lead_event=lead_event,
                      behaviour_points=behaviour_points, profile_points=profile_points,
                      threshold=threshold, start=start, end=end)
@@ -1856,9 +1813,9 @@ def new_lead_score_profile(
     1  2026-10      1          10.0          0            1
     """
     events = as_table(events, "events")
-    start, end = _utc(start), _utc(end)
+    start, end = to_utc(start), to_utc(end)
     weights = _weights(behaviour_points)
-    leads = _time_filter(_first_event(events, lead_event, "lead_at"), "lead_at", start, end)
+    leads = time_filter(_first_event(events, lead_event, "lead_at"), "lead_at", start, end)
     leads = leads.mutate(
         month=_month_label(leads.lead_at),
         month_end=(leads.lead_at.truncate("M") + ibis.interval(months=1)).cast(_UTC),
@@ -1933,8 +1890,8 @@ def sales_cycle_length(
     0  2026-10          2        7.0          7.0
     """
     events = as_table(events, "events")
-    start, end = _utc(start), _utc(end)
-    purchases = _time_filter(_first_event(events, purchase_event, "purchase_at"), "purchase_at", start, end)
+    start, end = to_utc(start), to_utc(end)
+    purchases = time_filter(_first_event(events, purchase_event, "purchase_at"), "purchase_at", start, end)
     touches = events if first_touch_events is None else events.filter(events.event.isin(list(first_touch_events)))
     touches = touches.select(t_customer_id=touches.customer_id, t_ts=touches.ts)
     joined = purchases.join(
@@ -2090,9 +2047,9 @@ def headline_metrics(
     """
     events = as_table(events, "events")
     steps = _check_steps(steps)
-    this_start, this_end = _month_bounds(month)
+    this_start, this_end = month_bounds(month)
     previous = str(pd.Period(month, freq="M") - 1)
-    prev_start, _ = _month_bounds(previous)
+    prev_start, _ = month_bounds(previous)
     months = [previous, str(pd.Period(month, freq="M"))]
     rows: list[dict] = []
 
