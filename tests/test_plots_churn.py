@@ -11,8 +11,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from kpilib import churn  # noqa: E402
-from kpilib import plots  # noqa: E402
+from kpilib import (
+    churn,  # noqa: E402
+    plots,  # noqa: E402
+)
 
 
 @pytest.fixture(autouse=True)
