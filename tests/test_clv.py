@@ -1,0 +1,402 @@
+"""Customer lifetime value: summaries equal to lifetimes', published CDNOW numbers, units,
+weighted fits, model checks, uncertainty and recovery of the generator's parameters."""
+
+from __future__ import annotations
+
+import importlib.resources
+import warnings
+from pathlib import Path
+
+import ibis
+import nbformat
+import numpy as np
+import pandas as pd
+import papermill as pm
+import pytest
+from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
+from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
+
+from kpilib import clv
+from kpilib.data import DataError
+from kpilib.metrics import get
+from kpilib.synth import generate_sample
+
+ROOT = Path(__file__).resolve().parents[1]
+CAL_END = "1997-09-30"
+
+
+def _naive(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same orders with naive UTC times, as lifetimes expects them."""
+    return frame.assign(ts=frame["ts"].dt.tz_convert("UTC").dt.tz_localize(None))
+
+
+def _same(ours: pd.DataFrame, theirs: pd.DataFrame) -> None:
+    """Equal index, columns and dtypes; frequency/recency/T bit for bit, monetary values to
+    summation-order rounding (the engine adds in another order than pandas)."""
+    pd.testing.assert_index_equal(ours.index, theirs.index)
+    assert list(ours.columns) == list(theirs.columns)
+    exact = [c for c in ours.columns if not c.startswith("monetary")]
+    pd.testing.assert_frame_equal(ours[exact], theirs[exact], check_exact=True)
+    pd.testing.assert_frame_equal(ours, theirs, check_exact=False, rtol=1e-12, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def cdnow() -> pd.DataFrame:
+    return clv.load_cdnow()
+
+
+@pytest.fixture(scope="module")
+def cdnow_calibration(cdnow) -> pd.DataFrame:
+    """The paper's calibration summary: 39 weeks to 1997-09-30, weeks of 7 days."""
+    return clv.rfm_summary(cdnow[cdnow.ts <= CAL_END], monetary_value_col="amount",
+                           observation_period_end=CAL_END, freq="D", freq_multiplier=7)
+
+
+@pytest.fixture(scope="module")
+def generated():
+    """20,000 simulated sign-ups (about 2,400 buyers) with known BG/NBD and Gamma–Gamma truth."""
+    tables, truth = generate_sample(customers=20_000, seed=3)
+    return tables, truth
+
+
+# ------------------------------------------------------------------------------ CDNOW
+
+
+def test_cdnow_files_are_read_without_pkg_resources(cdnow):
+    assert len(cdnow) == 6919 and cdnow.customer_id.nunique() == 2357
+    # 223 rows are a second order of a customer on the same day: the summary merges them
+    assert cdnow.duplicated(["customer_id", "ts"]).sum() == 223
+    assert len(clv.load_cdnow("master")) == 69659
+
+
+def test_cdnow_summary_equals_the_papers_data(cdnow_calibration):
+    """lifetimes ships the paper's per-customer data (x, t_x, T, zbar, rounded to 2 decimals)."""
+    path = importlib.resources.files("lifetimes") / "datasets" / "cdnow_customers_summary_with_transactions.csv"
+    with path.open() as handle:
+        paper = pd.read_csv(handle)
+    ours = cdnow_calibration
+    assert len(ours) == len(paper) == 2357
+    np.testing.assert_array_equal(ours["frequency"].to_numpy(), paper["x"].to_numpy())
+    np.testing.assert_allclose(ours["recency"].to_numpy(), paper["t_x"].to_numpy(), atol=0.005)
+    np.testing.assert_allclose(ours["T"].to_numpy(), paper["T"].to_numpy(), atol=0.005)
+    np.testing.assert_allclose(ours["monetary_value"].to_numpy(), paper["zbar"].to_numpy(), atol=0.005)
+
+
+def test_published_bgnbd_parameters_are_reproduced_from_raw_transactions(cdnow_calibration):
+    params = clv.fit_bgnbd(cdnow_calibration).params_
+    assert params.round(3).to_dict() == {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+
+
+def test_published_gamma_gamma_parameters_on_the_946_repeat_buyers(cdnow_calibration):
+    gg = clv.fit_gamma_gamma(cdnow_calibration)
+    assert gg.n_customers_ == 946
+    assert gg.params_.round(2).to_dict() == {"p": 6.25, "q": 3.74, "v": 15.44}
+
+
+def test_published_pareto_nbd_parameters(cdnow_calibration):
+    """Fader, Hardie & Lee (2005) report Pareto/NBD r .55, α 10.58, s .61, β 11.67."""
+    params = clv.fit_pareto_nbd(cdnow_calibration).params_
+    assert params.round(2).to_dict() == {"r": 0.55, "alpha": 10.58, "s": 0.61, "beta": 11.67}
+
+
+# ------------------------------------------------------------------------------ summaries
+
+
+@pytest.mark.parametrize("freq", ["D", "W"])
+@pytest.mark.parametrize("monetary", [None, "amount"])
+@pytest.mark.parametrize("end", [None, CAL_END])
+def test_rfm_summary_equals_lifetimes_on_cdnow(cdnow, freq, monetary, end):
+    ours = clv.rfm_summary(cdnow, monetary_value_col=monetary, observation_period_end=end, freq=freq)
+    theirs = summary_data_from_transaction_data(_naive(cdnow), "customer_id", "ts", monetary_value_col=monetary,
+                                                observation_period_end=end, freq=freq)
+    _same(ours, theirs)
+
+
+@pytest.mark.parametrize("freq, multiplier", [("D", 1), ("W", 1), ("D", 7), ("h", 24)])
+@pytest.mark.parametrize("monetary", [None, "amount"])
+def test_rfm_summary_equals_lifetimes_on_generated_orders(generated, freq, multiplier, monetary):
+    orders = generated[0]["orders"]
+    end = "2026-07-15 13:30"  # mid-week, mid-day: the end is floored to its period as lifetimes does
+    ours = clv.rfm_summary(orders, monetary_value_col=monetary, observation_period_end=end, freq=freq,
+                           freq_multiplier=multiplier)
+    theirs = summary_data_from_transaction_data(_naive(orders), "customer_id", "ts", monetary_value_col=monetary,
+                                                observation_period_end=end, freq=freq, freq_multiplier=multiplier)
+    _same(ours, theirs)
+    assert ours.attrs["freq"] == freq and ours.attrs["freq_multiplier"] == multiplier
+
+
+def test_rfm_summary_include_first_transaction_custom_columns_and_numeric_ids(cdnow):
+    renamed = cdnow.rename(columns={"customer_id": "id", "ts": "date", "amount": "spent"})
+    renamed["id"] = renamed["id"].astype(int)
+    ours = clv.rfm_summary(renamed, customer_id_col="id", datetime_col="date", monetary_value_col="spent",
+                           include_first_transaction=True)
+    theirs = summary_data_from_transaction_data(_naive(renamed.rename(columns={"date": "ts"})), "id", "ts",
+                                                monetary_value_col="spent", include_first_transaction=True)
+    _same(ours, theirs)
+    assert ours.index.dtype == np.int64 and ours.index.name == "id"
+
+
+def test_rfm_summary_runs_on_an_ibis_table_in_the_engine(cdnow):
+    con = ibis.duckdb.connect()
+    table = con.create_table("orders", cdnow)
+    _same(clv.rfm_summary(table, monetary_value_col="amount", freq="W"),
+          clv.rfm_summary(cdnow, monetary_value_col="amount", freq="W"))
+
+
+@pytest.mark.parametrize("freq", ["D", "W"])
+@pytest.mark.parametrize("monetary", [None, "amount"])
+def test_calibration_holdout_equals_lifetimes(cdnow, generated, freq, monetary):
+    ours = clv.calibration_holdout_summary(cdnow, CAL_END, monetary_value_col=monetary, freq=freq)
+    theirs = calibration_and_holdout_data(_naive(cdnow), "customer_id", "ts", CAL_END,
+                                          monetary_value_col=monetary, freq=freq)
+    _same(ours, theirs)
+    orders = generated[0]["orders"]
+    cal, end = "2026-03-15 12:00", "2026-09-01"  # the calibration end is compared to exact times
+    ours = clv.calibration_holdout_summary(orders, cal, observation_period_end=end, monetary_value_col=monetary,
+                                           freq=freq)
+    theirs = calibration_and_holdout_data(_naive(orders), "customer_id", "ts", cal, observation_period_end=end,
+                                          monetary_value_col=monetary, freq=freq)
+    _same(ours, theirs)
+
+
+def test_summaries_refuse_bad_input_with_a_data_error(cdnow):
+    with pytest.raises(DataError, match="datetime_col='date' is not a column"):
+        clv.rfm_summary(cdnow, datetime_col="date")
+    with pytest.raises(DataError, match="negative"):
+        clv.rfm_summary(cdnow.assign(amount=-cdnow["amount"]), monetary_value_col="amount")
+    with pytest.raises(DataError, match="no order after the calibration end"):
+        clv.calibration_holdout_summary(cdnow, "1999-01-01")
+    with pytest.raises(clv.UnitMismatchError, match="freq must be one of"):
+        clv.rfm_summary(cdnow, freq="M")
+
+
+# ------------------------------------------------------------------------------ fits
+
+
+@pytest.mark.parametrize("fit, fitter", [(clv.fit_bgnbd, BetaGeoFitter), (clv.fit_mbgnbd, ModifiedBetaGeoFitter),
+                                         (clv.fit_pareto_nbd, ParetoNBDFitter)], ids=["bgnbd", "mbgnbd", "pareto_nbd"])
+def test_weighted_fit_on_unique_rows_equals_the_plain_fit(cdnow_calibration, fit, fitter):
+    ours = fit(cdnow_calibration)
+    # Pareto/NBD: lifetimes' default start is random; give the plain fit kpilib's fixed start and tolerance
+    options = {"initial_params": np.ones(4), "tol": 1e-8, "maxiter": 20_000} if fitter is ParetoNBDFitter else {}
+    plain = fitter().fit(cdnow_calibration["frequency"], cdnow_calibration["recency"], cdnow_calibration["T"],
+                         **options)
+    assert len(clv.compress_rfm(cdnow_calibration)) < len(cdnow_calibration) / 2
+    pd.testing.assert_series_equal(ours.params_, plain.params_, rtol=1e-5)
+
+
+def test_weighted_gamma_gamma_equals_the_plain_fit(cdnow_calibration):
+    repeat = cdnow_calibration[cdnow_calibration.frequency > 0]
+    plain = GammaGammaFitter().fit(repeat["frequency"], repeat["monetary_value"])
+    pd.testing.assert_series_equal(clv.fit_gamma_gamma(cdnow_calibration).params_, plain.params_, rtol=2e-4)
+
+
+def test_penalizer_defaults_to_zero_and_warns_when_used(cdnow_calibration):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert clv.fit_bgnbd(cdnow_calibration).penalizer_coef == 0
+    with pytest.warns(UserWarning, match="mean.*log-likelihood"):
+        clv.fit_bgnbd(cdnow_calibration, penalizer=0.01)
+
+
+# ------------------------------------------------------------------------------ units
+
+
+def test_units_are_recorded_and_horizons_converted(cdnow_calibration):
+    fit = clv.fit_clv(cdnow_calibration)
+    assert clv.time_unit(cdnow_calibration).name == "weeks" and clv.time_unit(fit).days == 7
+    weeks = clv.expected_purchases(fit, horizon=52, horizon_unit="weeks")
+    days = clv.expected_purchases(fit, horizon=364, horizon_unit="days")
+    pd.testing.assert_series_equal(weeks, days)
+    direct = fit.transactions.conditional_expected_number_of_purchases_up_to_time(
+        52, cdnow_calibration["frequency"], cdnow_calibration["recency"], cdnow_calibration["T"])
+    np.testing.assert_allclose(weeks.to_numpy(), np.asarray(direct))
+
+
+def test_units_contract_refuses_a_mismatch(cdnow):
+    weekly = clv.fit_clv(clv.rfm_summary(cdnow, monetary_value_col="amount", freq_multiplier=7))
+    daily = clv.rfm_summary(cdnow, monetary_value_col="amount")
+    with pytest.raises(clv.UnitMismatchError, match="fitted in weeks but the summary is in days"):
+        clv.expected_purchases(weekly.transactions, daily, horizon=1, horizon_unit="months")
+    with pytest.raises(clv.UnitMismatchError, match="fitted in weeks but the summary is in days"):
+        clv.customer_value(clv.CLVFit(daily, weekly.transactions, weekly.spend))
+    bare = BetaGeoFitter().fit(daily["frequency"], daily["recency"], daily["T"])
+    with pytest.raises(clv.UnitMismatchError, match="does not record its time unit"):
+        clv.probability_alive(bare, daily)
+    with pytest.raises(clv.UnitMismatchError, match="horizon_unit must be one of"):
+        clv.expected_purchases(weekly, horizon=12, horizon_unit="fortnights")
+    with pytest.raises(clv.UnitMismatchError, match="does not record its time unit"):
+        clv.fit_bgnbd(pd.DataFrame({"frequency": [1.0], "recency": [1.0], "T": [2.0]}))
+
+
+def test_clv_of_a_weekly_model_is_not_silently_off_several_fold(cdnow):
+    """lifetimes reads 12 'months' as 12 × 30 model units unless told freq="W"; kpilib converts."""
+    summary = clv.rfm_summary(cdnow, monetary_value_col="amount", freq_multiplier=7)
+    fit = clv.fit_clv(summary)
+    ours = clv.customer_value(fit, horizon=12, horizon_unit="months", annual_discount_rate=0.0)["clv"].mean()
+    args = (fit.transactions, summary["frequency"], summary["recency"], summary["T"], summary["monetary_value"])
+    right = fit.spend.customer_lifetime_value(*args, time=12, discount_rate=0.0, freq="W").mean()
+    wrong = fit.spend.customer_lifetime_value(*args, time=12, discount_rate=0.0, freq="D").mean()
+    assert ours == pytest.approx(right, rel=2e-3)  # months of 30.44 days vs lifetimes' 4.345 weeks
+    assert wrong / right > 3
+
+
+def test_customer_value_by_hand(cdnow):
+    summary = clv.rfm_summary(cdnow, monetary_value_col="amount", freq_multiplier=7)
+    fit = clv.fit_clv(summary)
+    value = clv.customer_value(fit, horizon=3, horizon_unit="months", annual_discount_rate=0.12)
+    f, r, t, m = (summary[c].to_numpy() for c in ("frequency", "recency", "T", "monetary_value"))
+    p, q, v = fit.spend.params_
+    order_value = (q - 1) / (p * f + q - 1) * p * v / (q - 1) + p * f / (p * f + q - 1) * m
+    month_weeks = 365.25 / 12 / 7
+    cumulative = [np.asarray(fit.transactions.predict(k * month_weeks, f, r, t)) for k in range(4)]
+    expected = sum((cumulative[k] - cumulative[k - 1]) * 1.12 ** (-k / 12) for k in (1, 2, 3)) * order_value
+    np.testing.assert_allclose(value["clv"].to_numpy(), expected, rtol=1e-10)
+    np.testing.assert_allclose(value["expected_purchases"].to_numpy(), cumulative[3], rtol=1e-12)
+    assert value.columns[0] == "customer_id" and len(value) == 2357
+    assert value.attrs["time_unit"] == "weeks" and value.attrs["annual_discount_rate"] == 0.12
+
+
+def test_customer_value_takes_orders_directly(cdnow):
+    direct = clv.customer_value(cdnow, freq_multiplier=7)
+    fitted = clv.customer_value(clv.fit_clv(clv.rfm_summary(cdnow, monetary_value_col="amount", freq_multiplier=7)))
+    pd.testing.assert_frame_equal(direct, fitted)
+
+
+def test_customer_value_warns_when_spend_depends_on_frequency(cdnow):
+    orders = cdnow.assign(amount=cdnow["amount"] * cdnow.groupby("customer_id")["amount"].transform("size"))
+    with pytest.warns(UserWarning, match="Gamma–Gamma assumes they are independent"):
+        value = clv.customer_value(orders, freq_multiplier=7)
+    assert value.attrs["frequency_monetary_correlation"] > 0.3
+
+
+# ------------------------------------------------------------------------------ checks
+
+
+def test_period_transactions_expected_counts_add_up(cdnow_calibration):
+    table = clv.period_transactions(clv.fit_clv(cdnow_calibration))
+    assert table["actual"].sum() == 2357
+    assert table["expected"].sum() == pytest.approx(2357, rel=1e-9)
+    assert table.attrs["dof"] == 8 - 1 - 4 and 0 <= table.attrs["p_value"] <= 1
+    # the paper's figure 2: about 1,411 customers with no repeat purchase, matched closely by the model
+    assert table.loc[0, "actual"] == 1411 and table.loc[0, "expected"] == pytest.approx(1411, rel=0.03)
+
+
+def test_holdout_scorecard_baselines_by_hand(cdnow):
+    split = clv.calibration_holdout_summary(cdnow, CAL_END, freq_multiplier=7)
+    card = clv.holdout_scorecard(clv.fit_clv(split), split).set_index("predictor")
+    actual = split["frequency_holdout"]
+    assert card.loc["zero", "mae"] == pytest.approx(actual.mean())
+    past = split["frequency_cal"] / split["T_cal"] * split["duration_holdout"]
+    assert card.loc["past_rate", "mae"] == pytest.approx((actual - past).abs().mean())
+    assert card.loc["model", "rmse"] < card.loc["zero", "rmse"]
+    assert card.loc["model", "correlation"] > card.loc["past_rate", "correlation"]
+    assert split["duration_holdout"].iloc[0] == 39.0
+
+
+def test_conditional_expectations_and_tracking(cdnow):
+    split = clv.calibration_holdout_summary(cdnow, CAL_END, freq_multiplier=7)
+    fit = clv.fit_clv(split)
+    expectations = clv.conditional_expectations(fit, split)
+    assert expectations["customers"].sum() == 2357
+    assert (expectations["expected"].diff().dropna() > 0).all()  # more past purchases, more future ones
+    track = clv.purchase_tracking(cdnow, fit, calibration_period_end=CAL_END, freq_multiplier=7)
+    calibration = track[~track["holdout"]]
+    assert calibration["actual"].sum() == split["frequency_cal"].sum() == 2457
+    assert track["cumulative_expected"].iloc[-1] == pytest.approx(track["cumulative_actual"].iloc[-1], rel=0.06)
+    assert track["t"].iloc[-1] == pytest.approx(77.86, abs=0.01)
+
+
+def test_frequency_recency_matrix(cdnow_calibration):
+    grid = clv.frequency_recency_matrix(clv.fit_clv(cdnow_calibration))
+    assert grid["p_alive"].between(0, 1).all()
+    recent = grid[(grid.frequency == 10) & (grid.recency == grid.recency.max())]["p_alive"].iloc[0]
+    lapsed = grid[(grid.frequency == 10) & (grid.recency == 0)]["p_alive"].iloc[0]
+    assert recent > 0.9 > 0.1 > lapsed
+
+
+# ------------------------------------------------------------------------------ uncertainty
+
+
+def test_parameter_recovery_within_bootstrap_intervals(generated):
+    """The generator's true parameters lie inside the bootstrap intervals.
+
+    Tolerance, honestly: orders are summarised by day (freq="D"), so two orders of one
+    customer on one day count once. That thins out fast buyers and biases α upwards (about
+    9 % on large samples, measured by the generator's author; the bundled sample's fit is
+    +9 %). On 2,400 buyers the sampling spread of α is of the same size, so the truth stays
+    inside a 99 % interval (99 % per parameter because seven parameters are checked at once:
+    about 93 % family-wise); the seed is fixed, so the test is deterministic.
+    """
+    tables, truth = generated
+    summary = clv.rfm_summary(tables["orders"], monetary_value_col="amount",
+                              observation_period_end=truth["generator"]["end_at"])
+    fit = clv.fit_clv(summary)
+    boot = clv.bootstrap(fit, replicates=60, seed=2, confidence=0.99)
+    table = clv.parameter_table(fit, reference=truth["clv"], intervals=boot)
+    assert table["reference_in_interval"].all(), table
+    assert (table["relative_error"].abs() < 0.35).all()
+    assert boot.settings["failed"] == 0
+    total = boot.intervals.set_index("parameter").loc["clv_total"]
+    assert total["ci_low"] < total["estimate"] < total["ci_high"]
+
+
+# ------------------------------------------------------------------------------ segments
+
+
+def test_value_tiers_shares():
+    value = pd.DataFrame({"customer_id": list("abcdefghij"), "p_alive": [1.0] * 10,
+                          "clv": [1, 1, 1, 1, 1, 2, 2, 2, 10, 20]})
+    tiers = clv.value_tiers(value).set_index("tier")
+    assert tiers["customers"].to_dict() == {"high": 2, "mid": 3, "low": 5}
+    assert tiers["customer_share"].sum() == pytest.approx(1) and tiers["value_share"].sum() == pytest.approx(1)
+    assert tiers.loc["high", "value_share"] == pytest.approx(30 / 41)
+    with pytest.raises(ValueError, match="cut_points"):
+        clv.value_tiers(value, cut_points=(0.8, 0.5))
+
+
+def test_clv_cac_by_channel_with_a_channel_without_customers():
+    value = pd.DataFrame({"customer_id": ["a", "b", "c"], "clv": [120.0, 30.0, 50.0]})
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "signup_at": ["2026-01-01"] * 4,
+                              "channel": ["email", "email", "social", "social"]})
+    spend = pd.DataFrame({"date": ["2026-01-01"] * 3, "channel": ["email", "social", "tv"],
+                          "cost": [50.0, 80.0, 10.0]})
+    out = clv.value_by_channel(value, customers, spend).set_index("channel")
+    assert out.loc["email", "cac"] == 25.0 and out.loc["email", "clv_to_cac"] == 3.0
+    assert out.loc["social", "clv_per_customer"] == 25.0 and out.loc["social", "clv_to_cac"] == 25.0 / 40.0
+    assert out.loc["tv", "new_customers"] == 0 and np.isnan(out.loc["tv", "cac"]) and np.isnan(out.loc["tv", "clv_to_cac"])
+    assert np.isnan(clv.value_by_channel(value, customers)["cac"]).all()
+
+
+# ------------------------------------------------------------------------------ headline, registry, notebook
+
+
+def test_headline_metrics_contract(cdnow):
+    kpis = clv.headline_metrics(cdnow, "1998-06", freq_multiplier=7, holdout_months=3)
+    assert list(kpis.columns) == ["metric", "month", "value", "numerator", "denominator", "ci_low", "ci_high"]
+    assert sorted(set(kpis["month"])) == ["1998-05", "1998-06"]
+    for name in kpis["metric"].unique():
+        assert "kpilib.clv.headline_metrics" in get(name).computed_by
+    active = kpis[(kpis.metric == "clv_active_customers") & (kpis.month == "1998-06")].iloc[0]
+    assert active["denominator"] == 2357 and 0 < active["numerator"] <= 2357
+    assert kpis["value"].notna().all()
+
+
+def test_per_customer_metrics_are_registered_and_tied():
+    for name in ("p_alive", "expected_order_value", "predicted_clv"):
+        assert "kpilib.clv.customer_value" in get(name).computed_by
+        assert get(name).stage == "value"
+
+
+def test_the_notebook_runs_on_cdnow_and_prints_the_published_parameters(tmp_path):
+    out = tmp_path / "04_clv.ipynb"
+    pm.execute_notebook(str(ROOT / "notebooks" / "04_clv.ipynb"), str(out),
+                        parameters={"dataset": "cdnow", "bootstrap_replicates": 3},
+                        kernel_name="python3", cwd=str(ROOT / "notebooks"), progress_bar=False)
+    nb = nbformat.read(out, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "\n".join(o.get("data", {}).get("text/plain", "") + o.get("text", "") for o in outputs)
+    assert "published (Fader, Hardie & Lee 2005)" in text
+    assert "4.414" in text and "15.44" in text  # alpha and gamma (v), estimate beside reference
+    assert sum("application/vnd.kpilib.headline+json" in o.get("data", {}) for o in outputs) == 1

@@ -1,0 +1,92 @@
+"""CLV figures: each draws the result it is given (bars, lines, labels) and returns the Axes."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from kpilib import clv, plots  # noqa: E402
+
+CAL_END = "1997-09-30"
+
+
+@pytest.fixture(scope="module")
+def checked():
+    cdnow = clv.load_cdnow()
+    split = clv.calibration_holdout_summary(cdnow, CAL_END, monetary_value_col="amount", freq_multiplier=7)
+    return cdnow, split, clv.fit_clv(split)
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def test_period_transactions(checked):
+    _, _, fit = checked
+    table = clv.period_transactions(fit)
+    ax = plots.plot_period_transactions(table)
+    assert len(ax.patches) >= 2 * len(table)  # actual and model bar per class (+ legend handles)
+    assert "χ²" in ax.get_title() and ax.get_ylabel() == "customers"
+
+
+def test_tracking_cumulative_and_incremental(checked):
+    cdnow, _, fit = checked
+    track = clv.purchase_tracking(cdnow, fit, calibration_period_end=CAL_END, freq_multiplier=7)
+    ax = plots.plot_tracking(track)
+    assert [line.get_label() for line in ax.get_lines()] == ["actual", "model"]
+    assert list(ax.get_lines()[0].get_ydata()) == list(track["cumulative_actual"])
+    ax = plots.plot_tracking(track, cumulative=False)
+    assert list(ax.get_lines()[1].get_ydata()) == list(track["expected"])
+    assert ax.get_title().startswith("Incremental")
+
+
+def test_conditional_expectations_and_scorecard(checked):
+    _, split, fit = checked
+    table = clv.conditional_expectations(fit, split)
+    ax = plots.plot_conditional_expectations(table)
+    assert len(ax.get_lines()) == 2 and len(ax.get_xticklabels()) == len(table)
+    card = clv.holdout_scorecard(fit, split)
+    ax = plots.plot_holdout_scorecard(card)
+    assert len([p for p in ax.patches if p.get_height() > 0]) >= 2 * len(card) - 1  # zero's MAE bar > 0
+
+
+def test_frequency_recency_matrix(checked):
+    _, _, fit = checked
+    grid = clv.frequency_recency_matrix(fit)
+    ax = plots.plot_frequency_recency_matrix(grid)
+    assert ax.images and ax.get_ylabel() == "repeat purchases"
+    ax = plots.plot_frequency_recency_matrix(grid, value="expected_purchases")
+    assert "Expected purchases" in ax.get_title()
+
+
+def test_value_figures(checked):
+    cdnow, _, _ = checked
+    value = clv.customer_value(cdnow, freq_multiplier=7)
+    ax = plots.plot_clv_distribution(value)
+    assert ax.get_xscale() == "log" and any("median" in t.get_text() for t in ax.get_legend().get_texts())
+    ax = plots.plot_value_tiers(clv.value_tiers(value))
+    assert len([p for p in ax.patches if p.get_height() > 0]) == 6
+
+
+def test_value_by_channel_leaves_out_channels_without_cac():
+    channels = pd.DataFrame({"channel": ["email", "social", "tv"], "clv_to_cac": [3.0, 0.6, float("nan")]})
+    ax = plots.plot_value_by_channel(channels)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["email", "social"]
+    assert ax.get_lines()[-1].get_ydata()[0] == 1.0
+
+
+def test_parameter_recovery(checked):
+    _, _, fit = checked
+    table = clv.parameter_table(fit, reference={"bgnbd": clv.CDNOW_PUBLISHED["bgnbd"],
+                                                "gamma_gamma": clv.CDNOW_PUBLISHED["gamma_gamma"]})
+    ax = plots.plot_parameter_recovery(table)
+    assert [t.get_text() for t in ax.get_yticklabels()][0] == "bgnbd: r"
+    with pytest.raises(ValueError, match="needs the columns"):
+        plots.plot_parameter_recovery(table.drop(columns="reference"))
