@@ -9,25 +9,36 @@ from pathlib import Path
 
 
 def _report(args: argparse.Namespace) -> int:
-    from kpilib.report import parse_parameter, run_report
+    from kpilib.report import parse_parameter, run_history, run_report
 
     parameters = dict(parse_parameter(text) for text in args.parameter)
     only = [name for chunk in args.only for name in chunk.split(",") if name] or None
-    result = run_report(
-        args.month,
-        source=args.source,
-        out=args.out,
-        only=only,
-        parameters=parameters,
-        progress=not args.quiet,
-    )
-    index = Path(result.path) / "index.html"
-    if result.failed:
-        print(f"{len(result.failed)} notebook(s) failed: {', '.join(result.failed)}", file=sys.stderr)
-        print(f"report with errors written to {index}", file=sys.stderr)
-        return 1
-    print(f"report written to {index}")
-    return 0
+    options = dict(source=args.source, out=args.out, only=only, parameters=parameters,
+                   progress=not args.quiet, pdf=args.pdf)
+    if args.month and (args.end or args.force):
+        print("error: --to and --force go with --from (--month always rebuilds)", file=sys.stderr)
+        return 2
+    try:
+        if args.month:
+            results = [run_report(args.month, **options)]
+        else:
+            results = run_history(args.start, args.end or args.start, force=args.force, **options)
+    except (ValueError, RuntimeError) as exc:  # a bad month range; no chromium for --pdf
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for result in results:
+        if result.skipped:
+            print(f"{result.month}: up to date, skipped (--force rebuilds it)")
+        elif result.failed:
+            print(f"{result.month}: {len(result.failed)} notebook(s) failed: "
+                  f"{', '.join(result.failed)}; report with errors written to {result.index}",
+                  file=sys.stderr)
+        else:
+            print(f"{result.month}: report written to {result.index}")
+        if result.pdf is not None and args.pdf:
+            print(f"{result.month}: PDF written to {result.pdf}")
+    print(f"all months: {Path(args.out).resolve() / 'index.html'}")
+    return 1 if any(r.failed for r in results) else 0
 
 
 def _sample_data(args: argparse.Namespace) -> int:
@@ -64,8 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kpilib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    report = sub.add_parser("report", help="run every notebook for a month into reports/YYYY-MM/")
-    report.add_argument("--month", required=True, help="the report month, YYYY-MM")
+    report = sub.add_parser("report", help="run every notebook for a month (or a range) into reports/YYYY-MM/")
+    months = report.add_mutually_exclusive_group(required=True)
+    months.add_argument("--month", help="the report month, YYYY-MM (always rebuilt)")
+    months.add_argument("--from", dest="start", metavar="YYYY-MM",
+                        help="first month of a range; months already built are skipped")
+    report.add_argument("--to", dest="end", metavar="YYYY-MM",
+                        help="last month of the range (default: the --from month)")
+    report.add_argument("--force", action="store_true", help="with --from/--to: rebuild months already built")
+    report.add_argument("--pdf", action="store_true",
+                        help="also print each month to report.pdf (needs chromium)")
     report.add_argument("--source", default=None, help="folder of the data (default: the bundled sample)")
     report.add_argument("--out", default="reports", help="where month folders go (default: reports)")
     report.add_argument("--only", action="append", default=[], metavar="NAMES",

@@ -980,21 +980,38 @@ def _fit_transactions(kind: str, summary: pd.DataFrame, penalizer: float, unit: 
         unit = time_unit(summary)
     if rows.empty:
         raise DataError("the summary has no customers to fit on", fix="Check the orders and the period ends")
-    fitter = MODELS[kind](penalizer_coef=penalizer)
     options = {}
     if start is not None and kind in ("bgnbd", "mbgnbd"):  # lifetimes optimises log parameters, α scaled by 1/max T
         scaled = [start["r"], start["alpha"] / float(rows["T"].max()), start["a"], start["b"]]
         options["initial_params"] = np.log(scaled)
     if kind == "pareto_nbd":  # lifetimes starts Nelder–Mead at a random point with a loose tolerance
         options.update(initial_params=np.ones(4), tol=1e-8, maxiter=20_000)
-    try:
-        _quiet_fit(fitter, rows["frequency"], rows["recency"], rows["T"], weights=rows["weight"], **options)
-    except ConvergenceError as exc:
-        raise ConvergenceError(
-            f"the {_MODEL_TITLES[kind]} fit on {int(rows['weight'].sum())} customers did not converge. "
-            "Try another model, a longer period or more customers; a small penalizer makes it converge "
-            "at the price of a bias (see fit_bgnbd)"
-        ) from exc
+    # On small data the maximum often lies on the boundary (a, b → ∞: no heterogeneity in
+    # dropout) and the optimiser stops with "precision loss". Without a penalizer of the
+    # user's, retry with the smallest ones that keep the parameters finite, and say so.
+    fallbacks = [penalizer] + ([1e-4, 1e-3] if penalizer == 0 else [])
+    for attempt, coefficient in enumerate(fallbacks):
+        fitter = MODELS[kind](penalizer_coef=coefficient)
+        try:
+            _quiet_fit(fitter, rows["frequency"], rows["recency"], rows["T"], weights=rows["weight"], **options)
+        except ConvergenceError as exc:
+            if attempt + 1 < len(fallbacks):
+                continue
+            raise ConvergenceError(
+                f"the {_MODEL_TITLES[kind]} fit on {int(rows['weight'].sum())} customers did not converge. "
+                "Try another model, a longer period or more customers; a small penalizer makes it converge "
+                "at the price of a bias (see fit_bgnbd)"
+            ) from exc
+        if coefficient != penalizer:
+            warnings.warn(
+                f"the {_MODEL_TITLES[kind]} fit on {int(rows['weight'].sum())} customers has its maximum on the "
+                f"boundary of the parameter space; refitted with penalizer {coefficient:g}, which keeps the "
+                "parameters finite at the price of a small bias. More customers or a longer period give a "
+                "firmer fit.",
+                UserWarning,
+                stacklevel=3,
+            )
+        break
     fitter.time_unit_ = unit
     fitter.n_customers_ = int(rows["weight"].sum())
     fitter.model_name_ = kind

@@ -1,4 +1,4 @@
-"""The monthly report: headline metrics, papermill runs, HTML pages and the index.
+"""The monthly report: headline metrics, papermill runs, HTML pages, history and PDF.
 
 Two halves meet here.
 
@@ -6,11 +6,21 @@ Two halves meet here.
   month's headline KPIs into a :class:`Headline`. Displayed, it is a small table for the
   reader, and it also carries the numbers as JSON under the mimetype
   :data:`HEADLINE_MIMETYPE`. Nothing is written to disk from the kernel, so the same call
-  works unchanged in JupyterLab.
+  works unchanged in JupyterLab. :func:`format_table` turns any DataFrame into a formatted
+  :class:`pandas.io.formats.style.Styler` (percentages, thousands separators, escaped
+  text); in report runs every displayed DataFrame goes through it.
 * **Outside**, :func:`run_report` executes every notebook with papermill for one month,
-  renders each to HTML without code, reads the headline back from the executed notebook's
-  outputs, writes ``<notebook>.json`` and an ``index.html`` comparing the month with the
-  one before, and swaps the finished month folder in atomically.
+  renders each to HTML without code (with a header: month, data source and row counts,
+  kpilib version, run date), reads the headline back from the executed notebook's
+  outputs, writes ``<notebook>.json``, ``index.json`` and an ``index.html`` of KPI cards
+  comparing the month with the one before, and swaps the finished month folder in
+  atomically. :func:`run_history` does that for a range of months, and
+  :func:`write_history_index` keeps ``<out>/index.html`` (every month, a trend line per
+  headline KPI) and the months' previous/next links up to date. :func:`print_pdf` prints
+  a month to ``report.pdf`` with headless Chromium.
+
+The pages work offline: no CDN, no require.js; formulas are typeset by a local copy of
+MathJax (from the ``jupyter-server-mathjax`` package) in the month folder's ``_static/``.
 
 Everything data-derived is HTML-escaped: the index and the headline tables are jinja2
 templates with autoescaping, and the HTML outputs of notebook cells go through nbconvert's
@@ -29,6 +39,7 @@ import math
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +57,7 @@ from kpilib import metrics as _metrics
 from kpilib import stats as _stats
 
 __all__ = [
+    "CHROMIUM_FLAGS",
     "HEADLINE_MIMETYPE",
     "KPI_COLUMNS",
     "Headline",
@@ -53,15 +65,25 @@ __all__ = [
     "ReportResult",
     "compare_months",
     "default_notebooks_dir",
+    "find_chromium",
     "format_change",
+    "format_table",
     "format_value",
+    "load_report",
+    "month_range",
+    "next_month",
     "parse_parameter",
     "previous_month",
+    "print_pdf",
     "record_headline",
+    "render_history_index",
     "render_index",
+    "run_history",
     "run_report",
     "select_notebooks",
+    "use_report_tables",
     "validate_month",
+    "write_history_index",
 ]
 
 logger = logging.getLogger(__name__)
@@ -117,6 +139,48 @@ def previous_month(month: str) -> str:
     year, mon = (int(part) for part in validate_month(month).split("-"))
     year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
     return f"{year:04d}-{mon:02d}"
+
+
+def next_month(month: str) -> str:
+    """The month after ``month``, both as ``"YYYY-MM"``.
+
+    Examples
+    --------
+    >>> next_month("2026-12")
+    '2027-01'
+    >>> next_month("2026-09")
+    '2026-10'
+    """
+    year, mon = (int(part) for part in validate_month(month).split("-"))
+    year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
+    return f"{year:04d}-{mon:02d}"
+
+
+def month_range(start: str, end: str) -> list[str]:
+    """Every month from ``start`` to ``end``, both included.
+
+    Raises
+    ------
+    ValueError
+        When a month is malformed or ``end`` comes before ``start``.
+
+    Examples
+    --------
+    >>> month_range("2025-11", "2026-02")
+    ['2025-11', '2025-12', '2026-01', '2026-02']
+    """
+    first, last = validate_month(start), validate_month(end)
+    if last < first:
+        raise ValueError(f"the last month ({last}) comes before the first ({first})")
+    months = [first]
+    while months[-1] != last:
+        months.append(next_month(months[-1]))
+    return months
+
+
+def _month_title(month: str) -> str:
+    """``"2026-10"`` → ``"October 2026"``."""
+    return dt.date(int(month[:4]), int(month[5:]), 1).strftime("%B %Y")
 
 
 def _month_label(value: object) -> str:
@@ -433,6 +497,207 @@ def format_change(change: float | None, unit: str) -> str:
     return sign + format_value(abs(c), unit)
 
 
+#: Column names formatted as percentages by :func:`format_table` (the last part of the
+#: name, after an underscore): rates and shares are fractions in kpilib's frames.
+_PERCENT_NAME = re.compile(
+    r"(^|_)(rate|share|conversion|churn|retention|stickiness|adoption|grr|nrr|roi|survival(_\d+m)?)$"
+)
+_INTERVAL_NAME = re.compile(r"^(?:(?P<base>.+)_)?ci_(?:low|high)$")
+_P_VALUE_NAME = re.compile(r"(^|_)p_value$")
+
+
+def _label(column: object) -> str:
+    """A column's name as text (the last level of a MultiIndex label)."""
+    return str(column[-1] if isinstance(column, tuple) else column)
+
+
+def _finite(values: pd.Series) -> np.ndarray:
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return numbers[np.isfinite(numbers)]
+
+
+def _is_percent(frame: pd.DataFrame, column: object, percent: set[str]) -> bool:
+    """Whether ``column`` holds fractions to show as percentages (see :func:`format_table`)."""
+    name = _label(column)
+    if name in percent:
+        return True
+    values = _finite(frame[column])
+    if _PERCENT_NAME.search(name):
+        return bool(np.all(np.abs(values) <= 10))  # fractions, not percentages already
+    if _INTERVAL_NAME.match(name) is None:
+        return False
+    base = _interval_base(frame, column)
+    if base is not None:
+        return _is_percent(frame, base, percent)
+    numeric = {_label(c) for c in _numeric_columns(frame)}
+    has_rates = any(_PERCENT_NAME.search(n) or n in percent for n in numeric - {name})
+    return has_rates and bool(np.all((values >= 0) & (values <= 1)))
+
+
+def _numeric_columns(frame: pd.DataFrame) -> list[object]:
+    return [
+        c
+        for c in frame.columns
+        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    ]
+
+
+def _interval_base(frame: pd.DataFrame, column: object) -> object | None:
+    """The column an interval column belongs to: ``x_ci_low`` → ``x_rate`` or ``x``."""
+    match = _INTERVAL_NAME.match(_label(column))
+    base = match.group("base") if match else None
+    if not base:
+        return None
+    by_name = {_label(c): c for c in _numeric_columns(frame)}
+    for candidate in (f"{base}_rate", base):
+        if candidate in by_name:
+            return by_name[candidate]
+    return None
+
+
+def _percent_text(value: float) -> str:
+    return f"{value:.1%}"
+
+
+def _p_value_text(value: float) -> str:
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _breakable(label: object) -> str:
+    """An (already escaped) column label that may wrap after its underscores."""
+    return str(label).replace("_", "_<wbr>")
+
+
+def _yes_no(value: object) -> str:
+    return "yes" if value else "no"
+
+
+def _datetime_formatter(values: pd.Series):
+    stamps = pd.to_datetime(values.dropna())
+    midnight = bool(((stamps - stamps.dt.normalize()) == pd.Timedelta(0)).all())
+    pattern = "%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M"
+    return lambda value: value.strftime(pattern)
+
+
+def _column_formatter(frame: pd.DataFrame, column: object, percent: set[str]):
+    """The formatter :func:`format_table` uses for one column (None: Styler's default)."""
+    values = frame[column]
+    if pd.api.types.is_bool_dtype(values):
+        return _yes_no
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return _datetime_formatter(values)
+    if not pd.api.types.is_numeric_dtype(values):
+        return None
+    if _P_VALUE_NAME.search(_label(column)):
+        return _p_value_text
+    if _is_percent(frame, column, percent):
+        return _percent_text
+    if _INTERVAL_NAME.match(_label(column)):  # the bounds look like the value they bound
+        base = _interval_base(frame, column)
+        return _column_formatter(frame, base, percent) if base is not None else "{:,.2f}"
+    numbers = _finite(values)
+    if pd.api.types.is_integer_dtype(values) or np.all(numbers == np.round(numbers)):
+        return "{:,.0f}"
+    return "{:,.2f}"
+
+
+def format_table(
+    frame: pd.DataFrame,
+    *,
+    percent: Sequence[str] = (),
+    formats: Mapping[str, Any] | None = None,
+    max_rows: int | None = None,
+) -> Any:
+    """A DataFrame as a formatted, escaped table for reading (a pandas ``Styler``).
+
+    Rates and shares show as percentages, counts with thousands separators, other numbers
+    with two decimals, p-values with three, booleans as yes/no, dates without a midnight
+    time, and missing values as a dash; an unnamed integer index (row positions) is
+    hidden. Every text — cells, column and index labels — is HTML-escaped. In report runs every DataFrame a notebook displays goes through this
+    function (see :func:`use_report_tables`); call it yourself to choose formats.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table. Not modified.
+    percent : sequence of str, optional
+        Further columns to show as percentages. By default a numeric column is one when
+        its name ends in ``rate``, ``share``, ``conversion``, ``churn``, ``retention``,
+        ``stickiness``, ``adoption``, ``grr``, ``nrr``, ``roi`` or ``survival``, and an interval
+        column (``ci_low``, ``<name>_ci_high`` …) follows the column it belongs to.
+    formats : mapping, optional
+        Column name → format string (``"{:,.1f}"``) or callable, overriding the above.
+    max_rows : int, optional
+        Show at most this many rows (the first ones), with a caption saying how many
+        there are; default pandas' ``display.max_rows``.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"channel": ["<b>email</b>", "paid"], "users": [12500, 300],
+    ...                       "rate": [0.1234, 0.05], "ci_low": [0.11, 0.03]})
+    >>> html = format_table(table).to_html()
+    >>> "12,500" in html, "12.3%" in html, "11.0%" in html, "&lt;b&gt;email" in html
+    (True, True, True, True)
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"format_table needs a pandas DataFrame, got {type(frame).__name__}")
+    limit = max_rows if max_rows is not None else pd.get_option("display.max_rows")
+    shown = frame.head(limit) if limit and len(frame) > limit else frame
+    wanted = set(percent)
+    styler = shown.style
+    for column in shown.columns:
+        formatter = (formats or {}).get(_label(column)) or _column_formatter(shown, column, wanted)
+        styler = styler.format(formatter, subset=[column], na_rep=_MISSING, escape="html")
+    styler = styler.format_index(escape="html", axis=0).format_index(
+        _breakable, escape="html", axis=1
+    )
+    if shown.index.name is None and pd.api.types.is_integer_dtype(shown.index):
+        styler = styler.hide(axis="index")  # row positions, not information
+    if len(shown) < len(frame):
+        styler = styler.set_caption(f"First {len(shown):,} of {len(frame):,} rows")
+    return styler.set_table_attributes('class="dataframe kpilib-table"').set_table_styles(
+        [
+            {"selector": "td", "props": "text-align: right;"},
+        ]
+    )
+
+
+def _dataframe_html(frame: pd.DataFrame) -> str:
+    """The report's HTML for a displayed DataFrame (pandas' own if the Styler fails)."""
+    try:
+        return format_table(frame).to_html()
+    except Exception:  # a display hook must never break a notebook: fall back to pandas
+        logger.debug("format_table failed; showing the DataFrame unformatted", exc_info=True)
+        return frame._repr_html_()
+
+
+def use_report_tables(enable: bool = True) -> None:
+    """Show every DataFrame in this IPython kernel as :func:`format_table` formats it.
+
+    The report runner turns this on in the kernels it starts; call it in JupyterLab to
+    see tables as the report shows them (``use_report_tables(False)`` turns it off).
+
+    Raises
+    ------
+    RuntimeError
+        Outside IPython (a plain Python script has no display hooks).
+    """
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        raise RuntimeError("use_report_tables works in an IPython kernel (JupyterLab, papermill)")
+    html = shell.display_formatter.formatters["text/html"]
+    if enable:
+        html.for_type(pd.DataFrame, _dataframe_html)
+    else:
+        html.type_printers.pop(pd.DataFrame, None)
+
+
 def _format_interval(low: float | None, high: float | None, fmt) -> str:
     if low is None or high is None:
         return _MISSING
@@ -445,9 +710,19 @@ def _display_row(record: Mapping[str, Any]) -> dict[str, Any]:
     significant = record.get("significant")
     change = record.get("change")
     hib = record.get("higher_is_better")
-    direction = ""
-    if significant and hib is not None and change:
-        direction = "better" if (change > 0) == hib else "worse"
+    moved = change is not None and not math.isnan(change) and change != 0
+    # The arrow's colour says whether the move is good news (from the registry's
+    # higher_is_better); "direction" also needs the test to call the move significant.
+    tone = (
+        "good"
+        if moved and hib is not None and (change > 0) == hib
+        else ("bad" if moved and hib is not None else "neutral")
+    )
+    direction = {"good": "better", "bad": "worse"}.get(tone, "") if significant else ""
+    if change is None or math.isnan(change):
+        arrow = ""
+    else:
+        arrow = "▲" if change > 0 else "▼" if change < 0 else "▬"
     return {
         "metric": record["metric"],
         "title": record.get("title") or record["metric"],
@@ -465,7 +740,10 @@ def _display_row(record: Mapping[str, Any]) -> dict[str, Any]:
         "significant": {True: "yes", False: "no"}.get(significant, _MISSING),
         "tested": significant is not None,
         "direction": direction,
+        "tone": tone,
+        "arrow": arrow,
         "small_sample": bool(record.get("small_sample")),
+        "previous_month": record.get("previous_month") or "",
     }
 
 
@@ -576,10 +854,22 @@ class NotebookStatus:
             "metrics": self.metrics,
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> NotebookStatus:
+        """The status back from the content of ``<notebook>.json``."""
+        return cls(
+            notebook=data["notebook"],
+            title=data.get("title") or data["notebook"],
+            status=data.get("status", "failed"),
+            error=data.get("error"),
+            metrics=list(data.get("metrics") or []),
+            seconds=float(data.get("seconds") or 0.0),
+        )
+
 
 @dataclass
 class ReportResult:
-    """The outcome of :func:`run_report`.
+    """One month's report: the outcome of :func:`run_report`, or one read back from disk.
 
     Attributes
     ----------
@@ -591,12 +881,27 @@ class ReportResult:
         One per notebook run, in run order.
     failed : list of str
         Stems of the notebooks that failed.
+    source : str
+        The data source as the pages name it (a folder, or a URL without its password).
+    row_counts : dict of str to int
+        Rows per table present in the source, when they could be counted.
+    kpilib_version : str
+        The kpilib that built the report.
+    run_at : str
+        When it was built, ``"YYYY-MM-DD HH:MM UTC"``.
+    skipped : bool
+        True when :func:`run_history` found the month up to date and did not rebuild it.
     """
 
     month: str
     path: Path
     notebooks: list[NotebookStatus]
     failed: list[str]
+    source: str = ""
+    row_counts: dict[str, int] = field(default_factory=dict)
+    kpilib_version: str = ""
+    run_at: str = ""
+    skipped: bool = False
 
     @property
     def ok(self) -> bool:
@@ -607,6 +912,73 @@ class ReportResult:
     def index(self) -> Path:
         """The report's ``index.html``."""
         return self.path / "index.html"
+
+    @property
+    def pdf(self) -> Path | None:
+        """The month's ``report.pdf``, when one has been printed."""
+        path = self.path / PDF_NAME
+        return path if path.is_file() else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The content of the month's ``index.json``."""
+        return {
+            "month": self.month,
+            "source": self.source,
+            "row_counts": self.row_counts,
+            "kpilib_version": self.kpilib_version,
+            "run_at": self.run_at,
+            "notebooks": [s.notebook for s in self.notebooks],
+            "failed": self.failed,
+        }
+
+
+#: The month folder's summary of a run (beside ``index.html``).
+MANIFEST_NAME = "index.json"
+#: The month's printed report.
+PDF_NAME = "report.pdf"
+
+
+def load_report(folder: str | Path) -> ReportResult:
+    """Read a month's report back from its folder (``index.json`` and ``<notebook>.json``).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the folder holds no report.
+    """
+    path = Path(folder)
+    manifest_path = path / MANIFEST_NAME
+    manifest = json.loads(manifest_path.read_text("utf-8")) if manifest_path.is_file() else {}
+    if manifest.get("notebooks") is not None:
+        files = [path / f"{stem}.json" for stem in manifest["notebooks"]]
+    else:  # a month built before index.json existed
+        files = sorted(p for p in path.glob("*.json") if p.name != MANIFEST_NAME)
+    if not (path / "index.html").is_file() and not files:
+        raise FileNotFoundError(f"no report in {str(path)!r}")
+    notebooks = [
+        NotebookStatus.from_json(json.loads(f.read_text("utf-8"))) for f in files if f.is_file()
+    ]
+    return ReportResult(
+        month=manifest.get("month") or validate_month(path.name),
+        path=path,
+        notebooks=notebooks,
+        failed=[s.notebook for s in notebooks if not s.ok],
+        source=manifest.get("source", ""),
+        row_counts=dict(manifest.get("row_counts") or {}),
+        kpilib_version=manifest.get("kpilib_version", ""),
+        run_at=manifest.get("run_at", ""),
+    )
+
+
+def _built_months(out_dir: Path) -> list[str]:
+    """The month folders in ``out_dir`` that hold a report, oldest first."""
+    if not out_dir.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in out_dir.iterdir()
+        if _MONTH_RE.match(p.name) and (p / "index.html").is_file()
+    )
 
 
 def default_notebooks_dir() -> Path:
@@ -678,6 +1050,34 @@ def _report_parameters(
     return params
 
 
+def _summarise_source(source: str | None) -> tuple[str, dict[str, int], str | None]:
+    """How the pages name the data, its rows per table, and why they could not be counted.
+
+    The notebooks load and validate the data themselves; this only counts rows (without
+    validation) for the page headers, so a problem here never stops the report.
+    """
+    from kpilib.data import SAMPLE_DIR, load_dataset
+
+    if source is not None and "://" in source:
+        # a database URL: never show its password, and leave the querying to the notebooks
+        return re.sub(r"(://[^/:@]+):[^/@]*@", r"\1:***@", source), {}, None
+    label = source if source is not None else f"bundled sample ({SAMPLE_DIR})"
+    try:
+        counts = load_dataset(source, validate=False).row_counts()
+    except Exception as exc:  # the notebooks report the problem in full
+        return label, {}, f"{type(exc).__name__}: {exc}"
+    present = counts[counts["present"]]
+    return (
+        label,
+        {str(t): int(n) for t, n in zip(present["table"], present["rows"], strict=True)},
+        None,
+    )
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def run_report(
     month: str,
     *,
@@ -687,6 +1087,7 @@ def run_report(
     parameters: Mapping[str, object] | None = None,
     notebooks_dir: str | Path | None = None,
     progress: bool = True,
+    pdf: bool = False,
 ) -> ReportResult:
     """Run the month's report: execute every notebook and write ``<out>/<month>/``.
 
@@ -709,22 +1110,37 @@ def run_report(
         run with that folder as working directory.
     progress : bool, default True
         Show a progress bar over notebooks (on stderr).
+    pdf : bool, default False
+        Also print the month to ``report.pdf`` (see :func:`print_pdf`); needs Chromium,
+        checked before any notebook runs.
 
     Returns
     -------
     ReportResult
         ``failed`` lists the notebooks that raised; the command line exits 1 on those.
 
+    Raises
+    ------
+    RuntimeError
+        When ``pdf`` is asked for and no Chromium is found, or printing fails (the HTML
+        report is in place by then).
+
     Notes
     -----
     For each notebook the month folder gets ``<stem>.ipynb`` (executed), ``<stem>.html``
-    (no code, prompts hidden, HTML outputs sanitised) and ``<stem>.json`` (status, error
-    and the headline metrics recorded with :func:`record_headline`), plus ``index.html``.
-    A failing notebook is still rendered, with its traceback, and the others still run.
+    (no code, prompts hidden, HTML outputs sanitised, a header naming the month, the data
+    source and its row counts, the kpilib version and the run date) and ``<stem>.json``
+    (status, error and the headline metrics recorded with :func:`record_headline`), plus
+    ``index.json`` (the run's summary), ``index.html`` (KPI cards and the notebooks) and,
+    when a page has formulas, ``_static/mathjax/`` (so the pages need no network).
+    Displayed DataFrames are formatted by :func:`format_table`. A failing notebook is
+    still rendered, with its traceback, and the others still run.
 
     The folder is built as ``<out>/.<month>.tmp-*`` and swapped in only when complete
     (the old folder is renamed aside, the new renamed in, the old deleted), so a crash
-    leaves the previous report intact and a rerun replaces it.
+    leaves the previous report intact and a rerun replaces it. Then
+    :func:`write_history_index` refreshes ``<out>/index.html`` and the previous/next
+    links of every month.
 
     The kernel is ipykernel started with this process's interpreter (``sys.executable``)
     whatever ``python3`` kernel spec is installed, with its folder first on ``PATH`` and
@@ -735,6 +1151,7 @@ def run_report(
     folder = folder.resolve()
     paths = select_notebooks(folder, only)
     params = _report_parameters(month, source, parameters)
+    chromium = _require_chromium() if pdf else None
 
     out_dir = Path(out).expanduser().resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -742,36 +1159,53 @@ def run_report(
     staging = Path(tempfile.mkdtemp(prefix=f".{month}.tmp-", dir=out_dir))
     try:
         staging.chmod(0o755)  # mkdtemp makes it private; a report is meant to be read
+        import nbformat
         from tqdm.auto import tqdm
 
-        exporter = _html_exporter()
-        statuses: list[NotebookStatus] = []
+        import kpilib
+
+        label, row_counts, source_error = _summarise_source(params.get("source"))
+        report = ReportResult(
+            month=month, path=final, notebooks=[], failed=[], source=label,
+            row_counts=row_counts, kpilib_version=kpilib.__version__, run_at=_now(),
+        )  # fmt: skip
+        pages = _NotebookPages(
+            report,
+            titles={p.stem: _notebook_title(nbformat.read(p, as_version=4), p.stem) for p in paths},
+            source_error=source_error,
+        )
         bar = tqdm(
             paths, desc=f"report {month}", unit="notebook", disable=not progress, file=sys.stderr
         )
         for path in bar:
             bar.set_postfix_str(path.stem)
-            status = _run_notebook(path, staging, params, folder, exporter)
+            status = _run_notebook(path, staging, params, folder, pages)
             (staging / f"{path.stem}.json").write_text(
                 json.dumps(status.to_json(month), indent=2, allow_nan=False) + "\n",
                 encoding="utf-8",
             )
-            statuses.append(status)
+            report.notebooks.append(status)
         bar.close()
+        report.failed = [s.notebook for s in report.notebooks if not s.ok]
+        if pages.needs_math:
+            _copy_mathjax(staging / MATHJAX_DIR)
+        (staging / MANIFEST_NAME).write_text(
+            json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8"
+        )
+        neighbours = sorted(set(_built_months(out_dir)) | {month})
         (staging / "index.html").write_text(
-            render_index(
-                month,
-                statuses,
-                has_previous=(out_dir / previous_month(month) / "index.html").exists(),
-            ),
-            encoding="utf-8",
+            _render_month_index(report, neighbours), encoding="utf-8"
         )
         _swap_in(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    failed = [s.notebook for s in statuses if not s.ok]
-    return ReportResult(month=month, path=final, notebooks=statuses, failed=failed)
+    try:
+        if chromium is not None:
+            print_pdf(final, chromium=chromium)
+    finally:
+        write_history_index(out_dir)
+    return report
 
 
 def _swap_in(staging: Path, final: Path) -> None:
@@ -788,6 +1222,95 @@ def _swap_in(staging: Path, final: Path) -> None:
         raise
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
+
+
+def _is_up_to_date(folder: Path, stems: Sequence[str]) -> bool:
+    """Whether ``folder`` holds a complete report in which every notebook of ``stems`` ran."""
+    if not (folder / MANIFEST_NAME).is_file() or not (folder / "index.html").is_file():
+        return False
+    for stem in stems:
+        path = folder / f"{stem}.json"
+        if not path.is_file() or json.loads(path.read_text("utf-8")).get("status") != "ok":
+            return False
+    return True
+
+
+def run_history(
+    start_month: str,
+    end_month: str,
+    *,
+    force: bool = False,
+    pdf: bool = False,
+    source: str | Path | None = None,
+    out: str | Path = "reports",
+    only: Sequence[str] | None = None,
+    parameters: Mapping[str, object] | None = None,
+    notebooks_dir: str | Path | None = None,
+    progress: bool = True,
+) -> list[ReportResult]:
+    """Build the report of every month from ``start_month`` to ``end_month``.
+
+    A month already built is skipped unless ``force``: one is built when its folder has
+    an ``index.json`` and every notebook to run has a ``<notebook>.json`` with status
+    ``ok``, so a month with a failed or a missing notebook is built again. Each build
+    (see :func:`run_report`) refreshes ``<out>/index.html``, the overview of every month
+    with a trend line per headline KPI.
+
+    Parameters
+    ----------
+    start_month, end_month : str
+        The first and the last month, ``"YYYY-MM"``, both included.
+    force : bool, default False
+        Rebuild months that are up to date.
+    pdf : bool, default False
+        Make sure every month in the range has ``report.pdf`` (printing only, for a
+        skipped month that has none).
+    source, out, only, parameters, notebooks_dir, progress
+        As for :func:`run_report`.
+
+    Returns
+    -------
+    list of ReportResult
+        One per month, oldest first; ``skipped`` marks the months not rebuilt.
+
+    Raises
+    ------
+    ValueError
+        When a month is malformed or ``end_month`` comes before ``start_month``.
+    RuntimeError
+        When ``pdf`` is asked for and no Chromium is found (before anything runs).
+    """
+    months = month_range(start_month, end_month)
+    folder = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir()
+    stems = [p.stem for p in select_notebooks(folder, only)]
+    _report_parameters(months[0], source, parameters)  # fail early on bad arguments
+    chromium = _require_chromium() if pdf else None
+    out_dir = Path(out).expanduser().resolve()
+    results: list[ReportResult] = []
+    for month in months:
+        existing = out_dir / month
+        if not force and _is_up_to_date(existing, stems):
+            logger.info("report %s is up to date; skipped (force to rebuild)", month)
+            report = load_report(existing)
+            report.skipped = True
+            if chromium is not None and report.pdf is None:
+                print_pdf(existing, chromium=chromium)
+                write_history_index(out_dir)
+            results.append(report)
+            continue
+        results.append(
+            run_report(
+                month,
+                source=source,
+                out=out_dir,
+                only=only,
+                parameters=parameters,
+                notebooks_dir=folder,
+                progress=progress,
+                pdf=pdf,
+            )  # fmt: skip
+        )
+    return results
 
 
 def _notebook_title(nb: Any, default: str) -> str:
@@ -816,7 +1339,7 @@ def _read_headline(nb: Any) -> list[dict[str, Any]]:
 
 
 def _run_notebook(
-    path: Path, staging: Path, params: Mapping[str, object], cwd: Path, exporter: Any
+    path: Path, staging: Path, params: Mapping[str, object], cwd: Path, pages: _NotebookPages
 ) -> NotebookStatus:
     import nbformat
     import papermill
@@ -824,9 +1347,10 @@ def _run_notebook(
     from papermill.exceptions import PapermillExecutionError
 
     executed = staging / f"{path.stem}.ipynb"
-    title = _notebook_title(nbformat.read(path, as_version=4), path.stem)
+    title = pages.titles[path.stem]
     error: str | None = None
     nb = None
+    run_at = _now()
     start = time.perf_counter()
     try:
         nb = papermill.execute_notebook(
@@ -846,16 +1370,8 @@ def _run_notebook(
     if nb is None and executed.exists():
         nb = nbformat.read(executed, as_version=4)
 
-    html_path = staging / f"{path.stem}.html"
-    if nb is not None:
-        html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    else:
-        html = (
-            _environment()
-            .from_string(_ERROR_PAGE_TEMPLATE)
-            .render(title=title, error=error, css=_CSS)
-        )
-    html_path.write_text(html, encoding="utf-8")
+    html = pages.render(path.stem, nb, error=error, run_at=run_at)
+    (staging / f"{path.stem}.html").write_text(html, encoding="utf-8")
     if error is not None:
         logger.warning("notebook %s failed: %s", path.name, error)
     headline = _read_headline(nb) if nb is not None else []
@@ -880,6 +1396,10 @@ def _run_notebook(
 
 # --------------------------------------------------------------------------- kernel
 
+#: Run in every report kernel before the notebook: DataFrames display as
+#: :func:`format_table` formats them.
+_KERNEL_SETUP = "__import__('kpilib.report').report.use_report_tables()"
+
 
 @functools.cache
 def _kernel_manager_class() -> type:
@@ -890,7 +1410,8 @@ def _kernel_manager_class() -> type:
     be this one when the venv is not activated. This manager ignores installed specs for
     ``python3``, launches ``sys.executable -m ipykernel_launcher``, and puts the
     interpreter's folder first on the kernel's ``PATH`` (for ``!pip`` or subprocesses).
-    It also drops an inherited ``MPLBACKEND`` so that figures are shown inline.
+    It also drops an inherited ``MPLBACKEND`` so that figures are shown inline, and turns
+    on :func:`use_report_tables` at start-up (nothing is added to the notebook).
     """
     from ipykernel.kernelspec import RESOURCES, get_kernel_dict
     from jupyter_client import AsyncKernelManager
@@ -903,7 +1424,11 @@ def _kernel_manager_class() -> type:
                 spec = get_kernel_dict()
                 # The kernel's own log lines (the TCP notice, the interrupt at shutdown)
                 # are noise on a report's console; cell errors arrive as outputs.
-                spec["argv"] = [*spec["argv"], "--IPKernelApp.log_level=CRITICAL"]
+                spec["argv"] = [
+                    *spec["argv"],
+                    "--IPKernelApp.log_level=CRITICAL",
+                    f"--IPKernelApp.exec_lines={[_KERNEL_SETUP]!r}",
+                ]
                 return self.kernel_spec_class(resource_dir=RESOURCES, **spec)
             return super().get_kernel_spec(kernel_name)
 
@@ -933,7 +1458,7 @@ _ALLOWED_TAGS = [
     "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del",
     "details", "div", "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "li",
     "ol", "p", "pre", "s", "small", "span", "strong", "style", "sub", "summary", "sup",
-    "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
+    "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul", "wbr",
 ]  # fmt: skip
 _ALLOWED_ATTRIBUTES = {
     "*": ["class", "id", "style", "title", "align"],
@@ -970,12 +1495,88 @@ def _sanitizer_class() -> type:
     return OutputSanitizer
 
 
+#: Where a month folder keeps its copy of MathJax.
+MATHJAX_DIR = Path("_static") / "mathjax"
+
+#: Markdown that MathJax would typeset: $…$, $$…$$, \(…\), \[…\] or an environment.
+_MATH = re.compile(r"\$|\\\(|\\\[|\\begin\{")
+
+# MathJax 2 from jupyter-server-mathjax (HTML-CSS output with its STIX-Web fonts). Its
+# font test loads url('about:blank'), a request that fails in every browser; a local()
+# source makes none and changes nothing else.
+_MATHJAX_HEAD = r"""<script type="text/x-mathjax-config">
+MathJax.Hub.Config({
+  tex2jax: {inlineMath: [["$", "$"], ["\\(", "\\)"]], displayMath: [["$$", "$$"], ["\\[", "\\]"]],
+            processEscapes: true, processEnvironments: true},
+  TeX: {equationNumbers: {autoNumber: "AMS", useLabelIds: true}},
+  "HTML-CSS": {availableFonts: ["STIX-Web"], preferredFont: "STIX-Web", webFont: "STIX-Web",
+               imageFont: null, linebreaks: {automatic: true},
+               styles: {"@font-face": {"font-family": "MathJax_Blank", src: "local('MathJax_Blank')"}}},
+  displayAlign: "center", messageStyle: "none", showMathMenu: false
+});
+MathJax.Hub.Register.StartupHook("End", function () {
+  document.body.setAttribute("data-mathjax", "typeset");  // for tests and printing
+});
+</script>
+<script src="_static/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"></script>
+"""
+
+
+def _mathjax_source() -> Path | None:
+    """The MathJax files of the ``jupyter-server-mathjax`` package, if it is installed."""
+    try:
+        import jupyter_server_mathjax
+    except ImportError:
+        return None
+    static = Path(jupyter_server_mathjax.__file__).parent / "static"
+    return static if (static / "MathJax.js").is_file() else None
+
+
+def _copy_mathjax(target: Path) -> None:
+    """Copy what the pages use of MathJax (no translations, SVG fonts or a11y tools)."""
+    source = _mathjax_source()
+    if source is not None:
+        shutil.copytree(
+            source, target, ignore=shutil.ignore_patterns("localization", "SVG", "a11y")
+        )
+
+
+def _needs_math(nb: Any) -> bool:
+    """Whether a notebook's Markdown (cells or outputs) holds formulas."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and _MATH.search(cell.source):
+            return True
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if any(_MATH.search(str(data.get(m, ""))) for m in ("text/markdown", "text/latex")):
+                return True
+    return False
+
+
+#: The notebook pages: nbconvert's lab template without code and without anything from
+#: a CDN (require.js, widgets, mermaid), a local MathJax, and kpilib's header and footer.
+_PAGE_TEMPLATE = """\
+{%- extends 'index.html.j2' -%}
+{% block html_head_js_requirejs %}{% endblock html_head_js_requirejs %}
+{% block jupyter_widgets %}{% endblock jupyter_widgets %}
+{% block html_head_js_mermaidjs %}{% endblock html_head_js_mermaidjs %}
+{% block html_head_js_mathjax %}{{ resources.kpilib.mathjax }}{% endblock html_head_js_mathjax %}
+{% block extra_css %}<style type="text/css">{{ resources.kpilib.css }}</style>{% endblock extra_css %}
+{% block body_header %}{{ super() }}{{ resources.kpilib.header }}{% endblock body_header %}
+{% block body_footer %}{{ resources.kpilib.footer }}{{ super() }}{% endblock body_footer %}
+"""
+
+
 def _html_exporter() -> Any:
     """An in-process nbconvert HTML exporter: no code, no prompts, sanitised outputs."""
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        extra_loaders=[jinja2.DictLoader({"kpilib-page.html.j2": _PAGE_TEMPLATE})],
+        template_file="kpilib-page.html.j2",
     )
     exporter.register_preprocessor(
         _sanitizer_class()(
@@ -986,50 +1587,428 @@ def _html_exporter() -> Any:
     return exporter
 
 
-def render_index(
-    month: str, notebooks: Sequence[NotebookStatus], *, has_previous: bool = False
-) -> str:
-    """The ``index.html`` of a month: notebooks with their status and the headline KPIs.
+class _NotebookPages:
+    """Renders the notebook pages of one month: nbconvert's HTML with kpilib's header.
 
     Parameters
     ----------
-    month : str
-        The report month.
-    notebooks : sequence of NotebookStatus
-        The run's notebooks, in order.
-    has_previous : bool, default False
-        Link to ``../<previous month>/index.html``.
+    report : ReportResult
+        The month being built (month, source, row counts, version).
+    titles : dict of str to str
+        Notebook stem → title, in run order (for the previous/next links).
+    source_error : str, optional
+        Why the rows of the source could not be counted.
+    """
+
+    def __init__(
+        self, report: ReportResult, titles: Mapping[str, str], source_error: str | None = None
+    ) -> None:
+        self.report = report
+        self.titles = dict(titles)
+        self.source_error = source_error
+        self.needs_math = False
+        self._exporter = _html_exporter()
+        self._mathjax = _mathjax_source() is not None
+
+    def _header(self, stem: str, *, error: str | None, run_at: str, footer: bool) -> str:
+        stems = list(self.titles)
+        at = stems.index(stem)
+
+        def link(i: int) -> dict[str, str] | None:
+            return (
+                {"stem": stems[i], "title": self.titles[stems[i]]} if 0 <= i < len(stems) else None
+            )
+
+        return (
+            _environment()
+            .from_string(_PAGE_FOOTER_TEMPLATE if footer else _PAGE_HEADER_TEMPLATE)
+            .render(
+                month=self.report.month,
+                label=_month_title(self.report.month),
+                title=self.titles[stem],
+                previous=link(at - 1),
+                next=link(at + 1),
+                source=self.report.source,
+                row_counts=[(t, f"{n:,}") for t, n in self.report.row_counts.items()],
+                source_error=self.source_error,
+                version=self.report.kpilib_version,
+                run_at=run_at,
+                error=error,
+            )
+        )
+
+    def render(self, stem: str, nb: Any | None, *, error: str | None, run_at: str) -> str:
+        """The page of notebook ``stem``: executed ``nb`` (None if it never ran) and its error."""
+        header = self._header(stem, error=error, run_at=run_at, footer=False)
+        footer = self._header(stem, error=None, run_at=run_at, footer=True)
+        if nb is None:
+            return (
+                _environment()
+                .from_string(_ERROR_PAGE_TEMPLATE)
+                .render(title=self.titles[stem], header=header, footer=footer, error=error,
+                        css=_CSS + _PAGE_CSS)
+            )  # fmt: skip
+        math = self._mathjax and _needs_math(nb)
+        self.needs_math |= math
+        resources = {
+            "metadata": {"name": self.titles[stem]},
+            "kpilib": {
+                "header": header,
+                "footer": footer,
+                "css": _PAGE_CSS,
+                "mathjax": _MATHJAX_HEAD if math else "",
+            },
+        }
+        html, _ = self._exporter.from_notebook_node(nb, resources=resources)
+        return html
+
+
+def render_index(
+    report: ReportResult, *, previous_report: str | None = None, next_report: str | None = None
+) -> str:
+    """The ``index.html`` of a month: KPI cards, the notebooks and a table of details.
+
+    Parameters
+    ----------
+    report : ReportResult
+        The month (its notebooks, their headline metrics, the data source).
+    previous_report, next_report : str, optional
+        The months built before and after, linked as ``../<month>/index.html``.
 
     Returns
     -------
     str
-        A self-contained HTML page (inline CSS, no external resources). Every string is
-        escaped by jinja2's autoescaping.
+        A self-contained HTML page (inline CSS, no scripts, no external resources). Every
+        string is escaped by jinja2's autoescaping.
     """
-    groups = [{"status": s, "rows": [_display_row(r) for r in s.metrics]} for s in notebooks]
-    label = dt.date(int(month[:4]), int(month[5:]), 1).strftime("%B %Y")
+    groups = [{"status": s, "rows": [_display_row(r) for r in s.metrics]} for s in report.notebooks]
     return (
         _environment()
         .from_string(_INDEX_TEMPLATE)
         .render(
-            month=month,
-            label=label,
-            previous=previous_month(month),
-            has_previous=has_previous,
+            month=report.month,
+            label=_month_title(report.month),
+            previous=previous_month(report.month),
+            previous_report=previous_report,
+            next_report=next_report,
             groups=groups,
-            failed=[s for s in notebooks if not s.ok],
-            generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            failed=[s for s in report.notebooks if not s.ok],
+            source=report.source,
+            row_counts=[(t, f"{n:,}") for t, n in report.row_counts.items()],
+            version=report.kpilib_version,
+            run_at=report.run_at,
+            has_pdf=report.pdf is not None,
             small_n=_stats.SMALL_DENOMINATOR,
             css=_CSS,
         )
     )
 
 
+def _render_month_index(report: ReportResult, months: Sequence[str]) -> str:
+    """The month's index with links to its neighbours among ``months`` (those built)."""
+    earlier = [m for m in months if m < report.month]
+    later = [m for m in months if m > report.month]
+    return render_index(
+        report,
+        previous_report=earlier[-1] if earlier else None,
+        next_report=later[0] if later else None,
+    )
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def write_history_index(out: str | Path = "reports") -> Path:
+    """Write ``<out>/index.html`` and refresh every month's previous/next links.
+
+    Called by :func:`run_report` after each build; call it after deleting a month.
+
+    Parameters
+    ----------
+    out : str or Path, default "reports"
+        The folder of month folders.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<out>/index.html``.
+    """
+    out_dir = Path(out).expanduser().resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    months = _built_months(out_dir)
+    reports = [load_report(out_dir / month) for month in months]
+    for report in reports:
+        _write_atomically(report.index, _render_month_index(report, months))
+    target = out_dir / "index.html"
+    _write_atomically(target, render_history_index(reports))
+    return target
+
+
+def _month_number(month: str) -> int:
+    return int(month[:4]) * 12 + int(month[5:]) - 1
+
+
+def _finite_or_none(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _sparkline(
+    points: Sequence[tuple[str, float | None, float | None, float | None]],
+    months: tuple[str, str],
+    unit: str,
+    *,
+    width: int = 240,
+    height: int = 56,
+) -> dict[str, Any]:
+    """The geometry of a small trend chart: a line, its 95% band, one dot per month.
+
+    ``points`` are ``(month, value, ci_low, ci_high)``; ``months`` the first and last
+    month on the x axis. The y axis spans the values and their intervals.
+    """
+    pad = 5.0
+    first, last = (_month_number(m) for m in months)
+    span = max(last - first, 1)
+    known = [(m, v, lo, hi) for m, v, lo, hi in points if v is not None]
+    levels = [x for _, v, lo, hi in known for x in (v, lo, hi) if x is not None]
+    low, high = (min(levels), max(levels)) if levels else (0.0, 1.0)
+    if high == low:
+        low, high = low - 1.0, high + 1.0
+
+    def x_of(month: str) -> float:
+        offset = 0.5 if last == first else (_month_number(month) - first) / span
+        return round(pad + offset * (width - 2 * pad), 1)
+
+    def y_of(value: float) -> float:
+        return round(pad + (high - value) / (high - low) * (height - 2 * pad), 1)
+
+    banded = [(m, lo, hi) for m, _, lo, hi in known if lo is not None and hi is not None]
+    band = ""
+    if len(banded) > 1:
+        upper = [f"{x_of(m)},{y_of(hi)}" for m, _, hi in banded]
+        lower = [f"{x_of(m)},{y_of(lo)}" for m, lo, _ in reversed(banded)]
+        band = " ".join(upper + lower)
+    dots = [
+        {
+            "x": x_of(m),
+            "y": y_of(v),
+            "last": i == len(known) - 1,
+            "label": f"{m}: {format_value(v, unit)}"
+            + (
+                f" [{format_value(lo, unit)}, {format_value(hi, unit)}]"
+                if lo is not None and hi is not None
+                else ""
+            ),
+        }
+        for i, (m, v, lo, hi) in enumerate(known)
+    ]
+    return {
+        "width": width,
+        "height": height,
+        "line": " ".join(f"{d['x']},{d['y']}" for d in dots),
+        "band": band,
+        "dots": dots,
+    }
+
+
+def _trends(reports: Sequence[ReportResult]) -> list[dict[str, Any]]:
+    """Per notebook, per headline metric: its values over the months, as sparklines."""
+    series: dict[tuple[str, str], dict[str, Any]] = {}
+    notebooks: dict[str, str] = {}
+    for report in reports:
+        for status in report.notebooks:
+            notebooks[status.notebook] = status.title
+            for record in status.metrics:
+                entry = series.setdefault(
+                    (status.notebook, record["metric"]), {"metric": record["metric"], "points": []}
+                )
+                entry["title"] = record.get("title") or record["metric"]
+                entry["unit"] = record.get("unit") or ""
+                entry["points"].append(
+                    (
+                        report.month,
+                        _finite_or_none(record.get("value")),
+                        _finite_or_none(record.get("ci_low")),
+                        _finite_or_none(record.get("ci_high")),
+                    )
+                )
+    if not series:
+        return []
+    span = (reports[0].month, reports[-1].month)
+    groups = []
+    for stem, title in sorted(notebooks.items()):
+        trends = []
+        for (owner, _), entry in series.items():
+            if owner != stem:
+                continue
+            values = [(m, v) for m, v, _, _ in entry["points"] if v is not None]
+            unit = entry["unit"]
+            trends.append(
+                {
+                    "metric": entry["metric"],
+                    "title": entry["title"],
+                    "latest": format_value(values[-1][1], unit) if values else _MISSING,
+                    "latest_month": values[-1][0] if values else "",
+                    "low": format_value(min(v for _, v in values), unit) if values else _MISSING,
+                    "high": format_value(max(v for _, v in values), unit) if values else _MISSING,
+                    "months": len(values),
+                    "chart": _sparkline(entry["points"], span, unit),
+                }
+            )
+        if trends:
+            groups.append({"notebook": stem, "title": title, "trends": trends})
+    return groups
+
+
+def render_history_index(reports: Sequence[ReportResult]) -> str:
+    """The top-level ``index.html``: every month built, and a trend per headline KPI.
+
+    Parameters
+    ----------
+    reports : sequence of ReportResult
+        The months, oldest first (see :func:`load_report`).
+
+    Returns
+    -------
+    str
+        A self-contained page: inline CSS and inline SVG charts, no scripts.
+    """
+    ordered = sorted(reports, key=lambda r: r.month)
+    months = [
+        {
+            "month": r.month,
+            "label": _month_title(r.month),
+            "ok": sum(s.ok for s in r.notebooks),
+            "failed": len(r.failed),
+            "metrics": sum(len(s.metrics) for s in r.notebooks),
+            "run_at": r.run_at,
+            "has_pdf": r.pdf is not None,
+        }
+        for r in reversed(ordered)
+    ]
+    return (
+        _environment()
+        .from_string(_HISTORY_TEMPLATE)
+        .render(months=months, groups=_trends(ordered), updated=_now(), css=_CSS)
+    )
+
+
+# --------------------------------------------------------------------------- PDF
+
+#: Flags for headless Chromium: no sandbox (root in containers), and no background
+#: traffic (updates, sync, field trials) — the pages need no network.
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--hide-scrollbars",
+)  # fmt: skip
+
+#: Virtual milliseconds Chromium gives a page (MathJax typesetting) before printing.
+_PRINT_BUDGET_MS = 30_000
+
+
+def find_chromium() -> str | None:
+    """The Chromium (or Chrome) to print and test with: ``$KPILIB_CHROMIUM`` or on ``PATH``."""
+    configured = os.environ.get("KPILIB_CHROMIUM")
+    if configured:
+        return shutil.which(configured)  # None when it names no executable
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _require_chromium() -> str:
+    browser = find_chromium()
+    if browser is None:
+        configured = os.environ.get("KPILIB_CHROMIUM")
+        raise RuntimeError(
+            f"KPILIB_CHROMIUM={configured!r} is not an executable; point it at Chromium"
+            if configured
+            else "printing the report to PDF needs Chromium: install it (Debian/Ubuntu: "
+            "apt-get install chromium) or set KPILIB_CHROMIUM to its path"
+        )
+    return browser
+
+
+def _print_page(browser: str, page: Path, target: Path, profile: Path, timeout: float) -> None:
+    command = [
+        browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
+        f"--virtual-time-budget={_PRINT_BUDGET_MS}", f"--print-to-pdf={target}",
+        page.resolve().as_uri(),
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"Chromium did not print {page.name} within {timeout:.0f} s") from None
+    if not target.is_file() or target.stat().st_size == 0:
+        raise RuntimeError(
+            f"Chromium ({browser}) could not print {page.name} (exit code {done.returncode}): "
+            f"{done.stderr.strip()[-800:]}"
+        )
+
+
+def print_pdf(folder: str | Path, *, chromium: str | None = None, timeout: float = 120.0) -> Path:
+    """Print a month's report to ``<folder>/report.pdf``: the index, then every notebook page.
+
+    Each page is printed by headless Chromium (``--print-to-pdf``, after MathJax has
+    typeset the formulas); the parts are merged with pypdf, one bookmark per page.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A month folder written by :func:`run_report`.
+    chromium : str, optional
+        The browser; by default :func:`find_chromium`.
+    timeout : float, default 120
+        Seconds allowed per page.
+
+    Returns
+    -------
+    pathlib.Path
+        The PDF, replaced atomically.
+
+    Raises
+    ------
+    RuntimeError
+        When no Chromium is found or a page cannot be printed.
+    """
+    from pypdf import PdfWriter
+
+    report = load_report(folder)
+    browser = chromium or _require_chromium()
+    pages = [(f"KPI report {report.month}", report.index)] + [
+        (s.title, report.path / f"{s.notebook}.html") for s in report.notebooks
+    ]
+    target = report.path / PDF_NAME
+    writer = PdfWriter()
+    with tempfile.TemporaryDirectory(prefix="kpilib-pdf-") as tmp:
+        for number, (title, page) in enumerate(pages):
+            part = Path(tmp) / f"{number:03d}.pdf"
+            _print_page(browser, page, part, Path(tmp) / "profile", timeout)
+            writer.append(str(part), outline_item=title)
+        writer.add_metadata({"/Title": f"KPI report {report.month}"})
+        partial = target.with_name(f".{PDF_NAME}.tmp-{uuid.uuid4().hex[:8]}")
+        with partial.open("wb") as handle:
+            writer.write(handle)
+        os.replace(partial, target)
+    return target
+
+
+# --------------------------------------------------------------------------- templates
+
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto;
-       max-width: 62rem; padding: 0 1rem; color: #1f2328; line-height: 1.45; }
-h1 { margin-bottom: 0.2rem; } .muted { color: #656d76; font-size: 0.9rem; }
-table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
+       max-width: 68rem; padding: 0 1rem; color: #1f2328; line-height: 1.45; }
+h1 { margin: 0.4rem 0 0.2rem; } .muted { color: #656d76; font-size: 0.9rem; }
+a { color: #0969da; }
+table { border-collapse: collapse; width: 100%; margin: 1rem 0; font-variant-numeric: tabular-nums; }
 th, td { padding: 0.35rem 0.6rem; border-bottom: 1px solid #d0d7de; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 thead th { background: #f6f8fa; }
@@ -1041,6 +2020,77 @@ li.failed { border-left: 4px solid #cf222e; padding-left: 0.5rem; }
 .banner { border: 1px solid #cf222e; background: #ffebe9; padding: 0.6rem 1rem; border-radius: 6px; }
 .better { color: #1a7f37; font-weight: 600; } .worse { color: #cf222e; font-weight: 600; }
 .small-n { color: #9a6700; font-size: 0.8rem; } small { color: #656d76; }
+nav.months { display: flex; justify-content: space-between; gap: 1rem; font-size: 0.9rem; }
+.meta { margin: 0.2rem 0; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(14rem, 1fr)); gap: 0.75rem; }
+.card { border: 1px solid #d0d7de; border-radius: 8px; padding: 0.7rem 0.9rem; background: #fff;
+        break-inside: avoid; }
+.card h4 { margin: 0; font-size: 0.9rem; font-weight: 600; color: #424a53; }
+.card .value { font-size: 1.6rem; font-weight: 650; margin: 0.2rem 0 0; font-variant-numeric: tabular-nums; }
+.card p { margin: 0.1rem 0; }
+.card .interval { font-size: 0.8rem; color: #656d76; }
+.card .change { font-size: 0.9rem; font-variant-numeric: tabular-nums; }
+.good { color: #1a7f37; } .bad { color: #cf222e; } .neutral { color: #656d76; }
+.badge { display: inline-block; font-size: 0.75rem; padding: 0.05rem 0.45rem; border-radius: 999px;
+         border: 1px solid #d0d7de; color: #656d76; }
+.badge.significant { border-color: #0969da; color: #0969da; font-weight: 600; }
+.trend svg { display: block; margin: 0.3rem 0; }
+.trend .band { fill: #0969da; opacity: 0.12; }
+.trend .line { fill: none; stroke: #0969da; stroke-width: 1.5; }
+.trend circle { fill: #0969da; } .trend circle.last { fill: #cf222e; }
+h3 { margin: 1.4rem 0 0.5rem; }
+@media print { nav.months { display: none; } body { margin: 0 auto; } a { color: inherit; } }
+"""
+
+#: Extra CSS of the notebook pages (nbconvert's own styles the rest).
+_PAGE_CSS = """
+.kpilib-header, .kpilib-footer { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
+  font-size: 0.85rem; color: #1f2328; }
+.kpilib-header { border-bottom: 1px solid #d0d7de; padding: 0.5rem 0 0.7rem; margin-bottom: 1rem; }
+.kpilib-footer { border-top: 1px solid #d0d7de; padding: 0.7rem 0; margin-top: 2rem; }
+.kpilib-nav { display: flex; justify-content: space-between; gap: 1rem; flex-wrap: wrap; }
+.kpilib-nav a { color: #0969da; }
+.kpilib-report { font-weight: 600; }
+.kpilib-meta { display: grid; grid-template-columns: max-content 1fr; gap: 0.15rem 0.9rem; margin: 0.6rem 0 0; }
+.kpilib-meta dt { color: #656d76; } .kpilib-meta dd { margin: 0; }
+.kpilib-warning { color: #9a6700; }
+.kpilib-banner { border: 1px solid #cf222e; background: #ffebe9; padding: 0.6rem 1rem; border-radius: 6px;
+  margin: 0.8rem 0 0; }
+.jp-OutputArea-output img { max-width: 100%; height: auto; }
+table.kpilib-table { font-variant-numeric: tabular-nums; }
+table.kpilib-table caption { caption-side: bottom; text-align: left; color: #656d76; font-size: 0.85em; }
+@media print {
+  .kpilib-nav, .kpilib-footer { display: none; }
+  .jp-OutputArea-output img, table.kpilib-headline { break-inside: avoid; }
+  h1, h2, h3 { break-after: avoid; }
+}
+"""
+
+_PAGE_HEADER_TEMPLATE = """\
+<header class="kpilib-header">
+<nav class="kpilib-nav">
+<span><a class="kpilib-report" href="index.html">KPI report — {{ label }}</a> › {{ title }}</span>
+<span>{% if previous %}<a href="{{ previous.stem }}.html">← {{ previous.title }}</a>{% endif %}
+{% if previous and next %} · {% endif %}{% if next %}<a href="{{ next.stem }}.html">{{ next.title }} →</a>{% endif %}</span>
+</nav>
+<dl class="kpilib-meta">
+<dt>Report</dt><dd>{{ title }}, {{ label }} ({{ month }})</dd>
+<dt>Data</dt><dd><code>{{ source }}</code>{% if row_counts %} — {% for table, rows in row_counts %}{{ table }} {{ rows }} rows{% if not loop.last %} · {% endif %}{% endfor %}{% endif %}
+{% if source_error %}<span class="kpilib-warning">(rows not counted: {{ source_error }})</span>{% endif %}</dd>
+<dt>Run</dt><dd>{{ run_at }} with kpilib {{ version }}</dd>
+</dl>
+{% if error %}<p class="kpilib-banner"><strong>This notebook failed:</strong> {{ error }}. The page shows its outputs up to the error.</p>{% endif %}
+</header>
+"""
+
+_PAGE_FOOTER_TEMPLATE = """\
+<footer class="kpilib-footer">
+<nav class="kpilib-nav">
+<span><a href="index.html">↑ KPI report — {{ label }}</a></span>
+<span>{% if previous %}<a href="{{ previous.stem }}.html">← {{ previous.title }}</a>{% endif %}
+{% if previous and next %} · {% endif %}{% if next %}<a href="{{ next.stem }}.html">{{ next.title }} →</a>{% endif %}</span>
+</nav>
+</footer>
 """
 
 _INDEX_TEMPLATE = """\
@@ -1053,13 +2103,41 @@ _INDEX_TEMPLATE = """\
 <style>{{ css | safe }}</style>
 </head>
 <body>
+<nav class="months">
+<span>{% if previous_report %}<a href="../{{ previous_report }}/index.html" rel="prev">← {{ previous_report }}</a>{% endif %}</span>
+<span><a href="../index.html">All months</a></span>
+<span>{% if next_report %}<a href="../{{ next_report }}/index.html" rel="next">{{ next_report }} →</a>{% endif %}</span>
+</nav>
 <h1>KPI report — {{ label }}</h1>
-<p class="muted">Month {{ month }}, compared with {{ previous }}{% if has_previous %}
-(<a href="../{{ previous }}/index.html">{{ previous }} report</a>){% endif %}. Generated {{ generated }}.</p>
+<p class="muted meta">Month {{ month }}, compared with {{ previous }}.{% if run_at %} Generated {{ run_at }}{% if version %} with kpilib {{ version }}{% endif %}.{% endif %}
+{% if has_pdf %} <a href="report.pdf">Download as PDF</a>.{% endif %}</p>
+{% if source %}
+<p class="muted meta">Data: <code>{{ source }}</code>{% if row_counts %} — {% for table, rows in row_counts %}{{ table }} {{ rows }} rows{% if not loop.last %} · {% endif %}{% endfor %}{% endif %}</p>
+{% endif %}
 {% if failed %}
 <p class="banner"><strong>{{ failed | length }} of {{ groups | length }} notebook(s) failed</strong>:
 {% for s in failed %}{{ s.title }}{% if not loop.last %}, {% endif %}{% endfor %}. Their pages show the error.</p>
 {% endif %}
+<h2>Headline KPIs</h2>
+{% for g in groups if g.rows %}
+<section class="kpi-group">
+<h3><a href="{{ g.status.notebook }}.html">{{ g.status.title }}</a></h3>
+<div class="cards">
+{% for r in g.rows %}
+<article class="card kpi" data-metric="{{ r.metric }}">
+<h4>{{ r.title }}</h4>
+<p class="value">{{ r.value }}</p>
+<p class="interval">{% if r.interval != "—" %}95% CI {{ r.interval }}{% else %}no interval{% endif %}</p>
+<p class="change {{ r.tone }}">{% if r.arrow %}<span class="arrow" aria-hidden="true">{{ r.arrow }}</span> {{ r.change }} vs {{ r.previous_month or previous }}{% else %}no value for {{ r.previous_month or previous }}{% endif %}</p>
+<p>{% if r.significant == "yes" %}<span class="badge significant" title="two-proportion test, 5% level">significant</span>{% elif r.significant == "no" %}<span class="badge">not significant</span>{% endif %}
+{% if r.small_sample %}<span class="small-n" title="denominator under {{ small_n }}">small n</span>{% endif %}</p>
+</article>
+{% endfor %}
+</div>
+</section>
+{% else %}
+<p class="muted">No notebook recorded headline metrics.</p>
+{% endfor %}
 <h2>Notebooks</h2>
 <ul class="notebooks">
 {% for g in groups %}
@@ -1071,8 +2149,8 @@ _INDEX_TEMPLATE = """\
 </li>
 {% endfor %}
 </ul>
-<h2>Headline KPIs</h2>
-<table>
+<h2>Headline KPIs in detail</h2>
+<table class="headline">
 <thead><tr><th>Metric</th><th>{{ month }}</th><th>{{ previous }}</th><th>Change</th>
 <th>95% CI of change</th><th>Significant</th></tr></thead>
 {% for g in groups if g.rows or g.status.status == "failed" %}
@@ -1094,10 +2172,68 @@ _INDEX_TEMPLATE = """\
 </tbody>
 {% endfor %}
 </table>
-<p class="muted">Rates show their 95% Wilson interval under the value. Changes in rates are in
-percentage points, with Newcombe's interval and a two-proportion z-test; "yes" means
-significant at the 5% level, "no" not significant, "—" not tested (not a rate).
-"small n" marks a denominator under {{ small_n }}.</p>
+<p class="muted">Rates show their 95% Wilson interval. Changes in rates are in percentage
+points, with Newcombe's interval and a two-proportion z-test; "significant" means
+significant at the 5% level, "not significant" that the test cannot tell the months apart;
+other metrics are not tested. The arrow is green when the metric moved the way that is
+good for it, red when it moved the other way. "small n" marks a denominator under {{ small_n }}.</p>
+</body>
+</html>
+"""
+
+_HISTORY_TEMPLATE = """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>KPI reports</title>
+<style>{{ css | safe }}</style>
+</head>
+<body>
+<h1>KPI reports</h1>
+{% if months %}
+<p class="muted">{{ months | length }} month(s) built, {{ months[-1].month }} to {{ months[0].month }}. Updated {{ updated }}.</p>
+{% else %}
+<p class="muted">No report built yet: <code>python -m kpilib report --month YYYY-MM</code>.</p>
+{% endif %}
+<h2>Months</h2>
+<table class="months">
+<thead><tr><th>Month</th><th>Notebooks</th><th>Headline metrics</th><th>Built</th><th>PDF</th></tr></thead>
+<tbody>
+{% for m in months %}
+<tr><td><a href="{{ m.month }}/index.html">{{ m.label }}</a></td>
+<td>{{ m.ok }} ok{% if m.failed %}, <span class="status failed">{{ m.failed }} failed</span>{% endif %}</td>
+<td>{{ m.metrics }}</td><td>{{ m.run_at or "—" }}</td>
+<td>{% if m.has_pdf %}<a href="{{ m.month }}/report.pdf">PDF</a>{% else %}—{% endif %}</td></tr>
+{% endfor %}
+</tbody>
+</table>
+{% if groups %}
+<h2>Trends</h2>
+<p class="muted">Each headline KPI over the months built: the line joins the monthly values, the
+band is their 95% interval, the red dot is the latest month.</p>
+{% for g in groups %}
+<section class="trend-group">
+<h3>{{ g.title }}</h3>
+<div class="cards">
+{% for t in g.trends %}
+<article class="card trend" data-metric="{{ t.metric }}">
+<h4>{{ t.title }}</h4>
+<p class="value">{{ t.latest }} <small>{{ t.latest_month }}</small></p>
+<svg viewBox="0 0 {{ t.chart.width }} {{ t.chart.height }}" width="{{ t.chart.width }}" height="{{ t.chart.height }}" role="img" aria-label="{{ t.title }} by month">
+{% if t.chart.band %}<polygon class="band" points="{{ t.chart.band }}"/>{% endif %}
+{% if t.chart.dots | length > 1 %}<polyline class="line" points="{{ t.chart.line }}"/>{% endif %}
+{% for d in t.chart.dots %}<circle cx="{{ d.x }}" cy="{{ d.y }}" r="{{ 3.5 if d.last else 2.2 }}"{% if d.last %} class="last"{% endif %}><title>{{ d.label }}</title></circle>
+{% endfor %}
+</svg>
+<p class="muted">{{ t.months }} month(s), from {{ t.low }} to {{ t.high }}</p>
+</article>
+{% endfor %}
+</div>
+</section>
+{% endfor %}
+{% endif %}
 </body>
 </html>
 """
@@ -1107,9 +2243,11 @@ _ERROR_PAGE_TEMPLATE = """\
 <html lang="en">
 <head><meta charset="utf-8"><title>{{ title }} — failed</title><style>{{ css | safe }}</style></head>
 <body>
+{{ header | safe }}
 <h1>{{ title }}</h1>
 <p class="banner"><strong>This notebook failed before it could be rendered.</strong></p>
 <div class="error">{{ error }}</div>
+{{ footer | safe }}
 </body>
 </html>
 """

@@ -17,7 +17,7 @@ from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, Pa
 from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
 
 from kpilib import clv
-from kpilib.data import DataError
+from kpilib.data import DataError, load_dataset
 from kpilib.metrics import get
 from kpilib.synth import generate_sample
 
@@ -400,3 +400,21 @@ def test_the_notebook_runs_on_cdnow_and_prints_the_published_parameters(tmp_path
     assert "published (Fader, Hardie & Lee 2005)" in text
     assert "4.414" in text and "15.44" in text  # alpha and gamma (v), estimate beside reference
     assert sum("application/vnd.kpilib.headline+json" in o.get("data", {}) for o in outputs) == 1
+
+
+def test_a_boundary_maximum_is_refitted_with_the_smallest_penalizer_and_said():
+    """On the sample's orders up to 2025-07 the BG/NBD maximum lies on the boundary
+    (a, b → ∞); lifetimes alone stops with 'precision loss'. The fit retries with the
+    smallest penalizer that keeps the parameters finite and warns."""
+    from lifetimes import BetaGeoFitter
+    from lifetimes.fitters import ConvergenceError
+
+    orders = load_dataset().orders
+    summary = clv.rfm_summary(orders.filter(orders.ts < pd.Timestamp("2025-08-01", tz="UTC")),
+                              observation_period_end="2025-07-31 23:59:59")
+    with pytest.raises(ConvergenceError):
+        BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
+    with pytest.warns(UserWarning, match="refitted with penalizer 0.0001"):
+        fitted = clv.fit_bgnbd(summary)
+    assert fitted.penalizer_coef == pytest.approx(1e-4)
+    assert np.isfinite(list(fitted.params_.values)).all()

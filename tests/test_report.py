@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+import kpilib
 from kpilib import metrics
 from kpilib import report as kr
 
@@ -334,15 +335,21 @@ def test_files_written_per_notebook(report_run):
         f"{stem}.{ext}"
         for stem in ("01_good", "02_failing", "03_plain")
         for ext in ("ipynb", "html", "json")
-    ) + ["index.html"]
+    ) + ["index.html", "index.json"]
     assert [s.notebook for s in result.notebooks] == ["01_good", "02_failing", "03_plain"]
     assert [s.title for s in result.notebooks] == [
         "Good notebook",
         "Failing notebook",
         "Plain notebook",
     ]
-    # no temp or aside folders left behind
-    assert [p.name for p in (root / "reports").iterdir()] == [MONTH]
+    # no temp or aside folders left behind; the overview of all months beside the month
+    assert sorted(p.name for p in (root / "reports").iterdir()) == [MONTH, "index.html"]
+    manifest = json.loads((folder / "index.json").read_text())
+    assert manifest["month"] == MONTH
+    assert manifest["notebooks"] == ["01_good", "02_failing", "03_plain"]
+    assert manifest["failed"] == ["02_failing"]
+    assert manifest["kpilib_version"] == kpilib.__version__
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", manifest["run_at"])
 
 
 def test_parameters_injected_and_cwd(report_run):
@@ -461,8 +468,13 @@ def test_index_escapes_everything():
         notebook="01_x", title=SCRIPT, status="failed", error=SCRIPT,
         metrics=[{"metric": "m", "title": SCRIPT, "unit": "count", "value": 1.0}],
     )  # fmt: skip
-    html = kr.render_index(MONTH, [status])
-    assert SCRIPT not in html and html.count(SCRIPT_ESCAPED) >= 4
+    report = kr.ReportResult(
+        month=MONTH, path=Path("nowhere"), notebooks=[status], failed=["01_x"], source=SCRIPT,
+        row_counts={"events": 3},
+    )  # fmt: skip
+    html = kr.render_index(report, previous_report="2026-09")
+    assert SCRIPT not in html and html.count(SCRIPT_ESCAPED) >= 5
+    assert 'href="../2026-09/index.html"' in html and 'rel="next"' not in html
 
 
 # --------------------------------------------------------------------------- kernel
@@ -533,9 +545,10 @@ def test_rerun_replaces_month(tmp_path, monkeypatch, capsys):
         "02_b.ipynb",
         "02_b.json",
         "index.html",
+        "index.json",
     ]
     assert (out / MONTH / "02_b.html").read_text() == "second"
-    assert [p.name for p in out.iterdir()] == [MONTH]
+    assert sorted(p.name for p in out.iterdir()) == [MONTH, "index.html"]
 
 
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
@@ -550,7 +563,7 @@ def test_crash_midway_keeps_previous_month(tmp_path, monkeypatch, error):
     with pytest.raises(error, match="crash midway"):
         kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=False)
     assert {p.name: p.read_bytes() for p in (out / MONTH).iterdir()} == before
-    assert [p.name for p in out.iterdir()] == [MONTH]  # no .2026-10.tmp-* left
+    assert sorted(p.name for p in out.iterdir()) == [MONTH, "index.html"]  # no .tmp-* left
 
 
 def _month_folders(tmp_path: Path, old: str | None) -> tuple[Path, Path]:
@@ -655,3 +668,235 @@ def test_cli_on_real_notebooks_escapes_campaigns_and_exits_non_zero_on_failure(
     assert "banana" in (folder / "01_funnel.html").read_text()
     assert json.loads((folder / "00_glossary.json").read_text())["status"] == "ok"
     assert "FAILED" in (folder / "index.html").read_text()
+
+
+# --------------------------------------------------------------------------- month ranges
+
+
+def test_next_month_and_month_range():
+    assert kr.next_month("2026-12") == "2027-01"
+    assert kr.month_range("2026-10", "2026-10") == ["2026-10"]
+    assert kr.month_range("2025-11", "2026-02") == ["2025-11", "2025-12", "2026-01", "2026-02"]
+    with pytest.raises(ValueError, match="comes before"):
+        kr.month_range("2026-10", "2026-09")
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        kr.month_range("2026-1", "2026-09")
+
+
+# --------------------------------------------------------------------------- format_table
+
+
+def _cells(html: str) -> list[str]:
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", html, re.S)
+    return [re.sub(r"<[^>]+>", "", c).strip() for c in cells]
+
+
+def test_format_table_formats_by_column():
+    frame = pd.DataFrame(
+        {
+            "channel": ["email", "paid"],
+            "users": [12500, 300],
+            "conversion": [0.1234, 0.05],
+            "ci_low": [0.11, 0.03],
+            "ci_high": [0.14, 0.07],
+            "mean_days": [1234.5678, np.nan],
+            "p_value": [0.0004, 0.25],
+            "small_sample": [False, True],
+            "first_sent_at": pd.to_datetime(["2026-10-01 15:30", "2026-10-02 00:00"]),
+            "period": pd.to_datetime(["2026-10-01", "2026-11-01"]),
+            "nps": [12.0, -3.5],
+            "mrr_total": [99.0, 1500.0],
+        }
+    )
+    cells = _cells(kr.format_table(frame).to_html())
+    assert cells[:12] == [
+        "email", "12,500", "12.3%", "11.0%", "14.0%", "1,234.57", "<0.001", "no",
+        "2026-10-01 15:30", "2026-10-01", "12.00", "99",
+    ]  # fmt: skip
+    assert cells[12:] == [
+        "paid", "300", "5.0%", "3.0%", "7.0%", "—", "0.250", "yes",
+        "2026-10-02 00:00", "2026-11-01", "-3.50", "1,500",
+    ]  # fmt: skip
+
+
+def test_format_table_intervals_follow_their_column():
+    frame = pd.DataFrame(
+        {
+            "nps": [20.5], "ci_low": [-5.0], "ci_high": [45.0],            # points, not %
+            "agree": [3], "agree_rate": [0.5], "agree_ci_low": [0.2],      # the rate's interval
+            "mean": [4.2], "mean_ci_low": [3.9],                           # a mean's interval
+        }
+    )  # fmt: skip
+    assert _cells(kr.format_table(frame).to_html()) == [
+        "20.50", "-5.00", "45.00", "3", "50.0%", "20.0%", "4.20", "3.90",
+    ]  # fmt: skip
+    forced = kr.format_table(frame, percent=["nps"], formats={"mean": "{:.3f}"}).to_html()
+    assert _cells(forced)[0] == "2050.0%" and _cells(forced)[6] == "4.200"
+
+
+def test_format_table_escapes_and_hides_row_positions():
+    frame = pd.DataFrame({SCRIPT: ["ok", SCRIPT], "n": [1, 2]}).tail(1)
+    html = kr.format_table(frame).to_html()
+    assert SCRIPT not in html and html.count(SCRIPT_ESCAPED) == 2  # the label and the cell
+    assert ">1<" not in html  # the positional index is hidden
+    named = pd.DataFrame({"n": [5]}, index=pd.Index([SCRIPT], name="campaign"))
+    html = kr.format_table(named).to_html()
+    assert SCRIPT not in html and SCRIPT_ESCAPED in html and "campaign" in html
+    assert 'class="dataframe kpilib-table"' in html
+
+
+def test_format_table_truncates_long_frames():
+    html = kr.format_table(pd.DataFrame({"n": range(1000)}), max_rows=5).to_html()
+    assert len(_cells(html)) == 5 and "First 5 of 1,000 rows" in html
+    with pytest.raises(TypeError, match="DataFrame"):
+        kr.format_table([1, 2])
+
+
+def test_use_report_tables_needs_ipython():
+    with pytest.raises(RuntimeError, match="IPython kernel"):
+        kr.use_report_tables()
+
+
+# --------------------------------------------------------------------------- page details
+
+
+def test_pages_have_header_formatted_tables_and_nothing_remote(report_run):
+    result, root = report_run
+    folder = root / "reports" / MONTH
+    good = (folder / "01_good.html").read_text()
+    header = re.search(r'<header class="kpilib-header">.*?</header>', good, re.S).group(0)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", header))
+    assert "Good notebook, October 2026 (2026-10)" in text
+    assert str((root / "data").resolve()) in text and "rows not counted" in text  # empty folder
+    assert f"with kpilib {kpilib.__version__}" in text
+    assert re.search(r"Run \d{4}-\d\d-\d\d \d\d:\d\d UTC", text)
+    assert 'href="index.html"' in header and 'href="02_failing.html"' in header  # next page
+    # the DataFrame output went through format_table in the kernel
+    assert 'class="dataframe kpilib-table"' in good
+    failing = (folder / "02_failing.html").read_text()
+    assert "This notebook failed:</strong> ValueError: broken on purpose" in failing
+    for page in folder.glob("*.html"):
+        html = page.read_text()
+        assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), page.name
+        assert "require.js" not in html and "MathJax.js" not in html  # no math here
+    assert not (folder / "_static").exists()
+
+
+def test_formulas_get_a_local_mathjax(tmp_path):
+    report = kr.ReportResult(month=MONTH, path=tmp_path, notebooks=[], failed=[])
+    pages = kr._NotebookPages(report, titles={"01_math": "Math", "02_text": "Text"})
+    math = new_notebook(cells=[new_markdown_cell("# Math\n\n$$ \\frac{a}{b} $$")])
+    html = pages.render("01_math", math, error=None, run_at="now")
+    assert pages.needs_math
+    assert '<script src="_static/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML' in html
+    assert "cdnjs" not in html and "require" not in html
+    text = kr._NotebookPages(report, titles={"02_text": "Text"})
+    assert "MathJax" not in text.render("02_text", PLAIN, error=None, run_at="now")
+    assert not text.needs_math
+    kr._copy_mathjax(tmp_path / "mathjax")
+    assert (tmp_path / "mathjax" / "MathJax.js").is_file()
+    assert (tmp_path / "mathjax" / "config" / "TeX-AMS-MML_HTMLorMML-full.js").is_file()
+    assert not (tmp_path / "mathjax" / "localization").exists()
+
+
+# --------------------------------------------------------------------------- history
+
+
+def _fake_history_run(calls: list[str], fail: set[str] = frozenset()):
+    """A ``_run_notebook`` without a kernel that records a test rate growing by month."""
+
+    def run(path, staging, params, cwd, pages):
+        month = params["month"]
+        calls.append(f"{month} {path.stem}")
+        for ext in ("ipynb", "html"):
+            (staging / f"{path.stem}.{ext}").write_text(month)
+        step = int(month[5:])
+        kpis = pd.DataFrame(
+            {
+                "metric": ["test_rate", "test_rate"],
+                "month": [month, kr.previous_month(month)],
+                "value": [step / 100, (step - 1) / 100],
+                "numerator": [step * 10, (step - 1) * 10],
+                "denominator": [1000, 1000],
+                "ci_low": [step / 100 - 0.01, (step - 1) / 100 - 0.01],
+                "ci_high": [step / 100 + 0.01, (step - 1) / 100 + 0.01],
+            }
+        )
+        failed = f"{month} {path.stem}" in fail
+        return kr.NotebookStatus(
+            notebook=path.stem,
+            title=path.stem,
+            status="failed" if failed else "ok",
+            error="RuntimeError: boom" if failed else None,
+            metrics=kr.record_headline(kpis, month=month).to_records(),
+        )
+
+    return run
+
+
+def test_run_history_builds_skips_and_links_months(tmp_path, monkeypatch, test_metrics):
+    folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN})
+    out = tmp_path / "reports"
+    calls: list[str] = []
+    monkeypatch.setattr(kr, "_run_notebook", _fake_history_run(calls, fail={"2026-09 01_a"}))
+    results = kr.run_history("2026-08", "2026-10", out=out, notebooks_dir=folder, progress=False)
+    assert [r.month for r in results] == ["2026-08", "2026-09", "2026-10"]
+    assert [r.skipped for r in results] == [False] * 3 and results[1].failed == ["01_a"]
+    assert calls == ["2026-08 01_a", "2026-09 01_a", "2026-10 01_a"]
+
+    # previous/next links among the months built
+    august, september, october = ((out / m / "index.html").read_text() for m in kr.month_range("2026-08", "2026-10"))  # fmt: skip
+    assert 'rel="prev"' not in august and 'href="../2026-09/index.html" rel="next"' in august
+    assert 'href="../2026-08/index.html" rel="prev"' in september
+    assert 'href="../2026-10/index.html" rel="next"' in september
+    assert 'href="../2026-09/index.html" rel="prev"' in october and 'rel="next"' not in october
+    assert all('href="../index.html"' in page for page in (august, september, october))
+
+    # the overview: every month, and a trend with one dot per month
+    overview = (out / "index.html").read_text()
+    for month in ("2026-08", "2026-09", "2026-10"):
+        assert f'href="{month}/index.html"' in overview
+    assert "1 failed" in overview
+    trend = re.search(r'<article class="card trend" data-metric="test_rate">.*?</article>', overview, re.S).group(0)  # fmt: skip
+    assert trend.count("<circle") == 3 and "<polyline" in trend and "<polygon" in trend
+    assert "2026-10: 10.0% [9.0%, 11.0%]" in trend and "from 8.0% to 10.0%" in trend
+
+    # a second run skips the months that are complete and rebuilds the failed one
+    calls.clear()
+    monkeypatch.setattr(kr, "_run_notebook", _fake_history_run(calls))
+    again = kr.run_history("2026-08", "2026-10", out=out, notebooks_dir=folder, progress=False)
+    assert calls == ["2026-09 01_a"]
+    assert [r.skipped for r in again] == [True, False, True]
+    assert again[0].notebooks[0].metrics == results[0].notebooks[0].metrics  # read back
+    # a new notebook makes every month out of date; force rebuilds regardless
+    write_notebooks(folder, **{"02_b": PLAIN})
+    calls.clear()
+    kr.run_history("2026-10", "2026-10", out=out, notebooks_dir=folder, progress=False)
+    assert calls == ["2026-10 01_a", "2026-10 02_b"]
+    calls.clear()
+    kr.run_history("2026-10", "2026-10", out=out, notebooks_dir=folder, progress=False, force=True)
+    assert calls == ["2026-10 01_a", "2026-10 02_b"]
+
+
+def test_month_index_cards(tmp_path, monkeypatch, test_metrics):
+    folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN})
+    monkeypatch.setattr(kr, "_run_notebook", _fake_history_run([]))
+    result = kr.run_report(MONTH, out=tmp_path / "r", notebooks_dir=folder, progress=False)
+    index = result.index.read_text()
+    card = re.search(r'<article class="card kpi" data-metric="test_rate">.*?</article>', index, re.S).group(0)  # fmt: skip
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", card))
+    # 100/1000 vs 90/1000: +1.0 pp, not significant (p ≈ 0.45); higher is better: green up
+    assert "Test conversion rate 10.0% 95% CI [9.0%, 11.0%] ▲ +1.0 pp vs 2026-09" in text
+    assert '<p class="change good">' in card
+    assert "not significant" in text and "badge significant" not in card
+
+
+def test_pdf_needs_chromium_before_anything_runs(tmp_path, monkeypatch):
+    folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN})
+    monkeypatch.setattr(kr, "find_chromium", lambda: None)
+    monkeypatch.setattr(kr, "_run_notebook", _fake_run("never"))
+    with pytest.raises(RuntimeError, match="apt-get install chromium"):
+        kr.run_report(MONTH, out=tmp_path / "r", notebooks_dir=folder, pdf=True, progress=False)
+    with pytest.raises(RuntimeError, match="KPILIB_CHROMIUM"):
+        kr.run_history(MONTH, MONTH, out=tmp_path / "r", notebooks_dir=folder, pdf=True)
+    assert not (tmp_path / "r" / MONTH).exists()

@@ -1,0 +1,342 @@
+"""The report as its readers see it: every page opened in headless Chromium.
+
+One history of two months is built from the small sample, with a hostile campaign name in
+the data, and shared by the tests of this module: 2026-10 with every notebook that exists in
+``notebooks/`` (all are covered), then 2026-09 with the funnel only (enough for the links
+between months and the trend lines, at a fraction of the time), both with PDFs. The browser is Debian's ``chromium``
+driven by Playwright (no browser download); the module is skipped, saying why, only when
+neither is available. A full-page screenshot of every page is saved under
+``reports/test-artifacts/browser/`` (or ``$KPILIB_TEST_ARTIFACTS``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kpilib import report as kr
+
+ROOT = Path(__file__).resolve().parents[1]
+HOSTILE = "<script>window.__x=1</script>"
+MONTHS = ("2026-09", "2026-10")
+MONTH = MONTHS[-1]
+ARTIFACTS = Path(os.environ.get("KPILIB_TEST_ARTIFACTS", ROOT / "reports" / "test-artifacts"))
+
+CHROMIUM = kr.find_chromium()
+if CHROMIUM is None:
+    pytest.skip(
+        "no Chromium found (apt-get install chromium, or set KPILIB_CHROMIUM): the "
+        "real-browser checks of the report cannot run",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install -r requirements.txt)"
+)
+
+NOTEBOOKS = sorted(p.stem for p in kr.default_notebooks_dir().glob("*.ipynb"))
+#: The one notebook of the earlier month.
+PARTIAL = "01_funnel"
+
+#: Collected in the page by the test: what a reader would notice.
+PAGE_FACTS = """() => {
+  const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  const external = (url) => /^(https?:)?\\/\\//i.test(url || "");
+  return {
+    text: document.body.innerText,
+    x: typeof window.__x,
+    brokenImages: Array.from(document.images)
+      .filter((img) => !img.complete || img.naturalWidth === 0)
+      .map((img) => (img.getAttribute("src") || "").slice(0, 80)),
+    images: document.images.length,
+    externalResources: Array.from(document.querySelectorAll("script[src], link[href], img[src], iframe[src]"))
+      .map((el) => el.getAttribute("src") || el.getAttribute("href"))
+      .filter(external),
+    visibleCode: Array.from(document.querySelectorAll(
+      ".jp-InputPrompt, .jp-InputArea-editor, .jp-CodeMirrorEditor, .cm-editor, .highlight"
+    )).filter(visible).length,
+    rawTables: document.querySelectorAll("table.dataframe[border]").length,
+    kpilibTables: document.querySelectorAll("table.kpilib-table").length,
+    stderr: Array.from(document.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]'))
+      .map((el) => el.innerText),
+    headlineTables: Array.from(document.querySelectorAll("table.kpilib-headline, table.headline"))
+      .map((t) => t.innerText),
+    math: document.querySelectorAll(".MathJax, .MathJax_Display").length,
+    mathErrors: document.querySelectorAll(".MathJax_Error, .noError, merror").length,
+    mathLoaded: !!window.MathJax,
+    header: (document.querySelector(".kpilib-header") || {}).innerText || "",
+    cards: Array.from(document.querySelectorAll("article.card.kpi")).map((card) => ({
+      metric: card.dataset.metric,
+      value: card.querySelector(".value").innerText,
+      change: card.querySelector(".change").className,
+      significant: !!card.querySelector(".badge.significant"),
+    })),
+    trends: Array.from(document.querySelectorAll("article.card.trend")).map((card) => ({
+      metric: card.dataset.metric,
+      dots: card.querySelectorAll("svg circle").length,
+    })),
+    links: Array.from(document.querySelectorAll("a[href]")).map((a) => a.getAttribute("href")),
+  };
+}"""
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory, small_sample):
+    """Two months built from a copy of the small sample with a hostile campaign name."""
+    root = tmp_path_factory.mktemp("browser")
+    data = root / "data"
+    shutil.copytree(small_sample, data)
+    for table in ("events", "email"):
+        frame = pd.read_parquet(data / f"{table}.parquet")
+        campaigns = frame["campaign"].dropna().unique()
+        # the most frequent campaign of the report month, so that it shows in the tables
+        frame["campaign"] = frame["campaign"].replace({campaigns[-1]: HOSTILE})
+        frame.to_parquet(data / f"{table}.parquet")
+    out = root / "reports"
+    full = kr.run_report(MONTH, source=data, out=out, pdf=True, progress=False)
+    partial = kr.run_history(
+        MONTHS[0], MONTHS[0], only=[PARTIAL], source=data, out=out, pdf=True, progress=False
+    )
+    return {"data": data, "out": out, "results": [*partial, full]}
+
+
+@pytest.fixture(scope="module")
+def pages(history):
+    """Every page of the history opened in Chromium: the facts the tests check."""
+    out = history["out"]
+    targets = {"history": out / "index.html"}
+    for month in MONTHS:
+        targets[f"{month}-index"] = out / month / "index.html"
+    for stem in NOTEBOOKS:
+        targets[f"{MONTH}-{stem}"] = out / MONTH / f"{stem}.html"
+    targets[f"{MONTHS[0]}-{PARTIAL}"] = out / MONTHS[0] / f"{PARTIAL}.html"
+    shots = ARTIFACTS / "browser"
+    shots.mkdir(parents=True, exist_ok=True)
+    facts = {}
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[f for f in kr.CHROMIUM_FLAGS if f not in ("--headless", "--hide-scrollbars")],
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            for name, path in targets.items():
+                facts[name] = _open(context, path, shots / f"{name}.png")
+        finally:
+            browser.close()
+    return facts
+
+
+def _open(context, path: Path, screenshot: Path) -> dict:
+    page = context.new_page()
+    errors, failed, requests, console = [], [], [], []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("requestfailed", lambda req: failed.append(f"{req.url} {req.failure}"))
+    page.on("request", lambda req: requests.append(req.url))
+    page.on("console", lambda msg: console.append(msg.text) if msg.type == "error" else None)
+    page.goto(path.as_uri(), wait_until="load")
+    if page.evaluate("!!window.MathJax"):
+        page.wait_for_selector("body[data-mathjax=typeset]", state="attached", timeout=60_000)
+    page.screenshot(path=str(screenshot), full_page=True)
+    facts = page.evaluate(PAGE_FACTS)
+    page.close()
+    return {**facts, "errors": errors, "failed": failed, "requests": requests, "console": console}
+
+
+def _notebook_json(history, stem: str, month: str = MONTH) -> dict:
+    return json.loads((history["out"] / month / f"{stem}.json").read_text())
+
+
+# --------------------------------------------------------------------------- every page
+
+
+def test_every_notebook_ran(history):
+    assert NOTEBOOKS, "no notebooks found"
+    for result in history["results"]:
+        assert result.ok, [(s.notebook, s.error) for s in result.notebooks if not s.ok]
+    assert [s.notebook for s in history["results"][-1].notebooks] == NOTEBOOKS
+    assert [s.notebook for s in history["results"][0].notebooks] == [PARTIAL]
+
+
+def test_no_errors_no_failed_or_remote_requests(pages):
+    for name, facts in pages.items():
+        assert facts["errors"] == [], (name, facts["errors"])
+        assert facts["failed"] == [], (name, facts["failed"])
+        assert facts["console"] == [], (name, facts["console"])
+        remote = [u for u in facts["requests"] if not u.startswith(("file:", "data:"))]
+        assert remote == [], (name, remote)
+        assert facts["externalResources"] == [], (name, facts["externalResources"])
+
+
+def test_every_image_loaded(pages):
+    for name, facts in pages.items():
+        assert facts["brokenImages"] == [], (name, facts["brokenImages"])
+    # the notebooks draw figures: the pages are not just text
+    assert sum(pages[f"{MONTH}-{stem}"]["images"] for stem in NOTEBOOKS) > 0
+
+
+def test_no_code_and_no_error_output(pages):
+    for name, facts in pages.items():
+        assert facts["visibleCode"] == 0, name
+        assert "Traceback" not in facts["text"], name
+        assert not re.search(r"\b[A-Z]?\w*Error\b", facts["text"]), (
+            name,
+            re.findall(r".{0,60}\b[A-Z]?\w*Error\b.{0,60}", facts["text"]),
+        )
+        assert not [s for s in facts["stderr"] if "Traceback" in s or "Error" in s], name
+
+
+def test_hostile_campaign_name_is_shown_not_run(pages):
+    for name, facts in pages.items():
+        assert facts["x"] == "undefined", name
+    shown = [name for name, facts in pages.items() if HOSTILE in facts["text"]]
+    assert shown, "the campaign name should appear (as text) on some page"
+
+
+def test_tables_are_formatted(pages, history):
+    for stem in NOTEBOOKS:
+        facts = pages[f"{MONTH}-{stem}"]
+        assert facts["rawTables"] == 0, f"{stem}: a DataFrame shown without format_table"
+    assert sum(pages[f"{MONTH}-{stem}"]["kpilibTables"] for stem in NOTEBOOKS) > 0
+
+
+def test_notebook_pages_have_header(pages, history):
+    manifest = json.loads((history["out"] / MONTH / "index.json").read_text())
+    assert manifest["row_counts"]["events"] > 0
+    events = f"events {manifest['row_counts']['events']:,} rows"
+    for stem in NOTEBOOKS:
+        header = pages[f"{MONTH}-{stem}"]["header"]
+        title = _notebook_json(history, stem)["title"]
+        assert f"{title}, October 2026 ({MONTH})" in header, stem
+        assert str(history["data"]) in header and events in header, stem
+        assert f"kpilib {manifest['kpilib_version']}" in header, stem
+        assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", header), stem
+
+
+def test_headline_tables_have_numbers(pages, history):
+    index = pages[f"{MONTH}-index"]
+    assert index["headlineTables"] and re.search(r"\d", index["headlineTables"][0])
+    for stem in NOTEBOOKS:
+        if _notebook_json(history, stem)["metrics"]:
+            tables = pages[f"{MONTH}-{stem}"]["headlineTables"]
+            assert tables and re.search(r"\d+(\.\d+)?%?", tables[-1]), stem
+
+
+def test_formulas_render_offline(pages):
+    glossary = [f"{MONTH}-{stem}" for stem in NOTEBOOKS if "glossary" in stem]
+    assert glossary, "the glossary notebook has the formulas"
+    facts = pages[glossary[0]]
+    assert facts["mathLoaded"] and facts["math"] > 5 and facts["mathErrors"] == 0
+    assert "$$" not in facts["text"]  # every display formula was typeset
+
+
+# --------------------------------------------------------------------------- index pages
+
+
+def test_month_index_cards(pages, history):
+    records = [r for stem in NOTEBOOKS for r in _notebook_json(history, stem)["metrics"]]
+    cards = pages[f"{MONTH}-index"]["cards"]
+    assert [c["metric"] for c in cards] == [r["metric"] for r in records]
+    for card, record in zip(cards, records, strict=True):
+        assert re.search(r"\d", card["value"]), card
+        assert card["significant"] == (record["significant"] is True), card
+        change, better = record["change"], record["higher_is_better"]
+        if change and better is not None:
+            assert ("good" if (change > 0) == better else "bad") in card["change"], card
+        else:
+            assert "neutral" in card["change"], card
+
+
+def test_months_link_to_each_other_and_to_the_overview(pages, history):
+    out = history["out"]
+    september, october = pages["2026-09-index"], pages["2026-10-index"]
+    assert "../2026-10/index.html" in september["links"]
+    assert "../2026-09/index.html" in october["links"]
+    assert "../2026-08/index.html" not in september["links"]  # not built
+    for facts, month in ((september, "2026-09"), (october, "2026-10")):
+        for href in facts["links"]:
+            assert (out / month / href).resolve().exists(), href
+    overview = pages["history"]
+    for month in MONTHS:
+        assert f"{month}/index.html" in overview["links"]
+        assert f"{month}/report.pdf" in overview["links"]
+    months_recorded: dict[str, int] = {}
+    for result in history["results"]:
+        for status in result.notebooks:
+            for record in status.metrics:
+                months_recorded[record["metric"]] = months_recorded.get(record["metric"], 0) + 1
+    assert {t["metric"]: t["dots"] for t in overview["trends"]} == months_recorded
+    assert max(months_recorded.values()) == len(MONTHS)
+
+
+# --------------------------------------------------------------------------- PDF
+
+
+def test_pdf_has_the_index_and_every_notebook(history):
+    from pypdf import PdfReader
+
+    for result in history["results"]:
+        month, stems = result.month, [s.notebook for s in result.notebooks]
+        reader = PdfReader(history["out"] / month / "report.pdf")
+        assert len(reader.pages) >= len(stems) + 1
+        outline = [item.title for item in reader.outline]
+        titles = [_notebook_json(history, stem, month)["title"] for stem in stems]
+        assert outline == [f"KPI report {month}", *titles]
+        # the outline points at increasing pages: each notebook has a page or more
+        starts = [reader.get_destination_page_number(item) for item in reader.outline]
+        assert starts == sorted(set(starts)) and starts[-1] < len(reader.pages)
+        assert "Headline KPIs" in reader.pages[0].extract_text()
+
+
+# --------------------------------------------------------------------------- reproducible
+
+
+def _same_numbers(first: dict, second: dict) -> bool:
+    """Equal records; floats to 1e-6 relative, far below what a page shows.
+
+    A maximum-likelihood fit (the CLV models) may differ in its last digits between runs;
+    an unseeded bootstrap or sample would differ by far more and fail.
+    """
+    if first.keys() != second.keys():
+        return False
+    for key, value in first.items():
+        other = second[key]
+        if isinstance(value, float) and isinstance(other, float):
+            if not math.isclose(value, other, rel_tol=1e-6, abs_tol=1e-12):
+                return False
+        elif value != other:
+            return False
+    return True
+
+
+def test_same_data_gives_identical_headline_numbers(history, tmp_path):
+    again = kr.run_report(MONTH, source=history["data"], out=tmp_path, progress=False)
+    assert again.ok
+    for stem in NOTEBOOKS:
+        first = _notebook_json(history, stem)["metrics"]
+        second = json.loads((tmp_path / MONTH / f"{stem}.json").read_text())["metrics"]
+        # what the reader sees is identical, to the last digit shown ...
+        assert [kr._display_row(r) for r in second] == [kr._display_row(r) for r in first], stem
+        # ... and so are the numbers behind it
+        assert len(first) == len(second), stem
+        for a, b in zip(first, second, strict=True):
+            assert _same_numbers(a, b), (
+                stem,
+                a["metric"],
+                {k: (a[k], b[k]) for k in a if a[k] != b[k]},
+            )
+
+
+def test_history_skips_months_already_built(history):
+    results = kr.run_history(
+        *MONTHS, only=[PARTIAL], source=history["data"], out=history["out"], pdf=True,
+        progress=False,
+    )  # fmt: skip
+    assert [r.skipped for r in results] == [True, True]
+    assert all(r.pdf is not None for r in results)
