@@ -535,13 +535,6 @@ def load_cdnow(kind: Literal["sample", "master"] = "sample") -> pd.DataFrame:
     )
 
 
-def _utc_timestamp(value: Any, what: str) -> pd.Timestamp:
-    stamp = to_utc(value, what)
-    if stamp is None:
-        raise ValueError(f"{what} must be a date or timestamp, got {value!r}")
-    return stamp
-
-
 def _number_from_seconds(seconds: Any, freq: str) -> Any:
     """Period number of epoch ``seconds`` (floor division; weeks run Monday–Sunday as
     pandas' ``"W"``: 1970-01-01 was a Thursday, so day + 3 counts from the Monday before)."""
@@ -800,12 +793,12 @@ def rfm_summary(
     data = _orders(orders, customer_id_col, datetime_col, monetary_value_col)
     end = None
     if observation_period_end is not None:
-        end = _utc_timestamp(observation_period_end, "observation_period_end")
+        end = to_utc(observation_period_end, "observation_period_end")
     raw = _summary_expr(data.table, freq, end).to_pyarrow().to_pandas()
     summary = _finish_index(_summary_frame(raw, unit, end, include_first_transaction, bool(monetary_value_col)), data)
     summary.attrs.update(unit.to_attrs())
     if observation_period_end is not None:
-        summary.attrs["observation_period_end"] = str(_utc_timestamp(observation_period_end, "end"))
+        summary.attrs["observation_period_end"] = str(to_utc(observation_period_end, "end"))
     return summary
 
 
@@ -871,12 +864,12 @@ def calibration_holdout_summary(
     unit = _check_freq(freq, freq_multiplier)
     data = _orders(orders, customer_id_col, datetime_col, monetary_value_col)
     table = data.table
-    cal_end = _utc_timestamp(calibration_period_end, "calibration_period_end")
+    cal_end = to_utc(calibration_period_end, "calibration_period_end")
     if calibration_period_start is not None:
-        table = table.filter(table.ts >= _utc_timestamp(calibration_period_start, "calibration_period_start"))
+        table = table.filter(table.ts >= to_utc(calibration_period_start, "calibration_period_start"))
     obs_end = None
     if observation_period_end is not None:
-        obs_end = _utc_timestamp(observation_period_end, "observation_period_end")
+        obs_end = to_utc(observation_period_end, "observation_period_end")
 
     calibration = table.filter(table.ts <= cal_end)
     raw_cal = _summary_expr(calibration, freq, cal_end).to_pyarrow().to_pandas()
@@ -1798,11 +1791,11 @@ def purchase_tracking(
     data = _orders(orders, "customer_id", "ts", None)
     table = data.table
     if calibration_period_start is not None:
-        table = table.filter(table.ts >= _utc_timestamp(calibration_period_start, "calibration_period_start"))
-    cal_end = _utc_timestamp(calibration_period_end, "calibration_period_end")
+        table = table.filter(table.ts >= to_utc(calibration_period_start, "calibration_period_start"))
+    cal_end = to_utc(calibration_period_end, "calibration_period_end")
     end = None
     if observation_period_end is not None:
-        end = _utc_timestamp(observation_period_end, "observation_period_end")
+        end = to_utc(observation_period_end, "observation_period_end")
     per = _customer_periods(table, freq, end)
     per = per.mutate(first_period=per.period.min().over(group_by=per.customer_id))
     per = per.filter(per.first_period <= _period_of(cal_end, freq))
@@ -2194,9 +2187,9 @@ def value_by_channel(
     """
     table = as_table(customers, "customers")
     if start is not None:
-        table = table.filter(table.signup_at >= _utc_timestamp(start, "start"))
+        table = table.filter(table.signup_at >= to_utc(start, "start"))
     if end is not None:
-        table = table.filter(table.signup_at < _utc_timestamp(end, "end"))
+        table = table.filter(table.signup_at < to_utc(end, "end"))
     people = table.select("customer_id", "channel").execute()
     id_col = value.columns[0]
     clv = value.set_index(id_col)["clv"]
@@ -2303,8 +2296,8 @@ def clv_study(
     if dataset == "cdnow":
         published = CDNOW_PUBLISHED
         return CLVStudy("cdnow", load_cdnow(), None, None, "1998-06", None,
-                        _utc_timestamp(published["calibration_end"], "end"),
-                        _utc_timestamp(published["observation_end"], "end"),
+                        to_utc(published["calibration_end"], "end"),
+                        to_utc(published["observation_end"], "end"),
                         published["freq"], published["freq_multiplier"],
                         {"bgnbd": published["bgnbd"], "gamma_gamma": published["gamma_gamma"]},
                         "published (Fader, Hardie & Lee 2005)")

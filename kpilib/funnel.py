@@ -53,7 +53,7 @@ import pandas as pd
 
 from kpilib.data import DataError, as_table, column_list, require_columns
 from kpilib.metrics import Metric, computes, register
-from kpilib.periods import month_bounds, time_filter, to_utc
+from kpilib.periods import duration_seconds, month_bounds, time_filter, to_utc
 from kpilib.stats import SMALL_DENOMINATOR, compare_proportions, rate_frame
 
 __all__ = [
@@ -492,21 +492,6 @@ def _check_order(order: str) -> str:
     return order
 
 
-def _window_seconds(window: WindowLike) -> int:
-    """Window length in whole seconds; an int is a number of days."""
-    if isinstance(window, (int, np.integer)) and not isinstance(window, bool):
-        delta = pd.Timedelta(days=int(window))
-    else:
-        try:
-            delta = pd.Timedelta(window)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"window must be a duration like '14D' or '36h', got {window!r}") from exc
-    seconds = int(delta.total_seconds())
-    if seconds <= 0:
-        raise ValueError(f"window must be positive, got {window!r}")
-    return seconds
-
-
 def _step_index(reference: int | str, steps: list[str], what: str) -> int:
     """1-based index of a step given by position (1-based, negative from the end) or name."""
     if isinstance(reference, str):
@@ -613,7 +598,7 @@ def funnel_users(
     order = _check_order(order)
     by = column_list(by)
     require_columns(events, by, "events", "the breakdown")
-    window_seconds = _window_seconds(window)
+    window_seconds = int(duration_seconds(window))
     start, end, as_of = to_utc(start), to_utc(end), to_utc(as_of)
 
     columns = ["customer_id", "ts", "event", *[c for c in by if c not in ("customer_id", "ts", "event")]]
@@ -1122,7 +1107,7 @@ def time_to_convert(
     summary["converters"] = summary["converters"].astype("int64")
     summary = summary[[*by_columns, "converters", "mean_days", "p25_days", "median_days", "p75_days", "p90_days"]]
 
-    width = _window_seconds(window) / _DAY_SECONDS / bins
+    width = int(duration_seconds(window)) / _DAY_SECONDS / bins
     binned = durations.mutate(bin=(durations.days / width).floor().cast("int64").clip(0, bins - 1))
     counts = binned.group_by([*by_columns, "bin"]).agg(users=binned.count()).to_pandas()
     if by_columns:

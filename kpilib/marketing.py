@@ -49,6 +49,7 @@ import pandas as pd
 from kpilib import funnel
 from kpilib.data import DataError, as_table
 from kpilib.metrics import Metric, computes, register
+from kpilib.periods import duration_seconds, month_bounds, time_filter, to_utc
 from kpilib.stats import rate_frame
 
 __all__ = [
@@ -471,28 +472,6 @@ _attribution_metric(
 # ---------------------------------------------------------------------------------------
 
 
-def _seconds(window: WindowLike, what: str) -> float:
-    """A duration in seconds; an int is a number of days."""
-    if isinstance(window, (int, np.integer)) and not isinstance(window, bool):
-        delta = pd.Timedelta(days=int(window))
-    else:
-        try:
-            delta = pd.Timedelta(window)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{what} must be a duration like '30D' or '12h', got {window!r}") from exc
-    seconds = delta.total_seconds()
-    if seconds <= 0:
-        raise ValueError(f"{what} must be positive, got {window!r}")
-    return seconds
-
-
-def _utc(value: TimeLike) -> pd.Timestamp | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
 def _check_period(period: str | None) -> str | None:
     if period is None:
         return None
@@ -522,14 +501,6 @@ def _period_grid(first: pd.Timestamp, last: pd.Timestamp, period: str | None) ->
     return [str(p) for p in pd.period_range(pd.Period(naive[0], freq), pd.Period(naive[1], freq), freq=freq)]
 
 
-def _month_bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    try:
-        period = pd.Period(month, freq="M")
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"month must look like 'YYYY-MM', got {month!r}") from exc
-    return period.start_time.tz_localize("UTC"), (period + 1).start_time.tz_localize("UTC")
-
-
 def _breakdown(by: str | None, tables: Mapping[str, ibis.Table]) -> list[str]:
     if by is None:
         return []
@@ -550,15 +521,6 @@ def _breakdown(by: str | None, tables: Mapping[str, ibis.Table]) -> list[str]:
 def _scalar(expr: ibis.Value) -> Any:
     value = expr.execute()
     return None if value is None or pd.isna(value) else value
-
-
-def _time_filter(table: ibis.Table, column: str, start: pd.Timestamp | None, end: pd.Timestamp | None,
-                 *, date: bool = False) -> ibis.Table:
-    if start is not None:
-        table = table.filter(table[column] >= (start.date() if date else start))
-    if end is not None:
-        table = table.filter(table[column] < (end.date() if date else end))
-    return table
 
 
 def _note(*parts: tuple[pd.Series, str]) -> pd.Series:
@@ -616,7 +578,7 @@ def _period_revenue(customers: ibis.Table, orders: ibis.Table, keys: list[str], 
     span = ibis.interval(seconds=int(horizon))
     eligible = customers.filter(customers.signup_at < end, customers.signup_at + span > start)
     eligible = eligible.select("customer_id", "signup_at", *by)
-    o = _time_filter(orders, "ts", start, end)
+    o = time_filter(orders, "ts", start, end)
     o = o.select(o_customer_id=o.customer_id, o_ts=o.ts, o_amount=o.amount)
     joined = eligible.join(o, [eligible.customer_id == o.o_customer_id, o.o_ts >= eligible.signup_at,
                                o.o_ts < eligible.signup_at + span, o.o_ts <= as_of])
@@ -797,14 +759,14 @@ def acquisition_costs(
         raise ValueError(f"gross_margin must be in (0, 1], got {gross_margin!r}")
     if revenue_months <= 0:
         raise ValueError(f"revenue_months must be positive, got {revenue_months!r}")
-    start, end, as_of = _utc(start), _utc(end), _utc(as_of)
+    start, end, as_of = to_utc(start), to_utc(end), to_utc(as_of)
     column = by[0] if by else "channel"
     keys = ["period", *by]
 
-    costs = _time_filter(spend, "date", start, end, date=True)
+    costs = time_filter(spend, "date", start, end, date=True)
     costs = costs.mutate(period=_period_label(costs.date, period))
     frame = _sum_by(costs, keys, spend=costs.cost.sum())
-    cohort = _time_filter(customers, "signup_at", start, end)
+    cohort = time_filter(customers, "signup_at", start, end)
     cohort = cohort.mutate(period=_period_label(cohort.signup_at, period))
     frame = frame.merge(_sum_by(cohort, keys, new_customers=cohort.count()), on=keys, how="outer")
 
@@ -813,7 +775,7 @@ def acquisition_costs(
     else:
         converted = first_orders(orders).select("customer_id", "ts") if orders is not None else None
     if converted is not None:
-        converted = _with_owner(_time_filter(converted, "ts", start, end), customers, by)
+        converted = _with_owner(time_filter(converted, "ts", start, end), customers, by)
         converted = converted.mutate(period=_period_label(converted.ts, period))
         frame = frame.merge(_sum_by(converted, keys, conversions=converted.count()), on=keys, how="outer")
     if events is not None:
@@ -955,7 +917,7 @@ def attributed_return(
     missing = {"model", "channel", "conversions", "revenue"} - set(attribution.columns)
     if missing:
         raise ValueError(f"attribution needs the columns {sorted(missing)}; pass the output of attribute()")
-    costs = _time_filter(as_table(spend, "spend"), "date", _utc(start), _utc(end), date=True)
+    costs = time_filter(as_table(spend, "spend"), "date", to_utc(start), to_utc(end), date=True)
     by_channel = costs.group_by("channel").agg(spend=costs.cost.sum()).execute()
     out = attribution[["model", "channel", "conversions", "revenue"]].merge(by_channel, on="channel", how="left")
     out["spend"] = out["spend"].fillna(0.0)
@@ -1035,13 +997,13 @@ def traffic_to_lead(
     events = as_table(events, "events")
     period = _check_period(period)
     _breakdown(by, {"events": events})
-    seconds = _seconds(window, "window")
-    start, end = _utc(start), _utc(end)
+    seconds = duration_seconds(window, "window")
+    start, end = to_utc(start), to_utc(end)
     visits = events.filter(events.event == visit_event)
     ranked = visits.mutate(rank=ibis.row_number().over(group_by=visits.customer_id,
                                                        order_by=[visits.ts, visits[by]]))
     firsts = ranked.filter(ranked["rank"] == 0).select("customer_id", first_at=ranked.ts, group=ranked[by])
-    firsts = _time_filter(firsts, "first_at", start, end)
+    firsts = time_filter(firsts, "first_at", start, end)
     leads = events.filter(events.event == lead_event).group_by("customer_id").agg(lead_at=ibis._.ts.min())
     leads = leads.rename(l_customer_id="customer_id")
     joined = firsts.left_join(leads, firsts.customer_id == leads.l_customer_id)
@@ -1055,7 +1017,7 @@ def traffic_to_lead(
     )
     people = joined.group_by(["period", "group"]).agg(denominator=joined.count(), numerator=joined.converted.sum(),
                                                        visitors_window_open=joined.open.sum()).execute()
-    counted = _time_filter(visits, "ts", start, end)
+    counted = time_filter(visits, "ts", start, end)
     counted = counted.mutate(period=_period_label(counted.ts, period), group=counted[by])
     volume = counted.group_by(["period", "group"]).agg(visits=counted.count()).execute()
     frame = volume.merge(people, on=["period", "group"], how="outer").fillna(0)
@@ -1213,8 +1175,8 @@ def marketing_influenced_revenue(
     """
     orders = as_table(orders, "orders")
     period = _check_period(period)
-    seconds = _seconds(window, "window")
-    start, end = _utc(start), _utc(end)
+    seconds = duration_seconds(window, "window")
+    start, end = to_utc(start), to_utc(end)
     if touchpoints is not None:
         touches = _touchpoints(touchpoints)
     elif events is None and email is None:
@@ -1229,7 +1191,7 @@ def marketing_influenced_revenue(
             parts.append(clicks.select("customer_id", ts=clicks.clicked_at, channel=ibis.literal("email")))
         touches = parts[0] if len(parts) == 1 else parts[0].union(parts[1])
     touches = touches.select(t_customer_id=touches.customer_id, t_ts=touches.ts)
-    placed = _time_filter(orders, "ts", start, end).select("customer_id", "ts", "amount")
+    placed = time_filter(orders, "ts", start, end).select("customer_id", "ts", "amount")
     placed = placed.mutate(period=_period_label(placed.ts, period))
     influenced = placed.semi_join(touches, [placed.customer_id == touches.t_customer_id, touches.t_ts <= placed.ts,
                                             touches.t_ts >= placed.ts - ibis.interval(seconds=int(seconds))])
@@ -1320,8 +1282,8 @@ def attribution_journeys(
       channel  position  touches  days_before
     0   email         1        1          2.0
     """
-    seconds = _seconds(lookback, "lookback")
-    conv = _time_filter(_numbered_conversions(conversions), "ts", _utc(start), _utc(end))
+    seconds = duration_seconds(lookback, "lookback")
+    conv = time_filter(_numbered_conversions(conversions), "ts", to_utc(start), to_utc(end))
     touch = _touchpoints(touchpoints).rename(t_customer_id="customer_id", touch_at="ts")
     joined = conv.left_join(touch, [
         conv.customer_id == touch.t_customer_id,
@@ -1371,7 +1333,7 @@ def non_converting_journeys(
     0           a   email
     1           b  social
     """
-    seconds = _seconds(lookback, "lookback")
+    seconds = duration_seconds(lookback, "lookback")
     conv = as_table(conversions, "orders")
     last = conv.group_by("customer_id").agg(last_conversion_at=conv.ts.max()).rename(l_customer_id="customer_id")
     touch = _touchpoints(touchpoints).rename(touch_at="ts")
@@ -1379,7 +1341,7 @@ def non_converting_journeys(
     after = after.filter(after.last_conversion_at.isnull() | (after.touch_at > after.last_conversion_at))
     after = after.mutate(path_end=after.touch_at.max().over(group_by=after.customer_id))
     after = after.filter(after.touch_at > after.path_end - ibis.interval(seconds=int(seconds)))
-    after = _time_filter(after, "path_end", _utc(start), _utc(end))
+    after = time_filter(after, "path_end", to_utc(start), to_utc(end))
     after = after.select("customer_id", "touch_at", "channel")
     return after.mutate(position=ibis.row_number().over(group_by=after.customer_id,
                                                         order_by=[after.touch_at, after.channel]) + 1)
@@ -1447,7 +1409,7 @@ def touch_weights(
         ends = (k == 1) | (k == n)
         return np.select([n == 1, n == 2, ends], [1.0, 0.5, 0.4], default=0.2 / np.maximum(n - 2, 1))
     if model == "time_decay":
-        days = _seconds(half_life, "half_life") / _DAY_SECONDS
+        days = duration_seconds(half_life, "half_life") / _DAY_SECONDS
         raw = np.power(0.5, journeys["days_before"].to_numpy(dtype=float) / days)
         total = pd.Series(raw).groupby(journeys["conversion_id"].to_numpy()).transform("sum").to_numpy()
         return raw / total
@@ -1732,8 +1694,8 @@ def headline_metrics(
     0    cac  2026-09  100.0      100.0          1.0
     1    cac  2026-10  150.0      300.0          2.0
     """
-    start, end = _month_bounds(month)
-    previous_start, _ = _month_bounds(str(pd.Period(month, freq="M") - 1))
+    start, end = month_bounds(month)
+    previous_start, _ = month_bounds(str(pd.Period(month, freq="M") - 1))
     costs = acquisition_costs(spend, customers, orders, "M", None, clv=clv, clv_column=clv_column,
                               gross_margin=gross_margin, revenue_months=revenue_months, revenue_basis="period",
                               start=previous_start, end=end, as_of=end if orders is not None else None)

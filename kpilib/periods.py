@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
+import numpy as np
 import pandas as pd
 
-__all__ = ["month_bounds", "time_filter", "to_utc"]
+__all__ = ["duration_seconds", "month_bounds", "time_filter", "to_utc"]
 
 
 def to_utc(value: Any, name: str = "timestamp") -> pd.Timestamp | None:
@@ -35,6 +36,8 @@ def to_utc(value: Any, name: str = "timestamp") -> pd.Timestamp | None:
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a date or timestamp, got {value!r}") from exc
+    if pd.isna(stamp):
+        raise ValueError(f"{name} must be a date or timestamp, got {value!r}")
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
@@ -54,11 +57,39 @@ def month_bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 
 def time_filter(
-    table: ibis.Table, column: str, start: pd.Timestamp | None, end: pd.Timestamp | None
+    table: ibis.Table,
+    column: str,
+    start: pd.Timestamp | None,
+    end: pd.Timestamp | None,
+    *,
+    date: bool = False,
 ) -> ibis.Table:
-    """Rows of ``table`` with ``start <= table[column] < end`` (either bound optional)."""
+    """Rows of ``table`` with ``start <= table[column] < end`` (either bound optional);
+    ``date=True`` compares a date column with the bounds' dates."""
     if start is not None:
-        table = table.filter(table[column] >= start)
+        table = table.filter(table[column] >= (start.date() if date else start))
     if end is not None:
-        table = table.filter(table[column] < end)
+        table = table.filter(table[column] < (end.date() if date else end))
     return table
+
+
+def duration_seconds(value: Any, name: str = "window") -> float:
+    """A positive duration in seconds: a pandas offset string (``"14D"``, ``"36h"``), a
+    ``Timedelta``, or an int meaning days.
+
+    Examples
+    --------
+    >>> duration_seconds("14D"), duration_seconds(2), duration_seconds("90min")
+    (1209600.0, 172800.0, 5400.0)
+    """
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        delta = pd.Timedelta(days=int(value))
+    else:
+        try:
+            delta = pd.Timedelta(value)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{name} must be a duration like '14D' or '36h', got {value!r}") from exc
+    seconds = delta.total_seconds()
+    if not seconds > 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return seconds
