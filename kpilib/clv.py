@@ -2264,6 +2264,34 @@ def _periods_for(month: str, holdout_months: int, calibration_months: int) -> tu
     return start, cal_end, end
 
 
+def _feasible_holdout(orders: ibis.Table, month: str, holdout_months: int) -> int:
+    """``holdout_months``, or fewer when the orders before the holdout would span less time
+    than the holdout itself (early months of a young dataset); a warning says so."""
+    first = orders.ts.min().execute()
+    if first is None or pd.isna(first):
+        raise DataError("there are no orders", table="orders", fix="The CLV analysis needs an orders table with rows")
+    history = (pd.Period(month, freq="M") - pd.Period(pd.Timestamp(first).tz_localize(None), freq="M")).n + 1
+    if history < 2:
+        raise DataError(
+            f"the orders start in {pd.Timestamp(first):%Y-%m}, so there is less than two months of history by "
+            f"the end of {month}",
+            table="orders",
+            column="ts",
+            fix="Report a later month; a calibration and a holdout period both need time",
+        )
+    if holdout_months <= history // 2:
+        return holdout_months
+    shortened = max(1, history // 2)
+    warnings.warn(
+        f"the orders start in {pd.Timestamp(first):%Y-%m}: {history} months of history by the end of {month} "
+        f"cannot hold a {holdout_months}-month holdout after a calibration period as long; using "
+        f"{shortened} month(s) instead",
+        UserWarning,
+        stacklevel=3,
+    )
+    return shortened
+
+
 def clv_study(
     dataset: Literal["sample", "cdnow"] = "sample",
     *,
@@ -2306,6 +2334,7 @@ def clv_study(
     from kpilib.data import load_dataset
 
     ds = load_dataset(source or None)
+    holdout_months = _feasible_holdout(ds.require("orders", "the CLV analysis"), month, holdout_months)
     start, cal_end, end = _periods_for(month, holdout_months, calibration_months)
     reference, label = None, ""
     folder = ds.source

@@ -2428,6 +2428,7 @@ def validate_health_score(
     scores: pd.DataFrame,
     subscriptions: ibis.Table | pd.DataFrame,
     groups: int = 5,
+    month: str | None = None,
 ) -> HealthScoreValidation:
     r"""Judge a month's health score by the churn of the following month.
 
@@ -2440,6 +2441,9 @@ def validate_health_score(
         The subscriptions table.
     groups : int, default 5
         Number of score groups of the lift table (quintiles by default).
+    month : str, optional
+        The scored month; needed only when ``scores`` is empty (no customer was scored),
+        which gives an undefined (NaN) AUC rather than an error.
 
     Returns
     -------
@@ -2471,8 +2475,10 @@ def validate_health_score(
         if column not in scores.columns:
             raise ValueError(f"scores must come from health_score(); column '{column}' is missing")
     months = scores["month"].astype(str).unique()
+    if not len(months) and month is not None:
+        months = [str(pd.Period(month, freq="M"))]
     if len(months) != 1:
-        raise ValueError(f"scores must hold one month, got {sorted(months)}")
+        raise ValueError(f"scores must hold one month, got {sorted(months)}; pass month= for an empty one")
     scored_month = pd.Period(months[0], freq="M")
     _, as_of = month_bounds(str(scored_month))
     _, outcome_end = month_bounds(str(scored_month + 1))
@@ -2572,7 +2578,7 @@ def health_score_backtest(
     for month in months:
         previous = str(pd.Period(month, freq="M") - 1)
         scores = health_score(events, previous, subscriptions=subscriptions, **score_options)
-        rows.append(validate_health_score(scores, subscriptions).summary())
+        rows.append(validate_health_score(scores, subscriptions, month=previous).summary())
     columns = ["month", "auc", "auc_ci_low", "auc_ci_high", "churned", "stayed"]
     return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
 

@@ -418,3 +418,13 @@ def test_a_boundary_maximum_is_refitted_with_the_smallest_penalizer_and_said():
         fitted = clv.fit_bgnbd(summary)
     assert fitted.penalizer_coef == pytest.approx(1e-4)
     assert np.isfinite(list(fitted.params_.values)).all()
+
+
+def test_a_young_dataset_gets_a_shorter_holdout_with_a_warning():
+    """Orders start in 2025-01: by the end of 2025-06 there are six months, too few for a
+    six-month holdout after a calibration as long, so three months are held out."""
+    with pytest.warns(UserWarning, match="using 3 month"):
+        study = clv.clv_study("sample", month="2025-06", holdout_months=6)
+    assert study.calibration_end == pd.Timestamp("2025-04-01", tz="UTC") - pd.Timedelta(1, "us")
+    with pytest.raises(DataError, match="less than two months of history"):
+        clv.clv_study("sample", month="2025-01")

@@ -488,3 +488,14 @@ def test_headline_metrics_skip_missing_tables(sample):
     events = sample.events.filter(sample.events.ts >= pd.Timestamp("2026-08-01", tz="UTC")).to_pandas()
     h = E.headline_metrics({"events": events}, "2026-10")
     assert set(h.metric) == {"mau", "stickiness"}
+
+
+def test_a_month_before_any_subscriber_has_an_undefined_auc_not_an_error():
+    events = pd.DataFrame({"customer_id": ["a"], "ts": ["2026-10-20"], "event": ["page_view"]})
+    subs = pd.DataFrame({"customer_id": ["a"], "start_at": ["2026-10-01"], "end_at": [None], "mrr": [29.0]})
+    out = E.health_score_backtest(events, subs, ["2026-09", "2026-11"])
+    assert out["month"].tolist() == ["2026-09", "2026-11"]
+    first = out.iloc[0]
+    assert np.isnan(first.auc) and first.churned == 0 and first.stayed == 0
+    with pytest.raises(ValueError, match="pass month="):
+        E.validate_health_score(E.health_score(events, "2026-08", subscriptions=subs), subs)
