@@ -662,13 +662,18 @@ def _finish_index(frame: pd.DataFrame, orders: _Orders) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------
 
 
+#: Order values are summed as exact decimals: a parallel engine adds floats in a varying
+#: order, and last-digit differences would move the fitted parameters from run to run.
+_EXACT = dt.Decimal(38, 9)
+
+
 def _customer_periods(table: ibis.Table, freq: str, end: pd.Timestamp | None) -> ibis.Table:
     """One row per customer and period with an order, the period's order values summed.
     Periods after ``end``'s period are dropped (lifetimes floors the end to its period)."""
     periods = table.mutate(period=_period_expr(table.ts, freq))
     if end is not None:
         periods = periods.filter(periods.period <= _period_of(end, freq))
-    return periods.group_by(["customer_id", "period"]).aggregate(amount=periods.amount.sum())
+    return periods.group_by(["customer_id", "period"]).aggregate(amount=periods.amount.cast(_EXACT).sum())
 
 
 def _summary_expr(table: ibis.Table, freq: str, end: pd.Timestamp | None) -> ibis.Table:
@@ -680,7 +685,7 @@ def _summary_expr(table: ibis.Table, freq: str, end: pd.Timestamp | None) -> ibi
     return (
         per.group_by("customer_id")
         .aggregate(first=per.period.min(), last=per.period.max(), periods=per.count(),
-                   total=per.amount.sum(), first_amount=first_amount)
+                   total=per.amount.sum().cast("float64"), first_amount=first_amount)
         .order_by("customer_id")
     )
 
@@ -883,7 +888,7 @@ def calibration_holdout_summary(
     raw_hold = (
         holdout.group_by("customer_id")
         .aggregate(frequency_holdout=holdout.period.nunique(),
-                   monetary_value_holdout=holdout.amount.mean(),
+                   monetary_value_holdout=holdout.amount.cast(_EXACT).mean().cast("float64"),
                    last_ts=holdout.ts.max())
         .execute()
     )
