@@ -649,7 +649,7 @@ def _memtable(orders: pd.DataFrame, columns: dict[str, str]) -> ibis.Table:
 
 def _finish_index(frame: pd.DataFrame, orders: _Orders) -> pd.DataFrame:
     """Index by customer id named like the input's column, numeric ids restored."""
-    frame = frame.set_index("customer_id")
+    frame.index = pd.Index(frame.pop("customer_id"))  # set_index would copy every column
     if orders.id_dtype is not None:
         frame.index = frame.index.astype(orders.id_dtype)
         frame = frame.sort_index()
@@ -662,9 +662,10 @@ def _finish_index(frame: pd.DataFrame, orders: _Orders) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------
 
 
-#: Order values are summed as exact decimals: a parallel engine adds floats in a varying
-#: order, and last-digit differences would move the fitted parameters from run to run.
-_EXACT = dt.Decimal(38, 9)
+#: Order values are summed as exact decimals with six places (a millionth of the currency
+#: unit): a parallel engine adds floats in a varying order, and last-digit differences
+#: would move the fitted parameters from run to run.
+_EXACT = dt.Decimal(18, 6)
 
 
 def _customer_periods(table: ibis.Table, freq: str, end: pd.Timestamp | None) -> ibis.Table:
