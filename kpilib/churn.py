@@ -56,7 +56,7 @@ from scipy import stats as _sps
 
 from kpilib.data import DataError, as_table, column_list
 from kpilib.metrics import Metric, computes, register
-from kpilib.periods import to_utc
+from kpilib.periods import PANDAS_FREQ, PERIOD_ORIGIN, period_index, period_index_of, to_utc
 from kpilib.stats import SMALL_DENOMINATOR, rate_frame
 
 __all__ = [
@@ -92,13 +92,6 @@ PERIODS_PER_YEAR: dict[str, float] = {"W": 365.25 / 7, "M": 12.0, "Q": 4.0, "Y":
 #: for a chart, not a target or a judgement — it varies with price point and segment.
 SAAS_MONTHLY_CHURN_BENCHMARK = (0.03, 0.08)
 
-_PANDAS_FREQ = {"W": "W-SUN", "M": "M", "Q": "Q-DEC", "Y": "Y-DEC"}
-_PERIOD_ORIGIN = {
-    "W": pd.Period("1970-01-05", "W-SUN"),
-    "M": pd.Period("1970-01", "M"),
-    "Q": pd.Period("1970Q1", "Q-DEC"),
-    "Y": pd.Period("1970", "Y-DEC"),
-}
 _UTC = dt.Timestamp(timezone="UTC")
 _FAR_FUTURE = pd.Timestamp("2999-01-01", tz="UTC")
 _DAY_NS = 86_400 * 10**9
@@ -436,9 +429,9 @@ register(
 
 def _check_period(period: str) -> str:
     key = str(period).upper()
-    if key not in _PANDAS_FREQ:
+    if key not in PANDAS_FREQ:
         raise ValueError(
-            f"period must be one of {', '.join(map(repr, _PANDAS_FREQ))} (week, month, quarter, "
+            f"period must be one of {', '.join(map(repr, PANDAS_FREQ))} (week, month, quarter, "
             f"year), got {period!r}"
         )
     return key
@@ -478,7 +471,7 @@ def _resolve_as_of(as_of: Any, latest: Any) -> pd.Timestamp:
 
 def _period_grid(first: pd.Timestamp, as_of: pd.Timestamp, period: str) -> pd.DataFrame:
     """Calendar periods from the one holding ``first`` to the last one complete by ``as_of``."""
-    freq = _PANDAS_FREQ[period]
+    freq = PANDAS_FREQ[period]
     lo = pd.Period(first.tz_convert(None), freq)
     hi = pd.Period((as_of - pd.Timedelta(1, "ns")).tz_convert(None), freq)
     periods = pd.period_range(lo, hi, freq=freq) if lo <= hi else pd.PeriodIndex([], freq=freq)
@@ -1284,30 +1277,13 @@ def _activity_table(activity: Any) -> ibis.Table:
     )
 
 
-def _period_index(ts: Any, period: str) -> Any:
-    """Integer index of the calendar period holding ``ts`` (0 = the period of 1970-01-01).
-
-    Calendar parts are read from the UTC wall clock (kpilib's engines run in UTC; some
-    backends refuse to extract fields from a zoned timestamp)."""
-    if period != "W":
-        ts = ts.cast(dt.Timestamp())
-    if period == "M":
-        return (ts.year() - 1970) * 12 + ts.month() - 1
-    if period == "Q":
-        return (ts.year() - 1970) * 4 + ts.quarter() - 1
-    if period == "Y":
-        return ts.year() - 1970
-    # ISO weeks from Monday 1970-01-05
-    return ((ts.epoch_seconds() - 4 * 86_400) / (7 * 86_400)).floor().cast("int64")
-
-
 def _period_labels(index: np.ndarray, period: str) -> list[str]:
-    origin = _PERIOD_ORIGIN[period]
+    origin = PERIOD_ORIGIN[period]
     return [str(origin + int(i)) for i in index]
 
 
 def _period_end(index: np.ndarray, period: str) -> np.ndarray:
-    origin = _PERIOD_ORIGIN[period]
+    origin = PERIOD_ORIGIN[period]
     return np.array([(origin + int(i) + 1).start_time.tz_localize("UTC") for i in index])
 
 
@@ -1408,14 +1384,14 @@ def cohort_retention(
         t = t.filter(t.event.isin(list(events)))
     as_of_ts = _resolve_as_of(as_of, t.ts.max().execute())
     t = t.filter(t.ts < as_of_ts)
-    p = t.mutate(p=_period_index(t.ts, key)).select("customer_id", "p").distinct()
+    p = t.mutate(p=period_index(t.ts, key)).select("customer_id", "p").distinct()
     if cohort_by == "signup":
         if customers is None:
             raise DataError("cohort_by='signup' needs the customers table", table="customers",
                             fix="Pass customers=ds.customers")
         cust = as_table(customers, "customers")
         cust = cust.filter(cust.signup_at < as_of_ts)
-        cohorts = cust.select("customer_id", cohort=_period_index(cust.signup_at, key)).distinct(on="customer_id")
+        cohorts = cust.select("customer_id", cohort=period_index(cust.signup_at, key)).distinct(on="customer_id")
     else:
         cohorts = p.group_by("customer_id").aggregate(cohort=p.p.min())
     attrs = _attributes(t, "ts", by_cols, customers, "activity")
@@ -1436,7 +1412,7 @@ def cohort_retention(
         return pd.DataFrame(columns=columns)
     # the grid: every cohort × offset 0 … the oldest cohort's last elapsed offset
     cohort_idx = np.sort(sizes["cohort"].unique().astype("int64"))
-    now_idx = int(_period_index_pd(as_of_ts - pd.Timedelta(1, "ns"), key))
+    now_idx = int(period_index_of(as_of_ts - pd.Timedelta(1, "ns"), key))
     last_complete = now_idx if _period_end(np.array([now_idx]), key)[0] <= as_of_ts else now_idx - 1
     max_offset = max(int(last_complete - cohort_idx.min()), 0)
     grid = sizes.merge(pd.DataFrame({"offset": np.arange(max_offset + 1, dtype="int64")}), how="cross")
@@ -1467,10 +1443,6 @@ def cohort_retention(
     grid = grid.sort_values(["cohort", *by_cols, "offset"]).reset_index(drop=True)
     grid["cohort"] = _period_labels(grid["cohort"].to_numpy(), key)
     return grid[columns]
-
-
-def _period_index_pd(ts: pd.Timestamp, period: str) -> int:
-    return (pd.Period(ts.tz_convert(None), _PANDAS_FREQ[period]) - _PERIOD_ORIGIN[period]).n
 
 
 def retention_average(

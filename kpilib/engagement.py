@@ -40,7 +40,7 @@ from scipy import stats as _sps
 from kpilib.churn import subscription_spells
 from kpilib.data import Dataset, as_table, column_list, load_dataset, require_columns
 from kpilib.metrics import Metric, computes, register
-from kpilib.periods import month_bounds, time_filter, to_utc
+from kpilib.periods import month_bounds, period_index, period_index_of, time_filter, to_utc
 from kpilib.stats import SMALL_DENOMINATOR, compare_proportions, rate_frame
 
 __all__ = [
@@ -1153,19 +1153,10 @@ def stickiness_histogram(
     return out
 
 
-def _period_index(ts: ibis.Value, freq: str) -> ibis.Value:
-    """An integer that increases by one per calendar week or month."""
-    if freq == "M":
-        day = ts.date()
-        return day.year() * 12 + day.month() - 1
-    # 1970-01-05 was a Monday: weeks counted from there
-    return (ts.truncate("W").date().epoch_days() - 4) // 7
-
-
 def _index_to_period(index: pd.Series, freq: str) -> pd.Series:
     index = index.astype("int64")
     if freq == "M":
-        return pd.to_datetime(pd.DataFrame({"year": index // 12, "month": index % 12 + 1, "day": 1}))
+        return pd.to_datetime(pd.DataFrame({"year": index // 12 + 1970, "month": index % 12 + 1, "day": 1}))
     return pd.Timestamp("1970-01-05") + pd.to_timedelta(index * 7, unit="D")
 
 
@@ -1221,7 +1212,7 @@ def lifecycle(
     _check_freq(freq, ("W", "M"))
     start, end = to_utc(start), to_utc(end)
     acts = time_filter(_activity(events, activity_events), "ts", None, end)
-    per = acts.select(customer_id=acts.customer_id, idx=_period_index(acts.ts, freq)).distinct()
+    per = acts.select(customer_id=acts.customer_id, idx=period_index(acts.ts, freq)).distinct()
     w = ibis.window(group_by="customer_id", order_by="idx")
     per = per.mutate(prev=per.idx.lag().over(w), next=per.idx.lead().over(w))
     state = ibis.cases(
@@ -1241,8 +1232,8 @@ def lifecycle(
     wide = counts.pivot_table(index="idx", columns="state", values="customers", aggfunc="sum")
     wide = wide.reindex(columns=states).fillna(0).astype("int64").rename_axis(columns=None)
     last_active = counts.loc[counts.state != "dormant", "idx"].max() if len(counts) else None
-    lo = _period_index_of(start, freq) if start is not None else wide.index.min()
-    hi = _period_index_of(end - pd.Timedelta(microseconds=1), freq) if end is not None else last_active
+    lo = period_index_of(start, freq) if start is not None else wide.index.min()
+    hi = period_index_of(end - pd.Timedelta(microseconds=1), freq) if end is not None else last_active
     wide = wide.reindex(range(int(lo), int(hi) + 1), fill_value=0)
     out = wide.rename_axis("idx").reset_index()
     out.insert(0, "period", _index_to_period(out.idx, freq))
@@ -1251,14 +1242,6 @@ def lifecycle(
     with np.errstate(divide="ignore", invalid="ignore"):
         out["quick_ratio"] = np.where(out.dormant < 0, (out.new + out.resurrecting) / -out.dormant.where(out.dormant < 0), np.nan)
     return out[columns]
-
-
-def _period_index_of(stamp: pd.Timestamp, freq: str) -> int:
-    stamp = _naive(stamp)
-    if freq == "M":
-        return stamp.year * 12 + stamp.month - 1
-    monday = stamp.normalize() - pd.Timedelta(days=stamp.weekday())
-    return int((monday - pd.Timestamp("1970-01-05")).days // 7)
 
 
 # ---------------------------------------------------------------------------------------

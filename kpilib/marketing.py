@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from kpilib import funnel
-from kpilib.data import DataError, as_table
+from kpilib.data import DataError, as_table, require_columns
 from kpilib.metrics import Metric, computes, register
 from kpilib.periods import duration_seconds, month_bounds, time_filter, to_utc
 from kpilib.stats import rate_frame
@@ -507,14 +507,7 @@ def _breakdown(by: str | None, tables: Mapping[str, ibis.Table]) -> list[str]:
     if not isinstance(by, str):
         raise ValueError(f"by must be one column name (e.g. 'channel') or None, got {by!r}")
     for name, table in tables.items():
-        if by not in table.columns:
-            raise DataError(
-                f"the breakdown needs column '{by}', which the table does not have (it has: "
-                f"{', '.join(table.columns)})",
-                table=name,
-                column=by,
-                fix="Use a column present in both the spend and customers tables, or by=None for blended figures",
-            )
+        require_columns(table, [by], name, "the breakdown")
     return [by]
 
 

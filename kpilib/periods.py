@@ -9,10 +9,23 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
-__all__ = ["duration_seconds", "month_bounds", "time_filter", "to_utc"]
+__all__ = ["PANDAS_FREQ", "PERIOD_ORIGIN", "duration_seconds", "month_bounds", "period_index",
+           "period_index_of", "time_filter", "to_utc"]
+
+
+#: pandas frequency of each calendar period kpilib counts in (weeks run Monday–Sunday).
+PANDAS_FREQ = {"W": "W-SUN", "M": "M", "Q": "Q-DEC", "Y": "Y-DEC"}
+#: Period number 0 of each frequency: the week of Monday 1970-01-05, January 1970 …
+PERIOD_ORIGIN = {
+    "W": pd.Period("1970-01-05", "W-SUN"),
+    "M": pd.Period("1970-01", "M"),
+    "Q": pd.Period("1970Q1", "Q-DEC"),
+    "Y": pd.Period("1970", "Y-DEC"),
+}
 
 
 def to_utc(value: Any, name: str = "timestamp") -> pd.Timestamp | None:
@@ -93,3 +106,34 @@ def duration_seconds(value: Any, name: str = "window") -> float:
     if not seconds > 0:
         raise ValueError(f"{name} must be positive, got {value!r}")
     return seconds
+
+
+def period_index(ts: Any, period: str) -> Any:
+    """Integer number of the calendar period (``W``, ``M``, ``Q``, ``Y``) holding the Ibis
+    timestamp ``ts``, counted from :data:`PERIOD_ORIGIN`; consecutive periods differ by 1.
+
+    Calendar parts are read from the UTC wall clock (kpilib's engines run in UTC; some
+    backends refuse to extract fields from a zoned timestamp).
+    """
+    if period != "W":
+        ts = ts.cast(dt.Timestamp())
+    if period == "M":
+        return (ts.year() - 1970) * 12 + ts.month() - 1
+    if period == "Q":
+        return (ts.year() - 1970) * 4 + ts.quarter() - 1
+    if period == "Y":
+        return ts.year() - 1970
+    # weeks from Monday 1970-01-05
+    return ((ts.epoch_seconds() - 4 * 86_400) / (7 * 86_400)).floor().cast("int64")
+
+
+def period_index_of(stamp: pd.Timestamp, period: str) -> int:
+    """:func:`period_index` of one timestamp, in pandas.
+
+    Examples
+    --------
+    >>> period_index_of(pd.Timestamp("1971-02-10", tz="UTC"), "M"), period_index_of(pd.Timestamp("1970-01-12", tz="UTC"), "W")
+    (13, 1)
+    """
+    stamp = to_utc(stamp).tz_convert(None)
+    return (pd.Period(stamp, PANDAS_FREQ[period]) - PERIOD_ORIGIN[period]).n
