@@ -4,7 +4,10 @@
    input, validation included — the whole call) against
    ``lifetimes.utils.summary_data_from_transaction_data`` on the same pandas DataFrame of
    orders, with monetary values; the two results are checked equal.
-2. BG/NBD fitted on the unique (frequency, recency, T) rows with weights
+2. ``kpilib.clv.calibration_holdout_summary`` against
+   ``lifetimes.utils.calibration_and_holdout_data`` (first 18 months calibration, the rest
+   holdout), likewise checked equal.
+3. BG/NBD fitted on the unique (frequency, recency, T) rows with weights
    (``kpilib.clv.fit_bgnbd``) against lifetimes' plain fit on one row per customer; the
    parameters are checked equal.
 
@@ -27,7 +30,7 @@ import warnings
 import numpy as np
 import pandas as pd
 from lifetimes import BetaGeoFitter
-from lifetimes.utils import summary_data_from_transaction_data
+from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
 
 from kpilib import clv
 
@@ -76,6 +79,12 @@ def measure(customers: int, repeat: int) -> list[dict]:
         orders, "customer_id", "ts", monetary_value_col="amount"))
     pd.testing.assert_frame_equal(ours, theirs, check_exact=False, rtol=1e-12)
 
+    cal_end = "2025-06-30"
+    split_s, split = best_of(repeat, lambda: clv.calibration_holdout_summary(orders, cal_end, monetary_value_col="amount"))
+    their_split_s, their_split = best_of(repeat, lambda: calibration_and_holdout_data(
+        orders, "customer_id", "ts", cal_end, monetary_value_col="amount"))
+    pd.testing.assert_frame_equal(split, their_split, check_exact=False, rtol=1e-12)
+
     weighted_s, weighted = best_of(repeat, lambda: clv.fit_bgnbd(ours))
     plain_s, plain = best_of(repeat, lambda: BetaGeoFitter().fit(ours["frequency"], ours["recency"], ours["T"]))
     same = np.allclose(weighted.params_.to_numpy(), plain.params_.to_numpy(), rtol=1e-4)
@@ -84,6 +93,9 @@ def measure(customers: int, repeat: int) -> list[dict]:
         {"customers": customers, "orders": len(orders), "task": "RFM summary",
          "kpilib_s": ours_s, "lifetimes_s": theirs_s, "speed_up": theirs_s / ours_s, "equal": True,
          "note": "Ibis→DuckDB, whole call incl. validation"},
+        {"customers": customers, "orders": len(orders), "task": "calibration/holdout",
+         "kpilib_s": split_s, "lifetimes_s": their_split_s, "speed_up": their_split_s / split_s, "equal": True,
+         "note": f"calibration to {cal_end}, holdout after"},
         {"customers": customers, "orders": len(orders), "task": "BG/NBD fit",
          "kpilib_s": weighted_s, "lifetimes_s": plain_s, "speed_up": plain_s / weighted_s, "equal": bool(same),
          "note": f"{unique:,} unique (x, t_x, T) rows with weights"},

@@ -61,7 +61,7 @@ from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, Pa
 from lifetimes.utils import ConvergenceError
 from scipy import stats as _sps
 
-from kpilib.data import DataError, as_table
+from kpilib.data import DataError, as_table, memtable
 from kpilib.metrics import Metric, computes, register
 from kpilib.periods import month_bounds, to_utc
 
@@ -579,9 +579,12 @@ def _period_expr(ts: ibis.Value, freq: str) -> ibis.Value:
 
 @dataclass(frozen=True)
 class _Orders:
-    table: ibis.Table  # columns customer_id, ts, amount (0.0 without a monetary column)
+    table: ibis.Table  # columns customer_id, ts, amount (0.0 without a monetary column) [, row]
     id_name: str
-    id_dtype: Any  # dtype to restore for a pandas input with numeric ids, else None
+    # A pandas input's customer ids; the table's ``row`` column holds each order's position
+    # in it, so a per-customer result can take its ids from here by position instead of
+    # turning a million strings back into Python objects. None for an Ibis table.
+    ids: pd.Index | None
 
 
 def _orders(
@@ -602,10 +605,9 @@ def _orders(
                 column=col,
                 fix=f"Pass {role} naming one of the table's columns",
             )
-    id_dtype = None
+    ids = None
     if is_frame:
-        kind = orders[customer_id_col].dtype.kind
-        id_dtype = orders[customer_id_col].dtype if kind in "iuf" else None
+        ids = pd.Index(orders[customer_id_col], copy=False)
         raw = _memtable(orders, {"customer_id": customer_id_col, "ts": datetime_col,
                                  **({"amount": monetary_value_col} if monetary_value_col else {})})
     else:
@@ -616,12 +618,12 @@ def _orders(
         )
     if not monetary_value_col:
         raw = raw.mutate(amount=ibis.literal(0.0))
-    return _Orders(as_table(raw, "orders", validate=is_frame), customer_id_col, id_dtype)
+    return _Orders(as_table(raw, "orders", validate=is_frame), customer_id_col, ids)
 
 
 def _memtable(orders: pd.DataFrame, columns: dict[str, str]) -> ibis.Table:
     """The orders' columns as an Ibis memtable named by the contract (``columns`` maps a
-    contract name to the frame's column).
+    contract name to the frame's column), plus ``row``, each order's position in the frame.
 
     Clean columns (text ids, datetimes, float amounts) go straight into an Arrow table —
     no pandas copy, no per-value type inference — with times made UTC there, so the
@@ -630,13 +632,15 @@ def _memtable(orders: pd.DataFrame, columns: dict[str, str]) -> ibis.Table:
     """
     ids, ts = orders[columns["customer_id"]], orders[columns["ts"]]
     amount = orders[columns["amount"]] if "amount" in columns else None
+    row = np.arange(len(orders), dtype="int64")
     clean = (
         pd.api.types.is_datetime64_any_dtype(ts)
         and pd.api.types.infer_dtype(ids, skipna=False) == "string"
         and (amount is None or pd.api.types.is_float_dtype(amount))
     )
     if not clean:
-        return ibis.memtable(orders[list(columns.values())].rename(columns={v: k for k, v in columns.items()}))
+        frame = orders[list(columns.values())].set_axis(list(columns), axis=1)
+        return memtable(frame.assign(row=row))
     utc = ts.dt.tz_convert("UTC").dt.tz_localize(None) if ts.dt.tz is not None else ts
     arrays = {
         "customer_id": pa.array(ids.to_numpy(), type=pa.string()),
@@ -644,17 +648,26 @@ def _memtable(orders: pd.DataFrame, columns: dict[str, str]) -> ibis.Table:
     }
     if amount is not None:
         arrays["amount"] = pa.array(amount.to_numpy(), type=pa.float64())
-    return ibis.memtable(pa.table(arrays))
+    arrays["row"] = pa.array(row)
+    return memtable(pa.table(arrays))
 
 
-def _finish_index(frame: pd.DataFrame, orders: _Orders) -> pd.DataFrame:
-    """Index by customer id named like the input's column, numeric ids restored."""
-    frame.index = pd.Index(frame.pop("customer_id"))  # set_index would copy every column
-    if orders.id_dtype is not None:
-        frame.index = frame.index.astype(orders.id_dtype)
-        frame = frame.sort_index()
-    frame.index.name = orders.id_name
-    return frame
+def _per_customer(expr: ibis.Table, orders: _Orders) -> tuple[pd.Index, dict[str, np.ndarray]]:
+    """Run a query with one row per customer (columns ``customer_id`` [, ``row``] and
+    numbers): its ids as the index lifetimes gives (sorted, named like the input's column,
+    the input's dtype) and its other columns as arrays in the same order."""
+    result = expr.order_by("customer_id").to_pyarrow()
+    values = {name: result.column(name).to_numpy() for name in result.column_names
+              if name not in ("customer_id", "row")}
+    if orders.ids is None:
+        index = pd.Index(result.column("customer_id").to_pandas(), name=orders.id_name)
+        return index, values
+    index = orders.ids.take(result.column("row").to_numpy())
+    if index.dtype.kind in "iuf":  # the engine sorted their text; lifetimes sorts the numbers
+        order = np.argsort(index.to_numpy(), kind="stable")
+        index = index.take(order)
+        values = {name: column[order] for name, column in values.items()}
+    return index.rename(orders.id_name), values
 
 
 # ---------------------------------------------------------------------------------------
@@ -669,12 +682,14 @@ _EXACT = dt.Decimal(18, 6)
 
 
 def _customer_periods(table: ibis.Table, freq: str, end: pd.Timestamp | None) -> ibis.Table:
-    """One row per customer and period with an order, the period's order values summed.
-    Periods after ``end``'s period are dropped (lifetimes floors the end to its period)."""
+    """One row per customer and period with an order, the period's order values summed
+    (and the first ``row`` kept when the orders have one). Periods after ``end``'s period
+    are dropped (lifetimes floors the end to its period)."""
     periods = table.mutate(period=_period_expr(table.ts, freq))
     if end is not None:
         periods = periods.filter(periods.period <= _period_of(end, freq))
-    return periods.group_by(["customer_id", "period"]).aggregate(amount=periods.amount.cast(_EXACT).sum())
+    rows = {"row": periods.row.min()} if "row" in periods.columns else {}
+    return periods.group_by(["customer_id", "period"]).aggregate(amount=periods.amount.cast(_EXACT).sum(), **rows)
 
 
 def _summary_expr(table: ibis.Table, freq: str, end: pd.Timestamp | None) -> ibis.Table:
@@ -683,40 +698,33 @@ def _summary_expr(table: ibis.Table, freq: str, end: pd.Timestamp | None) -> ibi
     per = _customer_periods(table, freq, end)
     amount, period = per.amount.cast("float64"), per.period.cast("int64")
     first_amount = _duckdb_arg_min(amount, period) if _is_duckdb(per) else amount.argmin(period)
-    return (
-        per.group_by("customer_id")
-        .aggregate(first=per.period.min(), last=per.period.max(), periods=per.count(),
-                   total=per.amount.sum().cast("float64"), first_amount=first_amount)
-        .order_by("customer_id")
+    rows = {"row": per.row.min()} if "row" in per.columns else {}
+    return per.group_by("customer_id").aggregate(
+        first=per.period.min(), last=per.period.max(), periods=per.count(),
+        total=per.amount.sum().cast("float64"), first_amount=first_amount, **rows,
     )
 
 
-def _summary_frame(raw: pd.DataFrame, unit: TimeUnit, end: pd.Timestamp | None, include_first: bool,
-                   monetary: bool) -> pd.DataFrame:
-    first = raw["first"].to_numpy(dtype="int64")
-    last = raw["last"].to_numpy(dtype="int64")
-    if end is None:
-        end_period = int(last.max()) if len(raw) else 0
-    else:
-        end_period = _period_of(end, unit.freq)
-    periods = raw["periods"].to_numpy(dtype="int64")
-    out = pd.DataFrame(
-        {
-            "customer_id": raw["customer_id"],
-            "frequency": (periods - (0 if include_first else 1)).astype(float),
-            "recency": (last - first) / unit.freq_multiplier,
-            "T": (end_period - first) / unit.freq_multiplier,
-        }
-    )
+def _summary_frame(index: pd.Index, raw: Mapping[str, np.ndarray], unit: TimeUnit, end: pd.Timestamp | None,
+                   include_first: bool, monetary: bool, suffix: str = "") -> pd.DataFrame:
+    """The summary's columns from the per-customer numbers of :func:`_summary_expr`,
+    written into one float block (no per-column copies when the frame is built)."""
+    names = ["frequency", "recency", "T"] + (["monetary_value"] if monetary else [])
+    block = np.empty((len(names), len(index)))
+    first, last, periods = raw["first"], raw["last"], raw["periods"]
+    end_period = _period_of(end, unit.freq) if end is not None else (int(last.max()) if len(last) else 0)
+    np.subtract(periods, 0 if include_first else 1, out=block[0], casting="unsafe")
+    np.divide(np.subtract(last, first, dtype="int64"), unit.freq_multiplier, out=block[1])
+    np.divide(np.subtract(end_period, first, dtype="int64"), unit.freq_multiplier, out=block[2])
     if monetary:
-        total = raw["total"].to_numpy(dtype=float)
+        total = raw["total"]
         if include_first:
-            out["monetary_value"] = total / periods
+            np.divide(total, periods, out=block[3])
         else:
-            repeat = total - raw["first_amount"].to_numpy(dtype=float)
+            repeat = total - raw["first_amount"]
             with np.errstate(invalid="ignore", divide="ignore"):
-                out["monetary_value"] = np.where(periods > 1, repeat / (periods - 1), 0.0)
-    return out
+                block[3] = np.where(periods > 1, repeat / (periods - 1), 0.0)
+    return pd.DataFrame(block.T, index=index, columns=[f"{name}{suffix}" for name in names], copy=False)
 
 
 def _check_freq(freq: str, freq_multiplier: int) -> TimeUnit:
@@ -800,8 +808,8 @@ def rfm_summary(
     end = None
     if observation_period_end is not None:
         end = to_utc(observation_period_end, "observation_period_end")
-    raw = _summary_expr(data.table, freq, end).to_pyarrow().to_pandas()
-    summary = _finish_index(_summary_frame(raw, unit, end, include_first_transaction, bool(monetary_value_col)), data)
+    index, raw = _per_customer(_summary_expr(data.table, freq, end), data)
+    summary = _summary_frame(index, raw, unit, end, include_first_transaction, bool(monetary_value_col))
     summary.attrs.update(unit.to_attrs())
     if observation_period_end is not None:
         summary.attrs["observation_period_end"] = str(to_utc(observation_period_end, "end"))
@@ -877,23 +885,11 @@ def calibration_holdout_summary(
     if observation_period_end is not None:
         obs_end = to_utc(observation_period_end, "observation_period_end")
 
-    calibration = table.filter(table.ts <= cal_end)
-    raw_cal = _summary_expr(calibration, freq, cal_end).to_pyarrow().to_pandas()
-    cal = _summary_frame(raw_cal, unit, cal_end, include_first_transaction, bool(monetary_value_col))
-    cal.columns = ["customer_id"] + [f"{c}_cal" for c in cal.columns[1:]]
-
     holdout = table.filter(table.ts > cal_end)
     if obs_end is not None:
         holdout = holdout.filter(holdout.ts <= obs_end)
-    holdout = holdout.mutate(period=_period_expr(holdout.ts, freq))
-    raw_hold = (
-        holdout.group_by("customer_id")
-        .aggregate(frequency_holdout=holdout.period.nunique(),
-                   monetary_value_holdout=holdout.amount.cast(_EXACT).mean().cast("float64"),
-                   last_ts=holdout.ts.max())
-        .execute()
-    )
-    if raw_hold.empty:
+    seen = holdout.aggregate(orders=holdout.count(), last_ts=holdout.ts.max()).to_pyarrow()
+    if seen["orders"][0].as_py() == 0:
         raise DataError(
             f"there is no order after the calibration end {cal_end} "
             f"{'up to ' + str(obs_end) if obs_end is not None else ''}".rstrip(),
@@ -902,13 +898,27 @@ def calibration_holdout_summary(
             fix="Check calibration_period_end and observation_period_end against the order dates",
         )
     if obs_end is None:
-        obs_end = pd.Timestamp(raw_hold["last_ts"].max())
-        obs_end = obs_end.tz_localize("UTC") if obs_end.tzinfo is None else obs_end
-    columns = ["customer_id", "frequency_holdout"] + (["monetary_value_holdout"] if monetary_value_col else [])
-    out = cal.merge(raw_hold[columns], on="customer_id", how="left")
-    out[columns[1:]] = out[columns[1:]].astype(float).fillna(0.0)
+        obs_end = to_utc(seen["last_ts"][0].as_py(), "observation_period_end")
+
+    calibration = _summary_expr(table.filter(table.ts <= cal_end), freq, cal_end)
+    holdout = holdout.mutate(period=_period_expr(holdout.ts, freq))
+    later = holdout.group_by("customer_id").aggregate(
+        frequency_holdout=holdout.period.nunique(),
+        monetary_value_holdout=holdout.amount.cast(_EXACT).mean().cast("float64"),
+    )
+    # customers first seen in the holdout are left out, as in lifetimes
+    joined = calibration.left_join(later, "customer_id")
+    expr = joined.select(
+        *calibration.columns,
+        frequency_holdout=joined.frequency_holdout.fill_null(0).cast("float64"),
+        monetary_value_holdout=joined.monetary_value_holdout.fill_null(0.0),
+    )
+    index, raw = _per_customer(expr, data)
+    out = _summary_frame(index, raw, unit, cal_end, include_first_transaction, bool(monetary_value_col), "_cal")
+    out["frequency_holdout"] = raw["frequency_holdout"]
+    if monetary_value_col:
+        out["monetary_value_holdout"] = raw["monetary_value_holdout"]
     out["duration_holdout"] = float(_period_of(obs_end, freq) - _period_of(cal_end, freq)) / unit.freq_multiplier
-    out = _finish_index(out, data)
     out.attrs.update(unit.to_attrs())
     out.attrs.update(calibration_period_end=str(cal_end), observation_period_end=str(obs_end))
     return out
