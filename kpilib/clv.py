@@ -625,27 +625,25 @@ def _memtable(orders: pd.DataFrame, columns: dict[str, str]) -> ibis.Table:
     """The orders' columns as an Ibis memtable named by the contract (``columns`` maps a
     contract name to the frame's column), plus ``row``, each order's position in the frame.
 
-    Clean columns (text ids, datetimes, float amounts) go straight into an Arrow table —
-    no pandas copy, no per-value type inference — with times made UTC there, so the
-    engine has no time-zone conversion left to do. Anything else goes through pandas and
-    is coerced and checked by ``as_table``.
+    Clean columns (text ids, datetimes, float amounts) go straight into Arrow — no pandas
+    copy, no per-value type inference — with times made UTC there, so the engine has no
+    time-zone conversion left to do. Anything else goes through pandas and is coerced
+    and checked by ``as_table``.
     """
     ids, ts = orders[columns["customer_id"]], orders[columns["ts"]]
     amount = orders[columns["amount"]] if "amount" in columns else None
     row = np.arange(len(orders), dtype="int64")
-    clean = (
-        pd.api.types.is_datetime64_any_dtype(ts)
-        and pd.api.types.infer_dtype(ids, skipna=False) == "string"
-        and (amount is None or pd.api.types.is_float_dtype(amount))
-    )
-    if not clean:
+    id_array = None
+    if (ids.dtype == object and pd.api.types.is_datetime64_any_dtype(ts)
+            and (amount is None or pd.api.types.is_float_dtype(amount))):
+        with contextlib.suppress(pa.ArrowTypeError, pa.ArrowInvalid):  # not all text: the pandas way
+            id_array = pa.array(ids.to_numpy(), type=pa.string())
+    if id_array is None:
         frame = orders[list(columns.values())].set_axis(list(columns), axis=1)
         return memtable(frame.assign(row=row))
-    utc = ts.dt.tz_convert("UTC").dt.tz_localize(None) if ts.dt.tz is not None else ts
-    arrays = {
-        "customer_id": pa.array(ids.to_numpy(), type=pa.string()),
-        "ts": pa.array(utc.to_numpy()).cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC")),
-    }
+    naive = ts.dt.tz_convert("UTC").dt.tz_localize(None) if ts.dt.tz is not None else ts
+    stamps = pa.array(naive.to_numpy(), from_pandas=True)  # NaT as null
+    arrays = {"customer_id": id_array, "ts": stamps.view(pa.timestamp(stamps.type.unit, tz="UTC"))}
     if amount is not None:
         arrays["amount"] = pa.array(amount.to_numpy(), type=pa.float64())
     arrays["row"] = pa.array(row)

@@ -159,6 +159,38 @@ def test_calibration_holdout_equals_lifetimes(cdnow, generated, freq, monetary):
     _same(ours, theirs)
 
 
+def test_every_way_of_giving_the_times_gives_the_same_summary(cdnow):
+    """Text ids with datetime columns take the Arrow path; anything else the pandas path.
+    Zone-aware times in another zone, naive UTC, microsecond units and ISO strings all
+    give lifetimes' summary (the times are read as UTC)."""
+    naive = _naive(cdnow)
+    theirs = summary_data_from_transaction_data(naive, "customer_id", "ts", monetary_value_col="amount", freq="W")
+    variants = {
+        "Paris": cdnow.assign(ts=cdnow["ts"].dt.tz_convert("Europe/Paris")),
+        "naive": naive,
+        "microseconds": naive.assign(ts=naive["ts"].astype("datetime64[us]")),
+        "text": naive.assign(ts=naive["ts"].dt.strftime("%Y-%m-%d %H:%M:%S")),
+        "numeric ids": naive.assign(customer_id=naive["customer_id"].astype(int)),
+    }
+    for name, orders in variants.items():
+        ours = clv.rfm_summary(orders, monetary_value_col="amount", freq="W")
+        expected = theirs.set_axis(theirs.index.astype(int), axis=0).sort_index() if name == "numeric ids" else theirs
+        _same(ours, expected)
+
+
+def test_missing_ids_and_times_are_named_on_both_paths(cdnow):
+    naive = _naive(cdnow)
+    for orders in (naive, naive.assign(ts=naive["ts"].dt.strftime("%Y-%m-%d"))):  # Arrow path, pandas path
+        gaps = orders.copy()
+        gaps.loc[gaps.index[:3], "ts"] = None
+        with pytest.raises(DataError, match=r"column 'ts': 3 of 6,919 rows are empty"):
+            clv.rfm_summary(gaps)
+        gaps = orders.copy()
+        gaps.loc[gaps.index[:2], "customer_id"] = None
+        with pytest.raises(DataError, match=r"column 'customer_id': 2 of 6,919 rows have no id"):
+            clv.rfm_summary(gaps)
+
+
 def test_summaries_refuse_bad_input_with_a_data_error(cdnow):
     with pytest.raises(DataError, match="datetime_col='date' is not a column"):
         clv.rfm_summary(cdnow, datetime_col="date")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ibis
+import numpy as np
 import pandas as pd
 import pytest
 
+from kpilib import data
 from kpilib.data import SCHEMAS, DataError, as_table, load_dataset
 
 
@@ -222,3 +224,16 @@ def test_folder_dict_and_connection_give_identical_funnels(tmp_path):
     assert results[0]["users"].sum() > 0
     for other in results[1:]:
         pd.testing.assert_frame_equal(results[0], other)
+
+
+def test_memtable_keeps_every_row_in_order_across_its_batches():
+    rows = 2 * data.ARROW_BATCH_ROWS + 5
+    frame = pd.DataFrame({
+        "id": [f"c{i}" for i in range(rows)],
+        "ts": pd.date_range("2026-01-01", periods=rows, freq="s", tz="UTC"),
+        "x": np.arange(rows) / 7,
+    })
+    table = data.memtable(frame)
+    back = table.to_pandas()
+    pd.testing.assert_frame_equal(back, frame, check_dtype=False)
+    assert table.filter(table.x > 1).count().execute() == rows - 8
