@@ -56,7 +56,15 @@ from scipy import stats as _sps
 
 from kpilib.data import DataError, as_table, column_list
 from kpilib.metrics import Metric, computes, register
-from kpilib.periods import PANDAS_FREQ, PERIOD_ORIGIN, period_index, period_index_of, to_utc
+from kpilib.periods import (
+    PANDAS_FREQ,
+    PERIOD_ORIGIN,
+    period_index,
+    period_index_of,
+    previous_month,
+    to_utc,
+    validate_month,
+)
 from kpilib.stats import SMALL_DENOMINATOR, rate_frame
 
 __all__ = [
@@ -1935,7 +1943,6 @@ def headline_metrics(
         (they are sums of money, not counts of trials), so no count-based test is made
         on their month-over-month change. A missing table skips its metrics.
     """
-    from kpilib.report import previous_month, validate_month
 
     month = validate_month(month)
     prev = previous_month(month)

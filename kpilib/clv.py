@@ -63,7 +63,7 @@ from scipy import stats as _sps
 
 from kpilib.data import DataError, as_table, memtable
 from kpilib.metrics import Metric, computes, register
-from kpilib.periods import month_bounds, to_utc
+from kpilib.periods import month_bounds, previous_month, to_utc, validate_month
 
 __all__ = [
     "CDNOW_PUBLISHED",
@@ -2453,7 +2453,6 @@ def headline_metrics(
     >>> kpis.groupby("month").size().to_dict()
     {'1998-05': 6, '1998-06': 6}
     """
-    from kpilib.report import previous_month, validate_month
 
     validate_month(month)
     _check_model(model)

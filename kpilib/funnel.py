@@ -53,7 +53,7 @@ import pandas as pd
 
 from kpilib.data import DataError, as_table, column_list, require_columns
 from kpilib.metrics import Metric, computes, register
-from kpilib.periods import duration_seconds, month_bounds, time_filter, to_utc
+from kpilib.periods import duration_seconds, month_bounds, previous_month, time_filter, to_utc
 from kpilib.stats import SMALL_DENOMINATOR, compare_proportions, rate_frame
 
 __all__ = [
@@ -2033,9 +2033,9 @@ def headline_metrics(
     events = as_table(events, "events")
     steps = _check_steps(steps)
     this_start, this_end = month_bounds(month)
-    previous = str(pd.Period(month, freq="M") - 1)
+    previous = previous_month(month)
     prev_start, _ = month_bounds(previous)
-    months = [previous, str(pd.Period(month, freq="M"))]
+    months = [previous, month]
     rows: list[dict] = []
 
     def add(metric: str, label: str, value, numerator=np.nan, denominator=np.nan, low=np.nan, high=np.nan):

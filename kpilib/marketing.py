@@ -49,7 +49,7 @@ import pandas as pd
 from kpilib import funnel
 from kpilib.data import DataError, as_table, require_columns
 from kpilib.metrics import Metric, computes, register
-from kpilib.periods import duration_seconds, month_bounds, time_filter, to_utc
+from kpilib.periods import duration_seconds, month_bounds, previous_month, time_filter, to_utc
 from kpilib.stats import rate_frame
 
 __all__ = [
@@ -1688,7 +1688,7 @@ def headline_metrics(
     1    cac  2026-10  150.0      300.0          2.0
     """
     start, end = month_bounds(month)
-    previous_start, _ = month_bounds(str(pd.Period(month, freq="M") - 1))
+    previous_start, _ = month_bounds(previous_month(month))
     costs = acquisition_costs(spend, customers, orders, "M", None, clv=clv, clv_column=clv_column,
                               gross_margin=gross_margin, revenue_months=revenue_months, revenue_basis="period",
                               start=previous_start, end=end, as_of=end if orders is not None else None)

@@ -6,6 +6,7 @@ All timestamps in kpilib are UTC. A report month is a string ``"YYYY-MM"`` cover
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import ibis
@@ -13,8 +14,12 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
-__all__ = ["PANDAS_FREQ", "PERIOD_ORIGIN", "duration_seconds", "month_bounds", "period_index",
-           "period_index_of", "time_filter", "to_utc"]
+__all__ = ["MONTH_PATTERN", "PANDAS_FREQ", "PERIOD_ORIGIN", "duration_seconds", "month_bounds", "month_range",
+           "next_month", "period_index", "period_index_of", "previous_month", "time_filter", "to_utc",
+           "validate_month"]
+
+#: A report month: ``"YYYY-MM"``.
+MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 #: pandas frequency of each calendar period kpilib counts in (weeks run Monday–Sunday).
@@ -54,6 +59,80 @@ def to_utc(value: Any, name: str = "timestamp") -> pd.Timestamp | None:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
+def validate_month(month: str) -> str:
+    """Check that ``month`` is a ``"YYYY-MM"`` string and return it.
+
+    Raises
+    ------
+    ValueError
+        When it is not, saying what was expected.
+
+    Examples
+    --------
+    >>> validate_month("2026-10")
+    '2026-10'
+    >>> validate_month("2026-13")
+    Traceback (most recent call last):
+    ...
+    ValueError: month must look like 'YYYY-MM' (e.g. '2026-10'), got '2026-13'
+    """
+    if not isinstance(month, str) or not MONTH_PATTERN.match(month):
+        raise ValueError(f"month must look like 'YYYY-MM' (e.g. '2026-10'), got {month!r}")
+    return month
+
+
+def previous_month(month: str) -> str:
+    """The month before ``month``, both as ``"YYYY-MM"``.
+
+    Examples
+    --------
+    >>> previous_month("2026-01")
+    '2025-12'
+    >>> previous_month("2026-10")
+    '2026-09'
+    """
+    year, mon = (int(part) for part in validate_month(month).split("-"))
+    year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
+    return f"{year:04d}-{mon:02d}"
+
+
+def next_month(month: str) -> str:
+    """The month after ``month``, both as ``"YYYY-MM"``.
+
+    Examples
+    --------
+    >>> next_month("2026-12")
+    '2027-01'
+    >>> next_month("2026-09")
+    '2026-10'
+    """
+    year, mon = (int(part) for part in validate_month(month).split("-"))
+    year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
+    return f"{year:04d}-{mon:02d}"
+
+
+def month_range(start: str, end: str) -> list[str]:
+    """Every month from ``start`` to ``end``, both included.
+
+    Raises
+    ------
+    ValueError
+        When a month is malformed or ``end`` comes before ``start``.
+
+    Examples
+    --------
+    >>> month_range("2025-11", "2026-02")
+    ['2025-11', '2025-12', '2026-01', '2026-02']
+    """
+    first, last = validate_month(start), validate_month(end)
+    if last < first:
+        raise ValueError(f"the last month ({last}) comes before the first ({first})")
+    months = [first]
+    while months[-1] != last:
+        months.append(next_month(months[-1]))
+    return months
+
+
 def month_bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The first instant of ``month`` and of the month after it, in UTC.
 
@@ -62,11 +141,8 @@ def month_bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     >>> month_bounds("2026-12")
     (Timestamp('2026-12-01 00:00:00+0000', tz='UTC'), Timestamp('2027-01-01 00:00:00+0000', tz='UTC'))
     """
-    try:
-        period = pd.Period(month, freq="M")
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"month must look like 'YYYY-MM', got {month!r}") from exc
-    return period.start_time.tz_localize("UTC"), (period + 1).start_time.tz_localize("UTC")
+    return (pd.Timestamp(f"{validate_month(month)}-01", tz="UTC"),
+            pd.Timestamp(f"{next_month(month)}-01", tz="UTC"))
 
 
 def time_filter(

@@ -55,6 +55,7 @@ import pandas as pd
 
 from kpilib import metrics as _metrics
 from kpilib import stats as _stats
+from kpilib.periods import MONTH_PATTERN, month_range, next_month, previous_month, validate_month
 
 __all__ = [
     "CHROMIUM_FLAGS",
@@ -97,85 +98,10 @@ KPI_COLUMNS = ("metric", "month", "value", "numerator", "denominator", "ci_low",
 #: The kernel every notebook runs in (started with the caller's interpreter).
 KERNEL_NAME = "python3"
 
-_MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _MISSING = "—"
 
 
 # --------------------------------------------------------------------------- months
-
-
-def validate_month(month: str) -> str:
-    """Check that ``month`` is a ``"YYYY-MM"`` string and return it.
-
-    Raises
-    ------
-    ValueError
-        When it is not, saying what was expected.
-
-    Examples
-    --------
-    >>> validate_month("2026-10")
-    '2026-10'
-    >>> validate_month("2026-13")
-    Traceback (most recent call last):
-    ...
-    ValueError: month must look like 'YYYY-MM' (e.g. '2026-10'), got '2026-13'
-    """
-    if not isinstance(month, str) or not _MONTH_RE.match(month):
-        raise ValueError(f"month must look like 'YYYY-MM' (e.g. '2026-10'), got {month!r}")
-    return month
-
-
-def previous_month(month: str) -> str:
-    """The month before ``month``, both as ``"YYYY-MM"``.
-
-    Examples
-    --------
-    >>> previous_month("2026-01")
-    '2025-12'
-    >>> previous_month("2026-10")
-    '2026-09'
-    """
-    year, mon = (int(part) for part in validate_month(month).split("-"))
-    year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
-    return f"{year:04d}-{mon:02d}"
-
-
-def next_month(month: str) -> str:
-    """The month after ``month``, both as ``"YYYY-MM"``.
-
-    Examples
-    --------
-    >>> next_month("2026-12")
-    '2027-01'
-    >>> next_month("2026-09")
-    '2026-10'
-    """
-    year, mon = (int(part) for part in validate_month(month).split("-"))
-    year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
-    return f"{year:04d}-{mon:02d}"
-
-
-def month_range(start: str, end: str) -> list[str]:
-    """Every month from ``start`` to ``end``, both included.
-
-    Raises
-    ------
-    ValueError
-        When a month is malformed or ``end`` comes before ``start``.
-
-    Examples
-    --------
-    >>> month_range("2025-11", "2026-02")
-    ['2025-11', '2025-12', '2026-01', '2026-02']
-    """
-    first, last = validate_month(start), validate_month(end)
-    if last < first:
-        raise ValueError(f"the last month ({last}) comes before the first ({first})")
-    months = [first]
-    while months[-1] != last:
-        months.append(next_month(months[-1]))
-    return months
 
 
 def _month_title(month: str) -> str:
@@ -977,7 +903,7 @@ def _built_months(out_dir: Path) -> list[str]:
     return sorted(
         p.name
         for p in out_dir.iterdir()
-        if _MONTH_RE.match(p.name) and (p / "index.html").is_file()
+        if MONTH_PATTERN.match(p.name) and (p / "index.html").is_file()
     )
 
 
@@ -1553,6 +1479,44 @@ def _needs_math(nb: Any) -> bool:
     return False
 
 
+#: A Python warning as ``warnings`` prints it: ``path:line: Category: message``, then
+#: (when the source is readable) the indented line that raised it.
+_WARNING = re.compile(r"^[^\n]*?:\d+: (?P<kind>[A-Za-z]*Warning): (?P<message>[^\n]*)\n?(?:  [^\n]*\n?)?", re.M)
+
+
+def _warning_notes(text: str) -> str:
+    r"""Python warnings in a stream rewritten for a reader: the message, without the file
+    path and source line (a ``UserWarning`` — kpilib's own remarks — reads as a note).
+
+    Examples
+    --------
+    >>> print(_warning_notes("/x/kpilib/clv.py:1163: UserWarning: few repeat buyers\n  warnings.warn(\n"))
+    Note: few repeat buyers
+    >>> print(_warning_notes("/x/y.py:7: RuntimeWarning: divide by zero\n  r = a / b\nother text"))
+    RuntimeWarning: divide by zero
+    other text
+    """
+
+    def note(match: re.Match[str]) -> str:
+        kind = "Note" if match["kind"] == "UserWarning" else match["kind"]
+        return f"{kind}: {match['message']}\n"
+
+    return _WARNING.sub(note, text)
+
+
+def _reader_outputs(nb: Any) -> Any:
+    """A copy of ``nb`` whose stderr streams show warnings as notes (see :func:`_warning_notes`);
+    the executed notebook keeps them as they were."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                output["text"] = _warning_notes(output["text"])
+    return nb
+
+
 #: The notebook pages: nbconvert's lab template without code and without anything from
 #: a CDN (require.js, widgets, mermaid), a local MathJax, and kpilib's header and footer.
 _PAGE_TEMPLATE = """\
@@ -1659,7 +1623,7 @@ class _NotebookPages:
                 "mathjax": _MATHJAX_HEAD if math else "",
             },
         }
-        html, _ = self._exporter.from_notebook_node(nb, resources=resources)
+        html, _ = self._exporter.from_notebook_node(_reader_outputs(nb), resources=resources)
         return html
 
 
@@ -2058,6 +2022,10 @@ _PAGE_CSS = """
   margin: 0.8rem 0 0; }
 .jp-OutputArea-output img { max-width: 100%; height: auto; }
 table.kpilib-table { font-variant-numeric: tabular-nums; }
+.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"] { background: #fff8c5;
+  border-left: 4px solid #d4a72c; padding: 0.3rem 0.8rem; margin: 0.3rem 0; }
+.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"] pre { white-space: pre-wrap;
+  font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; font-size: 0.85rem; color: #4d2d00; }
 table.kpilib-table caption { caption-side: bottom; text-align: left; color: #656d76; font-size: 0.85em; }
 @media print {
   .kpilib-nav, .kpilib-footer { display: none; }

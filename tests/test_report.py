@@ -13,7 +13,7 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 import kpilib
 from kpilib import metrics
@@ -797,6 +797,19 @@ def test_formulas_get_a_local_mathjax(tmp_path):
     assert (tmp_path / "mathjax" / "MathJax.js").is_file()
     assert (tmp_path / "mathjax" / "config" / "TeX-AMS-MML_HTMLorMML-full.js").is_file()
     assert not (tmp_path / "mathjax" / "localization").exists()
+
+
+def test_warnings_read_as_notes_on_the_page_and_stay_in_the_notebook(tmp_path):
+    report = kr.ReportResult(month=MONTH, path=tmp_path, notebooks=[], failed=[])
+    pages = kr._NotebookPages(report, titles={"04_clv": "CLV"})
+    raw = ("/venv/lib/kpilib/clv.py:1163: UserWarning: Gamma–Gamma did not converge on 41 repeat buyers\n"
+           "  warnings.warn(\n")
+    cell = new_code_cell("fit()", outputs=[new_output("stream", name="stderr", text=raw)])
+    nb = new_notebook(cells=[cell])
+    html = pages.render("04_clv", nb, error=None, run_at="now")
+    assert "Note: Gamma–Gamma did not converge on 41 repeat buyers" in html
+    assert "clv.py:1163" not in html and "warnings.warn(" not in html
+    assert nb.cells[0].outputs[0]["text"] == raw  # the executed notebook keeps the original
 
 
 # --------------------------------------------------------------------------- history
