@@ -81,6 +81,13 @@ def validate_month(month: str) -> str:
     return month
 
 
+def _shift_month(month: str, months: int) -> str:
+    """``month`` moved by ``months`` calendar months, as ``"YYYY-MM"``."""
+    year, mon = (int(part) for part in validate_month(month).split("-"))
+    index = year * 12 + mon - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 def previous_month(month: str) -> str:
     """The month before ``month``, both as ``"YYYY-MM"``.
 
@@ -91,9 +98,7 @@ def previous_month(month: str) -> str:
     >>> previous_month("2026-10")
     '2026-09'
     """
-    year, mon = (int(part) for part in validate_month(month).split("-"))
-    year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
-    return f"{year:04d}-{mon:02d}"
+    return _shift_month(month, -1)
 
 
 def next_month(month: str) -> str:
@@ -106,9 +111,7 @@ def next_month(month: str) -> str:
     >>> next_month("2026-09")
     '2026-10'
     """
-    year, mon = (int(part) for part in validate_month(month).split("-"))
-    year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
-    return f"{year:04d}-{mon:02d}"
+    return _shift_month(month, 1)
 
 
 def month_range(start: str, end: str) -> list[str]:
