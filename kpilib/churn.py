@@ -54,7 +54,7 @@ from scipy import optimize as _opt
 from scipy import special as _sp
 from scipy import stats as _sps
 
-from kpilib.data import DataError, as_table, column_list
+from kpilib.data import DataError, as_table, column_list, memtable
 from kpilib.metrics import Metric, computes, register
 from kpilib.periods import (
     PANDAS_FREQ,
@@ -555,7 +555,7 @@ def _subs_and_as_of(subscriptions: Any, as_of: Any) -> tuple[ibis.Table, pd.Time
 
 
 def _grid_table(grid: pd.DataFrame) -> ibis.Table:
-    return ibis.memtable(grid.assign(period_idx=np.arange(len(grid), dtype="int64")))
+    return memtable(grid.assign(period_idx=np.arange(len(grid), dtype="int64")))
 
 
 def subscription_spells(subscriptions: ibis.Table | pd.DataFrame) -> ibis.Table:
@@ -875,7 +875,7 @@ def revenue_retention(
     # MRR of every customer at every period boundary (instants b = 0 … n)
     bounds = pd.DataFrame({"b": np.arange(len(grid) + 1, dtype="int64"),
                            "at": list(grid["period_start"]) + [grid["period_end"].iloc[-1]]})
-    bt = ibis.memtable(bounds)
+    bt = memtable(bounds)
     j = subs.select("customer_id", "start_at", "end_at", "mrr").cross_join(bt)
     j = j.filter((j.start_at < j.at) & (j.end_at.isnull() | (j.end_at >= j.at)))
     snap = j.group_by(["customer_id", "b"]).aggregate(mrr=j.mrr.sum())

@@ -1664,11 +1664,7 @@ def mql_count(
 
 def _monthly_spend(spend: ibis.Table | pd.DataFrame, start: pd.Timestamp | None,
                    end: pd.Timestamp | None) -> pd.DataFrame:
-    spend = as_table(spend, "spend")
-    if start is not None:
-        spend = spend.filter(spend.date >= start.date())
-    if end is not None:
-        spend = spend.filter(spend.date < end.date())
+    spend = time_filter(as_table(spend, "spend"), "date", start, end, date=True)
     return spend.group_by(month=spend.date.strftime("%Y-%m")).agg(cost=spend.cost.sum()).to_pandas()
 
 

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from kpilib import funnel
-from kpilib.data import DataError, as_table, require_columns
+from kpilib.data import DataError, as_table, memtable, require_columns
 from kpilib.metrics import Metric, computes, register
 from kpilib.periods import duration_seconds, month_bounds, previous_month, time_filter, to_utc
 from kpilib.stats import rate_frame
@@ -532,7 +532,7 @@ def _note(*parts: tuple[pd.Series, str]) -> pd.Series:
 
 
 def _clv_table(clv: pd.DataFrame | ibis.Table, column: str) -> ibis.Table:
-    table = clv if isinstance(clv, ibis.Table) else ibis.memtable(pd.DataFrame(clv))
+    table = clv if isinstance(clv, ibis.Table) else memtable(pd.DataFrame(clv))
     for needed in ("customer_id", column):
         if needed not in table.columns:
             raise DataError(
@@ -588,7 +588,7 @@ def _period_revenue(customers: ibis.Table, orders: ibis.Table, keys: list[str], 
             "p_start": [max(p.start_time.tz_localize("UTC"), start) for p in periods],
             "p_end": [min((p + 1).start_time.tz_localize("UTC"), end) for p in periods],
         })
-    grid = ibis.memtable(bounds)
+    grid = memtable(bounds)
     cross = eligible.cross_join(grid)
     stop = ibis.least(cross.p_end, cross.signup_at + span, ibis.literal(as_of))
     begin = ibis.greatest(cross.p_start, cross.signup_at)
