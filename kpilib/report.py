@@ -2022,10 +2022,11 @@ _PAGE_CSS = """
   margin: 0.8rem 0 0; }
 .jp-OutputArea-output img { max-width: 100%; height: auto; }
 table.kpilib-table { font-variant-numeric: tabular-nums; }
-.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"] { background: #fff8c5;
+.jp-OutputArea-output.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"] { background: #fff8c5;
   border-left: 4px solid #d4a72c; padding: 0.3rem 0.8rem; margin: 0.3rem 0; }
-.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"] pre { white-space: pre-wrap;
-  font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; font-size: 0.85rem; color: #4d2d00; }
+.jp-OutputArea-output.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"] pre { white-space: pre-wrap;
+  word-break: normal; overflow-wrap: break-word; color: #4d2d00; font-size: 0.85rem;
+  font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; }
 table.kpilib-table caption { caption-side: bottom; text-align: left; color: #656d76; font-size: 0.85em; }
 @media print {
   .kpilib-nav, .kpilib-footer { display: none; }
