@@ -34,6 +34,13 @@ How the pieces are drawn (every number is in ``truth.json``):
 * **Orders.** ``purchase`` is the first order; repeat (add-on) orders follow BG/NBD
   (λ ~ Gamma(r, α) per day, dropout p ~ Beta(a, b) after each repeat order) with
   Gamma–Gamma amounts, independently of the subscription.
+* **Usage.** Sessions arrive at a Gamma-distributed daily rate per customer
+  (``engagement.session_rate_per_day``) while they are active: free users for an
+  exponential ``engagement.free_active_days_mean`` days, subscribers during their
+  spells. Before a spell ends (a churn, not the end of the data) usage fades: over the
+  last ``engagement.pre_churn_fade.days`` days the rate falls linearly to
+  ``engagement.pre_churn_fade.floor`` of itself, which is what a health score can see
+  coming. The fade has its own random stream, so the other tables do not depend on it.
 * **Spend.** Daily cost per channel (and campaign) scaled so that total spend divided
   by the customers acquired through the channel equals ``marketing.cac[channel]``.
 
@@ -300,6 +307,7 @@ def _parameters() -> dict:
             },
             "feature_use_per_session": 0.25,
             "share_per_session": 0.05,
+            "pre_churn_fade": {"days": 60.0, "floor": 0.15},
         },
         "email": {
             "kinds": [
@@ -608,9 +616,12 @@ def _in_windows(ts: np.ndarray, windows: np.ndarray) -> np.ndarray:
 
 
 def _simulate_usage(
-    ctx: _Context, rng: np.random.Generator, windows: np.ndarray, paying: np.ndarray
+    ctx: _Context, rng: np.random.Generator, windows: np.ndarray, paying: np.ndarray,
+    fade_rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
-    """Sessions of page views, feature uses and shares inside the active windows."""
+    """Sessions of page views, feature uses and shares inside the active windows; in the
+    last ``pre_churn_fade.days`` before a window closes early, sessions are kept with a
+    probability falling linearly from 1 to ``pre_churn_fade.floor`` (drawn from ``fade_rng``)."""
     params = ctx.params["engagement"]
     n = len(paying)
     length1 = windows[:, 1] - windows[:, 0]
@@ -648,6 +659,10 @@ def _simulate_usage(
     clash = same & (begin[order] - previous <= params["session_gap_minutes"] * 60)
     keep = np.ones(len(cust), dtype=bool)
     keep[order[clash]] = False
+    fade = params["pre_churn_fade"]
+    left = (closes - begin) / (fade["days"] * _DAY)  # time left before the window closes, in fade lengths
+    fading = (closes < ctx.end) & (left < 1)
+    keep &= fade_rng.random(len(cust)) < np.where(fading, fade["floor"] + (1 - fade["floor"]) * left, 1.0)
 
     page_weights = np.array([[params["pages"][p] for p in APP_PAGES]])
     view_keep = keep[session_of_view] & (view_ts <= closes[session_of_view])
@@ -880,7 +895,8 @@ def _simulate_chunk(ctx: _Context, chunk: int, order_offset: int) -> _ChunkResul
     windows[pay, 3] = subs.spell2_end
     paying = np.zeros(n, dtype=bool)
     paying[pay] = True
-    usage = _simulate_usage(ctx, rng, windows, paying)
+    fade_rng = np.random.default_rng(np.random.SeedSequence([ctx.seed, chunk, 1]))
+    usage = _simulate_usage(ctx, rng, windows, paying, fade_rng)
     mail = _simulate_email(ctx, rng, signup)
     email_names = [c["campaign"] for c in ctx.campaigns]
     email = pa.Table.from_arrays(

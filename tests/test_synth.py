@@ -175,6 +175,40 @@ def test_product_activity_stops_after_churn(sample):
     assert (usage["ts"].to_numpy() <= churned.loc[usage["customer_id"]].to_numpy()).all()
 
 
+def _usage_ratio(events: pd.DataFrame, close: pd.Series) -> tuple[float, float]:
+    """Usage events in the 60 days before each customer's ``close`` over those in the 60
+    days before that, pooled over customers, with its cluster-robust (delta-method) SE."""
+    usage = events[events["event"].isin(["page_view", "feature_use", "share"])
+                   & events["customer_id"].isin(close.index)]
+    before = close.loc[usage["customer_id"]].to_numpy() - usage["ts"].to_numpy()
+    days = pd.to_timedelta(before).days.to_numpy()
+    late = pd.Series(days < 60, index=usage["customer_id"]).groupby(level=0).sum().reindex(close.index, fill_value=0)
+    early = pd.Series((days >= 60) & (days < 120), index=usage["customer_id"]).groupby(level=0).sum()
+    early = early.reindex(close.index, fill_value=0)
+    ratio = late.sum() / early.sum()
+    se = np.sqrt(((late - ratio * early) ** 2).sum()) / early.sum()
+    return ratio, se
+
+
+def test_usage_fades_before_churn_as_the_truth_says(sample):
+    tables, truth = sample
+    subs, events = tables["subscriptions"], tables["events"]
+    fade = truth["engagement"]["pre_churn_fade"]
+    assert fade["days"] == 60
+    # subscribers with one spell of at least 120 days: churned ones, and ones still active
+    spells = subs.groupby("customer_id").agg(rows=("start_at", "size"), start=("start_at", "min"),
+                                             end=("end_at", "max"), open=("end_at", lambda e: e.isna().any()))
+    single = spells[spells.rows == 1]
+    end_of_data = pd.Timestamp(truth["generator"]["end_at"])
+    churned = single[~single.open & (single.end - single.start >= pd.Timedelta(days=120))]["end"]
+    active = single[single.open & (end_of_data - single.start >= pd.Timedelta(days=120))]
+    kept = (1 + fade["floor"]) / 2  # mean of a linear fall from 1 to the floor
+    ratio, se = _usage_ratio(events, churned)
+    assert len(churned) > 30 and abs(ratio - kept) < 4 * se, (ratio, se, kept)
+    ratio, se = _usage_ratio(events, pd.Series(end_of_data, index=active.index))
+    assert len(active) > 50 and abs(ratio - 1) < 4 * se, (ratio, se)  # no fade at the end of the data
+
+
 def test_signup_rate_per_channel_matches_truth(sample):
     tables, truth = sample
     events = tables["events"]
