@@ -1943,7 +1943,6 @@ def headline_metrics(
         (they are sums of money, not counts of trials), so no count-based test is made
         on their month-over-month change. A missing table skips its metrics.
     """
-
     month = validate_month(month)
     prev = previous_month(month)
     as_of = pd.Period(month, "M").end_time.tz_localize("UTC").ceil("D")

@@ -2453,7 +2453,6 @@ def headline_metrics(
     >>> kpis.groupby("month").size().to_dict()
     {'1998-05': 6, '1998-06': 6}
     """
-
     validate_month(month)
     _check_model(model)
     rows = []

@@ -31,6 +31,7 @@ markup (``<script>``) into a page.
 from __future__ import annotations
 
 import ast
+import copy
 import datetime as dt
 import functools
 import json
@@ -1507,8 +1508,6 @@ def _warning_notes(text: str) -> str:
 def _reader_outputs(nb: Any) -> Any:
     """A copy of ``nb`` whose stderr streams show warnings as notes (see :func:`_warning_notes`);
     the executed notebook keeps them as they were."""
-    import copy
-
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         for output in cell.get("outputs", []):
