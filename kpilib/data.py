@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 __all__ = [
+    "ACTIVITY_COLUMNS",
     "SAMPLE_DIR",
     "SCHEMAS",
     "Column",
@@ -274,6 +275,12 @@ SCHEMAS: dict[str, TableSchema] = {
 
 TABLE_NAMES: tuple[str, ...] = tuple(SCHEMAS)
 
+#: Each table's own time column: when its rows happened (used for the data's span).
+ACTIVITY_COLUMNS: dict[str, str] = {
+    "customers": "signup_at", "events": "ts", "orders": "ts", "subscriptions": "start_at",
+    "email": "sent_at", "surveys": "ts", "spend": "date",
+}
+
 
 def _fmt(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
@@ -443,6 +450,33 @@ class Dataset:
                 fix=f"Add {name}.parquet or {name}.csv to the source folder (see data/README.md)",
             )
         return table
+
+    def time_span(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """The earliest and latest activity in the source, as UTC timestamps.
+
+        Activity is every table's own time column (:data:`ACTIVITY_COLUMNS`: sign-ups,
+        events, orders, subscription starts, sends, answers, spend days), computed in the
+        engine. ``(None, None)`` when no table holds a time.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> ds = load_dataset({"orders": pd.DataFrame({"customer_id": ["a", "b"],
+        ...     "ts": ["2026-09-30 23:00", "2026-10-02"], "amount": [10.0, 5.5]})})
+        >>> ds.time_span()
+        (Timestamp('2026-09-30 23:00:00+0000', tz='UTC'), Timestamp('2026-10-02 00:00:00+0000', tz='UTC'))
+        """
+        lows, highs = [], []
+        for name, table in self.tables().items():
+            column = table[ACTIVITY_COLUMNS[name]]
+            if column.type().is_date():
+                column = column.cast(UTC)
+            bounds = table.aggregate(low=column.min(), high=column.max()).execute()
+            for value, into in ((bounds["low"].iloc[0], lows), (bounds["high"].iloc[0], highs)):
+                if not pd.isna(value):
+                    into.append(pd.Timestamp(value).tz_localize("UTC") if pd.Timestamp(value).tzinfo is None
+                                else pd.Timestamp(value).tz_convert("UTC"))
+        return (min(lows) if lows else None, max(highs) if highs else None)
 
     def row_counts(self) -> pd.DataFrame:
         """Rows per table (0 for an absent table), computed in the engine."""
