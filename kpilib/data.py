@@ -14,12 +14,15 @@ rendered from them (``python -m kpilib docs``).
 
 from __future__ import annotations
 
+import codecs
 import difflib
+import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
@@ -30,8 +33,10 @@ __all__ = [
     "SAMPLE_DIR",
     "SCHEMAS",
     "Column",
+    "ContractOptions",
     "DataError",
     "Dataset",
+    "NULL_LIKE_IDS",
     "RowRule",
     "TableSchema",
     "as_table",
@@ -110,8 +115,11 @@ class Column:
     """One column of the contract.
 
     ``kind`` is one of ``id``, ``string``, ``timestamp``, ``date``, ``number``,
-    ``integer``. Ids and non-nullable columns must not be null; ``minimum`` and
-    ``allowed`` restrict values; values that cannot be coerced to the kind are errors.
+    ``integer``. Ids and non-nullable columns must not be null; ids must not be blank or
+    a null-like word (:data:`NULL_LIKE_IDS`) and are unique where ``unique``; numbers are
+    finite; integers are whole; times are not in the future (beyond the tolerance of
+    :class:`ContractOptions`) unless ``may_be_future``; ``minimum`` and ``allowed``
+    restrict values; values that cannot be coerced to the kind are errors.
     """
 
     name: str
@@ -121,6 +129,8 @@ class Column:
     minimum: float | None = None
     allowed: tuple[str, ...] | None = None
     required: bool = True
+    unique: bool = False
+    may_be_future: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,12 +145,17 @@ class RowRule:
 
 @dataclass(frozen=True)
 class TableSchema:
-    """A table of the contract: its columns, cross-column rules and a short example."""
+    """A table of the contract: its columns, cross-column rules and a short example.
+
+    ``rules`` refuse the rows they mark; ``notes`` keep them and only count them, for
+    :attr:`Dataset.notes` (their ``fix`` says how kpilib reads such rows).
+    """
 
     name: str
     meaning: str
     columns: tuple[Column, ...]
     rules: tuple[RowRule, ...] = ()
+    notes: tuple[RowRule, ...] = ()
     example: str = ""
     used_by: str = ""
 
@@ -162,7 +177,7 @@ SCHEMAS: dict[str, TableSchema] = {
             "customers",
             "One row per customer (a person who signed up).",
             (
-                Column("customer_id", "id", "Unique customer identifier."),
+                Column("customer_id", "id", "Unique customer identifier (one row per customer).", unique=True),
                 Column("signup_at", "timestamp", "When the customer signed up (UTC)."),
                 Column("channel", "string", "Acquisition channel (email, paid_search, social, organic, referral …)."),
             ),
@@ -197,7 +212,8 @@ SCHEMAS: dict[str, TableSchema] = {
             (
                 Column("customer_id", "id", "Subscriber."),
                 Column("start_at", "timestamp", "Start (UTC)."),
-                Column("end_at", "timestamp", "End (UTC); empty while the subscription is active.", nullable=True),
+                Column("end_at", "timestamp", "End (UTC); empty while the subscription is active. May lie in the "
+                       "future (a scheduled end).", nullable=True, may_be_future=True),
                 Column("mrr", "number", "Monthly recurring revenue of the subscription, ≥ 0.", minimum=0),
             ),
             rules=(
@@ -220,7 +236,8 @@ SCHEMAS: dict[str, TableSchema] = {
                 Column("sent_at", "timestamp", "When it was sent (UTC)."),
                 Column("bounce", "string", "none, soft or hard.", allowed=("none", "soft", "hard")),
                 Column("opened_at", "timestamp", "First open (UTC), empty if never opened.", nullable=True),
-                Column("clicked_at", "timestamp", "First click (UTC), empty if never clicked.", nullable=True),
+                Column("clicked_at", "timestamp", "First click (UTC), empty if never clicked. A click on a mail with no "
+                       "opened_at counts as an open (the tracking pixel was blocked).", nullable=True),
                 Column("unsubscribed_at", "timestamp", "Unsubscribe (UTC), empty if none.", nullable=True),
                 Column("complained_at", "timestamp", "Spam complaint (UTC), empty if none.", nullable=True),
             ),
@@ -230,6 +247,29 @@ SCHEMAS: dict[str, TableSchema] = {
                     "are bounced but marked as opened",
                     lambda t: (t.bounce != "none") & t.opened_at.notnull(),
                     "A bounced mail cannot be opened: check the bounce column",
+                ),
+                RowRule(
+                    "clicked_at",
+                    "are bounced but marked as clicked",
+                    lambda t: (t.bounce != "none") & t.clicked_at.notnull(),
+                    "A bounced mail cannot be clicked: check the bounce column",
+                ),
+                *(
+                    RowRule(
+                        column,
+                        "are before the mail was sent (sent_at)",
+                        lambda t, column=column: t[column].notnull() & (t[column] < t.sent_at),
+                        "Check the time zones of the two columns (all times must be UTC) or swapped columns",
+                    )
+                    for column in ("opened_at", "clicked_at", "unsubscribed_at", "complained_at")
+                ),
+            ),
+            notes=(
+                RowRule(
+                    "clicked_at",
+                    "are clicked with no recorded open; they count as opened",
+                    lambda t: t.clicked_at.notnull() & t.opened_at.isnull(),
+                    "A click proves an open the tracking pixel missed (images blocked)",
                 ),
             ),
             example=(
@@ -245,7 +285,7 @@ SCHEMAS: dict[str, TableSchema] = {
                 Column("customer_id", "id", "Respondent."),
                 Column("ts", "timestamp", "When answered (UTC)."),
                 Column("survey", "string", "nps (0–10), csat (1–5) or ces (1–7).", allowed=("nps", "csat", "ces")),
-                Column("score", "integer", "The answer on the survey's scale."),
+                Column("score", "integer", "The answer on the survey's scale, a whole number."),
             ),
             rules=(
                 RowRule(
@@ -297,6 +337,78 @@ def _suggest_fix_for_missing(schema: TableSchema, column: str, have: list[str]) 
     return f"Add a '{column}' column; the contract for '{schema.name}' is in data/README.md"
 
 
+#: Id values read as "no id": a text id equal to one of these (any case, spaces
+#: around ignored) is what a DataFrame's missing value becomes when written to text.
+NULL_LIKE_IDS: tuple[str, ...] = ("nan", "none", "null", "<na>", "nat", "n/a", "#n/a", "undefined")
+
+#: Floats are exact integers up to 2**53; a float id beyond that has lost digits.
+_EXACT_FLOAT = 2.0**53
+
+
+@dataclass(frozen=True)
+class ContractOptions:
+    """The configurable part of the contract's rules.
+
+    Parameters
+    ----------
+    as_of : timestamp, optional
+        When the data were extracted; no event, order, send or answer can be later.
+        Default: now (UTC).
+    future_tolerance : str or pandas.Timedelta, default "1D"
+        How far past ``as_of`` a time may lie before it counts as "in the future" (clock
+        skew, time-zone slips).
+    allow_future : bool, default False
+        Keep rows timed in the future and only report them in :attr:`Dataset.notes`
+        (``check`` prints them, the report shows them) instead of refusing the table.
+
+    In a source folder, a ``kpilib.toml`` file may set them::
+
+        [contract]
+        future_tolerance = "2D"
+        allow_future = true
+    """
+
+    as_of: Any = None
+    future_tolerance: Any = "1D"
+    allow_future: bool = False
+
+    def future_limit(self) -> pd.Timestamp:
+        """The latest time a row may carry: ``as_of + future_tolerance`` (UTC)."""
+        as_of = pd.Timestamp.now(tz="UTC") if self.as_of is None else pd.Timestamp(self.as_of)
+        as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+        tolerance = pd.Timedelta(self.future_tolerance)
+        if tolerance < pd.Timedelta(0):
+            raise ValueError(f"future_tolerance must be ≥ 0, got {self.future_tolerance!r}")
+        return as_of + tolerance
+
+
+def _coerce_column(column: Column, raw: Any) -> Any:
+    """``raw`` cast to ``column``'s kind; a value that cannot be cast becomes null."""
+    target = _KIND_TYPE[column.kind]
+    current = raw.type()
+    if current == target:
+        return raw
+    if current.is_null():
+        return ibis.null(target)
+    if column.kind == "timestamp" and current.is_timestamp():
+        return raw.cast(UTC)
+    if column.kind == "date" and current.is_timestamp():
+        return raw.date()
+    if column.kind == "id" and current.is_floating():
+        # A float id is a whole number or nothing: 12.0 is the id "12" (as in the other
+        # tables, where it is an integer), 12.5 or a float past 2**53 cannot be trusted.
+        exact = (raw == raw.round()) & (raw.abs() < _EXACT_FLOAT)
+        return ibis.ifelse(exact, raw.cast(dt.int64), ibis.null(dt.int64)).cast(dt.string)
+    if column.kind in ("id", "string"):
+        return raw.cast(dt.string)
+    if column.kind == "integer":
+        # Through a float and back, so 7.5 is refused instead of rounded to 8.
+        number = raw if current.is_floating() else raw.try_cast(dt.float64)
+        whole = (number == number.round()) & (number.abs() < _EXACT_FLOAT)
+        return ibis.ifelse(whole, number.cast(dt.int64), ibis.null(dt.int64))
+    return raw.try_cast(target)
+
+
 def _coerced_columns(schema: TableSchema, raw: ibis.Table) -> dict[str, Any]:
     """Column expressions over ``raw``: contract columns cast to their kinds (a failed
     cast gives null), extra columns as they are."""
@@ -309,27 +421,11 @@ def _coerced_columns(schema: TableSchema, raw: ibis.Table) -> dict[str, Any]:
                 column=col,
                 fix=_suggest_fix_for_missing(schema, col, have),
             )
-    selections = {}
-    for name in have:
-        column = next((c for c in schema.columns if c.name == name), None)
-        if column is None:
-            selections[name] = raw[name]
-            continue
-        target = _KIND_TYPE[column.kind]
-        current = raw[name].type()
-        if current == target:
-            selections[name] = raw[name]
-        elif column.kind == "timestamp" and current.is_timestamp():
-            selections[name] = raw[name].cast(UTC)
-        elif column.kind in ("id", "string"):
-            selections[name] = raw[name].cast(dt.string)
-        elif column.kind == "date" and current.is_timestamp():
-            selections[name] = raw[name].date()
-        elif current.is_null():
-            selections[name] = ibis.null(target)
-        else:
-            selections[name] = raw[name].try_cast(target)
-    return selections
+    columns = {c.name: c for c in schema.columns}
+    return {
+        name: _coerce_column(columns[name], raw[name]) if name in columns else raw[name]
+        for name in have
+    }
 
 
 def _coerce(schema: TableSchema, raw: ibis.Table) -> ibis.Table:
@@ -337,8 +433,97 @@ def _coerce(schema: TableSchema, raw: ibis.Table) -> ibis.Table:
     return raw.select(**_coerced_columns(schema, raw))
 
 
-def _validate(schema: TableSchema, raw: ibis.Table) -> ibis.Table:
-    """Coerce ``raw`` to ``schema`` and check every rule in one aggregate query."""
+@dataclass(frozen=True)
+class _Check:
+    """One counted condition of a table: a rule that refuses rows, or a note about them."""
+
+    column: str
+    bad: Any
+    message: str
+    fix: str
+    refuse: bool = True
+
+
+def _duration_text(delta: pd.Timedelta) -> str:
+    """A duration in words: ``1 day``, ``36 hours``, ``90 minutes``, ``0 seconds``."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds and seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def _column_checks(column: Column, value: Any, original: Any, options: ContractOptions) -> list[_Check]:
+    """The row checks of one contract column, in the order they are reported."""
+    checks = []
+    name = column.name
+    if not column.nullable:
+        noun = "have no id" if column.kind == "id" else "are empty"
+        checks.append(_Check(name, original.isnull(), noun,
+                             f"Drop or fill those rows; df[df['{name}'].isna()] lists them"))
+    if column.kind == "id" and original.type().is_floating():
+        checks.append(_Check(
+            name, original.notnull() & value.isnull(),
+            "are fractional or too large for a float to hold exactly (above 2**53)",
+            f"Store '{name}' as text (or integers) in the source; a float id has lost digits",
+        ))
+    elif column.kind in _KIND_NOUN and not original.type().is_null():
+        convert = "datetime" if column.kind in ("timestamp", "date") else "numeric"
+        checks.append(_Check(
+            name, original.notnull() & value.isnull(),
+            f"cannot be read as {_KIND_NOUN[column.kind]}",
+            f"Fix or remove them; pd.to_{convert}(df['{name}'], errors='coerce') shows which",
+        ))
+    if column.kind == "id":
+        text = value.strip()
+        checks.append(_Check(name, value.notnull() & (text == ""), "have a blank id",
+                             "Drop those rows or give them their real id"))
+        checks.append(_Check(
+            name, value.notnull() & text.lower().isin(list(NULL_LIKE_IDS)),
+            f"have a null-like id ({', '.join(NULL_LIKE_IDS)})",
+            "These are missing ids written out as text (pandas writes NaN as 'nan'); drop or "
+            "fill those rows, or rename a real customer whose id is such a word",
+        ))
+    if column.kind == "number":
+        checks.append(_Check(
+            name, value.notnull() & (value.isnan() | value.isinf()), "are not finite (NaN or infinity)",
+            f"Give '{name}' a real value or drop the rows; np.isfinite(df['{name}']) shows which",
+        ))
+    if column.kind in ("timestamp", "date") and not column.may_be_future:
+        limit = options.future_limit()
+        bound = ibis.literal(limit.date()) if column.kind == "date" else ibis.literal(limit, type=UTC)
+        checks.append(_Check(
+            name, value.notnull() & (value > bound),
+            f"are in the future (after {limit:%Y-%m-%d %H:%M} UTC: the data's as-of time "
+            f"plus {_duration_text(pd.Timedelta(options.future_tolerance))})",
+            "Fix the times (a wrong year or time zone?); to keep them, set allow_future = true "
+            "(or a larger future_tolerance) under [contract] in kpilib.toml, or pass "
+            "allow_future=True to load_dataset",
+            refuse=not options.allow_future,
+        ))
+    if column.minimum is not None:
+        checks.append(_Check(
+            name, value.notnull() & (value < column.minimum),
+            "are negative" if column.minimum == 0 else f"are below {column.minimum:g}",
+            f"'{name}' must be ≥ {column.minimum:g}; record refunds or credits in a separate table",
+        ))
+    if column.allowed is not None:
+        checks.append(_Check(
+            name, value.notnull() & ~value.isin(list(column.allowed)),
+            f"have a value outside {{{', '.join(column.allowed)}}}",
+            f"Map the values onto {', '.join(column.allowed)}",
+        ))
+    return checks
+
+
+def _validate(schema: TableSchema, raw: ibis.Table, options: ContractOptions | None = None
+              ) -> tuple[ibis.Table, list[str]]:
+    """Coerce ``raw`` to ``schema``, check every rule in one aggregate query.
+
+    Returns the coerced table and the notes (rows kept but worth knowing about).
+    """
+    options = options or ContractOptions()
     coerced = _coerced_columns(schema, raw)
     # Raw and coerced values side by side in one projection, so a failed cast can be
     # told from a null and every rule is counted in a single aggregate query.
@@ -346,73 +531,58 @@ def _validate(schema: TableSchema, raw: ibis.Table) -> ibis.Table:
         **{f"__raw_{c.name}": raw[c.name] for c in schema.columns if c.name in raw.columns},
         **coerced,
     )
-    checks = []
+    checks: list[_Check] = []
     for column in schema.columns:
-        if column.name not in coerced:
-            continue
-        value = paired[column.name]
-        original = paired[f"__raw_{column.name}"] if f"__raw_{column.name}" in paired.columns else value
-        if column.kind in _KIND_NOUN and not original.type().is_null():
-            convert = "datetime" if column.kind in ("timestamp", "date") else "numeric"
-            checks.append(
-                (
-                    column.name,
-                    original.notnull() & value.isnull(),
-                    f"cannot be read as {_KIND_NOUN[column.kind]}",
-                    f"Fix or remove them; pd.to_{convert}(df['{column.name}'], errors='coerce') shows which",
-                )
-            )
-        if not column.nullable:
-            noun = "have no id" if column.kind == "id" else "are empty"
-            checks.append(
-                (
-                    column.name,
-                    original.isnull(),
-                    noun,
-                    f"Drop or fill those rows; df[df['{column.name}'].isna()] lists them",
-                )
-            )
-        if column.minimum is not None:
-            checks.append(
-                (
-                    column.name,
-                    value.notnull() & (value < column.minimum),
-                    "are negative" if column.minimum == 0 else f"are below {column.minimum:g}",
-                    f"'{column.name}' must be ≥ {column.minimum:g}; record refunds or credits in a separate table",
-                )
-            )
-        if column.allowed is not None:
-            checks.append(
-                (
-                    column.name,
-                    value.notnull() & ~value.isin(list(column.allowed)),
-                    f"have a value outside {{{', '.join(column.allowed)}}}",
-                    f"Map the values onto {', '.join(column.allowed)}",
-                )
-            )
-    for rule in schema.rules:
-        checks.append((rule.column, rule.bad(paired), rule.message, rule.fix))
+        if column.name in coerced:
+            checks.extend(_column_checks(column, paired[column.name], paired[f"__raw_{column.name}"], options))
+    checks.extend(_Check(rule.column, rule.bad(paired), rule.message, rule.fix) for rule in schema.rules)
+    checks.extend(_Check(note.column, note.bad(paired), note.message, note.fix, refuse=False)
+                  for note in schema.notes)
+    unique = [c.name for c in schema.columns if c.unique and c.name in coerced]
 
     counts = paired.aggregate(
         __rows=paired.count(),
-        **{f"c{i}": check[1].cast("int64").sum() for i, check in enumerate(checks)},
+        **{f"c{i}": check.bad.cast("int64").sum() for i, check in enumerate(checks)},
+        **{f"u{i}": paired[name].nunique() for i, name in enumerate(unique)},
+        **{f"n{i}": paired[name].count() for i, name in enumerate(unique)},
     ).execute()
     total = int(counts["__rows"].iloc[0])
-    for i, (column, bad, message, fix) in enumerate(checks):
+    notes = []
+    for i, check in enumerate(checks):
         n_bad = counts[f"c{i}"].iloc[0]
         n_bad = 0 if pd.isna(n_bad) else int(n_bad)
-        if n_bad:
-            source_col = f"__raw_{column}" if f"__raw_{column}" in paired.columns else column
-            examples = paired.filter(bad).select(source_col).limit(5).execute()[source_col]
+        if not n_bad:
+            continue
+        if not check.refuse:
+            notes.append(f"{schema.name}.{check.column}: {n_bad:,} of {total:,} rows {check.message}")
+            continue
+        source_col = f"__raw_{check.column}" if f"__raw_{check.column}" in paired.columns else check.column
+        examples = paired.filter(check.bad).select(source_col).limit(5).execute()[source_col]
+        raise DataError(
+            f"{n_bad:,} of {total:,} rows {check.message}",
+            table=schema.name,
+            column=check.column,
+            rows=n_bad,
+            examples=[_fmt(v) for v in examples],
+            fix=check.fix,
+        )
+    for i, name in enumerate(unique):
+        repeats = int(counts[f"n{i}"].iloc[0]) - int(counts[f"u{i}"].iloc[0])
+        if repeats:
+            dupes = (paired.group_by(name).aggregate(__n=paired.count()).filter(lambda t: t.__n > 1)
+                     .order_by(name).limit(5).execute()[name])
             raise DataError(
-                f"{n_bad:,} of {total:,} rows {message}",
+                f"{repeats:,} of {total:,} rows repeat an id already listed (each {name} must "
+                "appear once)",
                 table=schema.name,
-                column=column,
-                rows=n_bad,
-                examples=[_fmt(v) for v in examples],
-                fix=fix,
+                column=name,
+                rows=repeats,
+                examples=[_fmt(v) for v in dupes],
+                fix=f"Keep one row per {name}, e.g. df.drop_duplicates('{name}', keep='first') after "
+                "sorting by signup time; df[df.duplicated('{name}', keep=False)] lists them".replace(
+                    "{name}", name),
             )
-    return raw.select(**coerced)
+    return raw.select(**coerced), notes
 
 
 @dataclass
@@ -420,7 +590,9 @@ class Dataset:
     """The seven tables of the contract as Ibis tables (``None`` where absent).
 
     Build one with :func:`load_dataset`. Aggregations run where the tables live (DuckDB
-    for files and DataFrames, the warehouse for a backend connection).
+    for files and DataFrames, the warehouse for a backend connection). ``notes`` lists
+    what validation accepted but a reader should know (e.g. clicks counted as opens,
+    future times kept by ``allow_future``), one line each.
     """
 
     customers: ibis.Table | None = None
@@ -431,6 +603,7 @@ class Dataset:
     surveys: ibis.Table | None = None
     spend: ibis.Table | None = None
     source: str = field(default="", compare=False)
+    notes: list[str] = field(default_factory=list, compare=False)
 
     def tables(self) -> dict[str, ibis.Table]:
         """The tables present, by name."""
@@ -592,13 +765,128 @@ def as_table(obj: ibis.Table | pd.DataFrame, name: str, *, validate: bool | None
     if validate is None:
         validate = is_frame
     if validate:
-        return _validate(schema, raw)
+        return _validate(schema, raw)[0]
     return _coerce(schema, raw)
 
 
-def _read_folder(folder: Path, validate: bool) -> Dataset:
+#: The optional settings file of a source folder.
+SETTINGS_FILE = "kpilib.toml"
+
+
+def _glob_literal(path: Path) -> str:
+    """``path`` as DuckDB reads it literally: its glob characters in brackets.
+
+    DuckDB expands ``*``, ``?`` and ``[…]`` in every file path, so a folder named
+    ``data*`` or ``src[12]`` would silently read its siblings' files.
+    """
+    return "".join(f"[{c}]" if c in "*?[" else c for c in str(path))
+
+
+def _file_error(path: Path, name: str, problem: str, fix: str) -> DataError:
+    return DataError(f"the file {path} {problem}", table=name, fix=fix)
+
+
+def _check_text(path: Path, name: str) -> None:
+    """Refuse a CSV file that is empty or not UTF-8, saying which encoding it seems to be."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 20)
+    if not head.strip():
+        raise _file_error(path, name, "is empty", "Write the table with a header line "
+                          f"({', '.join(SCHEMAS[name].required)}) and its rows, or remove the file")
+    convert = ("Convert it to UTF-8, e.g. iconv -f {enc} -t UTF-8 {file} > fixed.csv, or in pandas "
+               "pd.read_csv(path, encoding='{py}').to_csv(new_path, index=False)")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:4096]:
+        raise _file_error(path, name, "is UTF-16 encoded, not UTF-8",
+                          convert.format(enc="UTF-16", file=path.name, py="utf-16"))
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < (1 << 20))
+    except UnicodeDecodeError as exc:
+        # Bytes 0x80-0x9f are control codes in Latin-1 but letters and signs (€, ’, …) in
+        # Windows-1252, the usual encoding of spreadsheets saved on Windows.
+        cp1252 = any(0x80 <= b <= 0x9F for b in head)
+        enc, py = ("WINDOWS-1252", "cp1252") if cp1252 else ("LATIN1", "latin-1")
+        raise _file_error(
+            path, name,
+            f"is not UTF-8 (byte {head[exc.start]:#04x} at offset {exc.start:,}); it looks like {enc}",
+            convert.format(enc=enc, file=path.name, py=py),
+        ) from None
+
+
+def _read_file(con: Any, path: Path, name: str) -> ibis.Table:
+    """One table file read in place, literally (no glob, no Hive partitions from folder
+    names), its contract columns as text for the contract's own casts (so long numeric
+    ids stay exact); an unreadable file gives a :class:`DataError` naming it."""
+    literal = _glob_literal(path)
+    try:
+        if path.stat().st_size == 0:
+            raise _file_error(path, name, "is empty (0 bytes)", "Write the table into it or remove the file")
+        if path.suffix == ".csv":
+            _check_text(path, name)
+            header = con.con.execute(
+                "DESCRIBE SELECT * FROM read_csv(?, hive_partitioning = false)", [literal]
+            ).fetchall()
+            contract = {c.name for c in SCHEMAS[name].columns}
+            types = {row[0]: "VARCHAR" for row in header if row[0] in contract}
+            return con.read_csv(literal, table_name=name, types=types, hive_partitioning=False)
+        return con.read_parquet(literal, table_name=name, hive_partitioning=False)
+    except duckdb.Error as exc:
+        kind = "Parquet" if path.suffix == ".parquet" else "CSV"
+        reason = str(exc).strip().splitlines()[0]
+        raise _file_error(
+            path, name, f"cannot be read as {kind} ({reason})",
+            "Re-export the file" + (" (pyarrow.parquet.read_table shows what is wrong)"
+                                    if kind == "Parquet" else " as UTF-8 CSV with a header line"),
+        ) from None
+
+
+def _read_settings(folder: Path) -> ContractOptions | None:
+    """The ``[contract]`` settings of ``folder/kpilib.toml``, or None without the file."""
+    path = folder / SETTINGS_FILE
+    if not path.is_file():
+        return None
+    try:
+        settings = tomllib.loads(path.read_text(encoding="utf-8")).get("contract", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path} is not valid TOML ({exc})", fix="Fix the file's syntax") from None
+    known = {"as_of", "future_tolerance", "allow_future"}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise DataError(
+            f"{path}: unknown setting(s) {', '.join(unknown)} under [contract]",
+            fix=f"The settings are {', '.join(sorted(known))}",
+        )
+    try:
+        options = ContractOptions(**settings)
+        options.future_limit()
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{path}: a [contract] setting is invalid ({exc})",
+                        fix="future_tolerance is a duration such as \"2D\"; allow_future is true or false") from None
+    return options
+
+
+def _load_table(raw: ibis.Table, name: str, validate: bool, options: ContractOptions,
+                notes: list[str], where: Path | None = None) -> ibis.Table:
+    schema = SCHEMAS[name]
+    if not validate:
+        return _coerce(schema, raw)
+    try:
+        table, table_notes = _validate(schema, raw, options)
+    except duckdb.Error as exc:  # a row the reader chokes on, past what the sniffer saw
+        reason = str(exc).strip().splitlines()[0]
+        raise DataError(
+            f"{'the file ' + str(where) if where else 'the table'} cannot be read to the end ({reason})",
+            table=name,
+            fix="Re-export the table (UTF-8 CSV with a header line, or Parquet)",
+        ) from None
+    notes.extend(table_notes)
+    return table
+
+
+def _read_folder(folder: Path, validate: bool, options: ContractOptions | None) -> Dataset:
+    options = options or _read_settings(folder) or ContractOptions()
     con = ibis.duckdb.connect()
     tables: dict[str, ibis.Table] = {}
+    notes: list[str] = []
     for name in TABLE_NAMES:
         parquet, csv = folder / f"{name}.parquet", folder / f"{name}.csv"
         if parquet.exists() and csv.exists():
@@ -607,49 +895,56 @@ def _read_folder(folder: Path, validate: bool) -> Dataset:
                 table=name,
                 fix="Keep one of the two files",
             )
-        if parquet.exists():
-            raw = con.read_parquet(parquet, table_name=name)
-        elif csv.exists():
-            raw = con.read_csv(csv, table_name=name)
-        else:
+        path = parquet if parquet.exists() else csv if csv.exists() else None
+        if path is None:
             continue
-        tables[name] = as_table(raw, name, validate=validate)
+        tables[name] = _load_table(_read_file(con, path, name), name, validate, options, notes, path)
     if not tables:
         raise DataError(
             f"no table files found in {folder}",
             fix=f"A source folder holds files named like {', '.join(n + '.parquet' for n in TABLE_NAMES[:3])} …; "
             "python -m kpilib sample-data --out DIR writes an example",
         )
-    return Dataset(**tables, source=str(folder))
+    return Dataset(**tables, source=str(folder), notes=notes)
 
 
 def load_dataset(
     source: str | Path | Mapping[str, pd.DataFrame] | Dataset | Any | None = None,
     *,
     validate: bool = True,
+    as_of: Any = None,
+    future_tolerance: Any = None,
+    allow_future: bool | None = None,
 ) -> Dataset:
     """Load the contract's tables from a source, coerced and checked.
 
     Parameters
     ----------
     source : str, Path, dict of DataFrames, Ibis backend or None
-        A folder of ``<table>.parquet`` / ``<table>.csv`` files (read in place by DuckDB),
+        A folder of ``<table>.parquet`` / ``<table>.csv`` files (read in place by DuckDB,
+        the path taken literally: no glob patterns, no Hive partitions from folder names),
         a ``dict`` mapping table names to pandas DataFrames, or an Ibis backend
         connection (DuckDB, Postgres, BigQuery …) holding tables with the contract's
         names. ``None`` or ``""`` loads the bundled sample (``data/sample``).
     validate : bool, default True
         Check every rule of the contract in the engine (one aggregate query per table).
         Turn off only for tables already known to be clean.
+    as_of, future_tolerance, allow_future : optional
+        The rule against times in the future (see :class:`ContractOptions`): by default
+        a time later than now plus one day refuses its table. A folder's ``kpilib.toml``
+        may set them under ``[contract]``; arguments given here win.
 
     Returns
     -------
     Dataset
-        Tables absent from the source are ``None``.
+        Tables absent from the source are ``None``; ``notes`` lists rows kept but worth
+        knowing about.
 
     Raises
     ------
     DataError
-        Naming the table, the column, how many rows fail, examples and the fix.
+        Naming the table, the column, how many rows fail, examples and the fix; or the
+        file that cannot be read and why.
 
     Examples
     --------
@@ -661,16 +956,23 @@ def load_dataset(
     """
     if isinstance(source, Dataset):
         return source
+    given = {k: v for k, v in dict(as_of=as_of, future_tolerance=future_tolerance,
+                                   allow_future=allow_future).items() if v is not None}
     if source is None or (isinstance(source, str) and not source.strip()):
         source = SAMPLE_DIR
     if isinstance(source, (str, Path)):
         folder = Path(source).expanduser()
         if not folder.is_dir():
             raise DataError(
-                f"the source folder {folder} does not exist",
+                f"the source folder {folder} does not exist" if not folder.exists()
+                else f"the source {folder} is a file, not a folder",
                 fix="Pass a folder of <table>.parquet/.csv files, or nothing for the bundled sample",
             )
-        return _read_folder(folder, validate)
+        settings = _read_settings(folder)
+        options = replace(settings or ContractOptions(), **given) if given or settings else None
+        return _read_folder(folder, validate, options)
+    options = ContractOptions(**given)
+    notes: list[str] = []
     if isinstance(source, Mapping):
         unknown = sorted(set(source) - set(TABLE_NAMES))
         if unknown:
@@ -678,12 +980,14 @@ def load_dataset(
                 f"unknown table name(s) {', '.join(unknown)}",
                 fix=f"Use the contract's names: {', '.join(TABLE_NAMES)}",
             )
-        tables = {name: as_table(frame, name, validate=validate) for name, frame in source.items()}
-        return Dataset(**tables, source="DataFrames")
+        tables = {name: _load_table(_from_pandas(frame, name) if not isinstance(frame, ibis.Table) else frame,
+                                    name, validate, options, notes)
+                  for name, frame in source.items()}
+        return Dataset(**tables, source="DataFrames", notes=notes)
     if isinstance(source, ibis.BaseBackend):
         present = set(source.list_tables())
         tables = {
-            name: as_table(source.table(name), name, validate=validate)
+            name: _load_table(source.table(name), name, validate, options, notes)
             for name in TABLE_NAMES
             if name in present
         }
@@ -692,7 +996,7 @@ def load_dataset(
                 f"the connection holds none of the contract's tables ({', '.join(TABLE_NAMES)})",
                 fix="Create views with those names over your tables",
             )
-        return Dataset(**tables, source=f"{source.name} connection")
+        return Dataset(**tables, source=f"{source.name} connection", notes=notes)
     raise DataError(
         f"cannot load a source of type {type(source).__name__}",
         fix="Pass a folder path, a dict of DataFrames or an Ibis backend connection",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from kpilib.data import SCHEMAS
+from kpilib.data import NULL_LIKE_IDS, SCHEMAS, SETTINGS_FILE
 from kpilib.metrics import STAGES, Metric, all_metrics
 
 __all__ = ["contract_markdown", "example_code", "glossary_notebook", "metrics_markdown", "write_docs"]
@@ -131,6 +131,40 @@ def contract_markdown() -> str:
         "",
         "`data/sample/` holds a generated sample (`python -m kpilib sample-data --out DIR`); "
         "its `truth.json` records every parameter the generator drew from.",
+        "",
+        "## Reading files",
+        "",
+        "- A folder path is read literally: `*`, `?` and `[` in it are not patterns, and a "
+        "folder named like a Hive partition (`date=2026-10-01`) adds no column.",
+        "- CSV files are UTF-8 with a header line (a UTF-8 byte-order mark and `;` delimiters "
+        "are fine). Contract columns are read as text and cast by kpilib, so ids keep every "
+        "digit whatever their length. A UTF-16, Latin-1 or Windows-1252 file, an empty file or "
+        "a corrupt Parquet file is refused with a `DataError` that names the file and how to "
+        "convert it.",
+        "- Ids are text: never empty, blank or a null-like word ("
+        + ", ".join(f"`{w}`" for w in NULL_LIKE_IDS)
+        + "); a float id is accepted only when it is a whole number below 2**53 (`12.0` is `12`).",
+        "- Numbers are finite (no NaN or infinity); whole-number columns refuse fractions "
+        "(`7.5` is not rounded).",
+        "- No time lies in the future: a time later than the data's as-of time (now, by "
+        "default) plus a tolerance (one day) refuses its table, except a subscription's "
+        "scheduled `end_at`.",
+        "",
+        f"## Settings: `{SETTINGS_FILE}`",
+        "",
+        f"A source folder may hold a `{SETTINGS_FILE}`; its `[contract]` section sets the "
+        "future-time rule (arguments of `load_dataset` win over it):",
+        "",
+        "```toml",
+        "[contract]",
+        'as_of = "2026-11-01"        # when the data were extracted (default: now)',
+        'future_tolerance = "2D"     # how far past as_of a time may lie (default 1 day)',
+        "allow_future = true         # keep such rows; check and the report list them instead",
+        "```",
+        "",
+        "Rows a rule keeps but a reader should know about (future times allowed as above, "
+        "clicks without a recorded open) are listed by `python -m kpilib check` and on the "
+        "report.",
     ]
     for schema in SCHEMAS.values():
         parts += ["", f"## `{schema.name}`", "", schema.meaning + f" Used by: {schema.used_by}.", ""]
@@ -139,11 +173,22 @@ def contract_markdown() -> str:
             rules = []
             if not column.nullable:
                 rules.append("not null")
+            if column.unique:
+                rules.append("unique")
+            if column.kind == "id":
+                rules.append("not blank or null-like")
+            elif column.kind == "number":
+                rules.append("finite")
+            elif column.kind == "integer":
+                rules.append("whole")
+            elif column.kind in ("timestamp", "date"):
+                rules.append("may lie in the future" if column.may_be_future else "not in the future")
             if column.minimum is not None:
                 rules.append(f"≥ {column.minimum:g}")
             if column.allowed:
                 rules.append("one of " + ", ".join(column.allowed))
             rules += [f"no rows that {r.message}" for r in schema.rules if r.column == column.name]
+            rules += [f"rows that {r.message} (noted)" for r in schema.notes if r.column == column.name]
             parts.append(
                 f"| `{column.name}` | {column.kind} | {'yes' if column.required else 'no'} | "
                 f"{'; '.join(rules) or '—'} | {column.meaning} |"
