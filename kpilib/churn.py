@@ -1576,13 +1576,27 @@ class SBGFit:
     n_periods_ : int
         Calibration periods *n*.
     standard_errors_ : dict
-        Asymptotic standard errors of α and β (inverse observed information).
+        Asymptotic standard errors of α and β (inverse observed information); infinite
+        when the data show no heterogeneity (α and β are then not identified, only their
+        ratio), NaN when the observed information is not positive definite.
     covariance_ : numpy.ndarray
-        Their 2×2 covariance matrix.
+        Their 2×2 covariance matrix. With no heterogeneity it is the covariance along the
+        boundary at the reported α + β, which gives :meth:`mean_churn_interval` the
+        geometric model's variance p(1 − p) / exposure.
     converged_ : bool
-        False when the optimiser failed or a parameter ran to its bound — typically α and
-        β growing together without limit because the data show no heterogeneity (a plain
-        geometric model fits); :attr:`mean_churn_` is still well estimated then.
+        True when the fit is an interior maximum: the gradient is zero within tolerance,
+        the observed information is positive definite and no parameter is at its bound.
+        Decided from the fit itself, never from the optimiser's flag (see
+        :attr:`verdict_`). False typically because the data show no heterogeneity (a
+        plain geometric model fits); :attr:`mean_churn_` is still well estimated then.
+    verdict_ : str
+        ``"converged"``; ``"no heterogeneity"`` (the geometric model with a constant churn
+        p = lost / exposure reaches the sBG's log-likelihood within 0.001: the maximum is
+        the limit α, β → ∞ with α/(α+β) = p, and α, β are reported at their bound with
+        that ratio); ``"at bound"`` (another parameter ran to its bound); or ``"not
+        converged"`` (gradient not zero, or no positive-definite information).
+    note_ : str
+        Why, in a sentence, when the verdict is not ``"converged"``.
     """
 
     alpha_: float
@@ -1593,6 +1607,8 @@ class SBGFit:
     standard_errors_: dict[str, float]
     covariance_: np.ndarray = field(repr=False, default_factory=lambda: np.full((2, 2), np.nan))
     converged_: bool = True
+    verdict_: str = "converged"
+    note_: str = ""
 
     def mean_churn_interval(self, confidence: float = 0.95) -> tuple[float, float]:
         """Delta-method interval of :attr:`mean_churn_` (clipped to [0, 1])."""
@@ -1699,11 +1715,124 @@ class SBGFit:
         })
 
 
-def _sbg_loglik(log_params: np.ndarray, lost: np.ndarray, survivors: float, t: np.ndarray) -> float:
-    a, b = np.exp(log_params)
-    base = _sp.betaln(a, b)
-    ll = lost @ (_sp.betaln(a + 1, b + t - 1) - base)
-    return float(ll + survivors * (_sp.betaln(a, b + t[-1]) - base))
+@dataclass(frozen=True)
+class _SBGData:
+    """One cohort's survivors in the form the sBG likelihood uses: period k = 0 … n-1
+    has ``at_risk[k]`` customers entering it, ``lost[k]`` churn at its end and
+    ``stayed[k]`` renew."""
+
+    alive: np.ndarray
+
+    @property
+    def at_risk(self) -> np.ndarray:
+        return self.alive[:-1]
+
+    @property
+    def stayed(self) -> np.ndarray:
+        return self.alive[1:]
+
+    @property
+    def lost(self) -> np.ndarray:
+        return self.alive[:-1] - self.alive[1:]
+
+    @property
+    def k(self) -> np.ndarray:
+        return np.arange(len(self.alive) - 1, dtype=float)
+
+    def geometric(self) -> tuple[float, float, float]:
+        """The nested no-heterogeneity model: a constant churn p per period. Returns the
+        maximum-likelihood p = lost / exposure, its log-likelihood and its variance."""
+        churned, exposure = float(np.sum(self.lost)), float(np.sum(self.at_risk))
+        p = churned / exposure
+        ll = churned * np.log(p) + ((exposure - churned) * np.log1p(-p) if p < 1 else 0.0)
+        return p, float(ll), p * (1 - p) / exposure
+
+
+def _sbg_terms(a: float, b: float, d: _SBGData) -> tuple[float, np.ndarray, np.ndarray]:
+    r"""Log-likelihood, gradient and Hessian of the sBG in (α, β).
+
+    Written with the hazards :math:`\alpha / (\alpha + \beta + k)` of period k + 1, so no
+    difference of large log-gamma values is taken, and with plain element-wise sums (no
+    BLAS call): the value does not depend on the BLAS kernel numpy uses.
+    """
+    k, at_risk, stayed, lost = d.k, d.at_risk, d.stayed, d.lost
+    s = a + b + k
+    ll = np.sum(lost) * np.log(a) - np.sum(at_risk * np.log(s)) + np.sum(stayed * np.log(b + k))
+    risk_s, risk_s2 = np.sum(at_risk / s), np.sum(at_risk / s**2)
+    grad = np.array([np.sum(lost) / a - risk_s, np.sum(stayed / (b + k)) - risk_s])
+    hess = np.array([[risk_s2 - np.sum(lost) / a**2, risk_s2],
+                     [risk_s2, risk_s2 - np.sum(stayed / (b + k) ** 2)]])
+    return float(ll), grad, hess
+
+
+def _sbg_log_terms(x: np.ndarray, d: _SBGData) -> tuple[float, np.ndarray, np.ndarray]:
+    """:func:`_sbg_terms` in (ln α, ln β), the scale the optimiser works on."""
+    ab = np.exp(x)
+    ll, grad, hess = _sbg_terms(ab[0], ab[1], d)
+    hess_log = hess * np.outer(ab, ab) + np.diag(grad * ab)
+    return ll, grad * ab, hess_log
+
+
+def _solve_pd(info: np.ndarray, g: np.ndarray) -> np.ndarray | None:
+    """``info⁻¹ g`` for a 2×2 positive-definite ``info`` by hand (no LAPACK); None if it is not."""
+    det = info[0, 0] * info[1, 1] - info[0, 1] * info[1, 0]
+    if not (np.isfinite(det) and info[0, 0] > 0 and det > 1e-12 * abs(info[0, 0] * info[1, 1])):
+        return None
+    return np.array([info[1, 1] * g[0] - info[0, 1] * g[1], info[0, 0] * g[1] - info[1, 0] * g[0]]) / det
+
+
+def _sbg_polish(x: np.ndarray, d: _SBGData) -> np.ndarray:
+    """Newton steps with step halving from an optimiser's stop, while the observed
+    information is positive definite and the likelihood improves: where the optimiser
+    stopped (a line-search stop, a BLAS kernel's rounding) no longer matters."""
+    lo, hi = _LOG_BOUNDS
+    ll, g, h = _sbg_log_terms(x, d)
+    noise = 8 * np.finfo(float).eps * max(1.0, abs(ll))  # rounding of the log-likelihood
+    for _ in range(100):
+        step = _solve_pd(-h, g)
+        if step is None or not np.all(np.isfinite(step)):
+            break
+        t = 1.0
+        while t > 1e-10:
+            trial = np.clip(x + t * step, lo, hi)
+            trial_ll, trial_g, trial_h = _sbg_log_terms(trial, d)
+            if np.isfinite(trial_ll) and trial_ll >= ll - noise:
+                break
+            t /= 2
+        else:
+            break
+        x, ll, g, h = trial, trial_ll, trial_g, trial_h
+        if np.max(np.abs(t * step)) <= 1e-13:
+            break
+    return x
+
+
+def _sbg_verdict(x: np.ndarray, d: _SBGData) -> tuple[str, str]:
+    """Judge a fit at (ln α, ln β) from the fit itself — the likelihood against the
+    nested geometric model, the distance to the bounds, the gradient and the curvature —
+    never from an optimiser's flag. Returns ``(verdict, note)`` with verdict one of
+    ``"converged"``, ``"no heterogeneity"``, ``"at bound"``, ``"not converged"``."""
+    ll, g, h = _sbg_log_terms(x, d)
+    p, ll_geo, _ = d.geometric()
+    if ll_geo >= ll - _SBG_LL_TOL:
+        return "no heterogeneity", (
+            f"no heterogeneity: a constant churn of {p:.2%} per period (the sBG's limit α, β → ∞) "
+            f"fits as well (log-likelihood {ll_geo:.3f} against the sBG's {ll:.3f})")
+    lo, hi = _LOG_BOUNDS
+    for name, value, slope in zip(("α", "β"), x, g, strict=True):
+        if value - lo < _SBG_BOUND_MARGIN and slope < 0 or hi - value < _SBG_BOUND_MARGIN and slope > 0:
+            side = "lower" if value - lo < _SBG_BOUND_MARGIN else "upper"
+            return "at bound", f"{name} ran to its {side} bound ({np.exp(value):.3g}): the maximum is not interior"
+    step = _solve_pd(-h, g)
+    if not np.all(np.isfinite(g)) or step is None:
+        return "not converged", "the observed information is not positive definite: no finite covariance"
+    decrement = float(np.sum(g * step)) / 2
+    gnorm = float(np.sqrt(np.sum(g * g)))
+    if gnorm > _SBG_GRAD_TOL * max(1.0, abs(ll)) or decrement > _SBG_DECREMENT_TOL:
+        return "not converged", (
+            f"the gradient is not zero at the stop (norm {gnorm:.2g}; one more Newton step would gain "
+            f"{decrement:.2g} in log-likelihood)")
+    return "converged", ""
 
 
 @computes("sbg_projected_retention")
@@ -1729,8 +1858,20 @@ def fit_sbg(alive: Sequence[float]) -> SBGFit:
 
         LL(\alpha, \beta) = \sum_{t=1}^{n} (n_{t-1} - n_t) \ln P(T = t) + n_n \ln S(n),
 
-    maximised over :math:`(\ln\alpha, \ln\beta)` with L-BFGS-B, restarted from a grid
-    of starting points; standard errors come from the numerical Hessian.
+    maximised over :math:`(\ln\alpha, \ln\beta)` with L-BFGS-B (analytic gradient),
+    restarted from a grid of starting points, each stop polished by Newton steps; restarts
+    whose log-likelihoods agree to rounding are one maximum. Standard errors come from
+    the analytic Hessian (observed information).
+
+    The verdict (:attr:`SBGFit.converged_`, :attr:`SBGFit.verdict_`) comes from the fit
+    itself, with tolerances, never from an optimiser's success flag (which a line-search
+    stop near the optimum flips, depending on the BLAS kernel): first the likelihood
+    against the nested geometric model — the sBG tends to it as α, β → ∞ with α/(α+β)
+    fixed, so if a constant churn p = lost / exposure reaches the sBG's log-likelihood
+    within 0.001, the maximum is on that boundary (no heterogeneity), wherever on the
+    flat ridge the optimiser stopped; then the distance to the parameter bounds; then the
+    gradient (relative norm at most 1e-6 of the log-likelihood) and the curvature
+    (positive-definite observed information, one more Newton step gaining under 1e-6).
 
     References
     ----------
@@ -1761,51 +1902,57 @@ def fit_sbg(alive: Sequence[float]) -> SBGFit:
         raise ValueError("the cohort is empty (alive[0] == 0)")
     if n[0] == n[-1]:
         raise ValueError("no customer churned, so the churn distribution cannot be estimated")
-    lost = n[:-1] - n[1:]
-    t = np.arange(1, len(n), dtype=float)
+    d = _SBGData(n)
+    lo, hi = _LOG_BOUNDS
 
-    def nll(p):
-        return -_sbg_loglik(p, lost, n[-1], t)
+    def nll(x):
+        ll, grad, _ = _sbg_log_terms(x, d)
+        return -ll, -grad
 
-    best = None
+    candidates = []
     for start in ((0.0, 0.0), (-1.0, 1.0), (1.0, 3.0), (-2.0, -1.0), (2.0, 4.0), (4.0, 7.0)):
-        res = _opt.minimize(nll, np.array(start), method="L-BFGS-B", bounds=[_LOG_BOUNDS, _LOG_BOUNDS],
+        res = _opt.minimize(nll, np.array(start), jac=True, method="L-BFGS-B", bounds=[_LOG_BOUNDS, _LOG_BOUNDS],
                             options={"ftol": 1e-15, "gtol": 1e-11, "maxiter": 2000})
-        if best is None or res.fun < best.fun:
-            best = res
-    a, b = np.exp(best.x)
-    on_bound = bool(np.any(np.isclose(best.x, _LOG_BOUNDS[1], atol=1e-3)) or np.any(np.isclose(best.x, _LOG_BOUNDS[0], atol=1e-3)))
-    cov = _sbg_covariance(best.x, lost, n[-1], t)
+        x = _sbg_polish(np.clip(res.x, lo, hi), d)
+        candidates.append((_sbg_log_terms(x, d)[0], x))
+    # Restarts within a rounding tolerance of the best reached one maximum: the first of
+    # them (in start order) is taken, so a BLAS kernel's last digits cannot pick another.
+    top = max(ll for ll, _ in candidates)
+    x = next(x for ll, x in candidates if ll >= top - 1e-9 * max(1.0, abs(top)))
+    verdict, note = _sbg_verdict(x, d)
+    if verdict == "no heterogeneity":
+        # The supremum is the geometric model: report the point of the flat ridge at the
+        # bound with α/(α+β) = p, whichever point of it the optimiser stopped at.
+        p, _, var_p = d.geometric()
+        size = np.exp(hi)
+        a, b = (float(np.clip(v, np.exp(lo), np.exp(hi))) for v in (p * size, (1 - p) * size))
+        cov = (a + b) ** 2 * var_p * np.array([[1.0, -1.0], [-1.0, 1.0]])
+        errors = {"alpha": np.inf, "beta": np.inf}
+    else:
+        a, b = (float(v) for v in np.exp(x))
+        _, _, hess = _sbg_terms(a, b, d)
+        info = -hess
+        columns = [_solve_pd(info, e) for e in np.eye(2)]
+        cov = np.full((2, 2), np.nan) if columns[0] is None else np.column_stack(columns)
+        errors = {"alpha": float(np.sqrt(cov[0, 0])), "beta": float(np.sqrt(cov[1, 1]))}
     return SBGFit(
-        alpha_=float(a), beta_=float(b), log_likelihood_=float(-best.fun), alive_=n,
-        n_periods_=len(n) - 1,
-        standard_errors_={"alpha": float(np.sqrt(max(cov[0, 0], 0))), "beta": float(np.sqrt(max(cov[1, 1], 0)))},
-        covariance_=cov,
-        converged_=bool(best.success) and not on_bound,
+        alpha_=a, beta_=b, log_likelihood_=_sbg_terms(a, b, d)[0], alive_=n,
+        n_periods_=len(n) - 1, standard_errors_=errors, covariance_=cov,
+        converged_=verdict == "converged", verdict_=verdict, note_=note,
     )
 
 
+#: Bounds of (ln α, ln β) for the optimiser.
 _LOG_BOUNDS = (-10.0, 14.0)
-
-
-def _sbg_covariance(x: np.ndarray, lost: np.ndarray, survivors: float, t: np.ndarray) -> np.ndarray:
-    """Asymptotic covariance of (α, β): the inverse of the observed information."""
-    a, b = np.exp(x)
-
-    def ll(params_ab):
-        return _sbg_loglik(np.log(params_ab), lost, survivors, t)
-
-    h = np.array([a, b]) * 1e-4
-    hess = np.empty((2, 2))
-    p0 = np.array([a, b])
-    for i in range(2):
-        for j in range(2):
-            ei, ej = np.eye(2)[i] * h[i], np.eye(2)[j] * h[j]
-            hess[i, j] = (ll(p0 + ei + ej) - ll(p0 + ei - ej) - ll(p0 - ei + ej) + ll(p0 - ei - ej)) / (4 * h[i] * h[j])
-    try:
-        return np.linalg.inv(-hess)
-    except np.linalg.LinAlgError:
-        return np.full((2, 2), np.nan)
+#: Log-likelihood units within which the geometric model "reaches" the sBG: the maximum
+#: is then on the no-heterogeneity boundary (a likelihood-ratio statistic of 0.002).
+_SBG_LL_TOL = 1e-3
+#: A converged fit gains at most this much log-likelihood from one more Newton step …
+_SBG_DECREMENT_TOL = 1e-6
+#: … and its gradient in (ln α, ln β) is at most this times max(1, |log-likelihood|).
+_SBG_GRAD_TOL = 1e-6
+#: A parameter within this distance (on the log scale) of a bound, pushing outwards, is at it.
+_SBG_BOUND_MARGIN = 0.5
 
 
 @dataclass(eq=False)
@@ -1823,9 +1970,10 @@ class SBGProjection:
         (E[θ], month-1 churn of a new customer) with ``mean_churn_ci_low``/``_high``,
         ``projected_survival`` and ``actual_survival`` at the last tenure,
         ``holdout_mape`` (mean absolute percentage error of the projected survivors over
-        the holdout months), ``converged`` (False when α and β ran to their bound: no
-        heterogeneity in the data, a plain geometric fits; very large α + β means the
-        same) and ``note`` (why a segment was skipped).
+        the holdout months), ``converged`` (:attr:`SBGFit.converged_`; False typically
+        because α and β run to their bound: no heterogeneity in the data, a plain
+        geometric fits) and ``note`` (why a segment was skipped, or
+        :attr:`SBGFit.note_` of a fit that did not converge).
     calibration : int
         Tenure periods fitted on.
     """
@@ -1895,7 +2043,7 @@ def sbg_projection(
             "mean_churn_ci_low": low, "mean_churn_ci_high": high,
             "projected_survival": float(fit.survival(periods)),
             "holdout_mape": float((hold["expected"] / hold["actual"] - 1).abs().mean()) if len(hold) else np.nan,
-            "converged": fit.converged_, "note": "",
+            "converged": fit.converged_, "note": fit.note_,
         })
     columns = ["segment", "cohort_size", "alpha", "beta", "mean_churn", "mean_churn_ci_low",
                "mean_churn_ci_high", "projected_survival", "actual_survival", "holdout_mape",

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import betaln
 
 from kpilib import churn
 from kpilib.data import SAMPLE_DIR, DataError, load_dataset
@@ -290,7 +292,7 @@ def test_sbg_reproduces_fader_hardie_2007_published_estimates(alive, alpha, beta
     289, 262, 241 (…, 223, 207, 194, 183, 173 for years 8–12); the variant with 285, 253,
     232 for years 5–7 gives α≈0.753, β≈1.275 instead, so it is not the paper's data."""
     fit = churn.fit_sbg(alive[:8])
-    assert fit.converged_
+    assert fit.converged_ and fit.verdict_ == "converged" and fit.note_ == ""
     assert round(fit.alpha_, 3) == alpha and round(fit.beta_, 3) == beta
     assert fit.n_periods_ == 7
     # projection: retention rates rise with tenure, survival matches r_t products
@@ -334,11 +336,118 @@ def test_sbg_refuses_bad_input():
         churn.fit_sbg([100])
 
 
+def _sbg_loglik_by_hand(alive, a, b):
+    """LL = Σ lost_t ln P(T = t) + n_n ln S(n) with the beta functions of Fader & Hardie (2007)."""
+    alive = np.asarray(alive, dtype=float)
+    t = np.arange(1, len(alive))
+    base = betaln(a, b)
+    return float(np.sum((alive[:-1] - alive[1:]) * (betaln(a + 1, b + t - 1) - base))
+                 + alive[-1] * (betaln(a, b + t[-1]) - base))
+
+
+def test_sbg_likelihood_and_standard_errors_agree_with_the_beta_function_form():
+    """The fit's log-likelihood equals the paper's beta-function formula at its estimates,
+    its gradient there is zero and its covariance is the inverse of the formula's
+    finite-difference Hessian."""
+    fit = churn.fit_sbg(HIGH_END[:8])
+    a, b = fit.alpha_, fit.beta_
+    assert fit.log_likelihood_ == pytest.approx(_sbg_loglik_by_hand(HIGH_END[:8], a, b), abs=1e-8)
+    h = 1e-4 * np.array([a, b])
+    e = np.eye(2)
+
+    def ll(p):
+        return _sbg_loglik_by_hand(HIGH_END[:8], *p)
+
+    p0 = np.array([a, b])
+    grad = [(ll(p0 + h[i] * e[i]) - ll(p0 - h[i] * e[i])) / (2 * h[i]) for i in range(2)]
+    assert np.abs(grad).max() < 1e-4
+    hess = np.array([[(ll(p0 + h[i] * e[i] + h[j] * e[j]) - ll(p0 + h[i] * e[i] - h[j] * e[j])
+                       - ll(p0 - h[i] * e[i] + h[j] * e[j]) + ll(p0 - h[i] * e[i] - h[j] * e[j]))
+                      / (4 * h[i] * h[j]) for j in range(2)] for i in range(2)])
+    np.testing.assert_allclose(fit.covariance_, np.linalg.inv(-hess), rtol=1e-4)
+    assert fit.standard_errors_["alpha"] == pytest.approx(np.sqrt(fit.covariance_[0, 0]))
+
+
+HOMOGENEOUS = np.round(10_000 * 0.9 ** np.arange(10))
+
+
+def _geometric_by_hand(alive):
+    """Constant churn p: LL = lost ln p + (exposure - lost) ln(1 - p), p = lost / exposure."""
+    alive = np.asarray(alive, dtype=float)
+    lost, exposure = alive[0] - alive[-1], alive[:-1].sum()
+    p = lost / exposure
+    return p, lost * np.log(p) + (exposure - lost) * np.log(1 - p), exposure
+
+
 def test_sbg_on_homogeneous_churn_reports_no_heterogeneity_but_the_right_mean():
-    alive = 10_000 * 0.9 ** np.arange(10)
-    fit = churn.fit_sbg(np.round(alive))
+    """Constant 10 % churn: the sBG's maximum is its geometric limit (α, β → ∞ with
+    α/(α+β) = p). The verdict says so, the mean churn is the geometric p = lost / exposure
+    by hand, and the interval is the geometric model's Wald interval."""
+    fit = churn.fit_sbg(HOMOGENEOUS)
     assert not fit.converged_
-    assert fit.mean_churn_ == pytest.approx(0.1, abs=2e-3)
+    assert fit.verdict_ == "no heterogeneity" and "constant churn" in fit.note_
+    p, ll_geo, exposure = _geometric_by_hand(HOMOGENEOUS)
+    assert p == pytest.approx(0.1, abs=2e-3)
+    assert fit.mean_churn_ == pytest.approx(p, rel=1e-9)
+    assert fit.log_likelihood_ == pytest.approx(ll_geo, abs=1e-3)
+    half = 1.959964 * np.sqrt(p * (1 - p) / exposure)
+    np.testing.assert_allclose(fit.mean_churn_interval(), (p - half, p + half), rtol=1e-6)
+    assert fit.standard_errors_ == {"alpha": np.inf, "beta": np.inf}
+    np.testing.assert_allclose(fit.survival([1, 5, 9]), (1 - p) ** np.array([1, 5, 9]), rtol=1e-4)
+
+
+@pytest.mark.parametrize("alpha", [73.65, 104.0, 178.8, 2900.5])
+def test_sbg_no_heterogeneity_verdict_does_not_depend_on_where_the_ridge_stop_is(alpha):
+    """Stops on the flat ridge that different BLAS kernels gave on the homogeneous series
+    (α 73.65, 104, 178.8, 2900.5, β at the same ratio): every one is judged the same."""
+    p, _, _ = _geometric_by_hand(HOMOGENEOUS)
+    beta = alpha * (1 - p) / p
+    data = churn._SBGData(HOMOGENEOUS.astype(float))
+    verdict, note = churn._sbg_verdict(np.log([alpha, beta]), data)
+    assert verdict == "no heterogeneity", note
+
+
+def _stop_at(x, success):
+    """An L-BFGS-B stand-in that stops at ``x`` with the given flag."""
+    def minimize(fun, x0, **kwargs):
+        return SimpleNamespace(x=np.asarray(x, dtype=float), fun=fun(np.asarray(x, dtype=float))[0],
+                               success=success, message="ABNORMAL_TERMINATION_IN_LNSRCH")
+    return minimize
+
+
+def test_sbg_verdict_ignores_the_optimisers_flag(monkeypatch):
+    """The two failures of the issue, by hand: a line-search stop (success False) next to
+    the published high-end optimum is a converged fit at α 0.668, β 3.806, and a 'successful'
+    stop on the homogeneous series' ridge (α 104, β 932) is still no heterogeneity."""
+    near = np.log([0.668 * (1 + 3e-5), 3.806 * (1 - 2e-5)])
+    monkeypatch.setattr(churn._opt, "minimize", _stop_at(near, success=False))
+    fit = churn.fit_sbg(HIGH_END[:8])
+    assert fit.converged_ and (round(fit.alpha_, 3), round(fit.beta_, 3)) == (0.668, 3.806)
+    assert fit.log_likelihood_ == pytest.approx(-1611.158, abs=1e-3)
+    monkeypatch.setattr(churn._opt, "minimize", _stop_at(np.log([104.0, 932.0]), success=True))
+    fit = churn.fit_sbg(HOMOGENEOUS)
+    assert not fit.converged_ and fit.verdict_ == "no heterogeneity"
+    assert fit.mean_churn_ == pytest.approx(_geometric_by_hand(HOMOGENEOUS)[0], rel=1e-9)
+
+
+def test_sbg_verdict_reads_the_gradient_with_a_tolerance():
+    """At the published high-end estimates rounded to 3 decimals the gradient is clearly
+    not zero (not converged); a relative error of 1e-9 is within tolerance."""
+    data = churn._SBGData(np.asarray(HIGH_END[:8], dtype=float))
+    fit = churn.fit_sbg(HIGH_END[:8])
+    assert churn._sbg_verdict(np.log([fit.alpha_, fit.beta_]) + 1e-9, data) == ("converged", "")
+    verdict, note = churn._sbg_verdict(np.log([0.668, 3.806]) + 0.01, data)
+    assert verdict == "not converged" and "gradient" in note
+
+
+def test_sbg_at_a_lower_bound_is_not_converged():
+    """60 of 100 leave after the first period and nobody after: the likelihood grows as
+    α, β → 0 with α/(α+β) = 0.6 (a mix of 'leave at once' and 'never leave'); the
+    geometric model (LL -114.6) does not reach it (sup 60 ln 0.6 + 40 ln 0.4 = -67.3)."""
+    fit = churn.fit_sbg([100, 40, 40, 40])
+    assert not fit.converged_ and fit.verdict_ == "at bound" and "lower bound" in fit.note_
+    assert fit.mean_churn_ == pytest.approx(0.6, abs=1e-3)
+    assert fit.log_likelihood_ == pytest.approx(60 * np.log(0.6) + 40 * np.log(0.4), abs=1e-2)
 
 
 # --------------------------------------------------------------------------- the generator
