@@ -102,6 +102,28 @@ def _group_labels(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     return frame[list(columns)].astype(str).agg(" / ".join, axis=1)
 
 
+def _draw_intervals(ax: Axes, at: Any, low: Any, high: Any, *, horizontal: bool = False, **style: Any) -> Any:
+    """Whiskers from ``low`` to ``high`` at positions ``at`` (vertical, or along x when
+    ``horizontal``), with caps.
+
+    Each interval is drawn as the segment it is, whether or not it contains its point
+    estimate (a bootstrap percentile interval need not, nor an interval on another scale),
+    so error bars are never negative. An interval with a missing or infinite bound is not
+    drawn. The caller draws the point estimates. Returns the ``ErrorbarContainer``, or
+    None when no interval was drawn.
+    """
+    at = np.asarray(at, dtype=float)
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    lo, hi = np.minimum(low, high), np.maximum(low, high)
+    shown = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(at)
+    if not shown.any():
+        return None
+    centre, half = (lo[shown] + hi[shown]) / 2, (hi[shown] - lo[shown]) / 2
+    if horizontal:
+        return ax.errorbar(centre, at[shown], xerr=half, fmt="none", **style)
+    return ax.errorbar(at[shown], centre, yerr=half, fmt="none", **style)
+
+
 def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
     missing = set(columns) - set(frame.columns)
     if missing:
@@ -137,9 +159,8 @@ def plot_funnel(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
         rows = table[groups == level]
         x = rows.step_index.to_numpy() - 1 - 0.4 + width * (g + 0.5)
         y = rows.conversion.to_numpy()
-        err = np.vstack([y - rows.ci_low.to_numpy(), rows.ci_high.to_numpy() - y])
         ax.bar(x, y, width=width * 0.95, color=palette[g], label=level if by else None)
-        ax.errorbar(x, y, yerr=np.nan_to_num(err), fmt="none", ecolor="0.2", capsize=3, lw=1)
+        _draw_intervals(ax, x, rows.ci_low, rows.ci_high, ecolor="0.2", capsize=3, lw=1)
         for xi, yi, users in zip(x, y, rows.users, strict=True):
             if not np.isfinite(yi):
                 continue
@@ -194,8 +215,7 @@ def plot_conversion_by(rates: pd.DataFrame, ax: Axes | None = None) -> Axes:
     for bar, is_small in zip(bars, small, strict=True):
         if is_small:
             bar.set_hatch("//")
-    err = np.vstack([rates.rate - rates.ci_low, rates.ci_high - rates.rate])
-    ax.errorbar(rates.rate, y, xerr=np.nan_to_num(err), fmt="none", ecolor="0.2", capsize=3, lw=1)
+    _draw_intervals(ax, y, rates.ci_low, rates.ci_high, horizontal=True, ecolor="0.2", capsize=3, lw=1)
     ticks = [f"{label}  (n={n:,}{', small' if s else ''})"
              for label, n, s in zip(labels, rates.denominator, small, strict=True)]
     ax.set_yticks(y, ticks)
@@ -229,8 +249,7 @@ def plot_drop_off(drops: pd.DataFrame, ax: Axes | None = None) -> Axes:
     x = np.arange(len(drops))
     rate = drops.drop_off_rate.to_numpy()
     ax.bar(x, rate, color=sns.color_palette()[3], width=0.6)
-    err = np.vstack([rate - drops.ci_low.to_numpy(), drops.ci_high.to_numpy() - rate])
-    ax.errorbar(x, rate, yerr=np.nan_to_num(err), fmt="none", ecolor="0.2", capsize=3, lw=1)
+    _draw_intervals(ax, x, drops.ci_low, drops.ci_high, ecolor="0.2", capsize=3, lw=1)
     ax.set_xticks(x, [f"{a} → {b}" for a, b in zip(drops.from_step, drops.to_step, strict=True)])
     ax.set_ylim(0, 1.05)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
@@ -379,12 +398,13 @@ def plot_ab_comparison(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
     _require(result, {"a", "b", "difference", "ci_low", "ci_high", "significant"}, "plot_ab_comparison")
     ax = _axes(ax, size=(8, 1.2 + 0.6 * len(result)))
     y = np.arange(len(result))
-    diff = result.difference.to_numpy() * 100
-    err = np.vstack([diff - result.ci_low.to_numpy() * 100, result.ci_high.to_numpy() * 100 - diff])
+    diff = result.difference.to_numpy(dtype=float) * 100
+    lows, highs = result.ci_low.to_numpy(dtype=float) * 100, result.ci_high.to_numpy(dtype=float) * 100
     palette = sns.color_palette()
     colours = [palette[3] if s else "0.4" for s in result.significant]
-    for yi, d, e_low, e_high, c in zip(y, diff, err[0], err[1], colours, strict=True):
-        ax.errorbar(d, yi, xerr=[[e_low], [e_high]], fmt="o", color=c, capsize=4)
+    for yi, d, low, high, c in zip(y, diff, lows, highs, colours, strict=True):
+        _draw_intervals(ax, [yi], [low], [high], horizontal=True, ecolor=c, capsize=4)
+        ax.plot([d], [yi], "o", color=c)
     ax.axvline(0, color="0.2", lw=1)
     ax.margins(x=0.15)
     ax.set_yticks(y, [f"{b} − {a}" for a, b in zip(result.a, result.b, strict=True)])
@@ -618,10 +638,9 @@ def plot_email_campaigns(result: pd.DataFrame, rates=("open_rate", "click_rate")
     for i, (rate, colour) in enumerate(zip(rates, palette, strict=True)):
         shift = (i - (len(rates) - 1) / 2) * 0.15
         values = result[rate].to_numpy(dtype=float)
-        err = np.vstack([values - result[f"{rate}_ci_low"].to_numpy(dtype=float),
-                         result[f"{rate}_ci_high"].to_numpy(dtype=float) - values])
-        ax.errorbar(x + shift, values, yerr=err, fmt="o", ms=4, capsize=2, color=colour,
-                    label=_RATE_LABELS.get(rate, rate))
+        _draw_intervals(ax, x + shift, result[f"{rate}_ci_low"], result[f"{rate}_ci_high"], ecolor=colour,
+                        capsize=2)
+        ax.plot(x + shift, values, "o", ms=4, color=colour, label=_RATE_LABELS.get(rate, rate))
     ax.set_xticks(x)
     ax.set_xticklabels(labels, rotation=90, fontsize=8)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
@@ -881,9 +900,8 @@ def plot_health_lift(validation, ax: Axes | None = None) -> Axes:
     ax = _axes(ax)
     x = np.arange(len(lift))
     rate = lift["churn_rate"].to_numpy(dtype=float)
-    err = np.vstack([rate - lift["ci_low"].to_numpy(dtype=float), lift["ci_high"].to_numpy(dtype=float) - rate])
     ax.bar(x, rate, color=sns.color_palette()[3], alpha=0.8, label="churn rate of the group")
-    ax.errorbar(x, rate, yerr=err, fmt="none", color="black", capsize=3)
+    _draw_intervals(ax, x, lift["ci_low"], lift["ci_high"], ecolor="black", capsize=3)
     overall = validation.churned / max(validation.churned + validation.stayed, 1)
     ax.axhline(overall, color="grey", ls="--", label="overall churn rate")
     ax.set_xticks(x)
@@ -1353,7 +1371,9 @@ def plot_parameter_recovery(table: pd.DataFrame, ax: Axes | None = None) -> Axes
     """Fitted parameters relative to the reference (published or true), with intervals.
 
     Each point is estimate / reference (1 = exact); whiskers are the bootstrap interval
-    over the reference when the table has one.
+    over the reference when the table has one, drawn from its low to its high end even
+    when it does not contain the estimate (a percentile interval need not); a missing
+    bound draws no whisker.
 
     Parameters
     ----------
@@ -1366,11 +1386,9 @@ def plot_parameter_recovery(table: pd.DataFrame, ax: Axes | None = None) -> Axes
     ratio = shown["estimate"] / shown["reference"]
     y = np.arange(len(shown))
     if {"ci_low", "ci_high"} <= set(shown.columns):
-        low = ratio - shown["ci_low"] / shown["reference"]
-        high = shown["ci_high"] / shown["reference"] - ratio
-        ax.errorbar(ratio, y, xerr=[low, high], fmt="o", color=_ACTUAL, capsize=3, label="estimate, 95% interval")
-    else:
-        ax.plot(ratio, y, "o", color=_ACTUAL, label="estimate")
+        _draw_intervals(ax, y, shown["ci_low"] / shown["reference"], shown["ci_high"] / shown["reference"],
+                        horizontal=True, ecolor=_ACTUAL, capsize=3, label="bootstrap interval")
+    ax.plot(ratio, y, "o", color=_ACTUAL, label="estimate")
     ax.axvline(1.0, color="0.3", linestyle="--", label="reference")
     ax.set_yticks(y, [f"{m}: {p}" for m, p in zip(shown["model"], shown["parameter"], strict=True)])
     ax.set(xlabel="estimate / reference", ylabel="", title="Fitted parameters against the reference values")

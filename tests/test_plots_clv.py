@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
@@ -90,3 +91,19 @@ def test_parameter_recovery(checked):
     assert [t.get_text() for t in ax.get_yticklabels()][0] == "bgnbd: r"
     with pytest.raises(ValueError, match="needs the columns"):
         plots.plot_parameter_recovery(table.drop(columns="reference"))
+
+
+def test_parameter_recovery_draws_an_interval_that_misses_its_estimate():
+    """A bootstrap percentile interval need not contain the full-data estimate (the small
+    sample's 04_clv crashed on one with "'xerr' must not contain negative values"): the
+    whisker runs from low to high over the reference, the point sits at the estimate, and
+    a missing bound draws no whisker."""
+    table = pd.DataFrame({"model": ["bgnbd"] * 3, "parameter": ["r", "alpha", "a"],
+                          "estimate": [0.25, 4.0, 0.8], "reference": [0.25, 5.0, 1.0],
+                          "ci_low": [0.2, 5.5, float("nan")], "ci_high": [0.3, 6.0, 1.2]})
+    ax = plots.plot_parameter_recovery(table)
+    segments = [seg for c in ax.collections for seg in c.get_segments()]
+    np.testing.assert_allclose(segments, [[(0.8, 0.0), (1.2, 0.0)], [(1.1, 1.0), (1.2, 1.0)]], rtol=1e-12)
+    estimate = next(line for line in ax.get_lines() if line.get_label() == "estimate")
+    assert list(estimate.get_xdata()) == [1.0, 0.8, 0.8] and list(estimate.get_ydata()) == [0, 1, 2]
+    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == ["bootstrap interval", "estimate", "reference"]
