@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
 import pandas as pd
+import pyarrow
 import pytest
 
 from kpilib import synth
+from kpilib.synth import _saas as saas
 
 UTC = "datetime64[ns, UTC]"
 CONTRACT = {
@@ -74,6 +77,43 @@ def test_write_is_byte_identical_and_seed_dependent(tmp_path):
         assert files_a[name] != files_c[name], name
 
 
+#: ``write_sample(out, customers=300, seed=3)`` as written before profiles existed (commit
+#: e116f20, pyarrow 26.0.1): file sha256 and a pandas content hash of each file. The file
+#: bytes also depend on the pyarrow version; the content hash does not.
+SAAS_300_3_PYARROW = "26.0.1"
+SAAS_300_3 = {
+    "customers.parquet": ("dcc9b6d860ce5e34a1bde9378ac56c6a08a7c81d7101735a597708b6770f8dab", "7782f658e79814903bc2ce1200928b96e34f0ec911b0a8f12bc1ab40cfacc0b6"),
+    "email.parquet": ("f4a7efd04a173159d2ea8b722522eb24dd9c4dbf274d21bda38da0d4e59d85f5", "2cca58bacd250eafd61fb789492e462ca030b49f8e2890250a6721a0d8701dad"),
+    "events.parquet": ("c39f2f7963a77da9acfaf59a8a43e13d39e7f574f0d216483d927deb1e3b7c03", "d68a063d295f373e9a9df94132eb835084c3f0db624be22cf850f1a7586f9965"),
+    "orders.parquet": ("04ed8da47919c122047252fb2a82d2d94df2c4f13c58c1698a1680f3accda881", "dd41598031dbc0075970aa6e1b8734437f4adb5e1db0ed8e01d870e31454b7a3"),
+    "spend.parquet": ("654b54d7b7d8f16f921f87f25c5fd5abafd37ac6e0fa370ee560a7c1526dcb47", "bc6058cfdfaa57ef7fa69c4b2b8166dd14d38096e333a34902f9ac5abd3410e7"),
+    "subscriptions.parquet": ("e5ff9b4e56fcee71d77bb3d4c3d5a362c7cab7d30726e0b95dbd8ac99545df5f", "00e0a27f7bdfd63eb7f6fecf35ea9403cbed47396e3b4bd528d6faf598497dba"),
+    "surveys.parquet": ("31d6b24d5b8067ecaa83d4bb75d1f6fdfabf018008f8a847a7bd39ec267b3227", "a1463ef126b523d7d6e3c94ddb340c51c0525b136a1f880dd67e7818f504ef84"),
+}
+#: sha256 of that truth.json, which had no ``profile`` and ``tables`` keys yet.
+SAAS_300_3_TRUTH = "ef8edfd769cdc82a2fd8ede0cafe607ab14dfdaafa5ea51dea9308c20eb7b258"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_saas_is_unchanged_by_profiles(tmp_path):
+    default, explicit = tmp_path / "default", tmp_path / "explicit"
+    truth = synth.write_sample(default, customers=300, seed=3)
+    for name, (file_hash, content_hash) in SAAS_300_3.items():
+        frame = pd.read_parquet(default / name)
+        content = pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+        assert _sha256(content) == content_hash, name
+        if pyarrow.__version__ == SAAS_300_3_PYARROW:
+            assert _sha256((default / name).read_bytes()) == file_hash, name
+    assert truth["profile"] == "saas" and truth["tables"] == list(synth.TABLES)
+    before = {k: v for k, v in truth.items() if k not in ("profile", "tables")}
+    assert _sha256((json.dumps(before, indent=2) + "\n").encode()) == SAAS_300_3_TRUTH
+    assert synth.write_sample(explicit, profile="saas", customers=300, seed=3) == truth
+    assert _files(explicit) == _files(default)
+
+
 def test_generate_equals_written_across_chunks(tmp_path, monkeypatch):
     monkeypatch.setattr(synth, "CHUNK_PERSONS", 700)  # several chunks for 500 customers
     tables, truth = synth.generate_sample(customers=500, seed=5)
@@ -108,10 +148,10 @@ def test_values_follow_the_contract(sample):
     end = pd.Timestamp(truth["generator"]["end_at"])
     assert customers["customer_id"].is_unique
     assert customers["customer_id"].str.fullmatch(r"C\d{7}").all()
-    assert set(customers["channel"]) == set(synth.CHANNELS)
-    assert set(customers["plan"]) <= set(synth.PLANS)
-    assert set(customers["segment"]) <= set(synth.SEGMENTS)
-    assert set(events["event"]) == set(synth.EVENTS)
+    assert set(customers["channel"]) == set(saas.CHANNELS)
+    assert set(customers["plan"]) <= set(saas.PLANS)
+    assert set(customers["segment"]) <= set(saas.SEGMENTS)
+    assert set(events["event"]) == set(saas.EVENTS)
     visit = events["event"] == "visit"
     assert events.loc[visit, "channel"].notna().all()
     assert events.loc[~visit, "channel"].isna().all()

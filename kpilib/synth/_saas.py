@@ -1,18 +1,10 @@
-"""Deterministic sample data with its ground truth.
+"""The ``saas`` profile: a SaaS product with a free tier, paid plans and add-on purchases.
 
-One plausible company is simulated: a SaaS product with a free tier, paid plans and
-add-on purchases. Persons arrive through marketing channels, walk a funnel
-(visit → signup → lead → mql → sql → purchase), use the product, pay a subscription,
-buy add-ons, get newsletters, answer surveys, and cost money to acquire. The seven
-tables of the data contract are produced together with ``truth.json``, which records
-every parameter the simulation draws from, so that tests can check that the kit's
-analyses recover it.
-
-Generation is chunked by person. Every chunk of :data:`CHUNK_PERSONS` persons has its
-own random generator, seeded from ``(seed, chunk index)``, so :func:`write_sample` can
-stream a million customers to Parquet in bounded memory and :func:`generate_sample` is
-the concatenation of the very same chunks. The output depends on ``CHUNK_PERSONS``;
-with it fixed, the same arguments give byte-identical files.
+Persons arrive through marketing channels, walk a funnel (visit → signup → lead → mql →
+sql → purchase), use the product, pay a subscription, buy add-ons, get newsletters,
+answer surveys, and cost money to acquire. All seven tables of the data contract are
+written, with every optional column. This was the kit's only sample before profiles
+existed; its output is unchanged (same arguments, byte-identical tables).
 
 Notes
 -----
@@ -43,49 +35,32 @@ How the pieces are drawn (every number is in ``truth.json``):
   coming. The fade has its own random stream, so the other tables do not depend on it.
 * **Spend.** Daily cost per channel (and campaign) scaled so that total spend divided
   by the customers acquired through the channel equals ``marketing.cac[channel]``.
-
-References
-----------
-.. [1] Fader, P. S., Hardie, B. G. S. & Lee, K. L. (2005). "Counting your customers
-   the easy way: an alternative to the Pareto/NBD model." Marketing Science 24(2).
-.. [2] Fader, P. S. & Hardie, B. G. S. (2007). "How to project customer retention."
-   Journal of Interactive Marketing 21(1).
-
-Examples
---------
->>> tables, truth = generate_sample(customers=200, seed=1)
->>> sorted(tables)
-['customers', 'email', 'events', 'orders', 'spend', 'subscriptions', 'surveys']
->>> truth["clv"]["bgnbd"]["time_unit"]
-'days'
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-__all__ = ["CHUNK_PERSONS", "TABLES", "generate_sample", "write_sample"]
+from kpilib.synth._columns import ids as _ids
+from kpilib.synth._columns import strings as _strings
+from kpilib.synth._columns import timestamps as _timestamps
+from kpilib.synth._draws import DAY as _DAY
+from kpilib.synth._draws import GLOBAL_STREAM as _GLOBAL_STREAM
+from kpilib.synth._draws import day_weights as _day_weights
+from kpilib.synth._draws import draw as _draw
+from kpilib.synth._email import SCHEMA as _EMAIL_SCHEMA
+from kpilib.synth._email import email_campaigns, email_table, public_campaigns, simulate_email
+from kpilib.synth._orders import bgnbd_orders
+from kpilib.synth._truth import header, period
 
-#: Persons (visitors) simulated per chunk; the output depends on it.
-CHUNK_PERSONS = 100_000
-
-#: The seven tables, in the order they are written.
+#: The tables this profile writes, in the order they are written: all seven.
 TABLES = ("customers", "events", "orders", "subscriptions", "email", "surveys", "spend")
-
-_DAY = 86_400
-_NS = 1_000_000_000
-_GLOBAL_STREAM = 2**31  # offset for non-chunk random streams; chunk indices stay below it
+#: Customers simulated when the caller does not say.
+DEFAULT_CUSTOMERS = 5000
 
 CHANNELS = ("email", "paid_search", "social", "organic", "referral")
 STEPS = ("signup", "lead", "mql", "sql", "purchase")
@@ -111,7 +86,7 @@ _PAID_CAMPAIGNS = {
 }
 _EMAIL_KINDS = (("newsletter", 6, 15), ("product update", 20, 16))  # (kind, day, hour UTC)
 
-_SCHEMAS = {
+SCHEMAS = {
     "customers": pa.schema(
         [
             ("customer_id", pa.string()),
@@ -150,18 +125,7 @@ _SCHEMAS = {
             ("plan", pa.string()),
         ]
     ),
-    "email": pa.schema(
-        [
-            ("campaign", pa.string()),
-            ("customer_id", pa.string()),
-            ("sent_at", pa.timestamp("ns", tz="UTC")),
-            ("bounce", pa.string()),
-            ("opened_at", pa.timestamp("ns", tz="UTC")),
-            ("clicked_at", pa.timestamp("ns", tz="UTC")),
-            ("unsubscribed_at", pa.timestamp("ns", tz="UTC")),
-            ("complained_at", pa.timestamp("ns", tz="UTC")),
-        ]
-    ),
+    "email": _EMAIL_SCHEMA,
     "surveys": pa.schema(
         [
             ("customer_id", pa.string()),
@@ -379,89 +343,6 @@ def _parameters() -> dict:
     }
 
 
-def _seconds(value: str, *, end_of_day: bool = False) -> int:
-    """Seconds since the epoch (UTC) of a date string, at 00:00:00 or 23:59:59."""
-    day = np.datetime64(pd.Timestamp(value).date(), "D")
-    return int(day.astype("datetime64[s]").astype(np.int64)) + (_DAY - 1 if end_of_day else 0)
-
-
-def _email_campaigns(start: int, end: int, seed: int, params: dict) -> list[dict]:
-    """The campaign calendar with each campaign's outcome probabilities."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, _GLOBAL_STREAM + 1]))
-    means = params["means"]
-    kappa = params["campaign_concentration"]
-    first = np.datetime64(start, "s").astype("datetime64[M]")
-    last = np.datetime64(end, "s").astype("datetime64[M]")
-    campaigns = []
-    for month in np.arange(first, last + 1):
-        for kind, day, hour in _EMAIL_KINDS:
-            sent = (month.astype("datetime64[D]") + (day - 1)).astype("datetime64[s]").astype(
-                np.int64
-            ) + hour * 3600
-            if not start <= sent <= end - params["send_spread_seconds"]:
-                continue
-            probability = {
-                k: round(float(rng.beta(m * kappa, (1 - m) * kappa)), 6) for k, m in means.items()
-            }
-            campaigns.append(
-                {
-                    "campaign": f"{month} {kind}",
-                    "kind": kind,
-                    "sent_at": pd.Timestamp(int(sent), unit="s", tz="UTC").isoformat(),
-                    "sent_epoch": int(sent),
-                    "probability": probability,
-                }
-            )
-    return campaigns
-
-
-def _day_weights(start: int, n_days: int, params: dict) -> np.ndarray:
-    """Relative arrival intensity of each day (trend × season × weekday)."""
-    days = np.arange(n_days)
-    dates = np.datetime64(start, "s").astype("datetime64[D]") + days
-    day_of_year = (dates - dates.astype("datetime64[Y]")).astype(np.int64)
-    weekday = (dates.astype(np.int64) + 3) % 7  # 0 = Monday
-    trend = 1 + params["growth_per_year"] * days / 365.25
-    season = 1 + params["seasonality_amplitude"] * np.cos(
-        2 * np.pi * (day_of_year - params["seasonality_peak_day_of_year"]) / 365.25
-    )
-    weekend = np.where(weekday >= 5, params["weekend_factor"], 1.0)
-    weights = trend * season * weekend
-    return weights / weights.sum()
-
-
-def _draw(rng: np.random.Generator, probabilities: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Categorical draws, one per row, from ``probabilities[rows]`` (rows of a 2-D table)."""
-    cdf = np.cumsum(probabilities, axis=1)
-    cdf[:, -1] = 1.0
-    u = rng.random(len(rows))
-    return (u[:, None] >= cdf[rows]).sum(axis=1)
-
-
-def _strings(vocab: tuple[str, ...] | list[str], codes: np.ndarray) -> pa.Array:
-    """Arrow string array of ``vocab[codes]``; negative codes become null."""
-    codes = np.asarray(codes, dtype=np.int64)
-    mask = codes < 0
-    indices = pa.array(np.where(mask, 0, codes), mask=mask if mask.any() else None)
-    return pa.array(list(vocab), type=pa.string()).take(indices)
-
-
-def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
-    """Arrow string array of ids such as ``C0000001`` (``prefix`` + zero-padded number)."""
-    if len(numbers) == 0:
-        return pa.array([], type=pa.string())
-    return pa.array(
-        np.char.add(prefix, np.char.zfill(numbers.astype("U"), width)), type=pa.string()
-    )
-
-
-def _timestamps(seconds: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
-    """Arrow UTC timestamps (ns) from epoch seconds; ``valid`` False becomes null."""
-    values = np.asarray(seconds, dtype=np.int64) * _NS
-    mask = None if valid is None or valid.all() else ~valid
-    return pa.array(values, type=pa.timestamp("ns", tz="UTC"), mask=mask)
-
-
 @dataclass
 class _Context:
     """Everything a chunk needs that is shared by all chunks."""
@@ -476,6 +357,7 @@ class _Context:
     campaigns: list[dict]
     campaign_names: list[str]  # visit campaign vocabulary: paid ones then email ones
     spend_keys: list[tuple[str, str | None]]
+    chunk_persons: int
 
 
 @dataclass
@@ -576,35 +458,6 @@ def _simulate_subscriptions(
         spell2_start=np.where(reactivates, restart, -1),
         spell2_end=np.where(reactivates, np.minimum(restart_end, ctx.end), -1),
     )
-
-
-def _simulate_orders(
-    ctx: _Context, rng: np.random.Generator, started: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """BG/NBD repeat orders with Gamma–Gamma amounts: (customer, ts, amount)."""
-    bgnbd = ctx.params["clv"]["bgnbd"]
-    gg = ctx.params["clv"]["gamma_gamma"]
-    n = len(started)
-    lam = rng.gamma(bgnbd["r"], 1 / bgnbd["alpha"], size=n)  # per day
-    dropout = rng.beta(bgnbd["a"], bgnbd["b"], size=n)
-    nu = rng.gamma(gg["q"], 1 / gg["gamma"], size=n)
-    customers = [np.arange(n)]
-    times = [started]
-    alive = np.arange(n)
-    t = started.astype(np.float64)
-    while len(alive):
-        t = t + rng.exponential(1 / lam[alive]) * _DAY
-        inside = t <= ctx.end
-        alive, t = alive[inside], t[inside]
-        customers.append(alive)
-        times.append(np.round(t).astype(np.int64))
-        stays = rng.random(len(alive)) >= dropout[alive]
-        alive, t = alive[stays], t[stays]
-    customer = np.concatenate(customers)
-    ts = np.concatenate(times)
-    amount = np.round(rng.gamma(gg["p"], 1 / nu[customer]), 2)
-    order = np.lexsort((ts, customer))
-    return customer[order], ts[order], amount[order]
 
 
 def _in_windows(ts: np.ndarray, windows: np.ndarray) -> np.ndarray:
@@ -715,71 +568,6 @@ def _simulate_usage(
     }
 
 
-def _simulate_email(
-    ctx: _Context, rng: np.random.Generator, signup: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Sends of every campaign to customers signed up before it and not suppressed."""
-    params = ctx.params["email"]
-    delay = {k: v * 3600 for k, v in params["delay_mean_hours"].items()}
-    n = len(signup)
-    suppressed = np.full(n, np.iinfo(np.int64).max)
-    parts: dict[str, list[np.ndarray]] = {
-        k: []
-        for k in (
-            "campaign",
-            "customer",
-            "sent",
-            "bounce",
-            "opened",
-            "clicked",
-            "unsub",
-            "complaint",
-        )
-    }
-    for code, campaign in enumerate(ctx.campaigns):
-        p = campaign["probability"]
-        base = campaign["sent_epoch"]
-        to = np.flatnonzero((signup < base) & (suppressed > base))
-        m = len(to)
-        sent = base + rng.integers(0, params["send_spread_seconds"], size=m)
-        u = rng.random(m)
-        bounce = np.where(
-            u < p["hard_bounce"], 2, np.where(u < p["hard_bounce"] + p["soft_bounce"], 1, 0)
-        )
-        delivered = bounce == 0
-        draws = rng.random((m, 4))
-        waits = (
-            np.round(
-                rng.exponential(1.0, size=(m, 4))
-                * [delay["open"], delay["click"], delay["unsubscribe"], delay["complaint"]]
-            ).astype(np.int64)
-            + 1
-        )
-        opened = sent + waits[:, 0]
-        has_open = delivered & (draws[:, 0] < p["open"]) & (opened <= ctx.end)
-        clicked = opened + waits[:, 1]
-        has_click = has_open & (draws[:, 1] < p["click"]) & (clicked <= ctx.end)
-        unsub = sent + waits[:, 2]
-        has_unsub = delivered & (draws[:, 2] < p["unsubscribe"]) & (unsub <= ctx.end)
-        complaint = sent + waits[:, 3]
-        has_complaint = delivered & (draws[:, 3] < p["complaint"]) & (complaint <= ctx.end)
-        stop = np.full(m, np.iinfo(np.int64).max)
-        stop = np.where(bounce == 2, sent, stop)
-        stop = np.minimum(stop, np.where(has_unsub, unsub, stop))
-        stop = np.minimum(stop, np.where(has_complaint, complaint, stop))
-        suppressed[to] = np.minimum(suppressed[to], stop)
-        parts["campaign"].append(np.full(m, code))
-        parts["customer"].append(to)
-        parts["sent"].append(sent)
-        parts["bounce"].append(bounce)
-        parts["opened"].append(np.where(has_open, opened, -1))
-        parts["clicked"].append(np.where(has_click, clicked, -1))
-        parts["unsub"].append(np.where(has_unsub, unsub, -1))
-        parts["complaint"].append(np.where(has_complaint, complaint, -1))
-    empty = np.zeros(0, dtype=np.int64)
-    return {k: np.concatenate(v) if v else empty for k, v in parts.items()}
-
-
 def _simulate_surveys(
     ctx: _Context, rng: np.random.Generator, windows: np.ndarray, plan: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -825,8 +613,8 @@ class _ChunkResult:
 
 def _simulate_chunk(ctx: _Context, chunk: int, order_offset: int) -> _ChunkResult:
     rng = np.random.default_rng(np.random.SeedSequence([ctx.seed, chunk]))
-    lo = chunk * CHUNK_PERSONS
-    first_visit = ctx.arrivals[lo : lo + CHUNK_PERSONS]
+    lo = chunk * ctx.chunk_persons
+    first_visit = ctx.arrivals[lo : lo + ctx.chunk_persons]
     n_persons = len(first_visit)
     ids = _ids("C", np.arange(lo + 1, lo + n_persons + 1), ctx.id_width)
     params = ctx.params
@@ -856,7 +644,7 @@ def _simulate_chunk(ctx: _Context, chunk: int, order_offset: int) -> _ChunkResul
             _strings(SEGMENTS, segment),
             _strings(countries, country),
         ],
-        schema=_SCHEMAS["customers"],
+        schema=SCHEMAS["customers"],
     )
 
     # subscriptions and orders of paying customers
@@ -872,9 +660,11 @@ def _simulate_chunk(ctx: _Context, chunk: int, order_offset: int) -> _ChunkResul
             pa.array(mrr[subs.plan], type=pa.float64()),
             _strings(PLANS, subs.plan),
         ],
-        schema=_SCHEMAS["subscriptions"],
+        schema=SCHEMAS["subscriptions"],
     )
-    o_customer, o_ts, o_amount = _simulate_orders(ctx, rng, purchase)
+    o_customer, o_ts, o_amount = bgnbd_orders(
+        rng, purchase, ctx.end, params["clv"]["bgnbd"], params["clv"]["gamma_gamma"]
+    )
     orders = pa.Table.from_arrays(
         [
             _ids("O", np.arange(order_offset + 1, order_offset + len(o_ts) + 1), 9),
@@ -882,7 +672,7 @@ def _simulate_chunk(ctx: _Context, chunk: int, order_offset: int) -> _ChunkResul
             _timestamps(o_ts),
             pa.array(o_amount, type=pa.float64()),
         ],
-        schema=_SCHEMAS["orders"],
+        schema=SCHEMAS["orders"],
     )
 
     # active windows: free users for a while after signup; subscribers for their spells
@@ -897,21 +687,8 @@ def _simulate_chunk(ctx: _Context, chunk: int, order_offset: int) -> _ChunkResul
     paying[pay] = True
     fade_rng = np.random.default_rng(np.random.SeedSequence([ctx.seed, chunk, 1]))
     usage = _simulate_usage(ctx, rng, windows, paying, fade_rng)
-    mail = _simulate_email(ctx, rng, signup)
-    email_names = [c["campaign"] for c in ctx.campaigns]
-    email = pa.Table.from_arrays(
-        [
-            _strings(email_names, mail["campaign"]),
-            cid.take(pa.array(mail["customer"])),
-            _timestamps(mail["sent"]),
-            _strings(("none", "soft", "hard"), mail["bounce"]),
-            _timestamps(mail["opened"], mail["opened"] >= 0),
-            _timestamps(mail["clicked"], mail["clicked"] >= 0),
-            _timestamps(mail["unsub"], mail["unsub"] >= 0),
-            _timestamps(mail["complaint"], mail["complaint"] >= 0),
-        ],
-        schema=_SCHEMAS["email"],
-    )
+    mail = simulate_email(rng, ctx.campaigns, ctx.end, params["email"], signup)
+    email = email_table(ctx.campaigns, mail, cid)
     surv = _simulate_surveys(ctx, rng, windows, plan)
     surveys = pa.Table.from_arrays(
         [
@@ -920,7 +697,7 @@ def _simulate_chunk(ctx: _Context, chunk: int, order_offset: int) -> _ChunkResul
             _strings(tuple(params["surveys"]["survey_mix"]), surv["survey"]),
             pa.array(surv["score"], type=pa.int64()),
         ],
-        schema=_SCHEMAS["surveys"],
+        schema=SCHEMAS["surveys"],
     )
 
     # events: first visits, funnel steps, extra visits, email clicks, product usage
@@ -985,7 +762,7 @@ def _simulate_chunk(ctx: _Context, chunk: int, order_offset: int) -> _ChunkResul
             _strings(LANDING_PAGES + APP_PAGES, page[order]),
             _strings(FEATURES, feature[order]),
         ],
-        schema=_SCHEMAS["events"],
+        schema=SCHEMAS["events"],
     )
 
     # aggregates the spend table needs
@@ -1055,20 +832,19 @@ def _spend_table(ctx: _Context, first_visits: np.ndarray, signups: np.ndarray) -
             pa.array(np.maximum(cost.reshape(-1), 0.0), type=pa.float64()),
             pa.array([campaigns[k] for k in keys], type=pa.string()),
         ],
-        schema=_SCHEMAS["spend"],
+        schema=SCHEMAS["spend"],
     )
 
 
-def _simulate(
-    customers: int, seed: int, start: str, end: str
+def simulate(
+    customers: int, seed: int, start: str, end: str, chunk_persons: int
 ) -> Iterator[tuple[str, pa.Table] | dict]:
     """Yield ``(table name, chunk)`` pairs, then finally the truth dict."""
-    if customers < 1:
-        raise ValueError(f"customers must be at least 1, got {customers!r}")
-    start_s = _seconds(start)
-    end_s = _seconds(end, end_of_day=True)
-    if end_s <= start_s:
-        raise ValueError(f"end ({end}) must not be before start ({start})")
+    head = header(
+        "saas", TABLES, customers=customers, seed=seed, start=start, end=end,
+        chunk_persons=chunk_persons,
+    )
+    start_s, end_s = period(customers, start, end)
     params = _parameters()
     mix = params["traffic"]["channel_mix"]
     signup_rate = sum(mix[c] * params["funnel"]["step_probability"][c]["signup"] for c in CHANNELS)
@@ -1077,7 +853,7 @@ def _simulate(
     rng = np.random.default_rng(np.random.SeedSequence([seed, _GLOBAL_STREAM]))
     day = rng.choice(n_days, size=visitors, p=_day_weights(start_s, n_days, params["traffic"]))
     arrivals = np.sort(start_s + day * _DAY + rng.integers(0, _DAY, size=visitors))
-    campaigns = _email_campaigns(start_s, end_s, seed, params["email"])
+    campaigns = email_campaigns(start_s, end_s, seed, params["email"])
     paid_names = [c for mix in _PAID_CAMPAIGNS.values() for c in mix]
     spend_keys: list[tuple[str, str | None]] = []
     for channel in CHANNELS:
@@ -1094,12 +870,13 @@ def _simulate(
         campaigns=campaigns,
         campaign_names=paid_names + [c["campaign"] for c in campaigns],
         spend_keys=spend_keys,
+        chunk_persons=chunk_persons,
     )
     first_visits = np.zeros((n_days, len(spend_keys)), dtype=np.int64)
     signups = np.zeros((n_days, len(CHANNELS)), dtype=np.int64)
     rows = dict.fromkeys(TABLES, 0)
     paying = 0
-    for chunk in range(-(-visitors // CHUNK_PERSONS)):
+    for chunk in range(-(-visitors // chunk_persons)):
         result = _simulate_chunk(ctx, chunk, rows["orders"])
         first_visits += result.first_visits
         signups += result.signups
@@ -1112,20 +889,7 @@ def _simulate(
     yield "spend", spend
 
     acquired = signups.sum(axis=0)
-    truth = {
-        "version": 1,
-        "generator": {
-            "module": "kpilib.synth",
-            "customers_target": customers,
-            "seed": seed,
-            "start": start,
-            "end": end,
-            "start_at": pd.Timestamp(start_s, unit="s", tz="UTC").isoformat(),
-            "end_at": pd.Timestamp(end_s, unit="s", tz="UTC").isoformat(),
-            "chunk_persons": CHUNK_PERSONS,
-        },
-        **params,
-    }
+    truth = {**head, **params}
     truth["traffic"] = {"visitors": visitors, **params["traffic"]}
     truth["funnel"]["expected_signup_rate"] = round(signup_rate, 6)
     truth["churn"]["sbg"] = {
@@ -1134,9 +898,7 @@ def _simulate(
     }
     gg = params["clv"]["gamma_gamma"]
     truth["clv"]["mean_order_value"] = gg["p"] * gg["gamma"] / (gg["q"] - 1)
-    truth["email"]["campaigns"] = [
-        {k: v for k, v in c.items() if k != "sent_epoch"} for c in campaigns
-    ]
+    truth["email"]["campaigns"] = public_campaigns(campaigns)
     truth["realized"] = {
         "visitors": visitors,
         "customers": int(acquired.sum()),
@@ -1145,115 +907,3 @@ def _simulate(
         "rows": rows,
     }
     yield truth
-
-
-def generate_sample(
-    customers: int = 5000, seed: int = 7, start: str = "2025-01-01", end: str = "2026-10-31"
-) -> tuple[dict[str, pd.DataFrame], dict]:
-    """Simulate the sample company in memory.
-
-    Parameters
-    ----------
-    customers : int, default 5000
-        Target number of signed-up customers; visitors are scaled so that the expected
-        number of signups is about this (a little less: journeys near the end are cut).
-    seed : int, default 7
-        Seed of every random stream.
-    start, end : str, default "2025-01-01", "2026-10-31"
-        First and last day of data, both inclusive (data ends at ``end`` 23:59:59 UTC).
-
-    Returns
-    -------
-    tables : dict of str to pandas.DataFrame
-        The seven tables of the data contract, keyed by name.
-    truth : dict
-        Every parameter the simulation drew from, plus realized counts; the same dict
-        :func:`write_sample` writes to ``truth.json``.
-
-    See Also
-    --------
-    write_sample : the same data streamed to Parquet, for large sizes.
-
-    Examples
-    --------
-    >>> tables, truth = generate_sample(customers=100, seed=3)
-    >>> list(tables["orders"].columns)
-    ['order_id', 'customer_id', 'ts', 'amount']
-    >>> len(tables["customers"]) == truth["realized"]["customers"]
-    True
-    """
-    parts: dict[str, list[pa.Table]] = {name: [] for name in TABLES}
-    truth: dict = {}
-    for item in _simulate(customers, seed, start, end):
-        if isinstance(item, dict):
-            truth = item
-        else:
-            parts[item[0]].append(item[1])
-    tables = {
-        name: pa.concat_tables(chunks).to_pandas()
-        if chunks
-        else _SCHEMAS[name].empty_table().to_pandas()
-        for name, chunks in parts.items()
-    }
-    return tables, truth
-
-
-def write_sample(
-    out: str | Path,
-    customers: int = 5000,
-    seed: int = 7,
-    start: str = "2025-01-01",
-    end: str = "2026-10-31",
-) -> dict:
-    """Simulate the sample company and stream it to ``<out>/<table>.parquet``.
-
-    Generation goes chunk by chunk, so a million customers take minutes and a few GB of
-    memory. The files are byte-identical across runs with the same arguments.
-
-    Parameters
-    ----------
-    out : str or pathlib.Path
-        Folder to write to (created if missing). Existing files of the same names are
-        replaced.
-    customers, seed, start, end
-        As in :func:`generate_sample`.
-
-    Returns
-    -------
-    dict
-        The truth, also written to ``<out>/truth.json``.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     truth = write_sample(folder, customers=100, seed=3)
-    ...     sorted(p.name for p in Path(folder).iterdir())[:3]
-    ['customers.parquet', 'email.parquet', 'events.parquet']
-    """
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    # Write into a hidden sibling folder first and move the finished files in, so a
-    # failure part-way never leaves a half-written sample behind.
-    staging = Path(tempfile.mkdtemp(prefix=".sample-", dir=folder))
-    try:
-        writers = {
-            name: pq.ParquetWriter(staging / f"{name}.parquet", _SCHEMAS[name], compression="zstd")
-            for name in TABLES
-        }
-        truth: dict = {}
-        try:
-            for item in _simulate(customers, seed, start, end):
-                if isinstance(item, dict):
-                    truth = item
-                elif item[1].num_rows:
-                    writers[item[0]].write_table(item[1])
-        finally:
-            for writer in writers.values():
-                writer.close()
-        (staging / "truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
-        for path in sorted(staging.iterdir()):
-            os.replace(path, folder / path.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return truth
