@@ -18,8 +18,10 @@ __all__ = ["MONTH_PATTERN", "PANDAS_FREQ", "PERIOD_ORIGIN", "duration_seconds", 
            "next_month", "period_index", "period_index_of", "previous_month", "time_filter", "to_utc",
            "validate_month"]
 
-#: A report month: ``"YYYY-MM"``.
-MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+#: A report month: ``"YYYY-MM"`` in ASCII digits, nothing before or after. Anchored with
+#: ``\A`` and ``\Z`` (``$`` would also match before a trailing newline), so ``match``,
+#: ``search`` and ``fullmatch`` agree; use ``fullmatch``.
+MONTH_PATTERN = re.compile(r"\A([0-9]{4})-(0[1-9]|1[0-2])\Z")
 
 
 #: pandas frequency of each calendar period kpilib counts in (weeks run Monday–Sunday).
@@ -75,8 +77,12 @@ def validate_month(month: str) -> str:
     Traceback (most recent call last):
     ...
     ValueError: month must look like 'YYYY-MM' (e.g. '2026-10'), got '2026-13'
+    >>> validate_month("2026-10\\n")
+    Traceback (most recent call last):
+    ...
+    ValueError: month must look like 'YYYY-MM' (e.g. '2026-10'), got '2026-10\\n'
     """
-    if not isinstance(month, str) or not MONTH_PATTERN.match(month):
+    if not isinstance(month, str) or not MONTH_PATTERN.fullmatch(month):
         raise ValueError(f"month must look like 'YYYY-MM' (e.g. '2026-10'), got {month!r}")
     return month
 
