@@ -904,7 +904,7 @@ def _built_months(out_dir: Path) -> list[str]:
     return sorted(
         p.name
         for p in out_dir.iterdir()
-        if MONTH_PATTERN.match(p.name) and (p / "index.html").is_file()
+        if MONTH_PATTERN.fullmatch(p.name) and (p / "index.html").is_file()
     )
 
 
@@ -1407,11 +1407,12 @@ def _sanitizer_class() -> type:
     from nbconvert.preprocessors.sanitize import SanitizeHTML
 
     class OutputSanitizer(SanitizeHTML):
-        """nbconvert's bleach sanitiser, on code-cell outputs only.
+        """nbconvert's bleach sanitiser on code-cell outputs: it drops the outputs a page
+        must not run (JavaScript, widgets, anything not in its list of safe mimetypes).
 
-        Markdown is the notebook author's (with LaTeX that bleach would mangle); outputs
-        are where data-derived strings arrive. The allow-list keeps pandas and Styler
-        tables; ``<script>``, event handlers and JavaScript outputs do not survive.
+        The page sanitiser (:func:`_sanitise_cell`) then cleans the rendered HTML of every
+        cell, Markdown included; this pass only keeps a JavaScript output from showing up
+        as escaped source text.
         """
 
         def preprocess_cell(self, cell, resources, index):
@@ -1420,6 +1421,105 @@ def _sanitizer_class() -> type:
             return super().preprocess_cell(cell, resources, index)
 
     return OutputSanitizer
+
+
+#: Tags kept in the cells of a notebook page, after rendering; others are escaped (shown
+#: as text). Outputs and Markdown (headings, lists, links, code, tables, images).
+_CELL_TAGS = frozenset([*_ALLOWED_TAGS, "img", "kbd", "samp", "var", "mark", "q", "cite", "ins"])
+#: Attributes kept in those cells (any tag, then per tag); ``on*`` handlers never are.
+_CELL_ATTRIBUTES = {
+    "*": {"class", "id", "style", "title", "align", "data-mime-type", "lang", "dir"},
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height"},
+    "table": {"border"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "col": {"span"},
+    "colgroup": {"span"},
+    "ol": {"start", "type"},
+    "style": {"type"},
+}
+#: Link schemes kept in ``href``; ``src`` takes only embedded images (the figures).
+_LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+_EMBEDDED_IMAGE = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,[a-z0-9+/=]*", re.I)
+_SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):")
+#: CSS that could fetch or run something (a style attribute or a ``<style>`` block).
+_UNSAFE_CSS = re.compile(r"url\s*\(|@import|expression\s*\(|javascript:|behavior|binding|\\", re.I)
+#: Ids that would shadow a global the page's own scripts read (DOM clobbering).
+_RESERVED_IDS = re.compile(r"mathjax.*", re.I)
+
+
+def _safe_url(value: str, *, image: bool) -> bool:
+    """Whether ``value`` may stay in ``src`` (``image``) or ``href``."""
+    url = re.sub(r"[\x00-\x20\x7f-\xa0]+", "", value).lower()  # as a browser reads it
+    if image:
+        return _EMBEDDED_IMAGE.fullmatch(url) is not None
+    scheme = _SCHEME.match(url)
+    return scheme is None or scheme.group(1) in _LINK_SCHEMES
+
+
+def _cell_attribute(tag: str, name: str, value: str) -> bool:
+    """bleach's attribute filter for the cells of a notebook page."""
+    if name not in _CELL_ATTRIBUTES["*"] and name not in _CELL_ATTRIBUTES.get(tag, ()):
+        return False
+    if name in ("href", "src"):
+        return _safe_url(value, image=name == "src")
+    if name == "style":
+        return _UNSAFE_CSS.search(value) is None
+    if name == "id":
+        return _RESERVED_IDS.fullmatch(value) is None
+    return True
+
+
+@functools.cache
+def _cell_cleaner() -> Any:
+    """The bleach cleaner of :func:`_sanitise_cell` (built once)."""
+    import bleach
+    from bleach.css_sanitizer import CSSSanitizer
+    from bleach.html5lib_shim import Filter
+
+    class StyleBlocks(Filter):
+        """Empties a ``<style>`` block whose CSS could fetch or run something (bleach
+        keeps the text of an allowed ``<style>`` as it is)."""
+
+        def __iter__(self):
+            inside = False
+            for token in Filter.__iter__(self):
+                if token.get("name") == "style":
+                    inside = token["type"] == "StartTag"
+                elif inside and token["type"] in ("Characters", "SpaceCharacters"):
+                    if _UNSAFE_CSS.search(token["data"]):
+                        token = {"type": "Characters", "data": "/* removed by kpilib */"}
+                yield token
+
+    return bleach.Cleaner(
+        tags=_CELL_TAGS,
+        attributes=_cell_attribute,
+        protocols=[*_LINK_SCHEMES, "data"],  # data: only gets past _safe_url as an image
+        css_sanitizer=CSSSanitizer(allowed_css_properties=_ALLOWED_CSS),
+        strip=False,
+        strip_comments=True,
+        filters=[StyleBlocks],
+    )
+
+
+def _sanitise_cell(html: str) -> str:
+    """The rendered HTML of one notebook cell, cleaned by an allow-list.
+
+    Runs on what nbconvert made of the cell — its Markdown rendered, every output in
+    place — so no route into the page (a Markdown link or image in a cell or an output,
+    an HTML output, a Styler) bypasses it. Tags outside :data:`_CELL_TAGS` are escaped
+    (shown as text); ``on*`` handlers and attributes outside :data:`_CELL_ATTRIBUTES`
+    are dropped; ``href`` keeps only relative, ``http(s)`` and ``mailto`` links, ``src``
+    only embedded images (``data:image/png;base64,…``, the figures); CSS that could fetch
+    or run anything is removed. Formulas are text, so MathJax still typesets them.
+
+    Examples
+    --------
+    >>> _sanitise_cell('<p><a href="javascript:alert(4)">click me</a><img src=x onerror=alert(1)></p>')
+    '<p><a>click me</a><img></p>'
+    """
+    return _cell_cleaner().clean(html)
 
 
 #: Where a month folder keeps its copy of MathJax.
@@ -1518,6 +1618,8 @@ def _reader_outputs(nb: Any) -> Any:
 
 #: The notebook pages: nbconvert's lab template without code and without anything from
 #: a CDN (require.js, widgets, mermaid), a local MathJax, and kpilib's header and footer.
+#: Every cell, once rendered, goes through :func:`_sanitise_cell`; the page ends without
+#: the widget state nbconvert would add from the notebook's metadata.
 _PAGE_TEMPLATE = """\
 {%- extends 'index.html.j2' -%}
 {% block html_head_js_requirejs %}{% endblock html_head_js_requirejs %}
@@ -1526,12 +1628,16 @@ _PAGE_TEMPLATE = """\
 {% block html_head_js_mathjax %}{{ resources.kpilib.mathjax }}{% endblock html_head_js_mathjax %}
 {% block extra_css %}<style type="text/css">{{ resources.kpilib.css }}</style>{% endblock extra_css %}
 {% block body_header %}{{ super() }}{{ resources.kpilib.header }}{% endblock body_header %}
+{% block any_cell %}{% filter kpilib_sanitise %}{{ super() }}{% endfilter %}{% endblock any_cell %}
 {% block body_footer %}{{ resources.kpilib.footer }}{{ super() }}{% endblock body_footer %}
+{% block footer %}
+</html>
+{% endblock footer %}
 """
 
 
 def _html_exporter() -> Any:
-    """An in-process nbconvert HTML exporter: no code, no prompts, sanitised outputs."""
+    """An in-process nbconvert HTML exporter: no code, no prompts, sanitised cells."""
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(
@@ -1540,13 +1646,16 @@ def _html_exporter() -> Any:
         exclude_output_prompt=True,
         extra_loaders=[jinja2.DictLoader({"kpilib-page.html.j2": _PAGE_TEMPLATE})],
         template_file="kpilib-page.html.j2",
+        filters={"kpilib_sanitise": _sanitise_cell},
     )
-    exporter.register_preprocessor(
-        _sanitizer_class()(
-            tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRIBUTES, styles=_ALLOWED_CSS, enabled=True
-        ),
-        enabled=True,
+    sanitizer = _sanitizer_class()(
+        tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRIBUTES, styles=_ALLOWED_CSS, enabled=True
     )
+    # Markdown outputs are rendered from their source and cleaned afterwards: escaping
+    # their source first would mangle formulas ($a<b$) and miss Markdown links.
+    sanitizer.safe_output_keys = {*sanitizer.safe_output_keys, "text/markdown"}
+    sanitizer.sanitized_output_types = {"text/html"}
+    exporter.register_preprocessor(sanitizer, enabled=True)
     return exporter
 
 

@@ -799,6 +799,92 @@ def test_formulas_get_a_local_mathjax(tmp_path):
     assert not (tmp_path / "mathjax" / "localization").exists()
 
 
+#: What a hostile parameter value or data string may carry into Markdown and HTML.
+MARKDOWN_PAYLOAD = (
+    "[click me](javascript:alert(4)) ![x](javascript:alert(5)) <img src=x onerror=alert(1)> "
+    "[d](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==) [v](vbscript:msgbox(1)) "
+    "[tab](jav&#x09;ascript:alert(9)) <a href=' javascript:alert(10)'>sp</a> <svg onload=alert(2)></svg> "
+    "<script>alert(3)</script> <div onclick=alert(7) style='background:url(https://evil.example/t.png)'>d</div> "
+    "<style>@import url(https://evil.example/x.css);</style> <span id=MathJax>m</span> "
+    "[ok](https://example.org/a?b=1) [anchor](#Sanitised) $a<b$"
+)
+#: A 1×1 PNG, as a figure output carries it.
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+class _Elements(__import__("html.parser").parser.HTMLParser):
+    """Every start tag of a page with its attributes (the browser's view, roughly)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str]]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, {k: v or "" for k, v in attrs}))
+
+
+def _page_of(cells: list) -> str:
+    report = kr.ReportResult(month=MONTH, path=Path("nowhere"), notebooks=[], failed=[])
+    pages = kr._NotebookPages(report, titles={"01_x": "Sanitised"})
+    html = pages.render("01_x", new_notebook(cells=cells), error=None, run_at="now")
+    assert pages.needs_math  # the formula in the payload
+    return html
+
+
+def test_sanitiser_cleans_rendered_markdown_and_every_output():
+    """Markdown cells and Markdown, HTML, LaTeX, SVG and JavaScript outputs, after rendering:
+    no script but MathJax's, no handler, no javascript:/data:/vbscript: URL but the figure."""
+    outputs = [
+        new_output("display_data", data={"text/markdown": MARKDOWN_PAYLOAD, "text/plain": "md"}),
+        new_output("display_data", data={"text/html": MARKDOWN_PAYLOAD, "text/plain": "html"}),
+        new_output("display_data", data={"text/latex": "$<script>alert(8)</script>$"}),
+        new_output("display_data", data={"image/svg+xml": "<svg onload='alert(11)'></svg>", "text/plain": "svg"}),
+        new_output("display_data", data={"application/javascript": "alert(12)", "text/plain": "js"}),
+        new_output("display_data", data={"image/png": PNG, "text/plain": "figure"}),
+    ]
+    html = _page_of([new_markdown_cell("# Sanitised\n\n" + MARKDOWN_PAYLOAD), new_code_cell("x", outputs=outputs)])
+    elements = _Elements(html).elements
+    scripts = [attrs for tag, attrs in elements if tag == "script"]
+    assert scripts == [{"type": "text/x-mathjax-config"},
+                       {"src": "_static/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"}]
+    assert not [(t, a) for t, a in elements if any(name.startswith("on") for name in a)]
+    urls = [(t, name, value) for t, a in elements for name, value in a.items() if name in ("href", "src")]
+    bad = [u for u in urls if re.match(r"\s*(javascript|vbscript|data):", u[2], re.I)]
+    assert bad == [("img", "src", f"data:image/png;base64,{PNG}")]  # the figure, nothing else
+    assert ("a", "href", "https://example.org/a?b=1") in urls and ("a", "href", "#Sanitised") in urls
+    main = html[html.index("<main>"):]
+    assert "evil.example" not in main and "@import" not in main and "/* removed by kpilib */" in main
+    assert 'id="MathJax"' not in main and "<svg" not in main  # as tags: both shown as text
+    assert "&lt;script&gt;alert(3)&lt;/script&gt;" in main  # shown as text, not run
+    assert "alert(12)" not in main and "alert(11)" not in main  # JS and SVG outputs dropped
+    # the formula stays text for MathJax, in the Markdown cell and in the Markdown output
+    assert main.count("$a&lt;b$") >= 2 and "&amp;lt;" not in main
+    assert "<a>click me</a>" in main and "click me" in main
+
+
+def test_sanitiser_keeps_what_reports_show():
+    """The unit test of the allow-list: tables, Styler CSS, figures, links, ANSI colours."""
+    table = ('<style type="text/css">#T_1 td { color: red; }</style><table id="T_1" class="dataframe" '
+             'border="1"><thead><tr><th scope="col" colspan="2">a_<wbr>b</th></tr></thead><tbody><tr>'
+             '<td rowspan="1" style="text-align: right;">1,500</td></tr></tbody></table>')
+    assert kr._sanitise_cell(table) == table
+    figure = f'<img src="data:image/png;base64,{PNG}\n" alt="figure">'
+    assert kr._sanitise_cell(figure) == figure
+    assert kr._sanitise_cell('<a href="https://x.org/?a=1&amp;b=2">x</a>') == '<a href="https://x.org/?a=1&amp;b=2">x</a>'
+    assert kr._sanitise_cell('<span class="ansi-red-fg">Error</span>') == '<span class="ansi-red-fg">Error</span>'
+    assert kr._sanitise_cell('<img src="data:image/svg+xml;base64,PHN2Zz4=">') == "<img>"
+    assert kr._sanitise_cell('<a href="JaVaScRiPt:alert(1)">x</a>') == "<a>x</a>"
+    assert kr._sanitise_cell('<p style="color: red; background: url(x.png)">p</p>') == "<p>p</p>"
+
+
+def test_built_months_match_exactly(tmp_path):
+    for name in (MONTH, f"{MONTH}\n", "２０２６-11", "2026-12 ", "x2026-09"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "index.html").write_text("built")
+    assert kr._built_months(tmp_path) == [MONTH]
+
+
 def test_warnings_read_as_notes_on_the_page_and_stay_in_the_notebook(tmp_path):
     report = kr.ReportResult(month=MONTH, path=tmp_path, notebooks=[], failed=[])
     pages = kr._NotebookPages(report, titles={"04_clv": "CLV"})
