@@ -114,13 +114,19 @@ def test_saas_is_unchanged_by_profiles(tmp_path):
     assert _files(explicit) == _files(default)
 
 
-def test_generate_equals_written_across_chunks(tmp_path, monkeypatch):
-    monkeypatch.setattr(synth, "CHUNK_PERSONS", 700)  # several chunks for 500 customers
-    tables, truth = synth.generate_sample(customers=500, seed=5)
-    written = synth.write_sample(tmp_path, customers=500, seed=5)
+@pytest.mark.parametrize(
+    ("profile", "customers", "chunk"),
+    [("saas", 500, 700), ("ecommerce", 150, 1200), ("b2b-leads", 450, 200)],
+)
+def test_generate_equals_written_across_chunks(tmp_path, monkeypatch, profile, customers, chunk):
+    monkeypatch.setattr(synth, "CHUNK_PERSONS", chunk)  # several chunks
+    tables, truth = synth.generate_sample(customers=customers, seed=5, profile=profile)
+    written = synth.write_sample(tmp_path, customers=customers, seed=5, profile=profile)
     assert truth == written
     assert json.loads((tmp_path / "truth.json").read_text()) == truth
-    assert truth["traffic"]["visitors"] > 2 * synth.CHUNK_PERSONS
+    persons = truth.get("traffic", {}).get("visitors", truth["realized"]["customers"])
+    assert persons > 2 * synth.CHUNK_PERSONS
+    assert list(tables) == truth["tables"]
     for name, frame in tables.items():
         back = pd.read_parquet(tmp_path / f"{name}.parquet")
         pd.testing.assert_frame_equal(back, frame)
@@ -344,3 +350,331 @@ def test_a_failure_part_way_leaves_no_half_written_sample(tmp_path, monkeypatch)
     with pytest.raises(RuntimeError, match="disk full"):
         synth.write_sample(tmp_path, customers=50, seed=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+# --- profiles ---------------------------------------------------------------------------
+
+SMALL = {"saas": 300, "ecommerce": 300, "b2b-leads": 300}
+
+
+@pytest.mark.parametrize("profile", synth.PROFILES)
+def test_each_profile_is_deterministic_and_passes_the_contract(tmp_path, profile):
+    from kpilib import load_dataset
+
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    truth = synth.write_sample(a, profile=profile, customers=SMALL[profile], seed=1)
+    synth.write_sample(b, profile=profile, customers=SMALL[profile], seed=1)
+    synth.write_sample(c, profile=profile, customers=SMALL[profile], seed=2)
+    files_a, files_c = _files(a), _files(c)
+    assert files_a == _files(b)
+    assert truth["profile"] == profile
+    assert set(truth["tables"]) <= set(synth.TABLES)
+    assert sorted(files_a) == sorted([f"{t}.parquet" for t in truth["tables"]] + ["truth.json"])
+    for name in files_a:
+        assert files_a[name] != files_c[name], name
+    dataset = load_dataset(a)  # every rule of the contract, the default as-of (now) included
+    counts = dataset.row_counts().set_index("table")
+    for name in synth.TABLES:
+        present = name in truth["tables"]
+        assert counts.loc[name, "present"] == present, name
+        assert (getattr(dataset, name) is not None) == present, name
+        if present:
+            assert counts.loc[name, "rows"] == truth["realized"]["rows"][name] > 0, name
+    assert dataset.notes == []
+
+
+def test_profile_tables_by_profile():
+    expected = {
+        "saas": list(synth.TABLES),
+        "ecommerce": ["customers", "events", "orders", "email", "surveys", "spend"],
+        "b2b-leads": ["customers", "events", "spend"],
+    }
+    assert synth.PROFILES == ("saas", "ecommerce", "b2b-leads")
+    for profile, tables in expected.items():
+        generated, truth = synth.generate_sample(customers=20, seed=1, profile=profile,
+                                                 start="2026-09-01")
+        assert list(generated) == truth["tables"] == tables
+        assert set(truth.get("tables_left_out", {})) == set(synth.TABLES) - set(tables)
+
+
+def test_unknown_profile_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="saas, ecommerce, b2b-leads"):
+        synth.generate_sample(customers=10, profile="retail")
+    with pytest.raises(ValueError, match="unknown profile"):
+        synth.write_sample(tmp_path, profile="SaaS")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_profile_written_over_another_leaves_no_foreign_table(tmp_path):
+    synth.write_sample(tmp_path, customers=50, seed=1)
+    (tmp_path / "notes.txt").write_text("mine")
+    truth = synth.write_sample(tmp_path, profile="ecommerce", customers=30, seed=1)
+    assert not (tmp_path / "subscriptions.parquet").exists()
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert json.loads((tmp_path / "truth.json").read_text())["profile"] == "ecommerce"
+    assert pd.read_parquet(tmp_path / "customers.parquet").shape[0] == truth["realized"]["customers"]
+
+
+# --- ecommerce ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shop():
+    return synth.generate_sample(customers=2000, seed=11, profile="ecommerce")
+
+
+def test_shop_has_the_columns_a_shop_has(shop):
+    tables, truth = shop
+    assert "subscriptions" not in tables
+    assert list(tables["customers"].columns) == ["customer_id", "signup_at", "channel", "country"]
+    events = tables["events"]
+    assert list(events.columns) == ["customer_id", "ts", "event", "channel", "campaign", "page"]
+    assert set(events["event"]) == {"visit", "page_view", "add_to_cart", "purchase"}
+    visit = events["event"] == "visit"
+    assert events.loc[visit, "channel"].notna().all() and events.loc[~visit, "channel"].isna().all()
+    assert events.loc[events["event"] != "purchase", "page"].notna().all()
+    assert events.loc[events["event"] == "purchase", "page"].isna().all()
+    surveys = tables["surveys"]
+    assert set(surveys["survey"]) == {"csat"} and surveys["score"].between(1, 5).all()
+    assert set(tables["customers"]["channel"]) == set(truth["traffic"]["channel_mix"])
+    assert truth["realized"]["customers"] == len(tables["customers"])
+    assert abs(len(tables["customers"]) - 2000) < 0.1 * 2000  # a little less: journeys are cut
+
+
+def test_every_order_is_a_purchase_and_the_first_makes_the_customer(shop):
+    tables, _ = shop
+    customers, events, orders = tables["customers"], tables["events"], tables["orders"]
+    purchases = events.loc[events["event"] == "purchase", ["customer_id", "ts"]]
+    key = ["customer_id", "ts"]
+    pd.testing.assert_frame_equal(
+        purchases.sort_values(key).reset_index(drop=True),
+        orders[key].sort_values(key).reset_index(drop=True),
+    )
+    first = orders.groupby("customer_id")["ts"].min()
+    signup = customers.set_index("customer_id")["signup_at"]
+    assert (first.loc[signup.index] == signup).all()
+    visits = events[events["event"] == "visit"].sort_values(["customer_id", "ts"], kind="stable")
+    first_channel = visits.drop_duplicates("customer_id").set_index("customer_id")["channel"]
+    assert (first_channel.loc[signup.index] == customers.set_index("customer_id")["channel"]).all()
+
+
+def test_repeat_buying_is_sparse_and_follows_the_bgnbd_truth(shop):
+    tables, truth = shop
+    bgnbd = truth["orders"]["bgnbd"]
+    end = pd.Timestamp(truth["generator"]["end_at"])
+    orders = tables["orders"].groupby("customer_id").size()
+    signup = tables["customers"].set_index("customer_id")["signup_at"]
+    repeated = orders.reindex(signup.index, fill_value=0) > 1
+    # P(a repeat within T days of the first order) = 1 - (alpha / (alpha + T))^r under BG/NBD
+    exposure = (end - signup).dt.total_seconds() / 86_400
+    p = 1 - (bgnbd["alpha"] / (bgnbd["alpha"] + exposure)) ** bgnbd["r"]
+    assert 0.01 < repeated.mean() < 0.06  # "~3 % of buyers repeat"
+    assert abs(repeated.sum() - p.sum()) <= Z999 * np.sqrt((p * (1 - p)).sum()), (
+        repeated.sum(), p.sum())
+    assert repeated.sum() == truth["realized"]["repeat_buyers"]
+
+
+def test_pages_have_a_long_tail_as_the_truth_says(shop):
+    tables, truth = shop
+    events = tables["events"]
+    views = events.loc[events["event"] == "page_view", "page"]
+    landing = events.loc[events["event"] == "visit", "page"]
+    assert views.nunique() >= 200 and landing.nunique() >= 200
+    pages = truth["pages"]
+    ranking = pages["ranking"]
+    assert len(ranking) == len(set(ranking)) == pages["count"] >= 200
+    weight = (np.arange(len(ranking)) + pages["zipf_offset"]) ** -pages["zipf_exponent"]
+    weight = pd.Series(weight / weight.sum(), index=ranking)
+    counts = views.value_counts()
+    assert counts.index[0] == ranking[0]
+    for top in (10, 100):
+        share = weight.iloc[:top].sum()
+        seen = counts.reindex(ranking[:top], fill_value=0).sum()
+        n = len(views)
+        assert abs(seen - n * share) <= Z999 * np.sqrt(n * share * (1 - share)), top
+    beyond = 1 - counts.reindex(ranking[:100], fill_value=0).sum() / len(views)
+    assert beyond > 0.2  # a real tail: the 500-odd pages outside the top 100 get a fifth of views
+
+
+def test_first_session_cart_and_purchase_rates_match_truth(shop):
+    tables, truth = shop
+    events = tables["events"]
+    funnel = truth["funnel"]
+    end = pd.Timestamp(truth["generator"]["end_at"]) - pd.Timedelta(days=1)
+    visits = events[events["event"] == "visit"].sort_values(["customer_id", "ts"], kind="stable")
+    number = visits.groupby("customer_id").cumcount()
+    first = visits[number == 0].set_index("customer_id")[["ts", "channel"]]
+    second = visits[number == 1].set_index("customer_id")["ts"]
+    first["next_visit"] = second.reindex(first.index).fillna(pd.Timestamp.max.tz_localize("UTC"))
+    first = first[first["ts"] < end]
+    for event, column in [("add_to_cart", "cart"), ("purchase", "buy")]:
+        at = events[events["event"] == event].groupby("customer_id")["ts"].min()
+        at = at.reindex(first.index)
+        first[column] = at.notna() & (at < first["next_visit"])
+    for channel, cart in funnel["cart_probability"].items():
+        rows = first[first["channel"] == channel]
+        n = len(rows)
+        assert n > 1000, channel
+        for column, p in [("cart", cart), ("buy", cart * funnel["purchase_given_cart"])]:
+            assert abs(rows[column].mean() - p) <= Z999 * np.sqrt(p * (1 - p) / n), (channel, column)
+
+
+def test_reviews_follow_the_truth(shop):
+    tables, truth = shop
+    reviews, orders = truth["reviews"], tables["orders"]
+    surveys = tables["surveys"]
+    assert len(surveys) <= len(orders)
+    # customers with one order, early enough for any review delay (e^-12 of it is later)
+    late = pd.Timestamp(truth["generator"]["end_at"]) - pd.Timedelta(
+        days=reviews["delay_min_days"] + 12 * reviews["delay_mean_days"])
+    single = orders.groupby("customer_id")["ts"].agg(["size", "max"])
+    single = single[(single["size"] == 1) & (single["max"] < late)]
+    n, p = len(single), reviews["probability"]
+    mine = surveys["customer_id"].isin(single.index)
+    assert abs(mine.sum() - n * p) <= Z999 * np.sqrt(n * p * (1 - p)), (mine.sum(), n * p)
+    delay = surveys.loc[mine, "ts"].to_numpy() - single.loc[surveys.loc[mine, "customer_id"], "max"].to_numpy()
+    assert (delay >= pd.Timedelta(days=reviews["delay_min_days"])).all()
+    probability = np.array(reviews["score_probability"])
+    scores = np.arange(1, 6)
+    mean = (scores * probability).sum()
+    sd = np.sqrt(((scores - mean) ** 2 * probability).sum())
+    assert abs(surveys.loc[mine, "score"].mean() - mean) <= Z999 * sd / np.sqrt(mine.sum())
+
+
+def test_shop_spend_follows_its_cost_drivers(shop):
+    tables, truth = shop
+    marketing = truth["marketing"]
+    spend, events, email = tables["spend"], tables["events"], tables["email"]
+    assert set(spend["channel"]) == {"paid_search", "social", "affiliate", "email"}
+    assert not set(marketing["unpaid_channels"]) & set(spend["channel"])
+    day = spend.assign(date=pd.to_datetime(spend["date"]).dt.tz_localize("UTC"))
+    # affiliates: the commission on the first orders of the customers they brought
+    customers = tables["customers"].set_index("customer_id")
+    orders = tables["orders"].sort_values("ts").drop_duplicates("customer_id")
+    orders = orders[orders["customer_id"].map(customers["channel"]) == "affiliate"]
+    owed = orders.groupby(orders["ts"].dt.floor("D"))["amount"].sum()
+    paid = day[day["channel"] == "affiliate"].set_index("date")["cost"]
+    owed = (marketing["affiliate_commission_rate"] * owed).reindex(paid.index, fill_value=0.0)
+    assert np.allclose(paid, owed, atol=0.006)
+    # email: a fee per mail sent
+    sent = email.groupby(email["sent_at"].dt.floor("D")).size()
+    fee = day[day["channel"] == "email"].set_index("date")["cost"]
+    assert np.allclose(fee, marketing["email_cost_per_send"] * sent.reindex(fee.index, fill_value=0),
+                       atol=0.006)
+    # paid campaigns: cpc per visit with mean-one daily noise
+    sigma = marketing["daily_noise_sigma"]
+    visits = events[(events["event"] == "visit") & events["campaign"].isin(marketing["cpc"])]
+    per_day = visits.groupby([visits["ts"].dt.floor("D"), "campaign"]).size()
+    for campaign, cpc in marketing["cpc"].items():
+        v = per_day.xs(campaign, level="campaign")
+        cost = day.loc[day["campaign"] == campaign, "cost"].sum()
+        sd = cpc * np.sqrt((np.exp(sigma**2) - 1) * (v**2).sum())
+        assert abs(cost - cpc * v.sum()) <= Z999 * sd + 0.01 * len(v), campaign
+
+
+# --- b2b-leads ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def leads():
+    return synth.generate_sample(customers=5000, seed=11, profile="b2b-leads")
+
+
+def test_b2b_default_is_a_few_hundred_leads_with_the_columns_of_a_crm():
+    tables, truth = synth.generate_sample(seed=2, profile="b2b-leads")
+    customers, events = tables["customers"], tables["events"]
+    assert len(customers) == truth["generator"]["customers_target"] == 500
+    assert list(customers.columns) == ["customer_id", "signup_at", "channel", "segment", "country"]
+    assert customers["customer_id"].str.fullmatch(r"L\d{7}").all()
+    assert list(events.columns) == ["customer_id", "ts", "event", "deal_value"]
+    assert set(events["event"]) == {"lead", "mql", "sql", "won"}
+    won = events["event"] == "won"
+    assert events["deal_value"].notna().eq(won).all() and (events.loc[won, "deal_value"] > 0).all()
+    assert won.sum() == truth["realized"]["won_deals"] > 10
+    lead = events[events["event"] == "lead"].set_index("customer_id")["ts"]
+    assert lead.index.is_unique and len(lead) == len(customers)
+    assert (lead.loc[customers["customer_id"]].to_numpy() == customers["signup_at"].to_numpy()).all()
+
+
+def test_b2b_steps_are_ordered_and_convert_as_the_truth_says(leads):
+    tables, truth = leads
+    funnel = truth["funnel"]
+    events, customers = tables["events"], tables["customers"].set_index("customer_id")
+    at = events.pivot(index="customer_id", columns="event", values="ts")[funnel["steps"]]
+    for before, after in zip(funnel["steps"], funnel["steps"][1:], strict=False):
+        reached = at[after].notna()
+        assert at.loc[reached, before].notna().all() and (at.loc[reached, after] > at.loc[reached, before]).all()
+    cutoff = pd.Timestamp(truth["generator"]["end_at"]) - pd.Timedelta(days=funnel["journey_max_days"])
+    old = at[at["lead"] < cutoff]
+    channel = customers.loc[old.index, "channel"]
+    assert len(old) > 1500
+    for before, after in zip(funnel["steps"], funnel["steps"][1:], strict=False):
+        at_before = old[before].notna()
+        p = channel[at_before].map({c: s[after] for c, s in funnel["step_probability"].items()})
+        converted = old.loc[at_before, after].notna().sum()
+        assert abs(converted - p.sum()) <= Z999 * np.sqrt((p * (1 - p)).sum()), after
+
+
+def test_b2b_sales_cycles_are_long_as_the_truth_says(leads):
+    tables, truth = leads
+    funnel = truth["funnel"]
+    delay = funnel["delay"]
+    events = tables["events"]
+    segment = tables["customers"].set_index("customer_id")["segment"]
+    at = events.pivot(index="customer_id", columns="event", values="ts")
+    cutoff = pd.Timestamp(truth["generator"]["end_at"]) - pd.Timedelta(days=funnel["journey_max_days"])
+    old = at[at["lead"] < cutoff]
+    # the truth's Monte Carlo median, recomputed independently
+    rng = np.random.default_rng(2024)
+    mix = truth["leads"]["segment_mix"]
+    who = rng.choice(list(mix), p=list(mix.values()), size=100_000)
+    factor = pd.Series(who).map(delay["segment_factor"]).to_numpy()
+    cycle = sum(
+        np.minimum(rng.lognormal(np.log(delay["median_days"][s] * factor), delay["sigma"][s]),
+                   delay["cap_days"][s])
+        for s in ("mql", "sql", "won")
+    )
+    median = funnel["sales_cycle_median_days"]["all"]
+    assert abs(np.median(cycle) - median) < 1.0
+    assert median > 30  # weeks to months
+    # half of the won deals close within the true median
+    won = old.dropna(subset=["won"])
+    days = (won["won"] - won["lead"]).dt.total_seconds() / 86_400
+    n = len(days)
+    assert n > 80
+    assert abs((days <= median).sum() - n / 2) <= Z999 * np.sqrt(n) / 2, (days.median(), median)
+    # lead -> mql: log-delay, net of the segment factor, centres on log(median)
+    mql = old.dropna(subset=["mql"])
+    log_days = np.log((mql["mql"] - mql["lead"]).dt.total_seconds() / 86_400
+                      / segment.loc[mql.index].map(delay["segment_factor"]))
+    sigma = delay["sigma"]["mql"]
+    assert abs(log_days.mean() - np.log(delay["median_days"]["mql"])) <= Z999 * sigma / np.sqrt(len(mql))
+
+
+def test_b2b_spend_gives_the_true_cost_per_lead_and_fees(leads):
+    tables, truth = leads
+    marketing = truth["marketing"]
+    spend, customers, events = tables["spend"], tables["customers"], tables["events"]
+    count = customers["channel"].value_counts()
+    total = spend.groupby("channel")["cost"].sum()
+    for channel, cost_per_lead in marketing["cost_per_lead"].items():
+        assert total[channel] / count[channel] == pytest.approx(cost_per_lead, rel=1e-9), channel
+    # one row per trade show, on its day, priced by the leads created in its capture window
+    shows = spend[spend["channel"] == "trade_show"]
+    capture = pd.Timedelta(days=truth["leads"]["trade_show_capture_days"])
+    at_show = customers[customers["channel"] == "trade_show"]
+    assert len(shows) == len(truth["leads"]["trade_shows"]) >= 6
+    for show in truth["leads"]["trade_shows"]:
+        opens = pd.Timestamp(show["opens_at"])
+        row = shows[shows["campaign"] == show["campaign"]]
+        assert len(row) == 1 and row["date"].iloc[0] == opens.date()
+        caught = at_show["signup_at"].between(opens, opens + capture).sum()
+        assert row["cost"].iloc[0] == pytest.approx(marketing["cost_per_lead"]["trade_show"] * caught)
+    assert len(at_show) == shows["cost"].sum() / marketing["cost_per_lead"]["trade_show"]
+    # referral partners: a fee on the deals they brought, on the day they are won
+    won = events[events["event"] == "won"]
+    won = won[won["customer_id"].map(customers.set_index("customer_id")["channel"]) == "referral"]
+    owed = marketing["referral_fee_rate"] * won.groupby(won["ts"].dt.floor("D").dt.date)["deal_value"].sum()
+    fees = spend[spend["channel"] == "referral"].set_index("date")["cost"]
+    assert np.allclose(fees, owed.reindex(fees.index, fill_value=0.0), atol=0.006)
+    assert owed.sum() > 0

@@ -1,8 +1,35 @@
-"""Deterministic sample data with its ground truth.
+"""Deterministic sample data with its ground truth, for three kinds of company.
 
-One plausible company is simulated and the tables of the data contract are produced
-together with ``truth.json``, which records every parameter the simulation draws from,
-so that tests can check that the kit's analyses recover it.
+A plausible company is simulated and the tables of the data contract it would have are
+written together with ``truth.json``, which records every parameter the simulation draws
+from, so that tests can check that the kit's analyses recover it. The profiles
+(:data:`PROFILES`) differ in which tables and optional columns exist, which is how real
+sources differ:
+
+================  ================================================  =====================
+profile           tables (optional columns)                          default size
+================  ================================================  =====================
+``saas``          customers (plan, segment, country), events         5000 customers
+                  (visit → signup → lead → mql → sql → purchase,
+                  page_view, feature_use, share; channel, campaign,
+                  page, feature), orders, subscriptions (plan),
+                  email, surveys (nps, csat, ces), spend (campaign)
+``ecommerce``     customers (country), events (visit, page_view,     5000 buyers
+                  add_to_cart, purchase; channel, campaign, page
+                  over 627 long-tailed pages), orders (~3 % of
+                  buyers repeat, BG/NBD), email (newsletters),
+                  surveys (csat reviews only), spend (campaign).
+                  No subscriptions, no feature usage.
+``b2b-leads``     customers = leads (segment, country), events       500 leads
+                  (lead → mql → sql → won, deal_value on won; weeks
+                  to months apart), spend (trade shows as campaign).
+                  No orders, subscriptions, email or surveys.
+================  ================================================  =====================
+
+``truth["profile"]`` names the profile and ``truth["tables"]`` lists the tables written;
+a table that is not listed is not written at all (no empty file), and
+``truth["tables_left_out"]`` says why. Each profile's module docstring
+(``kpilib.synth._saas``, ``_ecommerce``, ``_b2b``) describes how every piece is drawn.
 
 Generation is chunked by person. Every chunk of :data:`CHUNK_PERSONS` persons has its
 own random generator, seeded from ``(seed, chunk index)``, so :func:`write_sample` can
@@ -24,6 +51,14 @@ Examples
 ['customers', 'email', 'events', 'orders', 'spend', 'subscriptions', 'surveys']
 >>> truth["clv"]["bgnbd"]["time_unit"]
 'days'
+>>> tables, truth = generate_sample(customers=200, seed=1, profile="ecommerce")
+>>> truth["tables"]
+['customers', 'events', 'orders', 'email', 'surveys', 'spend']
+>>> sorted(tables["events"]["event"].unique())
+['add_to_cart', 'page_view', 'purchase', 'visit']
+>>> tables, truth = generate_sample(seed=1, profile="b2b-leads")
+>>> len(tables["customers"]), truth["funnel"]["steps"]
+(500, ['lead', 'mql', 'sql', 'won'])
 """
 
 from __future__ import annotations
@@ -39,7 +74,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kpilib.synth import _saas
+from kpilib.synth import _b2b, _ecommerce, _saas
 
 __all__ = ["CHUNK_PERSONS", "PROFILES", "TABLES", "generate_sample", "write_sample"]
 
@@ -49,10 +84,10 @@ CHUNK_PERSONS = 100_000
 #: The seven tables of the data contract, in the order they are written.
 TABLES = ("customers", "events", "orders", "subscriptions", "email", "surveys", "spend")
 
-_MODULES = {"saas": _saas}
+_MODULES = {"saas": _saas, "ecommerce": _ecommerce, "b2b-leads": _b2b}
 
-#: The sample companies :func:`generate_sample` can simulate.
-PROFILES = tuple(_MODULES)
+#: The sample companies :func:`generate_sample` and :func:`write_sample` can simulate.
+PROFILES = tuple(_MODULES)  # ("saas", "ecommerce", "b2b-leads")
 
 
 def _module(profile: str):
@@ -87,20 +122,24 @@ def generate_sample(
     Parameters
     ----------
     customers : int, optional
-        Target number of signed-up customers; visitors are scaled so that the expected
-        number of signups is about this (a little less: journeys near the end are cut).
-        Default: the profile's (5000 for ``saas``).
+        Target number of customers (rows of ``customers``): for ``saas`` and
+        ``ecommerce`` visitors are scaled so that the expected number of signups (first
+        purchases) is about this — a little less, as journeys near the end are cut; for
+        ``b2b-leads`` it is the exact number of leads. Default: the profile's, 5000 for
+        ``saas`` and ``ecommerce``, 500 for ``b2b-leads``.
     seed : int, default 7
         Seed of every random stream.
     start, end : str, default "2025-01-01", "2026-10-31"
         First and last day of data, both inclusive (data ends at ``end`` 23:59:59 UTC).
     profile : str, default "saas"
-        Which company to simulate, one of :data:`PROFILES`.
+        Which company to simulate, one of :data:`PROFILES`: ``"saas"``,
+        ``"ecommerce"`` or ``"b2b-leads"`` (see the module docstring).
 
     Returns
     -------
     tables : dict of str to pandas.DataFrame
-        The profile's tables of the data contract, keyed by name.
+        The profile's tables of the data contract, keyed by name (``truth["tables"]``,
+        in that order); tables the profile does not have are absent, not empty.
     truth : dict
         Every parameter the simulation drew from, plus realized counts; the same dict
         :func:`write_sample` writes to ``truth.json``.
@@ -116,6 +155,9 @@ def generate_sample(
     ['order_id', 'customer_id', 'ts', 'amount']
     >>> len(tables["customers"]) == truth["realized"]["customers"]
     True
+    >>> tables, truth = generate_sample(customers=100, seed=3, profile="ecommerce")
+    >>> "subscriptions" in tables, list(tables["customers"].columns)
+    (False, ['customer_id', 'signup_at', 'channel', 'country'])
     """
     schemas = _module(profile).SCHEMAS
     parts: dict[str, list[pa.Table]] = {name: [] for name in schemas}
@@ -152,9 +194,11 @@ def write_sample(
     ----------
     out : str or pathlib.Path
         Folder to write to (created if missing). Existing files of the same names are
-        replaced.
+        replaced, and a ``<table>.parquet`` of a contract table the profile does not
+        write (say ``subscriptions.parquet`` left by a ``saas`` sample) is removed, so the
+        folder never mixes two companies.
     profile, customers, seed, start, end
-        As in :func:`generate_sample`.
+        As in :func:`generate_sample`; keyword-only.
 
     Returns
     -------
@@ -166,8 +210,13 @@ def write_sample(
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     truth = write_sample(folder, customers=100, seed=3)
-    ...     sorted(p.name for p in Path(folder).iterdir())[:3]
+    ...     saas = sorted(p.name for p in Path(folder).iterdir())
+    ...     truth = write_sample(folder, profile="b2b-leads", customers=50, seed=3)
+    ...     leads = sorted(p.name for p in Path(folder).iterdir())
+    >>> saas[:3]
     ['customers.parquet', 'email.parquet', 'events.parquet']
+    >>> leads  # written over the saas sample: its other tables are gone
+    ['customers.parquet', 'events.parquet', 'spend.parquet', 'truth.json']
     """
     schemas = _module(profile).SCHEMAS
     folder = Path(out)
@@ -193,6 +242,9 @@ def write_sample(
         (staging / "truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
         for path in sorted(staging.iterdir()):
             os.replace(path, folder / path.name)
+        for name in TABLES:
+            if name not in schemas:
+                (folder / f"{name}.parquet").unlink(missing_ok=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return truth

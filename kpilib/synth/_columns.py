@@ -31,3 +31,25 @@ def timestamps(seconds: np.ndarray, valid: np.ndarray | None = None) -> pa.Array
     values = np.asarray(seconds, dtype=np.int64) * NS
     mask = None if valid is None or valid.all() else ~valid
     return pa.array(values, type=UTC, mask=mask)
+
+
+SPEND_SCHEMA = pa.schema(
+    [("date", pa.date32()), ("channel", pa.string()), ("cost", pa.float64()), ("campaign", pa.string())]
+)
+
+
+def spend_table(first_day: int, keys: list[tuple[str, str | None]], cost: np.ndarray) -> pa.Table:
+    """The ``spend`` table of a (days × keys) cost grid; a key is (channel, campaign or None)
+    and ``first_day`` is the epoch day of the grid's first row. Every day has a row per key."""
+    n_days = cost.shape[0]
+    days = np.repeat(np.arange(n_days) + first_day, len(keys))
+    key = np.tile(np.arange(len(keys)), n_days)
+    return pa.Table.from_arrays(
+        [
+            pa.array(days.astype(np.int32), type=pa.date32()),
+            pa.array([keys[k][0] for k in key], type=pa.string()),
+            pa.array(np.maximum(np.round(cost.reshape(-1), 2), 0.0), type=pa.float64()),
+            pa.array([keys[k][1] for k in key], type=pa.string()),
+        ],
+        schema=SPEND_SCHEMA,
+    )
