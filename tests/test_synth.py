@@ -430,6 +430,7 @@ def test_shop_has_the_columns_a_shop_has(shop):
     events = tables["events"]
     assert list(events.columns) == ["customer_id", "ts", "event", "channel", "campaign", "page"]
     assert set(events["event"]) == {"visit", "page_view", "add_to_cart", "purchase"}
+    assert [truth["funnel"]["entry"], *truth["funnel"]["steps"]] == ["visit", "add_to_cart", "purchase"]
     visit = events["event"] == "visit"
     assert events.loc[visit, "channel"].notna().all() and events.loc[~visit, "channel"].isna().all()
     assert events.loc[events["event"] != "purchase", "page"].notna().all()
@@ -460,7 +461,7 @@ def test_every_order_is_a_purchase_and_the_first_makes_the_customer(shop):
 
 def test_repeat_buying_is_sparse_and_follows_the_bgnbd_truth(shop):
     tables, truth = shop
-    bgnbd = truth["orders"]["bgnbd"]
+    bgnbd = truth["clv"]["bgnbd"]
     end = pd.Timestamp(truth["generator"]["end_at"])
     orders = tables["orders"].groupby("customer_id").size()
     signup = tables["customers"].set_index("customer_id")["signup_at"]
@@ -600,15 +601,17 @@ def test_b2b_steps_are_ordered_and_convert_as_the_truth_says(leads):
     tables, truth = leads
     funnel = truth["funnel"]
     events, customers = tables["events"], tables["customers"].set_index("customer_id")
-    at = events.pivot(index="customer_id", columns="event", values="ts")[funnel["steps"]]
-    for before, after in zip(funnel["steps"], funnel["steps"][1:], strict=False):
+    steps = [funnel["entry"], *funnel["steps"]]
+    assert steps == ["lead", "mql", "sql", "won"]
+    at = events.pivot(index="customer_id", columns="event", values="ts")[steps]
+    for before, after in zip(steps, steps[1:], strict=False):
         reached = at[after].notna()
         assert at.loc[reached, before].notna().all() and (at.loc[reached, after] > at.loc[reached, before]).all()
     cutoff = pd.Timestamp(truth["generator"]["end_at"]) - pd.Timedelta(days=funnel["journey_max_days"])
     old = at[at["lead"] < cutoff]
     channel = customers.loc[old.index, "channel"]
     assert len(old) > 1500
-    for before, after in zip(funnel["steps"], funnel["steps"][1:], strict=False):
+    for before, after in zip(steps, steps[1:], strict=False):
         at_before = old[before].notna()
         p = channel[at_before].map({c: s[after] for c, s in funnel["step_probability"].items()})
         converted = old.loc[at_before, after].notna().sum()

@@ -28,7 +28,11 @@ profile           tables (optional columns)                          default siz
 
 ``truth["profile"]`` names the profile and ``truth["tables"]`` lists the tables written;
 a table that is not listed is not written at all (no empty file), and
-``truth["tables_left_out"]`` says why. Each profile's module docstring
+``truth["tables_left_out"]`` says why. In every profile ``truth["funnel"]["steps"]``
+are the funnel's steps after its entry event (``truth["funnel"]["entry"]``, or ``visit``
+for ``saas``), so a funnel notebook's ``steps`` parameter for the profile is
+``[truth["funnel"].get("entry", "visit"), *truth["funnel"]["steps"]]``; repeat buying,
+where a profile has it, is under ``truth["clv"]``. Each profile's module docstring
 (``kpilib.synth._saas``, ``_ecommerce``, ``_b2b``) describes how every piece is drawn.
 
 Generation is chunked by person. Every chunk of :data:`CHUNK_PERSONS` persons has its
@@ -57,7 +61,7 @@ Examples
 >>> sorted(tables["events"]["event"].unique())
 ['add_to_cart', 'page_view', 'purchase', 'visit']
 >>> tables, truth = generate_sample(seed=1, profile="b2b-leads")
->>> len(tables["customers"]), truth["funnel"]["steps"]
+>>> len(tables["customers"]), [truth["funnel"]["entry"], *truth["funnel"]["steps"]]
 (500, ['lead', 'mql', 'sql', 'won'])
 """
 

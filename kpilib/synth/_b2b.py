@@ -120,7 +120,8 @@ def _parameters() -> dict:
             "segment_and_country": "independent of the channel and of each other",
         },
         "funnel": {
-            "steps": list(EVENTS),
+            "entry": "lead",
+            "steps": list(STEPS),
             "step_probability": {
                 "organic": {"mql": 0.45, "sql": 0.50, "won": 0.30},
                 "paid_search": {"mql": 0.40, "sql": 0.45, "won": 0.25},

@@ -34,7 +34,8 @@ How the pieces are drawn (every number is in ``truth.json``):
   ``funnel.checkout_delay_mean_seconds``. A person's browse sessions stop at their first
   purchase, which creates the customer and the first order.
 * **Repeat orders.** BG/NBD (λ ~ Gamma(r, α) per day, dropout p ~ Beta(a, b) after each
-  repeat) with Gamma–Gamma amounts, ``orders.bgnbd`` and ``orders.gamma_gamma``. Each
+  repeat) with Gamma–Gamma amounts, ``clv.bgnbd`` and ``clv.gamma_gamma`` (where the
+  ``saas`` truth has them too). Each
   repeat is its own session that starts at the BG/NBD time, always adds to cart and
   buys; the order is placed at its purchase. The share of buyers with a repeat within
   *t* days of their first order is 1 − (α / (α + t)) ^ r.
@@ -169,7 +170,8 @@ def _parameters() -> dict:
             "landing": "landing pages and later views draw from the same weights",
         },
         "funnel": {
-            "steps": ["visit", "add_to_cart", "purchase"],
+            "entry": "visit",
+            "steps": ["add_to_cart", "purchase"],
             "cart_probability": {
                 "paid_search": 0.08,
                 "social": 0.05,
@@ -198,7 +200,7 @@ def _parameters() -> dict:
                 "CH": 0.06,
             },
         },
-        "orders": {
+        "clv": {
             "bgnbd": {"r": 0.3, "alpha": 2800.0, "a": 1.0, "b": 2.0, "time_unit": "days"},
             "gamma_gamma": {"p": 6.0, "q": 4.0, "gamma": 30.0},
             "first_order": "the first purchase; amount drawn like repeat orders",
@@ -493,7 +495,7 @@ def _simulate_chunk(ctx: _Context, chunk: int, order_offset: int) -> _ChunkResul
     )
 
     # orders: the first purchase, then BG/NBD repeats, each ending a session of its own
-    oparams = params["orders"]
+    oparams = params["clv"]
     o_customer, o_start, o_amount = bgnbd_orders(
         rng, signup, ctx.end, oparams["bgnbd"], oparams["gamma_gamma"]
     )
@@ -684,9 +686,9 @@ def simulate(
     truth["traffic"] = {"visitors": visitors, **params["traffic"]}
     truth["pages"] = {**params["pages"], "ranking": [PAGES[k] for k in page_order]}
     truth["funnel"]["expected_buyer_rate"] = round(buyer_rate, 6)
-    bgnbd, gg = params["orders"]["bgnbd"], params["orders"]["gamma_gamma"]
-    truth["orders"]["mean_order_value"] = gg["p"] * gg["gamma"] / (gg["q"] - 1)
-    truth["orders"]["repeat_share_within_days"] = {
+    bgnbd, gg = params["clv"]["bgnbd"], params["clv"]["gamma_gamma"]
+    truth["clv"]["mean_order_value"] = gg["p"] * gg["gamma"] / (gg["q"] - 1)
+    truth["clv"]["repeat_share_within_days"] = {
         str(t): round(1 - (bgnbd["alpha"] / (bgnbd["alpha"] + t)) ** bgnbd["r"], 6)
         for t in (90, 365, 730)
     }
