@@ -23,14 +23,21 @@ The pages work offline: no CDN, no require.js; formulas are typeset by a local c
 MathJax (from the ``jupyter-server-mathjax`` package) in the month folder's ``_static/``.
 
 Everything data-derived is HTML-escaped: the index and the headline tables are jinja2
-templates with autoescaping, and the HTML outputs of notebook cells go through nbconvert's
-bleach sanitiser, so an unescaped :class:`pandas.io.formats.style.Styler` cannot smuggle
-markup (``<script>``) into a page.
+templates with autoescaping, and every cell of a notebook page (its rendered Markdown and
+every output) goes through an allow-list sanitiser after rendering, so neither an
+unescaped :class:`pandas.io.formats.style.Styler` nor a Markdown link can smuggle markup
+(``<script>``, event handlers, ``javascript:`` URLs) into a page.
+
+A run is checked before any notebook runs: the arguments (a :class:`ReportArgumentError`),
+the data (loaded and validated once, a :class:`kpilib.DataError`) and the months (a month
+with no data at all is refused). A run that is interrupted or terminated (SIGINT, SIGTERM)
+removes what it was building and leaves the previous report in place.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import datetime as dt
 import functools
@@ -40,12 +47,15 @@ import math
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +74,7 @@ __all__ = [
     "KPI_COLUMNS",
     "Headline",
     "NotebookStatus",
+    "ReportArgumentError",
     "ReportResult",
     "compare_months",
     "default_notebooks_dir",
@@ -953,6 +964,15 @@ def select_notebooks(notebooks_dir: str | Path, only: Sequence[str] | None = Non
     return [p for p in paths if p.stem in wanted or _short_name(p.stem) in wanted]
 
 
+class ReportArgumentError(ValueError):
+    """A report asked for with arguments that cannot work, raised before any notebook runs.
+
+    A malformed month or range, an unknown notebook, a bad parameter, a source that is not
+    a folder, an output folder that cannot be made, or a month for which the source holds
+    no data at all. The command line shows its message on one line and exits with code 2.
+    """
+
+
 def _report_parameters(
     month: str, source: str | Path | None, parameters: Mapping[str, object] | None
 ) -> dict[str, object]:
@@ -961,44 +981,307 @@ def _report_parameters(
         text = str(source)
         if "://" in text:  # a database URL is passed through untouched
             params["source"] = text
+        elif not text.strip():
+            raise ReportArgumentError(
+                "source is empty: pass a folder of the data, or nothing for the bundled sample"
+            )
         else:
-            path = Path(source).expanduser().resolve()
-            if not path.exists():
-                raise FileNotFoundError(
+            try:
+                path = Path(source).expanduser().resolve()
+                exists, is_dir = path.exists(), path.is_dir()
+            except (OSError, RuntimeError) as exc:  # unreadable, a symlink loop
+                raise ReportArgumentError(f"source {text!r} cannot be read: {exc}") from None
+            if not exists:
+                raise ReportArgumentError(
                     f"source {text!r} does not exist (resolved to {str(path)!r})"
+                )
+            if not is_dir:
+                raise ReportArgumentError(
+                    f"source {text!r} is not a folder: pass the folder that holds the table files"
                 )
             params["source"] = str(path)
     for name, value in (parameters or {}).items():
         if name in ("month", "source"):
-            raise ValueError(f"pass {name!r} as the {name}= argument, not in parameters")
+            raise ReportArgumentError(f"pass {name!r} as the {name}= argument, not in parameters")
         if not str(name).isidentifier():
-            raise ValueError(f"parameter name {name!r} is not a Python identifier")
+            raise ReportArgumentError(f"parameter name {name!r} is not a Python identifier")
         params[name] = value
     return params
+
+
+def _output_dir(out: str | Path) -> Path:
+    """``out`` resolved, after checking that month folders can be made in it (nothing is
+    created here)."""
+    text = str(out)
+    if not text.strip():
+        raise ReportArgumentError("out is empty: pass the folder that holds the month folders")
+    try:
+        path = Path(out).expanduser().resolve()
+        existing = next(p for p in (path, *path.parents) if p.exists())
+        is_dir = existing.is_dir()
+    except (OSError, RuntimeError) as exc:  # unreadable, a symlink loop
+        raise ReportArgumentError(f"out {text!r} cannot be used: {exc}") from None
+    if not is_dir:
+        where = "is a file" if existing == path else f"is below a file ({str(existing)!r})"
+        raise ReportArgumentError(f"out {text!r} {where}: it must be a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ReportArgumentError(f"out {text!r} cannot be written ({str(existing)!r} is read-only)")
+    return path
+
+
+def _source_label(source: str | None) -> str:
+    """How the pages name the data: a folder, the bundled sample, a URL without password."""
+    from kpilib.data import SAMPLE_DIR
+
+    if source is not None and "://" in source:
+        return re.sub(r"(://[^/:@]+):[^/@]*@", r"\1:***@", source)
+    return source if source is not None else f"bundled sample ({SAMPLE_DIR})"
+
+
+def _present_rows(counts: pd.DataFrame) -> dict[str, int]:
+    present = counts[counts["present"]]
+    return {str(t): int(n) for t, n in zip(present["table"], present["rows"], strict=True)}
 
 
 def _summarise_source(source: str | None) -> tuple[str, dict[str, int], str | None]:
     """How the pages name the data, its rows per table, and why they could not be counted.
 
-    The notebooks load and validate the data themselves; this only counts rows (without
-    validation) for the page headers, so a problem here never stops the report.
+    Used when the data were not checked before the run (``check_data=False``); this only
+    counts rows (without validation) for the page headers, so a problem here never stops
+    the report.
     """
-    from kpilib.data import SAMPLE_DIR, load_dataset
+    from kpilib.data import load_dataset
 
+    label = _source_label(source)
     if source is not None and "://" in source:
-        # a database URL: never show its password, and leave the querying to the notebooks
-        return re.sub(r"(://[^/:@]+):[^/@]*@", r"\1:***@", source), {}, None
-    label = source if source is not None else f"bundled sample ({SAMPLE_DIR})"
+        return label, {}, None  # leave the querying to the notebooks
     try:
         counts = load_dataset(source, validate=False).row_counts()
     except Exception as exc:  # the notebooks report the problem in full
         return label, {}, f"{type(exc).__name__}: {exc}"
-    present = counts[counts["present"]]
-    return (
-        label,
-        {str(t): int(n) for t, n in zip(present["table"], present["rows"], strict=True)},
-        None,
-    )
+    return label, _present_rows(counts), None
+
+
+def _month_runs(months: Sequence[str]) -> str:
+    """Months as consecutive runs: ``"2024-11 to 2024-12 and 2026-11"``."""
+    runs: list[list[str]] = []
+    for month in months:
+        if runs and next_month(runs[-1][-1]) == month:
+            runs[-1].append(month)
+        else:
+            runs.append([month])
+    parts = [run[0] if len(run) == 1 else f"{run[0]} to {run[-1]}" for run in runs]
+    return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+
+
+def _months_without_data(
+    months: Sequence[str], span: tuple[pd.Timestamp | None, pd.Timestamp | None]
+) -> list[str]:
+    """The months of ``months`` wholly outside ``span`` (earliest, latest activity)."""
+    from kpilib.periods import month_bounds
+
+    low, high = span
+    if low is None or high is None:
+        return list(months)
+    outside = []
+    for month in months:
+        try:
+            start, end = month_bounds(month)
+        except (ValueError, OverflowError):  # beyond pandas' timestamps: no data there either
+            outside.append(month)
+            continue
+        if end <= low or start > high:
+            outside.append(month)
+    return outside
+
+
+def _check_data(source: str | None, months: Sequence[str]) -> tuple[str, dict[str, int]] | None:
+    """Load and validate the source once, and refuse months it holds no data for.
+
+    Returns the pages' name of the source and its rows per table; ``None`` for a URL,
+    which the notebooks load themselves.
+
+    Raises
+    ------
+    kpilib.DataError
+        When the data break the contract.
+    ReportArgumentError
+        When a month lies wholly outside the source's earliest and latest activity
+        (:meth:`kpilib.data.Dataset.time_span`); a month partly covered is allowed.
+    """
+    from kpilib.data import load_dataset
+
+    if source is not None and "://" in source:
+        return None
+    dataset = load_dataset(source)
+    span = dataset.time_span()
+    outside = _months_without_data(months, span)
+    if outside:
+        low, high = span
+        where = (
+            f"the source's data run from {low:%Y-%m-%d} to {high:%Y-%m-%d}"
+            if low is not None and high is not None
+            else "the source holds no dated rows"
+        )
+        raise ReportArgumentError(f"no data for {_month_runs(outside)}: {where}")
+    return _source_label(source), _present_rows(dataset.row_counts())
+
+
+@dataclass
+class _Plan:
+    """A checked report run: what building each of its months needs."""
+
+    notebooks: list[Path]
+    notebooks_dir: Path
+    params: dict[str, object]
+    out_dir: Path
+    chromium: str | None
+    summary: tuple[str, dict[str, int]] | None
+
+
+def _plan(
+    months: Sequence[str],
+    *,
+    source: str | Path | None,
+    out: str | Path,
+    only: Sequence[str] | None,
+    parameters: Mapping[str, object] | None,
+    notebooks_dir: str | Path | None,
+    pdf: bool,
+    check_data: bool,
+) -> _Plan:
+    """Check a run before anything runs or is written (see :func:`run_report`)."""
+    try:
+        folder = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir()
+        folder = folder.resolve()
+        paths = select_notebooks(folder, only)
+    except (ValueError, OSError) as exc:  # an unknown notebook, no notebooks folder
+        raise ReportArgumentError(str(exc)) from None
+    params = _report_parameters(months[0], source, parameters)
+    out_dir = _output_dir(out)
+    chromium = _require_chromium() if pdf else None
+    summary = _check_data(params.get("source"), months) if check_data else None  # type: ignore[arg-type]
+    return _Plan(paths, folder, params, out_dir, chromium, summary)
+
+
+# --------------------------------------------------------------------------- interruptions
+
+
+class _Terminated(SystemExit):
+    """SIGTERM during a report run, raised so that the run's cleanup runs (exit 143)."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_exception() -> Iterator[None]:
+    """While a run is in progress, SIGTERM raises :class:`_Terminated` (a ``SystemExit``
+    with code 143) instead of killing the process, so the run removes its staging folder
+    and shuts its kernel down, as it does for SIGINT.
+
+    The first signal raises; later ones are ignored while the cleanup runs. The previous
+    handler is restored afterwards. Nothing is installed outside the main thread, or when
+    the program already handles or ignores SIGTERM itself (its handler stays in charge).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        yield
+        return
+    raised = False
+
+    def terminate(signum: int, frame: Any) -> None:
+        nonlocal raised
+        if not raised:
+            raised = True
+            raise _Terminated(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+#: Leftovers of killed runs whose owner cannot be checked (another host, a name without
+#: a process id) are removed once they are this old (seconds).
+LEFTOVER_AGE = 24 * 3600
+
+#: Temporary names a run writes beside its targets: ``.<name>.tmp-<pid>-<host>-<random>``
+#: (a month being built, a page being replaced) and ``.<name>.old-<pid>-<host>-<random>``
+#: (the previous month, renamed aside during the swap). Older runs wrote no pid and host.
+_LEFTOVER = re.compile(
+    r"\.(?P<name>.+)\.(?:tmp|old)-(?:(?P<pid>[0-9]+)-(?P<host>[0-9a-f]{8})-)?[a-z0-9_]+"
+)
+
+
+@functools.cache
+def _host_tag() -> str:
+    import hashlib
+
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _temp_prefix(name: str, kind: str = "tmp") -> str:
+    """``.<name>.<kind>-<pid>-<host>-``: a temporary name this process owns."""
+    return f".{name}.{kind}-{os.getpid()}-{_host_tag()}-"
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (True when that cannot be told)."""
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, as another user
+        return True
+    return True
+
+
+def _is_abandoned(path: Path, now: float) -> bool:
+    match = _LEFTOVER.fullmatch(path.name)
+    if match is None:
+        return False
+    if match["pid"] is not None and match["host"] == _host_tag():
+        return not _pid_alive(int(match["pid"]))
+    try:
+        return now - path.lstat().st_mtime > LEFTOVER_AGE
+    except OSError:
+        return False
+
+
+def _remove_leftovers(out_dir: Path) -> list[Path]:
+    """Remove what killed runs left in ``out_dir`` and its month folders: staging and
+    aside folders, partial pages and PDFs (see :data:`_LEFTOVER`).
+
+    A leftover is removed when the process named in it is no longer alive on this host;
+    one whose owner cannot be checked (another host, an older name without a process id)
+    when it is older than :data:`LEFTOVER_AGE`. A live run's files are never touched.
+    """
+    if not out_dir.is_dir():
+        return []
+    now = time.time()
+    folders = [out_dir, *(out_dir / m for m in _built_months(out_dir))]
+    removed = []
+    for folder in folders:
+        try:
+            entries = list(folder.iterdir())
+        except OSError:
+            continue
+        for path in entries:
+            if not path.name.startswith(".") or not _is_abandoned(path, now):
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            logger.info("removed %s, left by a run that was killed", path)
+            removed.append(path)
+    return removed
 
 
 def _now() -> str:
@@ -1015,6 +1298,7 @@ def run_report(
     notebooks_dir: str | Path | None = None,
     progress: bool = True,
     pdf: bool = False,
+    check_data: bool = True,
 ) -> ReportResult:
     """Run the month's report: execute every notebook and write ``<out>/<month>/``.
 
@@ -1040,6 +1324,12 @@ def run_report(
     pdf : bool, default False
         Also print the month to ``report.pdf`` (see :func:`print_pdf`); needs Chromium,
         checked before any notebook runs.
+    check_data : bool, default True
+        Before any notebook runs, load and validate the source once
+        (:func:`kpilib.data.load_dataset`) and refuse a month that lies wholly outside
+        its data (:meth:`kpilib.data.Dataset.time_span`); the row counts of the page
+        headers come from that load. A source given as a URL is left to the notebooks.
+        Turn off only for notebooks that do not read ``source``.
 
     Returns
     -------
@@ -1048,6 +1338,12 @@ def run_report(
 
     Raises
     ------
+    ReportArgumentError
+        Before anything runs or is written: a malformed month, an unknown notebook, a
+        bad parameter, a source that is not a folder, an ``out`` that is (or is below) a
+        file, or a month with no data in the source.
+    kpilib.DataError
+        Before anything runs or is written, when the source breaks the data contract.
     RuntimeError
         When ``pdf`` is asked for and no Chromium is found, or printing fails (the HTML
         report is in place by then).
@@ -1055,58 +1351,76 @@ def run_report(
     Notes
     -----
     For each notebook the month folder gets ``<stem>.ipynb`` (executed), ``<stem>.html``
-    (no code, prompts hidden, HTML outputs sanitised, a header naming the month, the data
-    source and its row counts, the kpilib version and the run date) and ``<stem>.json``
-    (status, error and the headline metrics recorded with :func:`record_headline`), plus
-    ``index.json`` (the run's summary), ``index.html`` (KPI cards and the notebooks) and,
-    when a page has formulas, ``_static/mathjax/`` (so the pages need no network).
-    Displayed DataFrames are formatted by :func:`format_table`. A failing notebook is
-    still rendered, with its traceback, and the others still run.
+    (no code, prompts hidden, every cell sanitised after rendering, a header naming the
+    month, the data source and its row counts, the kpilib version and the run date) and
+    ``<stem>.json`` (status, error and the headline metrics recorded with
+    :func:`record_headline`), plus ``index.json`` (the run's summary), ``index.html``
+    (KPI cards and the notebooks) and, when a page has formulas, ``_static/mathjax/`` (so
+    the pages need no network). Displayed DataFrames are formatted by
+    :func:`format_table`. A failing notebook is still rendered, with its traceback, and
+    the others still run.
 
-    The folder is built as ``<out>/.<month>.tmp-*`` and swapped in only when complete
-    (the old folder is renamed aside, the new renamed in, the old deleted), so a crash
-    leaves the previous report intact and a rerun replaces it. Then
-    :func:`write_history_index` refreshes ``<out>/index.html`` and the previous/next
+    The folder is built as ``<out>/.<month>.tmp-<pid>-<host>-*`` and swapped in only when
+    complete (the old folder is renamed aside, the new renamed in, the old deleted), so a
+    crash leaves the previous report intact and a rerun replaces it. An interrupted or
+    terminated run (SIGINT; SIGTERM, which raises ``SystemExit(143)`` during the run)
+    removes its staging folder; what a killed run (SIGKILL, a power cut) leaves behind is
+    removed by the next run once its process is gone (see :func:`_remove_leftovers`).
+    Then :func:`write_history_index` refreshes ``<out>/index.html`` and the previous/next
     links of every month.
 
     The kernel is ipykernel started with this process's interpreter (``sys.executable``)
     whatever ``python3`` kernel spec is installed, with its folder first on ``PATH`` and
     without an inherited ``MPLBACKEND`` (so figures render inline into the pages).
     """
-    month = validate_month(month)
-    folder = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir()
-    folder = folder.resolve()
-    paths = select_notebooks(folder, only)
-    params = _report_parameters(month, source, parameters)
-    chromium = _require_chromium() if pdf else None
+    with _sigterm_as_exception():
+        try:
+            month = validate_month(month)
+        except ValueError as exc:
+            raise ReportArgumentError(str(exc)) from None
+        plan = _plan(
+            [month], source=source, out=out, only=only, parameters=parameters,
+            notebooks_dir=notebooks_dir, pdf=pdf, check_data=check_data,
+        )  # fmt: skip
+        return _build_month(month, plan, progress=progress)
 
-    out_dir = Path(out).expanduser().resolve()
+
+def _build_month(month: str, plan: _Plan, *, progress: bool) -> ReportResult:
+    """Run the notebooks of ``plan`` for ``month`` and swap the month folder in."""
+    out_dir = plan.out_dir
+    _remove_leftovers(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    params = {**plan.params, "month": month}
     final = out_dir / month
-    staging = Path(tempfile.mkdtemp(prefix=f".{month}.tmp-", dir=out_dir))
+    staging = None
     try:
+        staging = Path(tempfile.mkdtemp(prefix=_temp_prefix(month), dir=out_dir))
         staging.chmod(0o755)  # mkdtemp makes it private; a report is meant to be read
         import nbformat
         from tqdm.auto import tqdm
 
         import kpilib
 
-        label, row_counts, source_error = _summarise_source(params.get("source"))
+        if plan.summary is not None:
+            (label, row_counts), source_error = plan.summary, None
+        else:
+            label, row_counts, source_error = _summarise_source(params.get("source"))  # type: ignore[arg-type]
         report = ReportResult(
             month=month, path=final, notebooks=[], failed=[], source=label,
             row_counts=row_counts, kpilib_version=kpilib.__version__, run_at=_now(),
         )  # fmt: skip
         pages = _NotebookPages(
             report,
-            titles={p.stem: _notebook_title(nbformat.read(p, as_version=4), p.stem) for p in paths},
+            titles={p.stem: _notebook_title(nbformat.read(p, as_version=4), p.stem) for p in plan.notebooks},
             source_error=source_error,
         )
         bar = tqdm(
-            paths, desc=f"report {month}", unit="notebook", disable=not progress, file=sys.stderr
-        )
+            plan.notebooks, desc=f"report {month}", unit="notebook", disable=not progress,
+            file=sys.stderr,
+        )  # fmt: skip
         for path in bar:
             bar.set_postfix_str(path.stem)
-            status = _run_notebook(path, staging, params, folder, pages)
+            status = _run_notebook(path, staging, params, plan.notebooks_dir, pages)
             (staging / f"{path.stem}.json").write_text(
                 json.dumps(status.to_json(month), indent=2, allow_nan=False) + "\n",
                 encoding="utf-8",
@@ -1125,30 +1439,62 @@ def run_report(
         )
         _swap_in(staging, final)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            _remove_tree(staging)
         raise
     try:
-        if chromium is not None:
-            print_pdf(final, chromium=chromium)
+        if plan.chromium is not None:
+            print_pdf(final, chromium=plan.chromium)
     finally:
         write_history_index(out_dir)
     return report
 
 
-def _swap_in(staging: Path, final: Path) -> None:
-    """Replace ``final`` with ``staging``: old aside, new in, old deleted."""
-    aside = None
-    if final.exists():
-        aside = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
-        final.rename(aside)
+def _remove_tree(path: Path) -> None:
+    """``shutil.rmtree`` that finishes even when a signal interrupts it once."""
     try:
-        staging.rename(final)
-    except BaseException:
-        if aside is not None:
-            aside.rename(final)
+        shutil.rmtree(path, ignore_errors=True)
+    except BaseException:  # SIGINT or SIGTERM in the middle: finish, then go on failing
+        shutil.rmtree(path, ignore_errors=True)
         raise
-    if aside is not None:
-        shutil.rmtree(aside, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done (POSIX, main thread; elsewhere a
+    no-op), so that a folder swap is never left half done."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    """Replace ``final`` with ``staging``: old aside, new in, old deleted.
+
+    The two renames run with SIGINT and SIGTERM deferred; the old folder is deleted even
+    when a signal arrives meanwhile.
+    """
+    aside = None
+    try:
+        with _signals_deferred():
+            if final.exists():
+                aside = final.with_name(_temp_prefix(final.name, "old") + uuid.uuid4().hex[:8])
+                final.rename(aside)
+            try:
+                staging.rename(final)
+            except BaseException:
+                if aside is not None:
+                    aside.rename(final)
+                    aside = None
+                raise
+    finally:
+        if aside is not None:
+            _remove_tree(aside)
 
 
 def _is_up_to_date(folder: Path, stems: Sequence[str]) -> bool:
@@ -1174,6 +1520,7 @@ def run_history(
     parameters: Mapping[str, object] | None = None,
     notebooks_dir: str | Path | None = None,
     progress: bool = True,
+    check_data: bool = True,
 ) -> list[ReportResult]:
     """Build the report of every month from ``start_month`` to ``end_month``.
 
@@ -1194,6 +1541,10 @@ def run_history(
         skipped month that has none).
     source, out, only, parameters, notebooks_dir, progress
         As for :func:`run_report`.
+    check_data : bool, default True
+        As for :func:`run_report`: the source is loaded and validated once for the whole
+        range, and the range is refused when any of its months lies wholly outside the
+        data (the message names those months).
 
     Returns
     -------
@@ -1202,42 +1553,39 @@ def run_history(
 
     Raises
     ------
-    ValueError
-        When a month is malformed or ``end_month`` comes before ``start_month``.
+    ReportArgumentError
+        Before anything runs: a malformed month, ``end_month`` before ``start_month``,
+        months with no data, or any other bad argument of :func:`run_report`.
+    kpilib.DataError
+        Before anything runs, when the source breaks the data contract.
     RuntimeError
         When ``pdf`` is asked for and no Chromium is found (before anything runs).
     """
-    months = month_range(start_month, end_month)
-    folder = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir()
-    stems = [p.stem for p in select_notebooks(folder, only)]
-    _report_parameters(months[0], source, parameters)  # fail early on bad arguments
-    chromium = _require_chromium() if pdf else None
-    out_dir = Path(out).expanduser().resolve()
-    results: list[ReportResult] = []
-    for month in months:
-        existing = out_dir / month
-        if not force and _is_up_to_date(existing, stems):
-            logger.info("report %s is up to date; skipped (force to rebuild)", month)
-            report = load_report(existing)
-            report.skipped = True
-            if chromium is not None and report.pdf is None:
-                print_pdf(existing, chromium=chromium)
-                write_history_index(out_dir)
-            results.append(report)
-            continue
-        results.append(
-            run_report(
-                month,
-                source=source,
-                out=out_dir,
-                only=only,
-                parameters=parameters,
-                notebooks_dir=folder,
-                progress=progress,
-                pdf=pdf,
-            )  # fmt: skip
-        )
-    return results
+    with _sigterm_as_exception():
+        try:
+            months = month_range(start_month, end_month)
+        except ValueError as exc:
+            raise ReportArgumentError(str(exc)) from None
+        plan = _plan(
+            months, source=source, out=out, only=only, parameters=parameters,
+            notebooks_dir=notebooks_dir, pdf=pdf, check_data=check_data,
+        )  # fmt: skip
+        _remove_leftovers(plan.out_dir)
+        stems = [p.stem for p in plan.notebooks]
+        results: list[ReportResult] = []
+        for month in months:
+            existing = plan.out_dir / month
+            if not force and _is_up_to_date(existing, stems):
+                logger.info("report %s is up to date; skipped (force to rebuild)", month)
+                report = load_report(existing)
+                report.skipped = True
+                if plan.chromium is not None and report.pdf is None:
+                    print_pdf(existing, chromium=plan.chromium)
+                    write_history_index(plan.out_dir)
+                results.append(report)
+                continue
+            results.append(_build_month(month, plan, progress=progress))
+        return results
 
 
 def _notebook_title(nb: Any, default: str) -> str:
@@ -1788,9 +2136,13 @@ def _render_month_index(report: ReportResult, months: Sequence[str]) -> str:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+    partial = path.with_name(_temp_prefix(path.name) + uuid.uuid4().hex[:8])
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def write_history_index(out: str | Path = "reports") -> Path:
@@ -2066,10 +2418,14 @@ def print_pdf(folder: str | Path, *, chromium: str | None = None, timeout: float
             _print_page(browser, page, part, Path(tmp) / "profile", timeout)
             writer.append(str(part), outline_item=title)
         writer.add_metadata({"/Title": f"KPI report {report.month}"})
-        partial = target.with_name(f".{PDF_NAME}.tmp-{uuid.uuid4().hex[:8]}")
-        with partial.open("wb") as handle:
-            writer.write(handle)
-        os.replace(partial, target)
+        partial = target.with_name(_temp_prefix(PDF_NAME) + uuid.uuid4().hex[:8])
+        try:
+            with partial.open("wb") as handle:
+                writer.write(handle)
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
     return target
 
 

@@ -6,7 +6,10 @@ import json
 import math
 import os
 import re
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -147,6 +150,7 @@ def report_run(tmp_path_factory):
         notebooks_dir=notebooks,
         parameters={"label": "from-test"},
         progress=False,
+        check_data=False,  # an empty source: these notebooks do not read it
     )
     return result, root
 
@@ -315,13 +319,99 @@ def test_select_notebooks(tmp_path):
         kr.select_notebooks(tmp_path / "missing")
 
 
-def test_bad_arguments_fail_before_running(tmp_path):
+def test_bad_arguments_fail_before_running(tmp_path, monkeypatch):
     folder = write_notebooks(tmp_path / "nb", **{"01_plain": PLAIN})
-    with pytest.raises(FileNotFoundError, match="source"):
-        kr.run_report(MONTH, source=tmp_path / "nope", out=tmp_path / "r", notebooks_dir=folder)
-    with pytest.raises(ValueError, match="month"):
-        kr.run_report(MONTH, parameters={"month": "x"}, out=tmp_path / "r", notebooks_dir=folder)
-    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+    monkeypatch.setattr(kr, "_run_notebook", _fake_run("never"))
+    (tmp_path / "file").write_text("not a folder")
+    nope, file = tmp_path / "nope", tmp_path / "file"
+    cases = [
+        (dict(source=nope), f"source '{nope}' does not exist (resolved to '{nope}')"),
+        (dict(source=file), f"source '{file}' is not a folder: pass the folder that holds the table files"),
+        (dict(source=""), "source is empty: pass a folder of the data, or nothing for the bundled sample"),
+        (dict(parameters={"month": "x"}), "pass 'month' as the month= argument, not in parameters"),
+        (dict(parameters={"a b": 1}), "parameter name 'a b' is not a Python identifier"),
+        (dict(only=["nope"]), "no notebook named 'nope'; available: 01_plain"),
+        (dict(out=file), f"out '{file}' is a file: it must be a folder"),
+        (dict(out=file / "below"), f"out '{file / 'below'}' is below a file ('{file}'): it must be a folder"),
+        (dict(notebooks_dir=nope), f"notebooks folder '{nope}' does not exist"),
+    ]
+    for kwargs, message in cases:
+        options = {"out": tmp_path / "r", "notebooks_dir": folder, "progress": False, **kwargs}
+        with pytest.raises(kr.ReportArgumentError) as caught:
+            kr.run_report(MONTH, **options)
+        assert str(caught.value) == message
+        with pytest.raises(kr.ReportArgumentError) as caught:
+            kr.run_history(MONTH, MONTH, **options)
+        assert str(caught.value) == message
+    with pytest.raises(kr.ReportArgumentError) as caught:
+        kr.run_report("2026-10\n", out=tmp_path / "r", notebooks_dir=folder)
+    assert str(caught.value) == "month must look like 'YYYY-MM' (e.g. '2026-10'), got '2026-10\\n'"
+    with pytest.raises(kr.ReportArgumentError, match=r"^the last month \(2026-09\) comes before the first \(2026-10\)$"):
+        kr.run_history("2026-10", "2026-09", out=tmp_path / "r", notebooks_dir=folder)
+    assert not (tmp_path / "r").exists()
+    assert issubclass(kr.ReportArgumentError, ValueError)
+
+
+def _tiny_source(folder: Path, times: list[str], amounts: list[float] | None = None) -> Path:
+    """A source with one table: an order per time."""
+    folder.mkdir(parents=True)
+    pd.DataFrame({
+        "customer_id": [f"c{i}" for i in range(len(times))], "ts": times,
+        "amount": amounts or [10.0] * len(times),
+    }).to_csv(folder / "orders.csv", index=False)  # fmt: skip
+    return folder
+
+
+def test_months_without_data_are_refused_before_anything_runs(tmp_path, monkeypatch):
+    folder = write_notebooks(tmp_path / "nb", **{"01_plain": PLAIN})
+    calls: list[str] = []
+    monkeypatch.setattr(kr, "_run_notebook", _fake_run("run", calls=calls))
+    data = _tiny_source(tmp_path / "data", ["2026-10-15 08:00", "2026-12-02 23:30"])
+    options = {"source": data, "out": tmp_path / "r", "notebooks_dir": folder, "progress": False}
+    span = "the source's data run from 2026-10-15 to 2026-12-02"
+    with pytest.raises(kr.ReportArgumentError) as caught:
+        kr.run_report("2030-01", **options)
+    assert str(caught.value) == f"no data for 2030-01: {span}"
+    with pytest.raises(kr.ReportArgumentError) as caught:
+        kr.run_report("2026-09", **options)
+    assert str(caught.value) == f"no data for 2026-09: {span}"
+    with pytest.raises(kr.ReportArgumentError) as caught:  # the whole range is refused
+        kr.run_history("2026-08", "2027-02", **options)
+    assert str(caught.value) == f"no data for 2026-08 to 2026-09 and 2027-01 to 2027-02: {span}"
+    assert calls == [] and not (tmp_path / "r").exists()
+    # a month partly covered runs (the data start mid-October, end early December)
+    results = kr.run_history("2026-10", "2026-12", **options)
+    assert [r.month for r in results] == ["2026-10", "2026-11", "2026-12"] and len(calls) == 3
+    assert results[0].row_counts == {"orders": 2} and results[0].source == str(data.resolve())
+    # a source without any dated row has no month
+    empty = _tiny_source(tmp_path / "empty", [])
+    with pytest.raises(kr.ReportArgumentError) as caught:
+        kr.run_report(MONTH, **{**options, "source": empty})
+    assert str(caught.value) == "no data for 2026-10: the source holds no dated rows"
+    # a URL is left to the notebooks; check_data=False skips the check
+    assert kr._check_data("duckdb:///nowhere.db", ["2030-01"]) is None
+    assert kr.run_report("2030-01", **options, check_data=False).ok
+
+
+def test_data_breaking_the_contract_fail_before_anything_runs(tmp_path, monkeypatch):
+    from kpilib.data import DataError
+
+    folder = write_notebooks(tmp_path / "nb", **{"01_plain": PLAIN})
+    calls: list[str] = []
+    monkeypatch.setattr(kr, "_run_notebook", _fake_run("run", calls=calls))
+    bad = _tiny_source(tmp_path / "bad", ["2026-10-01"], amounts=[-3.0])
+    for run in (lambda **kw: kr.run_report(MONTH, **kw), lambda **kw: kr.run_history(MONTH, MONTH, **kw)):
+        with pytest.raises(DataError, match=r"^table 'orders', column 'amount': .*negative"):
+            run(source=bad, out=tmp_path / "r", notebooks_dir=folder, progress=False)
+    assert calls == [] and not (tmp_path / "r").exists()
+
+
+def test_month_runs():
+    assert kr._month_runs(["2026-10"]) == "2026-10"
+    assert kr._month_runs(["2026-09", "2026-10"]) == "2026-09 to 2026-10"
+    assert kr._month_runs(["2025-12", "2026-01", "2026-05", "2026-07", "2026-08"]) == (
+        "2025-12 to 2026-01, 2026-05 and 2026-07 to 2026-08"
+    )
 
 
 # --------------------------------------------------------------------------- a real run
@@ -514,9 +604,14 @@ def test_kernel_uses_callers_interpreter(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- atomic replacement
 
 
-def _fake_run(marker: str, fail_at: int | None = None, error: type[BaseException] = RuntimeError):
+def _fake_run(
+    marker: str,
+    fail_at: int | None = None,
+    error: type[BaseException] = RuntimeError,
+    calls: list[str] | None = None,
+):
     """Replacement for ``_run_notebook`` that writes files without a kernel."""
-    calls = []
+    calls = [] if calls is None else calls
 
     def run(path, staging, params, cwd, exporter):
         calls.append(path.stem)
@@ -533,12 +628,13 @@ def test_rerun_replaces_month(tmp_path, monkeypatch, capsys):
     folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN, "02_b": PLAIN})
     out = tmp_path / "reports"
     monkeypatch.setattr(kr, "_run_notebook", _fake_run("first"))
-    kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=True)
+    kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=True, check_data=False)
     assert "notebook" in capsys.readouterr().err  # the progress bar, on stderr
     (out / MONTH / "stale.txt").write_text("from an older run")
 
     monkeypatch.setattr(kr, "_run_notebook", _fake_run("second"))
-    result = kr.run_report(MONTH, out=out, notebooks_dir=folder, only=["b"], progress=False)
+    result = kr.run_report(MONTH, out=out, notebooks_dir=folder, only=["b"], progress=False,
+                           check_data=False)
     assert result.path == out / MONTH
     assert sorted(p.name for p in (out / MONTH).iterdir()) == [
         "02_b.html",
@@ -556,12 +652,12 @@ def test_crash_midway_keeps_previous_month(tmp_path, monkeypatch, error):
     folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN, "02_b": PLAIN, "03_c": PLAIN})
     out = tmp_path / "reports"
     monkeypatch.setattr(kr, "_run_notebook", _fake_run("first"))
-    kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=False)
+    kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=False, check_data=False)
     before = {p.name: p.read_bytes() for p in (out / MONTH).iterdir()}
 
     monkeypatch.setattr(kr, "_run_notebook", _fake_run("second", fail_at=2, error=error))
     with pytest.raises(error, match="crash midway"):
-        kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=False)
+        kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=False, check_data=False)
     assert {p.name: p.read_bytes() for p in (out / MONTH).iterdir()} == before
     assert sorted(p.name for p in out.iterdir()) == [MONTH, "index.html"]  # no .tmp-* left
 
@@ -601,6 +697,90 @@ def test_failed_swap_restores_previous_month(tmp_path, monkeypatch):
         kr._swap_in(staging, final)
     assert (final / "index.html").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([MONTH, staging.name])
+
+
+def _dead_pid() -> int:
+    """The id of a process that has just exited (and been reaped)."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+def test_leftovers_of_killed_runs_are_removed_and_live_ones_kept(tmp_path, monkeypatch):
+    folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN})
+    out = tmp_path / "reports"
+    monkeypatch.setattr(kr, "_run_notebook", _fake_run("first"))
+    kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=False, check_data=False)
+    host, dead, alive = kr._host_tag(), _dead_pid(), os.getppid()
+    other = "0" * 8 if host != "0" * 8 else "1" * 8
+    old = 3 * 24 * 3600
+    made = {
+        f".{MONTH}.tmp-{dead}-{host}-abc123": (True, 0),        # a killed run's staging
+        f".{MONTH}.old-{dead}-{host}-0f0f0f0f": (True, 0),      # its previous month, aside
+        f".index.html.tmp-{dead}-{host}-a1b2c3d4": (True, 0),   # a partial overview
+        f".{MONTH}.tmp-{alive}-{host}-live01": (False, 0),      # a run in progress
+        f".{MONTH}.tmp-{dead}-{other}-remote": (False, 0),      # another host, recent
+        f".{MONTH}.tmp-{dead}-{other}-stale01": (True, old),    # another host, days old
+        f".{MONTH}.tmp-4ftq0f2g": (True, old),                  # an older run's name, days old
+        f".{MONTH}.tmp-9xk2m1ab": (False, 0),                   # ... and a recent one
+        ".hidden": (False, old),                                # not ours
+    }
+    now = time.time()
+    for name, (_, age) in made.items():
+        path = out / name
+        if name.startswith((".index.html", ".hidden")):
+            path.write_text("x")
+        else:
+            path.mkdir()
+        os.utime(path, (now - age, now - age))
+    (out / MONTH / f".report.pdf.tmp-{dead}-{host}-deadbeef").write_text("partial")
+    (out / MONTH / f".report.pdf.tmp-{alive}-{host}-cafebabe").write_text("being printed")
+
+    monkeypatch.setattr(kr, "_run_notebook", _fake_run("second"))
+    kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=False, check_data=False)
+    kept = sorted(p.name for p in out.iterdir())
+    assert kept == sorted([MONTH, "index.html", *(n for n, (gone, _) in made.items() if not gone)])
+    # the month was rebuilt: only what a live run owns is left in it
+    assert [p.name for p in (out / MONTH).glob(".*")] == []
+    assert kr._LEFTOVER.fullmatch(kr._temp_prefix(MONTH) + "x1y2z3")["pid"] == str(os.getpid())
+
+
+def test_sigterm_raises_during_a_run_and_the_handler_is_restored():
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    with pytest.raises(SystemExit) as caught, kr._sigterm_as_exception():
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(100):  # the handler runs between bytecodes
+            time.sleep(0.01)
+    assert caught.value.code == 143
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    # a program's own handler stays in charge
+    seen = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    try:
+        with kr._sigterm_as_exception():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+        assert seen == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def test_interrupted_swap_still_removes_the_old_month(tmp_path, monkeypatch):
+    staging, final = _month_folders(tmp_path, old="old")
+    rmtree, calls = kr.shutil.rmtree, []
+
+    def interrupted_once(path, *args, **kwargs):
+        calls.append(Path(path).name)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # a signal in the middle of the deletion
+        return rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(kr.shutil, "rmtree", interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        kr._swap_in(staging, final)
+    assert (final / "index.html").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == [MONTH]  # no .old-* left
+    assert len(calls) == 2 and calls[0].startswith(f".{MONTH}.old-{os.getpid()}-{kr._host_tag()}-")
 
 
 # --------------------------------------------------------------------------- the real notebooks
@@ -938,7 +1118,8 @@ def test_run_history_builds_skips_and_links_months(tmp_path, monkeypatch, test_m
     out = tmp_path / "reports"
     calls: list[str] = []
     monkeypatch.setattr(kr, "_run_notebook", _fake_history_run(calls, fail={"2026-09 01_a"}))
-    results = kr.run_history("2026-08", "2026-10", out=out, notebooks_dir=folder, progress=False)
+    results = kr.run_history("2026-08", "2026-10", out=out, notebooks_dir=folder, progress=False,
+                             check_data=False)
     assert [r.month for r in results] == ["2026-08", "2026-09", "2026-10"]
     assert [r.skipped for r in results] == [False] * 3 and results[1].failed == ["01_a"]
     assert calls == ["2026-08 01_a", "2026-09 01_a", "2026-10 01_a"]
@@ -963,24 +1144,27 @@ def test_run_history_builds_skips_and_links_months(tmp_path, monkeypatch, test_m
     # a second run skips the months that are complete and rebuilds the failed one
     calls.clear()
     monkeypatch.setattr(kr, "_run_notebook", _fake_history_run(calls))
-    again = kr.run_history("2026-08", "2026-10", out=out, notebooks_dir=folder, progress=False)
+    again = kr.run_history("2026-08", "2026-10", out=out, notebooks_dir=folder, progress=False,
+                           check_data=False)
     assert calls == ["2026-09 01_a"]
     assert [r.skipped for r in again] == [True, False, True]
     assert again[0].notebooks[0].metrics == results[0].notebooks[0].metrics  # read back
     # a new notebook makes every month out of date; force rebuilds regardless
     write_notebooks(folder, **{"02_b": PLAIN})
     calls.clear()
-    kr.run_history("2026-10", "2026-10", out=out, notebooks_dir=folder, progress=False)
+    kr.run_history("2026-10", "2026-10", out=out, notebooks_dir=folder, progress=False, check_data=False)
     assert calls == ["2026-10 01_a", "2026-10 02_b"]
     calls.clear()
-    kr.run_history("2026-10", "2026-10", out=out, notebooks_dir=folder, progress=False, force=True)
+    kr.run_history("2026-10", "2026-10", out=out, notebooks_dir=folder, progress=False, force=True,
+                   check_data=False)
     assert calls == ["2026-10 01_a", "2026-10 02_b"]
 
 
 def test_month_index_cards(tmp_path, monkeypatch, test_metrics):
     folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN})
     monkeypatch.setattr(kr, "_run_notebook", _fake_history_run([]))
-    result = kr.run_report(MONTH, out=tmp_path / "r", notebooks_dir=folder, progress=False)
+    result = kr.run_report(MONTH, out=tmp_path / "r", notebooks_dir=folder, progress=False,
+                           check_data=False)
     index = result.index.read_text()
     card = re.search(r'<article class="card kpi" data-metric="test_rate">.*?</article>', index, re.S).group(0)  # fmt: skip
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", card))
