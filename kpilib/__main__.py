@@ -6,26 +6,97 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
+
+#: What the exit codes mean (shown by ``--help``; the README's Commands table says the same).
+EXIT_CODES = """\
+exit codes:
+  0    done (for report: every notebook ran, or every month was up to date)
+  1    report: a notebook failed (its page shows the error; the others were written);
+       report, check: the data break the contract (one line "DataError: ..."; nothing written)
+  2    the command was misused: a bad argument, a month without data, no Chromium for --pdf
+       (one line "error: ..."; nothing run, nothing written)
+  130  interrupted (Ctrl-C); 143 terminated (SIGTERM): the month being built is discarded,
+       the previous report stays as it was
+"""
+
+#: Exit code of a misused command.
+USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: ``error: ...; see ... --help``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE, f"error: {message}; see {self.prog} --help\n")
+
+
+def _fail(message: object, code: int = USAGE, prefix: str = "error") -> int:
+    """Print ``prefix: message`` as one line on stderr and return ``code``."""
+    text = " ".join(str(message).split("\n")).strip()
+    print(f"{prefix}: {text}", file=sys.stderr)
+    return code
+
+
+def _folder_problem(value: str, option: str, *, must_exist: bool) -> str | None:
+    """Why ``value`` cannot be the folder of ``option`` (None when it can).
+
+    ``must_exist=False`` is an output folder: it may be missing, but not be a file or
+    below one.
+    """
+    if not value.strip():
+        return f"{option} is empty: give a folder"
+    try:
+        path = Path(value).expanduser().resolve()
+        if path.is_dir():
+            return None
+        if path.exists():
+            return f"{option} {value!r} is a file, not a folder"
+        if must_exist:
+            return f"{option} {value!r} does not exist"
+        existing = next(p for p in path.parents if p.exists())
+    except (OSError, RuntimeError) as exc:  # unreadable, a symlink loop
+        return f"{option} {value!r} cannot be used: {exc}"
+    if not existing.is_dir():
+        return f"{option} {value!r} is below a file ({str(existing)!r})"
+    return None
 
 
 def _report(args: argparse.Namespace) -> int:
-    from kpilib.report import parse_parameter, run_history, run_report
+    from kpilib.data import DataError
+    from kpilib.report import ReportArgumentError, parse_parameter, run_history, run_report
 
-    parameters = dict(parse_parameter(text) for text in args.parameter)
-    only = [name for chunk in args.only for name in chunk.split(",") if name] or None
+    if args.month and (args.end or args.force):
+        return _fail("--to and --force go with --from (--month always rebuilds)")
+    parameters: dict[str, object] = {}
+    for text in args.parameter:
+        try:
+            name, value = parse_parameter(text)
+        except ValueError as exc:
+            return _fail(f"-p: {exc}")
+        if name in ("month", "source"):
+            return _fail(f"-p {name}=...: give the {name} with --{name}")
+        parameters[name] = value
+    only = [name.strip() for chunk in args.only for name in chunk.split(",") if name.strip()] or None
+    if args.only and only is None:
+        return _fail("--only needs notebook names, e.g. --only funnel")
     options = dict(source=args.source, out=args.out, only=only, parameters=parameters,
                    progress=not args.quiet, pdf=args.pdf)
-    if args.month and (args.end or args.force):
-        print("error: --to and --force go with --from (--month always rebuilds)", file=sys.stderr)
-        return 2
     try:
         if args.month:
             results = [run_report(args.month, **options)]
         else:
             results = run_history(args.start, args.end or args.start, force=args.force, **options)
-    except (ValueError, RuntimeError) as exc:  # a bad month range; no chromium for --pdf
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except DataError as exc:  # checked before any notebook runs; nothing written
+        return _fail(exc, 1, prefix="DataError")
+    except (ReportArgumentError, RuntimeError) as exc:  # bad arguments; no chromium for --pdf
+        return _fail(exc)
+    except KeyboardInterrupt:
+        return _fail("interrupted; the month being built was discarded", 130)
+    except SystemExit as exc:  # SIGTERM during the run (see kpilib.report), after its cleanup
+        if exc.code == 143:
+            return _fail("terminated (SIGTERM); the month being built was discarded", 143)
+        raise
     for result in results:
         if result.skipped:
             print(f"{result.month}: up to date, skipped (--force rebuilds it)")
@@ -42,9 +113,27 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _sample_data(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from kpilib.synth import write_sample
 
-    write_sample(args.out, customers=args.customers, seed=args.seed, start=args.start, end=args.end)
+    problem = _folder_problem(args.out, "--out", must_exist=False)
+    if problem:
+        return _fail(problem)
+    days = {}
+    for option, value in (("--start", args.start), ("--end", args.end)):
+        try:
+            days[option] = pd.Timestamp(value)
+        except (ValueError, TypeError):
+            return _fail(f"{option} must be a date, YYYY-MM-DD, got {value!r}")
+        if pd.isna(days[option]):
+            return _fail(f"{option} must be a date, YYYY-MM-DD, got {value!r}")
+    if days["--end"] < days["--start"]:
+        return _fail(f"--end ({args.end}) comes before --start ({args.start})")
+    try:
+        write_sample(args.out, customers=args.customers, seed=args.seed, start=args.start, end=args.end)
+    except ValueError as exc:  # the generator's own checks
+        return _fail(exc)
     print(f"sample data written to {args.out}")
     return 0
 
@@ -52,6 +141,9 @@ def _sample_data(args: argparse.Namespace) -> int:
 def _docs(args: argparse.Namespace) -> int:
     from kpilib.glossary import write_docs
 
+    problem = _folder_problem(args.root, "--root", must_exist=True)
+    if problem:
+        return _fail(problem)
     for path in write_docs(Path(args.root)):
         print(f"wrote {path}")
     return 0
@@ -60,24 +152,50 @@ def _docs(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from kpilib.data import DataError, load_dataset
 
+    if args.source is not None and "://" not in args.source:
+        problem = _folder_problem(args.source, "--source", must_exist=True)
+        if problem:
+            return _fail(problem)
     try:
-        dataset = load_dataset(args.source or None)
+        dataset = load_dataset(args.source)
     except DataError as exc:
-        print(f"DataError: {exc}", file=sys.stderr)
-        return 1
+        return _fail(exc, 1, prefix="DataError")
     print(f"source: {dataset.source}")
     print(dataset.row_counts().to_string(index=False))
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m kpilib``."""
-    parser = argparse.ArgumentParser(prog="python -m kpilib", description=__doc__)
+    parser = _Parser(prog="python -m kpilib", description=__doc__, epilog=EXIT_CODES,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    report = sub.add_parser("report", help="run every notebook for a month (or a range) into reports/YYYY-MM/")
+    report = sub.add_parser("report", help="run every notebook for a month (or a range) into reports/YYYY-MM/",
+                            epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     months = report.add_mutually_exclusive_group(required=True)
-    months.add_argument("--month", help="the report month, YYYY-MM (always rebuilt)")
+    months.add_argument("--month", help="the report month, YYYY-MM (always rebuilt); the source must "
+                        "have data in it")
     months.add_argument("--from", dest="start", metavar="YYYY-MM",
                         help="first month of a range; months already built are skipped")
     report.add_argument("--to", dest="end", metavar="YYYY-MM",
@@ -94,28 +212,39 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--quiet", action="store_true", help="no progress bar")
     report.set_defaults(run=_report)
 
-    sample = sub.add_parser("sample-data", help="generate the sample tables and truth.json")
+    sample = sub.add_parser("sample-data", help="generate the sample tables and truth.json",
+                            epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sample.add_argument("--out", required=True, help="folder to write into")
-    sample.add_argument("--customers", type=int, default=5000, help="customers to simulate (default 5000)")
-    sample.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    sample.add_argument("--customers", type=_positive_int, default=5000,
+                        help="customers to simulate (default 5000)")
+    sample.add_argument("--seed", type=_seed, default=7, help="random seed (default 7)")
     sample.add_argument("--start", default="2025-01-01", help="first day, YYYY-MM-DD (default 2025-01-01)")
     sample.add_argument("--end", default="2026-10-31", help="last day, YYYY-MM-DD (default 2026-10-31)")
     sample.set_defaults(run=_sample_data)
 
-    docs = sub.add_parser("docs", help="render docs/metrics.md, data/README.md and the glossary notebook")
+    docs = sub.add_parser("docs", help="render docs/metrics.md, data/README.md and the glossary notebook",
+                          epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     docs.add_argument("--root", default=str(Path(__file__).resolve().parents[1]),
                       help="project root (default: this checkout)")
     docs.set_defaults(run=_docs)
 
-    check = sub.add_parser("check", help="load and validate a source, print its row counts")
+    check = sub.add_parser("check", help="load and validate a source, print its row counts",
+                           epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("--source", default=None, help="folder of the data (default: the bundled sample)")
     check.set_defaults(run=_check)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m kpilib`` and the ``kpilib`` script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of ``python -m kpilib`` and the ``kpilib`` script.
+
+    Returns the exit code (see :data:`EXIT_CODES`); a misused command ends with one line
+    ``error: ...`` on stderr and code 2, never a traceback.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else USAGE
     return args.run(args)
 
 

@@ -1,10 +1,19 @@
-"""The command line: sample data, validation, docs; exit codes say what happened."""
+"""The command line: sample data, validation, docs; exit codes say what happened, misuse is
+one line on stderr and exit code 2, a killed run leaves nothing behind."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import nbformat
 import pandas as pd
+import pytest
 
 from kpilib.__main__ import build_parser, main
 
@@ -51,3 +60,238 @@ def test_report_arguments_parse():
         ["report", "--month", "2026-10", "--only", "funnel,glossary", "-p", "window=\"30D\""])
     assert args.month == "2026-10" and args.only == ["funnel,glossary"]
     assert args.parameter == ['window="30D"']
+
+
+# --------------------------------------------------------------------------- misuse
+
+#: Every misuse ends with one line on stderr and exit code 2; ``{file}`` is a file,
+#: ``{nope}`` a missing path, ``{data}`` a source with data from 2025-01-01 to 2026-10-31.
+MISUSE = [
+    (["report", "--month", "2026-10", "--out", "{file}"],
+     "error: out '{file}' is a file: it must be a folder"),
+    (["report", "--month", "2026-10", "--out", "{file}/sub"],
+     "error: out '{file}/sub' is below a file ('{file}'): it must be a folder"),
+    (["report", "--month", "2026-10", "--out", ""],
+     "error: out is empty: pass the folder that holds the month folders"),
+    (["report", "--month", "2026-10", "--source", "{nope}"],
+     "error: source '{nope}' does not exist (resolved to '{nope}')"),
+    (["report", "--month", "2026-10", "--source", "{file}"],
+     "error: source '{file}' is not a folder: pass the folder that holds the table files"),
+    (["report", "--month", "2026-10", "--source", ""],
+     "error: source is empty: pass a folder of the data, or nothing for the bundled sample"),
+    (["report", "--month", "2026-10", "-p", "novalue"],
+     "error: -p: a parameter must look like NAME=VALUE with NAME a Python identifier, got 'novalue'"),
+    (["report", "--month", "2026-10", "-p", "1abc=2"],
+     "error: -p: a parameter must look like NAME=VALUE with NAME a Python identifier, got '1abc=2'"),
+    (["report", "--month", "2026-10", "-p", "two words=1"],
+     "error: -p: a parameter must look like NAME=VALUE with NAME a Python identifier, got 'two words=1'"),
+    (["report", "--month", "2026-10", "-p", "=3"],
+     "error: -p: a parameter must look like NAME=VALUE with NAME a Python identifier, got '=3'"),
+    (["report", "--month", "2026-10", "-p", "month=2026-09"], "error: -p month=...: give the month with --month"),
+    (["report", "--month", "2026-10", "-p", "source=/tmp"], "error: -p source=...: give the source with --source"),
+    (["report", "--month", "2026-10\n"],
+     "error: month must look like 'YYYY-MM' (e.g. '2026-10'), got '2026-10\\n'"),
+    (["report", "--month", "2026-13"], "error: month must look like 'YYYY-MM' (e.g. '2026-10'), got '2026-13'"),
+    (["report", "--month", "２０２６-10"], "error: month must look like 'YYYY-MM' (e.g. '2026-10'), got '２０２６-10'"),
+    (["report", "--month", "../../tmp/x"],
+     "error: month must look like 'YYYY-MM' (e.g. '2026-10'), got '../../tmp/x'"),
+    (["report", "--month", "2026-10; rm -rf /"],
+     "error: month must look like 'YYYY-MM' (e.g. '2026-10'), got '2026-10; rm -rf /'"),
+    (["report", "--from", "2026-10", "--to", "2026-09"],
+     "error: the last month (2026-09) comes before the first (2026-10)"),
+    (["report", "--from", "2026-10", "--to", "2026-13"],
+     "error: month must look like 'YYYY-MM' (e.g. '2026-10'), got '2026-13'"),
+    (["report", "--from", "2026-10\n"], "error: month must look like 'YYYY-MM' (e.g. '2026-10'), got '2026-10\\n'"),
+    (["report", "--month", "2026-10", "--to", "2026-11"],
+     "error: --to and --force go with --from (--month always rebuilds)"),
+    (["report", "--month", "2026-10", "--force"], "error: --to and --force go with --from (--month always rebuilds)"),
+    (["report", "--month", "2026-10", "--only", "nope"],
+     "error: no notebook named 'nope'; available: {notebooks}"),
+    (["report", "--month", "2026-10", "--only", "../../etc/passwd"],
+     "error: no notebook named '../../etc/passwd'; available: {notebooks}"),
+    (["report", "--month", "2026-10", "--only", ""], "error: --only needs notebook names, e.g. --only funnel"),
+    (["report", "--month", "2026-10", "--only", ",,"], "error: --only needs notebook names, e.g. --only funnel"),
+    (["report", "--month", "2030-01", "--source", "{data}"],
+     "error: no data for 2030-01: the source's data run from 2025-01-01 to 2026-10-31"),
+    (["report", "--month", "2024-12", "--source", "{data}"],
+     "error: no data for 2024-12: the source's data run from 2025-01-01 to 2026-10-31"),
+    (["report", "--month", "0000-01", "--source", "{data}"],
+     "error: no data for 0000-01: the source's data run from 2025-01-01 to 2026-10-31"),
+    (["report", "--from", "2024-11", "--to", "2027-01", "--source", "{data}"],
+     "error: no data for 2024-11 to 2024-12 and 2026-11 to 2027-01: the source's data run from 2025-01-01 to 2026-10-31"),
+    (["report"], "error: one of the arguments --month --from is required; see python -m kpilib report --help"),
+    (["report", "--month"], "error: argument --month: expected one argument; see python -m kpilib report --help"),
+    (["report", "--month", "2026-10", "--bogus"], "error: unrecognized arguments: --bogus; see python -m kpilib --help"),
+    (["frob"], "error: argument command: invalid choice: 'frob' (choose from 'report', 'sample-data', 'docs', "
+               "'check'); see python -m kpilib --help"),
+    ([], "error: the following arguments are required: command; see python -m kpilib --help"),
+    (["sample-data", "--out", "{file}"], "error: --out '{file}' is a file, not a folder"),
+    (["sample-data", "--out", "{file}/x"], "error: --out '{file}/x' is below a file ('{file}')"),
+    (["sample-data", "--out", "{nope}", "--customers", "0"],
+     "error: argument --customers: must be at least 1, got '0'; see python -m kpilib sample-data --help"),
+    (["sample-data", "--out", "{nope}", "--customers", "many"],
+     "error: argument --customers: must be a whole number, got 'many'; see python -m kpilib sample-data --help"),
+    (["sample-data", "--out", "{nope}", "--seed", "-1"],
+     "error: argument --seed: must not be negative, got '-1'; see python -m kpilib sample-data --help"),
+    (["sample-data", "--out", "{nope}", "--start", "banana"], "error: --start must be a date, YYYY-MM-DD, got 'banana'"),
+    (["sample-data", "--out", "{nope}", "--start", "2026-01-01", "--end", "2025-01-01"],
+     "error: --end (2025-01-01) comes before --start (2026-01-01)"),
+    (["docs", "--root", "{file}"], "error: --root '{file}' is a file, not a folder"),
+    (["docs", "--root", "{nope}"], "error: --root '{nope}' does not exist"),
+    (["check", "--source", "{file}"], "error: --source '{file}' is a file, not a folder"),
+    (["check", "--source", "{nope}"], "error: --source '{nope}' does not exist"),
+    (["check", "--source", ""], "error: --source is empty: give a folder"),
+]
+
+
+@pytest.fixture(scope="module")
+def misuse_paths(tmp_path_factory):
+    """A file, a missing path and a tiny source with data from 2025-01-01 to 2026-10-31."""
+    from kpilib.report import default_notebooks_dir
+
+    root = tmp_path_factory.mktemp("misuse")
+    (root / "file").write_text("not a folder")
+    data = root / "data"
+    data.mkdir()
+    pd.DataFrame({"customer_id": ["a", "b"], "ts": ["2025-01-01", "2026-10-31 12:00"],
+                  "amount": [3.0, 4.0]}).to_csv(data / "orders.csv", index=False)
+    notebooks = ", ".join(sorted(p.stem for p in default_notebooks_dir().glob("*.ipynb")))
+    return {"file": str(root / "file"), "nope": str(root / "nope"), "data": str(data), "notebooks": notebooks}
+
+
+@pytest.mark.parametrize(("argv", "message"), MISUSE, ids=[" ".join(a) or "(nothing)" for a, _ in MISUSE])
+def test_misuse_is_one_line_and_exit_code_2(argv, message, misuse_paths, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # the default --out, reports/, would be made here
+    argv = [a.format(**misuse_paths) for a in argv]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err == message.format(**misuse_paths) + "\n"
+    assert captured.out == ""
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    assert not Path(misuse_paths["nope"]).exists()
+
+
+def test_no_chromium_for_pdf_is_a_misuse(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KPILIB_CHROMIUM", str(tmp_path / "no-browser"))
+    assert main(["report", "--month", "2026-10", "--pdf", "--only", "funnel"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: KPILIB_CHROMIUM='{tmp_path / 'no-browser'}' is not an executable; point it at Chromium\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def _bad_source(folder: Path) -> Path:
+    folder.mkdir()
+    pd.DataFrame({"customer_id": ["a"], "ts": ["2026-10-01"], "amount": [-3.0]}).to_csv(
+        folder / "orders.csv", index=False)
+    return folder
+
+
+@pytest.mark.parametrize("command", [["report", "--month", "2026-10"], ["report", "--from", "2026-09", "--to", "2026-10"],
+                                     ["check"]])
+def test_data_breaking_the_contract_is_one_line_and_exit_code_1(command, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    bad = _bad_source(tmp_path / "bad")
+    assert main([*command, "--source", str(bad)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith("DataError: table 'orders', column 'amount': ")
+    assert "negative" in captured.err and captured.err.count("\n") == 1 and captured.out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad"]  # no reports/ folder
+
+
+def test_help_documents_exit_codes(capsys):
+    assert main(["report", "--help"]) == 0
+    text = capsys.readouterr().out
+    for line in ("exit codes:", "  0    done", "  1    report: a notebook failed", "  2    the command was misused",
+                 "  130  interrupted (Ctrl-C); 143 terminated (SIGTERM)"):
+        assert line in text
+    assert main(["--help"]) == 0 and "exit codes:" in capsys.readouterr().out
+
+
+def test_module_entry_point_exit_code_and_stderr(tmp_path):
+    """The real command: one line on stderr, no traceback, exit code 2."""
+    done = subprocess.run([sys.executable, "-m", "kpilib", "report", "--month", "2026-10\n", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == "error: month must look like 'YYYY-MM' (e.g. '2026-10'), got '2026-10\\n'\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- SIGTERM
+
+#: Runs the command line on the notebooks of folder argv[1] (the CLI has no option for it).
+_CLI_ON_NOTEBOOKS = """
+import sys
+from pathlib import Path
+import kpilib.report
+kpilib.report.default_notebooks_dir = lambda: Path(sys.argv[1])
+from kpilib.__main__ import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _slow_notebooks(folder: Path, started: Path, kernel_pid: Path) -> Path:
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    folder.mkdir()
+    params = new_code_cell("month = '2026-01'\nsource = None", metadata={"tags": ["parameters"]})
+    slow = (f"import os, time, pathlib\npathlib.Path({str(kernel_pid)!r}).write_text(str(os.getpid()))\n"
+            f"pathlib.Path({str(started)!r}).write_text('started')\ntime.sleep(120)")
+    for stem, code in (("01_slow", slow), ("02_never", "print('never')")):
+        nb = new_notebook(cells=[new_code_cell("# title"), params, new_code_cell(code)])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, folder / f"{stem}.ipynb")
+    return folder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("signum", "code", "message"), [
+    (signal.SIGTERM, 143, "error: terminated (SIGTERM); the month being built was discarded"),
+    (signal.SIGINT, 130, "error: interrupted; the month being built was discarded"),
+])
+def test_a_killed_run_leaves_nothing_behind(signum, code, message, tmp_path, misuse_paths):
+    """A real ``python -m kpilib report`` killed mid-notebook: the previous month stays as
+    it was, no staging or aside folder is left, the kernel is shut down."""
+    started, kernel_pid = tmp_path / "started", tmp_path / "kernel.pid"
+    notebooks = _slow_notebooks(tmp_path / "nb", started, kernel_pid)
+    out = tmp_path / "reports"
+    previous = out / "2026-10"
+    previous.mkdir(parents=True)
+    (previous / "index.html").write_text("the previous report")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CLI_ON_NOTEBOOKS, str(notebooks), "report", "--month", "2026-10",
+         "--source", misuse_paths["data"], "--out", str(out), "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert started.exists(), proc.communicate(timeout=60)
+        staging = [p for p in out.iterdir() if p.name.startswith(".2026-10.tmp-")]
+        assert len(staging) == 1 and f"-{proc.pid}-" in staging[0].name  # named by the run's pid
+        assert (staging[0] / "01_slow.ipynb").is_file()  # papermill writes as it goes
+        proc.send_signal(signum)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, stderr
+    assert stderr.splitlines()[-1] == message and "Traceback" not in stderr
+    assert stdout == ""
+    assert sorted(p.name for p in out.iterdir()) == ["2026-10"]  # no .tmp-* or .old-* left
+    assert [p.name for p in previous.iterdir()] == ["index.html"]
+    assert (previous / "index.html").read_text() == "the previous report"
+    pid = int(kernel_pid.read_text())
+    deadline = time.monotonic() + 30
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(pid), "the kernel outlived the run"
