@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,12 +33,15 @@ __all__ = [
     "ACTIVITY_COLUMNS",
     "SAMPLE_DIR",
     "SCHEMAS",
+    "SETTINGS_FILE",
+    "SourceSettings",
     "Column",
     "ContractOptions",
     "DataError",
     "Dataset",
     "NULL_LIKE_IDS",
     "RowRule",
+    "TableMapping",
     "TableSchema",
     "as_table",
     "load_dataset",
@@ -315,6 +319,9 @@ SCHEMAS: dict[str, TableSchema] = {
 
 TABLE_NAMES: tuple[str, ...] = tuple(SCHEMAS)
 
+#: The optional settings file of a source folder: contract options, table and event mapping.
+SETTINGS_FILE = "kpilib.toml"
+
 #: Each table's own time column: when its rows happened (used for the data's span).
 ACTIVITY_COLUMNS: dict[str, str] = {
     "customers": "signup_at", "events": "ts", "orders": "ts", "subscriptions": "start_at",
@@ -333,8 +340,11 @@ def _fmt(value: Any) -> Any:
 def _suggest_fix_for_missing(schema: TableSchema, column: str, have: list[str]) -> str:
     close = difflib.get_close_matches(column, have, n=1, cutoff=0.5)
     if close:
-        return f"Rename '{close[0]}' to '{column}', e.g. df.rename(columns={{'{close[0]}': '{column}'}})"
-    return f"Add a '{column}' column; the contract for '{schema.name}' is in data/README.md"
+        return (f"Rename '{close[0]}' to '{column}', e.g. df.rename(columns={{'{close[0]}': '{column}'}}), "
+                f"or map it in {SETTINGS_FILE}: [tables.{schema.name}.columns] {column} = \"{close[0]}\"")
+    return (f"Add a '{column}' column, or map one of the table's columns onto it in {SETTINGS_FILE} "
+            f"([tables.{schema.name}.columns] {column} = \"their_column\"); the contract for "
+            f"'{schema.name}' is in data/README.md")
 
 
 #: Id values read as "no id": a text id equal to one of these (any case, spaces
@@ -476,14 +486,17 @@ def _column_checks(column: Column, value: Any, original: Any, options: ContractO
             f"Fix or remove them; pd.to_{convert}(df['{name}'], errors='coerce') shows which",
         ))
     if column.kind == "id":
-        text = value.strip()
-        checks.append(_Check(name, value.notnull() & (text == ""), "have a blank id",
-                             "Drop those rows or give them their real id"))
+        # One pass over the text (a string scan dominates the cost of validating a big
+        # table): empty, a null-like word in any case, or spaces around the id — which
+        # would silently keep it from matching the same id elsewhere.
         checks.append(_Check(
-            name, value.notnull() & text.lower().isin(list(NULL_LIKE_IDS)),
-            f"have a null-like id ({', '.join(NULL_LIKE_IDS)})",
-            "These are missing ids written out as text (pandas writes NaN as 'nan'); drop or "
-            "fill those rows, or rename a real customer whose id is such a word",
+            name,
+            value.notnull() & (value.lower().isin(["", *NULL_LIKE_IDS]) | value.startswith(" ")
+                               | value.endswith(" ")),
+            f"have a blank id, spaces around it or a null-like word as id ({', '.join(NULL_LIKE_IDS)})",
+            f"Strip the ids (df['{name}'].str.strip()) and drop or fill the missing ones: pandas writes a "
+            "missing value as 'nan' when it turns a column into text. Rename a real customer whose id "
+            "is such a word",
         ))
     if column.kind == "number":
         checks.append(_Check(
@@ -769,10 +782,6 @@ def as_table(obj: ibis.Table | pd.DataFrame, name: str, *, validate: bool | None
     return _coerce(schema, raw)
 
 
-#: The optional settings file of a source folder.
-SETTINGS_FILE = "kpilib.toml"
-
-
 def _glob_literal(path: Path) -> str:
     """``path`` as DuckDB reads it literally: its glob characters in brackets.
 
@@ -812,10 +821,11 @@ def _check_text(path: Path, name: str) -> None:
         ) from None
 
 
-def _read_file(con: Any, path: Path, name: str) -> ibis.Table:
+def _read_file(con: Any, path: Path, name: str, text_columns: Sequence[str] = ()) -> ibis.Table:
     """One table file read in place, literally (no glob, no Hive partitions from folder
-    names), its contract columns as text for the contract's own casts (so long numeric
-    ids stay exact); an unreadable file gives a :class:`DataError` naming it."""
+    names), its contract columns (and ``text_columns``, the columns a mapping renames to
+    them) as text for the contract's own casts, so long numeric ids stay exact; an
+    unreadable file gives a :class:`DataError` naming it."""
     literal = _glob_literal(path)
     try:
         if path.stat().st_size == 0:
@@ -825,10 +835,10 @@ def _read_file(con: Any, path: Path, name: str) -> ibis.Table:
             header = con.con.execute(
                 "DESCRIBE SELECT * FROM read_csv(?, hive_partitioning = false)", [literal]
             ).fetchall()
-            contract = {c.name for c in SCHEMAS[name].columns}
-            types = {row[0]: "VARCHAR" for row in header if row[0] in contract}
-            return con.read_csv(literal, table_name=name, types=types, hive_partitioning=False)
-        return con.read_parquet(literal, table_name=name, hive_partitioning=False)
+            text = {c.name for c in SCHEMAS[name].columns} | set(text_columns)
+            types = {row[0]: "VARCHAR" for row in header if row[0] in text}
+            return con.read_csv(literal, table_name=f"raw_{name}", types=types, hive_partitioning=False)
+        return con.read_parquet(literal, table_name=f"raw_{name}", hive_partitioning=False)
     except duckdb.Error as exc:
         kind = "Parquet" if path.suffix == ".parquet" else "CSV"
         reason = str(exc).strip().splitlines()[0]
@@ -839,29 +849,188 @@ def _read_file(con: Any, path: Path, name: str) -> ibis.Table:
         ) from None
 
 
-def _read_settings(folder: Path) -> ContractOptions | None:
-    """The ``[contract]`` settings of ``folder/kpilib.toml``, or None without the file."""
+@dataclass(frozen=True)
+class TableMapping:
+    """How one contract table is found in a source folder with its own names.
+
+    Attributes
+    ----------
+    file : str or None
+        The file inside the source folder (default ``<table>.parquet`` / ``.csv``).
+    columns : dict
+        Contract column → the file's column, or a SQL expression over the file's
+        columns evaluated in the engine (e.g. ``"price + freight_value"``).
+    """
+
+    file: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """What a source folder's ``kpilib.toml`` says: contract options, table and event mapping.
+
+    ``events`` maps the source's event names to the contract's (``first_contact = "lead"``),
+    applied to ``events.event`` in the engine; unmapped names pass unchanged.
+    """
+
+    path: Path
+    text: str = ""
+    contract: ContractOptions = field(default_factory=ContractOptions)
+    tables: dict[str, TableMapping] = field(default_factory=dict)
+    events: dict[str, str] = field(default_factory=dict)
+
+    def line_of(self, section: str, key: str | None = None) -> str:
+        """``kpilib.toml, line N`` of ``key`` in ``[section]`` (or of the section header)."""
+        lines = self.text.splitlines()
+        header = re.compile(r"^\s*\[\s*" + r"\s*\.\s*".join(map(re.escape, section.split("."))) + r"\s*\]")
+        number = next((i for i, line in enumerate(lines) if header.match(line)), None)
+        if number is not None and key is not None:
+            item = re.compile(r"^\s*(\"?)" + re.escape(key) + r"\1\s*=")
+            after = (i for i in range(number + 1, len(lines)) if item.match(lines[i]))
+            number = next(after, number)
+        where = f"{self.path.name}, line {number + 1}" if number is not None else self.path.name
+        return f"{where} ([{section}]{' ' + key if key else ''})"
+
+    def error(self, section: str, key: str | None, message: str, fix: str, table: str | None = None) -> DataError:
+        return DataError(f"{self.line_of(section, key)}: {message}", table=table, fix=fix)
+
+
+_SETTINGS_SECTIONS = {"contract", "tables", "events"}
+_CONTRACT_KEYS = {"as_of", "future_tolerance", "allow_future"}
+_TABLE_KEYS = {"file", "columns"}
+
+
+def _parse_settings(path: Path) -> SourceSettings:
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"{path} is not valid TOML ({exc})", fix="Fix the file's syntax") from None
+    settings = SourceSettings(path=path, text=text)
+    unknown = sorted(set(raw) - _SETTINGS_SECTIONS)
+    if unknown:
+        raise settings.error(unknown[0], None, f"unknown section [{unknown[0]}]",
+                             f"The sections are {', '.join(f'[{s}]' for s in sorted(_SETTINGS_SECTIONS))}")
+    contract = raw.get("contract", {})
+    unknown = sorted(set(contract) - _CONTRACT_KEYS)
+    if unknown:
+        raise DataError(
+            f"{settings.line_of('contract', unknown[0])}: unknown setting(s) {', '.join(unknown)} under [contract]",
+            fix=f"The settings are {', '.join(sorted(_CONTRACT_KEYS))}",
+        )
+    try:
+        options = ContractOptions(**contract)
+        options.future_limit()
+    except (TypeError, ValueError) as exc:
+        raise settings.error("contract", None, f"a [contract] setting is invalid ({exc})",
+                             'future_tolerance is a duration such as "2D"; allow_future is true or false') from None
+    tables: dict[str, TableMapping] = {}
+    for name, spec in raw.get("tables", {}).items():
+        section = f"tables.{name}"
+        if name not in SCHEMAS:
+            close = difflib.get_close_matches(name, TABLE_NAMES, n=1)
+            raise settings.error(section, None, f"unknown table '{name}'",
+                                 f"Did you mean '{close[0]}'?" if close else f"The tables are {', '.join(TABLE_NAMES)}")
+        if not isinstance(spec, dict) or set(spec) - _TABLE_KEYS:
+            raise settings.error(section, None, "a table takes only file = \"…\" and a [" + section + ".columns] table",
+                                 "See data/README.md, 'Settings'", table=name)
+        columns = spec.get("columns", {})
+        contract_columns = {c.name for c in SCHEMAS[name].columns}
+        for column, source in columns.items():
+            if column not in contract_columns:
+                raise settings.error(f"{section}.columns", column, f"'{column}' is not a column of the contract's {name}",
+                                     f"Map onto {', '.join(sorted(contract_columns))}; other columns are kept as they are",
+                                     table=name)
+            if not isinstance(source, str) or not source.strip():
+                raise settings.error(f"{section}.columns", column, "the value must be a column name or an expression",
+                                     'e.g. amount = "payment_value"', table=name)
+        file = spec.get("file")
+        if file is not None and (not isinstance(file, str) or Path(file).suffix not in (".csv", ".parquet")):
+            raise settings.error(section, "file", f"file must name a .csv or .parquet file, got {file!r}",
+                                 'e.g. file = "olist_orders_dataset.csv"', table=name)
+        tables[name] = TableMapping(file=file, columns=dict(columns))
+    events = raw.get("events", {})
+    for theirs, ours in events.items():
+        if not isinstance(ours, str) or not ours.strip():
+            raise settings.error("events", theirs, "an event maps onto one event name",
+                                 'e.g. first_contact = "lead"', table="events")
+    return replace(settings, contract=options, tables=tables, events=dict(events))
+
+
+def _read_settings(folder: Path) -> SourceSettings | None:
+    """``folder/kpilib.toml`` parsed and checked, or None without the file."""
     path = folder / SETTINGS_FILE
     if not path.is_file():
         return None
     try:
-        settings = tomllib.loads(path.read_text(encoding="utf-8")).get("contract", {})
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path} is not valid TOML ({exc})", fix="Fix the file's syntax") from None
-    known = {"as_of", "future_tolerance", "allow_future"}
-    unknown = sorted(set(settings) - known)
-    if unknown:
+        return _parse_settings(path)
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not UTF-8", fix="Save it as UTF-8") from None
+
+
+def _table_file(folder: Path, name: str, settings: SourceSettings | None) -> Path | None:
+    """The file holding table ``name``: the mapping's, or ``<name>.parquet`` / ``.csv``."""
+    mapping = settings.tables.get(name) if settings else None
+    if mapping is not None and mapping.file is not None:
+        path = (folder / mapping.file).resolve()
+        if not path.is_relative_to(folder.resolve()):
+            raise settings.error(f"tables.{name}", "file", f"{mapping.file} lies outside the source folder",
+                                 "Name a file inside the folder", table=name)
+        if not path.is_file():
+            raise settings.error(f"tables.{name}", "file", f"there is no file {mapping.file} in {folder}",
+                                 "Check the file name (case matters)", table=name)
+        return path
+    parquet, csv = folder / f"{name}.parquet", folder / f"{name}.csv"
+    if parquet.exists() and csv.exists():
         raise DataError(
-            f"{path}: unknown setting(s) {', '.join(unknown)} under [contract]",
-            fix=f"The settings are {', '.join(sorted(known))}",
+            f"both {parquet.name} and {csv.name} are present in {folder}",
+            table=name,
+            fix="Keep one of the two files",
         )
-    try:
-        options = ContractOptions(**settings)
-        options.future_limit()
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"{path}: a [contract] setting is invalid ({exc})",
-                        fix="future_tolerance is a duration such as \"2D\"; allow_future is true or false") from None
-    return options
+    return parquet if parquet.exists() else csv if csv.exists() else None
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _apply_mapping(raw: ibis.Table, name: str, settings: SourceSettings) -> ibis.Table:
+    """``raw`` with the mapping's contract columns (renamed or computed in the engine) and
+    event names; the file's other columns kept."""
+    mapping = settings.tables.get(name)
+    if mapping is not None and mapping.columns:
+        have = list(raw.columns)
+        section = f"tables.{name}.columns"
+        alias = f"kpilib_{name}_file"  # one name per table, so joined tables never clash
+        computed = {}
+        for column, source in mapping.columns.items():
+            if source in have:
+                continue
+            if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", source):
+                close = difflib.get_close_matches(source, have, n=1, cutoff=0.5)
+                raise settings.error(
+                    section, column, f"the file has no column '{source}' (it has: {', '.join(have)})",
+                    f"Did you mean '{close[0]}'?" if close else "Name one of the file's columns", table=name)
+            try:  # each expression on its own, so an error names its line
+                raw.alias(alias).sql(f"SELECT ({source}) AS x FROM {alias}").schema()
+            except Exception as exc:  # noqa: BLE001 - any engine or parser error is the expression's
+                reason = str(exc).strip().splitlines()[0]
+                raise settings.error(section, column, f"an expression cannot be evaluated ({reason})",
+                                     "Write the value as a column name or a SQL expression over the file's "
+                                     f"columns ({', '.join(have)})", table=name) from None
+            computed[column] = source
+        if computed:
+            items = ", ".join(f"({source}) AS {_quote('__kpilib_' + column)}" for column, source in computed.items())
+            raw = raw.alias(alias).sql(f"SELECT *, {items} FROM {alias}")
+        renamed = {source for source in mapping.columns.values() if source in have}
+        kept = {c: raw[c] for c in have if c not in mapping.columns and c not in renamed}
+        mapped = {column: raw[source] if column not in computed else raw[f"__kpilib_{column}"]
+                  for column, source in mapping.columns.items()}
+        raw = raw.select(**kept, **mapped)
+    if name == "events" and settings.events and "event" in raw.columns:
+        raw = raw.mutate(event=raw.event.cast(dt.string).substitute(settings.events))
+    return raw
 
 
 def _load_table(raw: ibis.Table, name: str, validate: bool, options: ContractOptions,
@@ -882,23 +1051,21 @@ def _load_table(raw: ibis.Table, name: str, validate: bool, options: ContractOpt
     return table
 
 
-def _read_folder(folder: Path, validate: bool, options: ContractOptions | None) -> Dataset:
-    options = options or _read_settings(folder) or ContractOptions()
+def _read_folder(folder: Path, validate: bool, settings: SourceSettings | None, given: Mapping[str, Any]) -> Dataset:
+    options = replace(settings.contract if settings else ContractOptions(), **given)
     con = ibis.duckdb.connect()
     tables: dict[str, ibis.Table] = {}
     notes: list[str] = []
     for name in TABLE_NAMES:
-        parquet, csv = folder / f"{name}.parquet", folder / f"{name}.csv"
-        if parquet.exists() and csv.exists():
-            raise DataError(
-                f"both {parquet.name} and {csv.name} are present in {folder}",
-                table=name,
-                fix="Keep one of the two files",
-            )
-        path = parquet if parquet.exists() else csv if csv.exists() else None
+        path = _table_file(folder, name, settings)
         if path is None:
             continue
-        tables[name] = _load_table(_read_file(con, path, name), name, validate, options, notes, path)
+        mapping = settings.tables.get(name) if settings else None
+        renamed = [source for source in mapping.columns.values()] if mapping else []
+        raw = _read_file(con, path, name, renamed)
+        if settings is not None:
+            raw = _apply_mapping(raw, name, settings)
+        tables[name] = _load_table(raw, name, validate, options, notes, path)
     if not tables:
         raise DataError(
             f"no table files found in {folder}",
@@ -934,6 +1101,13 @@ def load_dataset(
         a time later than now plus one day refuses its table. A folder's ``kpilib.toml``
         may set them under ``[contract]``; arguments given here win.
 
+    Notes
+    -----
+    A folder's ``kpilib.toml`` (:data:`SETTINGS_FILE`) may also map the folder's own
+    file, column and event names onto the contract (:class:`SourceSettings`): the mapping
+    is applied in the engine before validation, so every check and every number is the
+    same as for files written with the contract's names.
+
     Returns
     -------
     Dataset
@@ -968,9 +1142,7 @@ def load_dataset(
                 else f"the source {folder} is a file, not a folder",
                 fix="Pass a folder of <table>.parquet/.csv files, or nothing for the bundled sample",
             )
-        settings = _read_settings(folder)
-        options = replace(settings or ContractOptions(), **given) if given or settings else None
-        return _read_folder(folder, validate, options)
+        return _read_folder(folder, validate, _read_settings(folder), given)
     options = ContractOptions(**given)
     notes: list[str] = []
     if isinstance(source, Mapping):

@@ -141,7 +141,7 @@ def contract_markdown() -> str:
         "digit whatever their length. A UTF-16, Latin-1 or Windows-1252 file, an empty file or "
         "a corrupt Parquet file is refused with a `DataError` that names the file and how to "
         "convert it.",
-        "- Ids are text: never empty, blank or a null-like word ("
+        "- Ids are text: never empty, blank, padded with spaces or a null-like word ("
         + ", ".join(f"`{w}`" for w in NULL_LIKE_IDS)
         + "); a float id is accepted only when it is a whole number below 2**53 (`12.0` is `12`).",
         "- Numbers are finite (no NaN or infinity); whole-number columns refuse fractions "
@@ -152,8 +152,31 @@ def contract_markdown() -> str:
         "",
         f"## Settings: `{SETTINGS_FILE}`",
         "",
-        f"A source folder may hold a `{SETTINGS_FILE}`; its `[contract]` section sets the "
-        "future-time rule (arguments of `load_dataset` win over it):",
+        f"A source folder may hold a `{SETTINGS_FILE}` describing, once, how its files map onto "
+        "the contract: which file holds a table, which of its columns (or which SQL expression "
+        "over them, evaluated in the engine) is a contract column, and which of its event names "
+        "are the contract's. `load_dataset`, `python -m kpilib check` and `report` apply it; an "
+        "error in it names the file's line.",
+        "",
+        "```toml",
+        "[tables.orders]",
+        'file = "olist_orders_dataset.csv"            # default: orders.parquet or orders.csv',
+        "",
+        "[tables.orders.columns]                      # contract column = their column or expression",
+        'customer_id = "customer_unique_id"',
+        'ts = "order_purchase_timestamp"',
+        'amount = "price + freight_value"',
+        "",
+        "[tables.customers.columns]",
+        'channel = "origin"',
+        "",
+        "[events]                                     # their event name = the contract's",
+        'first_contact = "lead"',
+        'won = "purchase"',
+        "```",
+        "",
+        "Its `[contract]` section sets the future-time rule (arguments of `load_dataset` win "
+        "over it):",
         "",
         "```toml",
         "[contract]",
@@ -176,7 +199,7 @@ def contract_markdown() -> str:
             if column.unique:
                 rules.append("unique")
             if column.kind == "id":
-                rules.append("not blank or null-like")
+                rules.append("not blank, padded or null-like")
             elif column.kind == "number":
                 rules.append("finite")
             elif column.kind == "integer":

@@ -1,0 +1,201 @@
+"""A source folder's kpilib.toml: mapping its own names onto the contract, and its errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kpilib.data import TABLE_NAMES, DataError, load_dataset
+
+# Every table under another file name, every contract column under another name (one as
+# an expression), and the funnel's event names as a CRM would spell them.
+RENAMED = {
+    "customers": ("crm_accounts.csv", {"customer_id": "account_ref", "signup_at": "created", "channel": "origin"}),
+    "events": ("tracking.parquet", {"customer_id": "anon_id", "ts": "event_time", "event": "action"}),
+    "orders": ("shop_orders.csv", {"customer_id": "buyer", "ts": "order_purchase_timestamp"}),
+    "subscriptions": ("billing.parquet", {"customer_id": "account", "start_at": "began", "end_at": "ended",
+                                          "mrr": "monthly_fee"}),
+    "email": ("esp_export.csv", {"campaign": "campaign_name", "customer_id": "recipient", "sent_at": "sent",
+                                 "bounce": "bounce_type", "opened_at": "first_open", "clicked_at": "first_click",
+                                 "unsubscribed_at": "unsub", "complained_at": "spam"}),
+    "surveys": ("answers.csv", {"customer_id": "respondent", "ts": "answered", "survey": "form", "score": "answer"}),
+    "spend": ("ad_costs.csv", {"date": "day", "channel": "source", "cost": "spend_eur"}),
+}
+EVENT_NAMES = {"lead": "first_contact", "mql": "marketing_qualified", "purchase": "won"}
+
+SETTINGS = """\
+[tables.customers]
+file = "crm_accounts.csv"
+[tables.customers.columns]
+customer_id = "account_ref"
+signup_at = "created"
+channel = "origin"
+
+[tables.events]
+file = "tracking.parquet"
+[tables.events.columns]
+customer_id = "anon_id"
+ts = "event_time"
+event = "action"
+
+[tables.orders]
+file = "shop_orders.csv"
+[tables.orders.columns]
+customer_id = "buyer"
+ts = "order_purchase_timestamp"
+amount = "amount_cents / 100"
+
+[tables.subscriptions]
+file = "billing.parquet"
+[tables.subscriptions.columns]
+customer_id = "account"
+start_at = "began"
+end_at = "ended"
+mrr = "monthly_fee"
+
+[tables.email]
+file = "esp_export.csv"
+[tables.email.columns]
+campaign = "campaign_name"
+customer_id = "recipient"
+sent_at = "sent"
+bounce = "bounce_type"
+opened_at = "first_open"
+clicked_at = "first_click"
+unsubscribed_at = "unsub"
+complained_at = "spam"
+
+[tables.surveys]
+file = "answers.csv"
+[tables.surveys.columns]
+customer_id = "respondent"
+ts = "answered"
+survey = "form"
+score = "answer"
+
+[tables.spend]
+file = "ad_costs.csv"
+[tables.spend.columns]
+date = "day"
+channel = "source"
+cost = "spend_eur"
+
+[events]
+first_contact = "lead"
+marketing_qualified = "mql"
+won = "purchase"
+"""
+
+
+def write_renamed(original: Path, target: Path) -> None:
+    """``original``'s tables under the names of RENAMED, with SETTINGS mapping them back."""
+    target.mkdir()
+    for name, (filename, columns) in RENAMED.items():
+        frame = pd.read_parquet(original / f"{name}.parquet").rename(columns=columns)
+        if name == "orders":  # amounts in cents, mapped back by an expression
+            frame["amount_cents"] = (frame.pop("amount") * 100).round().astype("int64")
+        if name == "events":
+            frame["action"] = frame["action"].replace(EVENT_NAMES)
+        if filename.endswith(".csv"):
+            frame.to_csv(target / filename, index=False)
+        else:
+            frame.to_parquet(target / filename, index=False)
+    (target / "kpilib.toml").write_text(SETTINGS, encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def renamed(small_sample, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("renamed") / "export"
+    write_renamed(small_sample, folder)
+    return folder
+
+
+def test_the_mapping_gives_back_every_table(small_sample, renamed):
+    mapped, original = load_dataset(renamed), load_dataset(small_sample)
+    for name in TABLE_NAMES:
+        a, b = getattr(mapped, name), getattr(original, name)
+        # renamed columns replace theirs; an expression's inputs stay as extra columns
+        assert set(a.columns) - set(b.columns) == ({"amount_cents"} if name == "orders" else set()), name
+        cols = list(b.columns)
+        assert [a.schema()[c] for c in cols] == [b.schema()[c] for c in cols], name
+        left = a.select(*cols).order_by(cols).execute()
+        right = b.select(*cols).order_by(cols).execute()
+        pd.testing.assert_frame_equal(left, right, check_exact=True, obj=name)
+
+
+def test_the_report_numbers_are_the_same(small_sample, renamed, tmp_path):
+    import kpilib.report as kr
+
+    month, only = "2026-09", ["funnel", "clv", "marketing"]
+    a = kr.run_report(month, source=renamed, out=tmp_path / "a", only=only, progress=False)
+    b = kr.run_report(month, source=small_sample, out=tmp_path / "b", only=only, progress=False)
+    assert a.ok and b.ok, [(s.notebook, s.error) for s in a.notebooks + b.notebooks if not s.ok]
+    for status in b.notebooks:
+        mine = json.loads((tmp_path / "a" / month / f"{status.notebook}.json").read_text())["metrics"]
+        theirs = json.loads((tmp_path / "b" / month / f"{status.notebook}.json").read_text())["metrics"]
+        assert theirs, status.notebook
+        assert mine == theirs, status.notebook
+
+
+def rewrite(folder: Path, old: str, new: str) -> None:
+    path = folder / "kpilib.toml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ('buyer"', 'buyr"', "the file has no column 'buyr'"),
+        ('amount = "amount_cents / 100"', 'amount = "amount_cents /"', "an expression cannot be evaluated"),
+        ('amount = "amount_cents / 100"', 'amount = "amount_cent * 2"', "an expression cannot be evaluated"),
+        ('ts = "order_purchase_timestamp"', 'timestamp = "order_purchase_timestamp"',
+         "'timestamp' is not a column of the contract's orders"),
+        ('file = "shop_orders.csv"', 'file = "shop_order.csv"', "there is no file shop_order.csv"),
+        ('file = "shop_orders.csv"', 'file = "../shop_orders.csv"', "lies outside the source folder"),
+        ('file = "shop_orders.csv"', 'file = "shop_orders.xlsx"', "must name a .csv or .parquet file"),
+        ("[tables.spend]", "[tables.spends]", "unknown table 'spends'"),
+        ('won = "purchase"', "won = 3", "an event maps onto one event name"),
+        ("[events]", "[event_names]", "unknown section [event_names]"),
+    ],
+)
+def test_errors_point_at_the_line(renamed, tmp_path, old, new, says):
+    folder = tmp_path / "export"
+    shutil.copytree(renamed, folder)
+    rewrite(folder, old, new)
+    line = next(i for i, text in enumerate((folder / "kpilib.toml").read_text(encoding="utf-8").splitlines(), 1) if new in text)
+    with pytest.raises(DataError) as info:
+        load_dataset(folder)
+    text = str(info.value)
+    assert says in text
+    assert f"kpilib.toml, line {line} " in text
+
+
+def test_an_unmapped_required_column_suggests_the_mapping(renamed, tmp_path):
+    folder = tmp_path / "export"
+    shutil.copytree(renamed, folder)
+    rewrite(folder, 'channel = "origin"\n', "")
+    with pytest.raises(DataError) as info:
+        load_dataset(folder)
+    assert (info.value.table, info.value.column) == ("customers", "channel")
+    assert '[tables.customers.columns] channel = "their_column"' in info.value.fix
+
+
+def test_long_numeric_ids_under_another_name_stay_exact(tmp_path):
+    folder = tmp_path / "ids"
+    folder.mkdir()
+    (folder / "export.csv").write_text(
+        "buyer,when,value\n10000000000000000001,2026-01-01,5\n10000000000000000002,2026-01-02,7\n"
+    )
+    (folder / "kpilib.toml").write_text(
+        '[tables.orders]\nfile = "export.csv"\n[tables.orders.columns]\n'
+        'customer_id = "buyer"\nts = "when"\namount = "value"\n'
+    )
+    orders = load_dataset(folder).orders.execute()
+    assert orders.customer_id.tolist() == ["10000000000000000001", "10000000000000000002"]
+    assert orders.amount.tolist() == [5.0, 7.0]
