@@ -57,8 +57,12 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from autograd import grad as _ag_grad
+from autograd import hessian as _ag_hessian
+from autograd import value_and_grad as _ag_value_and_grad
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 from lifetimes.utils import ConvergenceError
+from scipy import optimize as _opt
 from scipy import stats as _sps
 
 from kpilib.data import DataError, as_table, memtable
@@ -962,6 +966,194 @@ def compress_rfm(summary: pd.DataFrame, columns: tuple[str, ...] = ("frequency",
 
 
 # ---------------------------------------------------------------------------------------
+# Verdicts on fits
+# ---------------------------------------------------------------------------------------
+
+#: Total log-likelihood within which two fits are equally good: a fit whose likelihood
+#: does not fall by more along a ridge towards a limit model has its maximum on that
+#: boundary (a likelihood-ratio statistic of 0.002).
+_LL_TOL = 1e-3
+#: A converged fit gains at most this much total log-likelihood from one more Newton step …
+_DECREMENT_TOL = 1e-6
+#: … and the gradient of lifetimes' objective (the mean negative log-likelihood per
+#: customer, plus the penalty) is at most this times max(1, |objective|) in every
+#: log-parameter.
+_GRAD_TOL = 1e-6
+#: How far along a ridge the likelihood is compared: the parameters scaled by 100.
+_RIDGE_STEP = math.log(100.0)
+#: Where a parameter running along a ridge is reported (Gamma–Gamma's p → ∞).
+_RIDGE_LIMIT = math.log(1e6)
+
+# The limits each model tends to, as directions in lifetimes' log-parameters.
+_DROPOUT_RIDGE = (np.array([0.0, 0.0, 1.0, 1.0]), "a, b → ∞ (no heterogeneity in dropout)")
+_RATE_RIDGE = (np.array([1.0, 1.0, 0.0, 0.0]), "r, α → ∞ (no heterogeneity in purchase rates)")
+_RIDGES: dict[str, list[tuple[np.ndarray, str]]] = {
+    "bgnbd": [_DROPOUT_RIDGE, _RATE_RIDGE],
+    "mbgnbd": [_DROPOUT_RIDGE, _RATE_RIDGE],
+    "gamma_gamma": [
+        (np.array([1.0, 0.0, -1.0]), "p → ∞, γ → 0 with pγ fixed (order values do not vary within a customer)"),
+        (np.array([0.0, 1.0, 1.0]), "q, γ → ∞ with q/γ fixed (no heterogeneity in average order values)"),
+    ],
+}
+
+
+@dataclass
+class _Verdict:
+    """What a fit is, judged from the fit itself: ``verdict`` is ``"converged"`` (an
+    interior maximum), ``"boundary"`` (the likelihood does not fall along a ridge to a
+    limit model: the maximum is that limit), ``"at bound"`` (an optimiser bound is
+    active) or ``"not converged"``; ``note`` says why; ``ridge`` is the ridge's index."""
+
+    x: np.ndarray
+    verdict: str
+    note: str = ""
+    ridge: int | None = None
+
+
+def _active(x: np.ndarray, gradient: np.ndarray, bounds: Any) -> np.ndarray:
+    """Coordinates held at an optimiser bound that the objective pushes against."""
+    held = np.zeros(len(x), dtype=bool)
+    for i, (low, high) in enumerate(bounds or ()):
+        held[i] = (low is not None and x[i] <= low + 1e-8 and gradient[i] > 0) or (
+            high is not None and x[i] >= high - 1e-8 and gradient[i] < 0)
+    return held
+
+
+def _newton(objective: Any, x: np.ndarray, args: tuple, free: np.ndarray, bounds: Any) -> np.ndarray:
+    """Newton steps with step halving on the ``free`` coordinates while the Hessian there
+    is positive definite and the objective does not rise: where the optimiser stopped
+    (a line-search stop, a BLAS kernel's rounding) no longer matters."""
+    low = np.array([-np.inf if b is None or b[0] is None else b[0] for b in (bounds or [None] * len(x))])
+    high = np.array([np.inf if b is None or b[1] is None else b[1] for b in (bounds or [None] * len(x))])
+    gradient, curvature = _ag_grad(objective), _ag_hessian(objective)
+    value = objective(x, *args)
+    noise = 8 * np.finfo(float).eps * max(1.0, abs(value))
+    for _ in range(50):
+        g, h = gradient(x, *args)[free], curvature(x, *args)[np.ix_(free, free)]
+        try:
+            np.linalg.cholesky(h)
+            step = -np.linalg.solve(h, g)
+        except np.linalg.LinAlgError:
+            break
+        t = 1.0
+        while t > 1e-10:
+            trial = x.copy()
+            trial[free] = np.clip(x[free] + t * step, low[free], high[free])
+            trial_value = objective(trial, *args)
+            if np.isfinite(trial_value) and trial_value <= value + noise:
+                break
+            t /= 2
+        else:
+            break
+        x, value = trial, trial_value
+        if np.max(np.abs(t * step)) <= 1e-12:
+            break
+    return x
+
+
+def _along_ridge(objective: Any, x: np.ndarray, value: float, args: tuple, n: float,
+                 ridges: list[tuple[np.ndarray, str]]) -> _Verdict | None:
+    """A ``"boundary"`` verdict when the fit lies on a ridge to a limit model: its leading
+    parameter is already beyond ``_RIDGE_LIMIT``, or scaling the ridge's parameters by
+    100 loses less than ``_LL_TOL`` in total log-likelihood."""
+    for i, (direction, name) in enumerate(ridges):
+        lead = int(np.flatnonzero(direction > 0)[0])
+        if x[lead] >= _RIDGE_LIMIT:
+            return _Verdict(x, "boundary", f"the fit runs out along {name}", ridge=i)
+        far = objective(x + _RIDGE_STEP * direction, *args)
+        if np.isfinite(far) and n * (value - far) >= -_LL_TOL:
+            return _Verdict(x, "boundary", f"the likelihood does not fall towards {name}", ridge=i)
+    return None
+
+
+def _judge(objective: Any, x: np.ndarray, args: tuple, n: float, ridges: list[tuple[np.ndarray, str]],
+           bounds: Any = None) -> _Verdict:
+    """Judge an optimiser's stop from the fit itself, with tolerances, never from its
+    success flag or message (which a line-search stop near the optimum flips, depending
+    on the BLAS kernel):
+
+    1. the likelihood along each ridge to a limit model (see :func:`_along_ridge`): if it
+       does not fall, the maximum is that limit (``"boundary"``), wherever on the flat
+       ridge the optimiser stopped;
+    2. gradient and curvature on the coordinates not held at an optimiser bound: a
+       positive-definite Hessian, one more Newton step gaining under 1e-6 in total
+       log-likelihood (``n`` customers times lifetimes' mean objective) and a relative
+       gradient under 1e-6. A stop that falls short is polished by Newton steps and
+       judged again (ridges included).
+
+    Returns ``"converged"``, ``"at bound"`` (converged with an optimiser bound active),
+    ``"boundary"`` or ``"not converged"``.
+    """
+    x = np.asarray(x, dtype=float)
+    gradient, curvature = _ag_grad(objective), _ag_hessian(objective)
+    with np.errstate(all="ignore"):
+        value = objective(x, *args)
+        if not np.isfinite(value):
+            return _Verdict(x, "not converged", "the likelihood is not finite where the optimiser stopped")
+        for attempt in range(2):
+            ridge = _along_ridge(objective, x, value, args, n, ridges)
+            if ridge is not None:
+                return ridge
+            g = gradient(x, *args)
+            held = _active(x, g, bounds)
+            free = ~held
+            h = curvature(x, *args)[np.ix_(free, free)]
+            try:
+                np.linalg.cholesky(h)
+                decrement = n * float(np.sum(g[free] * np.linalg.solve(h, g[free]))) / 2
+            except np.linalg.LinAlgError:
+                decrement = np.inf
+            small = np.max(np.abs(g[free]), initial=0.0) <= _GRAD_TOL * max(1.0, abs(value))
+            if np.all(np.isfinite(g)) and decrement <= _DECREMENT_TOL and small:
+                if held.any():
+                    return _Verdict(x, "at bound", "a parameter is held at its optimiser bound")
+                return _Verdict(x, "converged")
+            if attempt == 0:
+                x = _newton(objective, x, args, free, bounds)
+                value = objective(x, *args)
+    why = ("the Hessian is not positive definite" if not np.isfinite(decrement)
+           else f"the gradient is not zero (one more Newton step would gain {decrement:.2g} in log-likelihood)")
+    return _Verdict(x, "not converged", why)
+
+
+def _on_ridge(objective: Any, stop: _Verdict, args: tuple, ridges: list[tuple[np.ndarray, str]],
+              bounds: Any) -> np.ndarray:
+    """The point reported for a boundary maximum, the same whichever point of the flat
+    ridge the optimiser stopped at: the ridge's leading parameter moved to
+    ``_RIDGE_LIMIT`` and the others refitted with it held there."""
+    direction = ridges[stop.ridge][0]
+    lead = int(np.flatnonzero(direction > 0)[0])
+    x = stop.x + (_RIDGE_LIMIT - stop.x[lead]) * direction
+    free = np.ones(len(x), dtype=bool)
+    free[lead] = False
+    with np.errstate(all="ignore"):
+        return _newton(objective, x, args, free, bounds)
+
+
+def _judged(fitter: Any, ridges: list[tuple[np.ndarray, str]], n: float, *, canonical: bool = False) -> Any:
+    """Make ``fitter`` (a lifetimes BG/NBD, MBG/NBD or Gamma–Gamma) fit with the same
+    optimiser call as lifetimes but judge the stop with :func:`_judge` instead of raising
+    on its success flag; the verdict lands on ``fitter.verdict_`` / ``fitter.note_``.
+    With ``canonical``, a boundary maximum is reported at :func:`_on_ridge`."""
+
+    def fit(args, initial_params, params_size, disp, tol=1e-7, bounds=None, **kwargs):
+        objective = fitter._negative_log_likelihood
+        start = 0.1 * np.ones(params_size) if initial_params is None else initial_params
+        with np.errstate(all="ignore"):
+            output = _opt.minimize(_ag_value_and_grad(objective), jac=True, method=None, tol=tol, x0=start,
+                                   args=args, options={**({"disp": disp} if disp else {}), **kwargs},
+                                   bounds=bounds)
+        stop = _judge(objective, output.x, args, n, ridges, bounds)
+        x = _on_ridge(objective, stop, args, ridges, bounds) if canonical and stop.verdict == "boundary" else stop.x
+        fitter.verdict_, fitter.note_, fitter._ridge = stop.verdict, stop.note, stop.ridge
+        with np.errstate(all="ignore"):
+            return x, objective(x, *args), _ag_hessian(objective)(x, *args)
+
+    fitter._fit = fit
+    return fitter
+
+
+# ---------------------------------------------------------------------------------------
 # Fitting
 # ---------------------------------------------------------------------------------------
 
@@ -994,31 +1186,41 @@ def _fit_transactions(kind: str, summary: pd.DataFrame, penalizer: float, unit: 
     if kind == "pareto_nbd":  # lifetimes starts Nelder–Mead at a random point with a loose tolerance
         options.update(initial_params=np.ones(4), tol=1e-8, maxiter=20_000)
     # On small data the maximum often lies on the boundary (a, b → ∞: no heterogeneity in
-    # dropout) and the optimiser stops with "precision loss". Without a penalizer of the
-    # user's, retry with the smallest ones that keep the parameters finite, and say so.
+    # dropout). The verdict comes from the fit itself (see _judge), not from the
+    # optimiser's flag. Without a penalizer of the user's, a boundary maximum or a fit
+    # that does not settle is refitted with the smallest penalizers that keep the
+    # parameters finite, and a warning says so.
     fallbacks = [penalizer] + ([1e-4, 1e-3] if penalizer == 0 else [])
-    for attempt, coefficient in enumerate(fallbacks):
+    n = float(rows["weight"].sum())
+    reasons = []
+    for coefficient in fallbacks:
         fitter = MODELS[kind](penalizer_coef=coefficient)
-        try:
-            _quiet_fit(fitter, rows["frequency"], rows["recency"], rows["T"], weights=rows["weight"], **options)
-        except ConvergenceError as exc:
-            if attempt + 1 < len(fallbacks):
-                continue
-            raise ConvergenceError(
-                f"the {_MODEL_TITLES[kind]} fit on {int(rows['weight'].sum())} customers did not converge. "
-                "Try another model, a longer period or more customers; a small penalizer makes it converge "
-                "at the price of a bias (see fit_bgnbd)"
-            ) from exc
-        if coefficient != penalizer:
-            warnings.warn(
-                f"the {_MODEL_TITLES[kind]} fit on {int(rows['weight'].sum())} customers has its maximum on the "
-                f"boundary of the parameter space; refitted with penalizer {coefficient:g}, which keeps the "
-                "parameters finite at the price of a small bias. More customers or a longer period give a "
-                "firmer fit.",
-                UserWarning,
-                stacklevel=3,
-            )
-        break
+        if kind in _RIDGES:  # lifetimes' Pareto/NBD runs its own Nelder–Mead and never judges
+            _judged(fitter, _RIDGES[kind], n)
+        _quiet_fit(fitter, rows["frequency"], rows["recency"], rows["T"], weights=rows["weight"], **options)
+        verdict = getattr(fitter, "verdict_", "converged")
+        if verdict == "converged":
+            break
+        reasons.append((verdict, f"penalizer {coefficient:g}: {verdict}, {fitter.note_}"))
+    else:
+        raise ConvergenceError(
+            f"the {_MODEL_TITLES[kind]} fit on {int(n)} customers did not converge "
+            f"({'; '.join(reason for _, reason in reasons)}). "
+            "Try another model, a longer period or more customers; a small penalizer makes it converge "
+            "at the price of a bias (see fit_bgnbd)"
+        )
+    if coefficient != penalizer:
+        first, fitter.note_ = reasons[0]
+        what = ("has its maximum on the boundary of the parameter space" if first == "boundary"
+                else "does not settle at an interior maximum")
+        warnings.warn(
+            f"the {_MODEL_TITLES[kind]} fit on {int(n)} customers {what} ({fitter.note_}); "
+            f"refitted with penalizer {coefficient:g}, which "
+            "keeps the parameters finite at the price of a small bias. More customers or a longer period give "
+            "a firmer fit.",
+            UserWarning,
+            stacklevel=3,
+        )
     fitter.time_unit_ = unit
     fitter.n_customers_ = int(rows["weight"].sum())
     fitter.model_name_ = kind
@@ -1055,7 +1257,20 @@ def fit_bgnbd(summary: pd.DataFrame, *, penalizer: float = 0.0, time_unit: TimeU
     -------
     lifetimes.BetaGeoFitter
         Fitted, with ``params_`` (``r``, ``alpha``, ``a``, ``b``; alpha in the summary's time
-        unit) and the kpilib attributes ``time_unit_``, ``n_customers_``, ``model_name_``.
+        unit) and the kpilib attributes ``time_unit_``, ``n_customers_``, ``model_name_``,
+        ``verdict_`` (``"converged"``) and ``note_`` (why a penalizer was added, if it was).
+
+    Notes
+    -----
+    Whether a fit converged is judged from the fit itself, with tolerances, not from the
+    optimiser's success flag (a line-search stop near the optimum flips it, depending on
+    the BLAS kernel numpy uses): the gradient and a positive-definite Hessian at the stop
+    (polished by Newton steps if needed), and the likelihood along the ridges to the
+    model's limits (a, b → ∞: the same dropout probability for everyone; r, α → ∞: the
+    same purchase rate). If scaling a ridge's parameters by 100 loses under 0.001 in
+    log-likelihood the maximum is on that boundary; then, unless a penalizer was given,
+    the fit is redone with penalizer 1e-4 (then 1e-3) and a warning says so. A fit that
+    settles nowhere raises ``ConvergenceError``.
 
     Examples
     --------
@@ -1147,23 +1362,44 @@ def _quiet_fit(fitter: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _fit_spend(unique: pd.DataFrame, penalizer: float) -> GammaGammaFitter:
-    """Gamma–Gamma on (frequency, monetary_value, weight) rows.
+    """Gamma–Gamma on (frequency, monetary_value, weight) rows, judged from the fit itself.
 
     With few repeat buyers whose order values hardly vary around their own mean, the
-    maximum lies on the boundary p → ∞, γ → 0 (pγ finite) and lifetimes' unbounded
-    optimiser stops with "precision loss". The bounded optimiser (lifetimes'
-    ``q_constraint``) then reaches that boundary; a warning says what it means.
+    maximum lies on the boundary p → ∞, γ → 0 (pγ finite): the likelihood does not fall
+    along that ridge (see :func:`_judge`). lifetimes' unbounded optimiser then stops
+    anywhere on it, with or without "precision loss" depending on the BLAS kernel. Such a
+    fit, or one that does not settle, is refitted with lifetimes' bound q ≥ 1
+    (``q_constraint``); a boundary maximum is reported at p = 1e6 with q and γ refitted
+    there (the same point whichever the optimiser reached), and a warning says what it
+    means. A fit that settles nowhere raises ``ConvergenceError``.
     """
-    fitter = GammaGammaFitter(penalizer_coef=penalizer)
-    try:
-        return _quiet_fit(fitter, unique["frequency"], unique["monetary_value"], weights=unique["weight"])
-    except ConvergenceError:
-        fitter = _quiet_fit(GammaGammaFitter(penalizer_coef=penalizer), unique["frequency"],
-                            unique["monetary_value"], weights=unique["weight"], q_constraint=True)
+    n = float(unique["weight"].sum())
+    ridges = _RIDGES["gamma_gamma"]
+    fitter = _judged(GammaGammaFitter(penalizer_coef=penalizer), ridges, n, canonical=True)
+    _quiet_fit(fitter, unique["frequency"], unique["monetary_value"], weights=unique["weight"])
+    if fitter.verdict_ == "converged":
+        return fitter
+    first = f"{fitter.verdict_}: {fitter.note_}"
+    fitter = _judged(GammaGammaFitter(penalizer_coef=penalizer), ridges, n, canonical=True)
+    _quiet_fit(fitter, unique["frequency"], unique["monetary_value"], weights=unique["weight"], q_constraint=True)
+    if fitter.verdict_ == "not converged":
+        raise ConvergenceError(
+            f"the Gamma–Gamma fit on {int(n)} repeat buyers did not converge ({first}; with q ≥ 1: "
+            f"{fitter.note_}). More repeat buyers give a firmer fit."
+        )
+    fitter.note_ = fitter.note_ or first
+    p, q = fitter.params_["p"], fitter.params_["q"]
+    if fitter.verdict_ == "boundary" and fitter._ridge == 0:
+        meaning = (f"p = {p:.3g}, its limit: order values barely vary within a customer, so each repeat buyer's "
+                   "expected order value is close to their own average")
+    elif fitter.verdict_ == "boundary":
+        meaning = (f"q = {q:.3g}, its limit: average order values barely vary across customers, so each repeat "
+                   "buyer's expected order value is close to the population's")
+    else:
+        meaning = f"p = {p:.3g}, q = {q:.3g} ({fitter.note_ or 'with q ≥ 1'})"
     warnings.warn(
-        f"Gamma–Gamma did not converge on {int(unique['weight'].sum())} repeat buyers and was refitted with "
-        f"bounds: p = {fitter.params_['p']:.3g} (order values barely vary within a customer), so each repeat "
-        "buyer's expected order value is close to their own average. More repeat buyers give a firmer fit.",
+        f"Gamma–Gamma on {int(n)} repeat buyers has no interior maximum ({first}); refitted with bounds: "
+        f"{meaning}. More repeat buyers give a firmer fit.",
         UserWarning,
         stacklevel=3,
     )
@@ -1194,7 +1430,13 @@ def fit_gamma_gamma(summary: pd.DataFrame, *, penalizer: float = 0.0) -> GammaGa
     Returns
     -------
     lifetimes.GammaGammaFitter
-        With ``params_`` (``p``, ``q``, ``v``) and ``n_customers_`` (repeat buyers used).
+        With ``params_`` (``p``, ``q``, ``v``), ``n_customers_`` (repeat buyers used),
+        ``verdict_`` and ``note_``: ``"converged"``; ``"boundary"`` when the likelihood does
+        not fall towards p → ∞, γ → 0 (order values do not vary within a customer; p is then
+        reported at 1e6 with q and γ refitted there, whichever point of the flat ridge the
+        optimiser reached) or towards q, γ → ∞ (no heterogeneity across customers); ``"at
+        bound"`` when lifetimes' bound q ≥ 1 is active. Verdicts other than ``"converged"``
+        come with a warning; judged as in :func:`fit_bgnbd`.
 
     Examples
     --------
@@ -1923,7 +2165,13 @@ class Bootstrap:
         ``ci_high`` (percentile intervals), ``std_error``, ``replicates`` (converged).
     settings : dict
         The arguments, and ``failed``: replicates whose refit did not converge (left out;
-        many failures mean the data are too thin for the intervals to mean much).
+        many failures mean the data are too thin for the intervals to mean much);
+        ``penalized``: kept replicates whose transaction refit had its maximum on the
+        boundary and was refitted with a small penalizer; ``spend_boundary``: kept
+        replicates whose Gamma–Gamma refit had no interior maximum (see
+        :func:`fit_gamma_gamma`). Verdicts come from the fits themselves (gradient,
+        curvature, likelihood along the ridges to the limit models), not from an
+        optimiser's flag.
     """
 
     replicates: pd.DataFrame
@@ -1990,7 +2238,7 @@ def bootstrap(
     base_clv = None
     if has_spend:
         base_clv = _total_clv(fit.transactions, fit.spend, rows, unit, horizon, horizon_unit, annual_discount_rate)
-    failed = 0
+    failed = penalized = spend_boundary = 0
     for _ in range(replicates):
         w = rng.multinomial(n, counts / n)
         keep = w > 0
@@ -2005,12 +2253,18 @@ def bootstrap(
         if has_spend:
             spend_rows = sample[(sample["frequency"] > 0) & (sample["monetary_value"] > 0)]
             spend_rows = spend_rows.groupby(["frequency", "monetary_value"], sort=False)["weight"].sum().reset_index()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                spend = _fit_spend(spend_rows, 0.0)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    spend = _fit_spend(spend_rows, 0.0)
+            except ConvergenceError:
+                failed += 1
+                continue
+            spend_boundary += spend.verdict_ != "converged"
             record.update({f"gg_{k}": v for k, v in spend.params_.items()})
             record["clv_total"] = _total_clv(transactions, spend, rows, unit, horizon, horizon_unit,
                                              annual_discount_rate)
+        penalized += transactions.penalizer_coef > 0
         records.append(record)
     if not records:
         raise ConvergenceError(f"none of the {replicates} bootstrap refits converged: the data are too thin")
@@ -2030,8 +2284,9 @@ def bootstrap(
                           "std_error": float(np.std(values, ddof=1)) if len(values) > 1 else np.nan,
                           "replicates": len(values)})
     return Bootstrap(table, pd.DataFrame(intervals), confidence,
-                     {"replicates": replicates, "failed": failed, "seed": seed, "horizon": horizon, "horizon_unit": horizon_unit,
-                      "annual_discount_rate": annual_discount_rate})
+                     {"replicates": replicates, "failed": failed, "penalized": penalized,
+                      "spend_boundary": spend_boundary, "seed": seed, "horizon": horizon,
+                      "horizon_unit": horizon_unit, "annual_discount_rate": annual_discount_rate})
 
 
 def _total_clv(transactions: Any, spend: GammaGammaFitter, rows: pd.DataFrame, unit: TimeUnit,

@@ -8,13 +8,18 @@ import warnings
 from pathlib import Path
 
 import ibis
+import lifetimes.fitters
 import nbformat
 import numpy as np
 import pandas as pd
 import papermill as pm
 import pytest
+import scipy.optimize
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
+from scipy.optimize import OptimizeResult, minimize
+from scipy.special import betaln, expit, gammaln
+from scipy.stats import invgamma
 
 from kpilib import clv
 from kpilib.data import DataError, load_dataset
@@ -434,22 +439,124 @@ def test_the_notebook_runs_on_cdnow_and_prints_the_published_parameters(tmp_path
     assert sum("application/vnd.kpilib.headline+json" in o.get("data", {}) for o in outputs) == 1
 
 
-def test_a_boundary_maximum_is_refitted_with_the_smallest_penalizer_and_said():
-    """On the sample's orders up to 2025-07 the BG/NBD maximum lies on the boundary
-    (a, b → ∞); lifetimes alone stops with 'precision loss'. The fit retries with the
-    smallest penalizer that keeps the parameters finite and warns."""
-    from lifetimes import BetaGeoFitter
-    from lifetimes.fitters import ConvergenceError
+# ------------------------------------------------------------------------------ verdicts on fits
 
+
+def _bgnbd_loglik(params, f, tx, T, w):
+    """BG/NBD log-likelihood by hand (Fader, Hardie & Lee 2005, eq. 6)."""
+    r, alpha, a, b = params
+    common = gammaln(r + f) - gammaln(r) + r * np.log(alpha)
+    alive = betaln(a, b + f) - betaln(a, b) - (r + f) * np.log(alpha + T)
+    gone = np.where(f > 0, betaln(a + 1, b + np.maximum(f, 1) - 1) - betaln(a, b) - (r + f) * np.log(alpha + tx),
+                    -np.inf)
+    return float(np.sum(w * (common + np.logaddexp(alive, gone))))
+
+
+def _homogeneous_dropout_loglik(params, f, tx, T, w):
+    """Its limit a, b → ∞ with a/(a+b) = p: every customer drops out with the same p."""
+    r, alpha, p = params
+    common = gammaln(r + f) - gammaln(r) + r * np.log(alpha)
+    alive = f * np.log1p(-p) - (r + f) * np.log(alpha + T)
+    gone = np.where(f > 0, np.log(p) + (np.maximum(f, 1) - 1) * np.log1p(-p) - (r + f) * np.log(alpha + tx), -np.inf)
+    return float(np.sum(w * (common + np.logaddexp(alive, gone))))
+
+
+@pytest.fixture(scope="module")
+def boundary_summary():
+    """The sample's orders up to 2025-07: few customers, a BG/NBD maximum on a boundary."""
     orders = load_dataset().orders
-    summary = clv.rfm_summary(orders.filter(orders.ts < pd.Timestamp("2025-08-01", tz="UTC")),
-                              observation_period_end="2025-07-31 23:59:59")
-    with pytest.raises(ConvergenceError):
-        BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
-    with pytest.warns(UserWarning, match="refitted with penalizer 0.0001"):
-        fitted = clv.fit_bgnbd(summary)
+    return clv.rfm_summary(orders.filter(orders.ts < pd.Timestamp("2025-08-01", tz="UTC")),
+                           observation_period_end="2025-07-31 23:59:59")
+
+
+def test_a_boundary_maximum_is_refitted_with_the_smallest_penalizer_and_said(boundary_summary):
+    """On the sample's orders up to 2025-07 the BG/NBD maximum lies on the boundary
+    a, b → ∞ — shown by hand, with no optimiser's verdict: the homogeneous-dropout limit
+    model, maximised, beats every BG/NBD fit the hand optimiser finds, and the BG/NBD
+    likelihood rises towards it along the ridge. The fit retries with the smallest
+    penalizer that keeps the parameters finite and warns."""
+    rows = clv.compress_rfm(boundary_summary)
+    data = tuple(rows[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", "weight"))
+    limit = max((minimize(lambda z: -_homogeneous_dropout_loglik([*np.exp(z[:2]), expit(z[2])], *data), start,
+                          method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-10, "maxiter": 20_000})
+                 for start in ([0.0, 0.0, -2.0], [-1.0, 2.0, -1.0])), key=lambda res: -res.fun)
+    best_limit = -limit.fun
+    bgnbd = min(minimize(lambda z: -_bgnbd_loglik(np.exp(z), *data), start, method="Nelder-Mead",
+                         options={"xatol": 1e-10, "fatol": 1e-10, "maxiter": 20_000}).fun
+                for start in ([0.0, 0.0, 0.0, 0.0], [-1.0, 2.0, 1.0, 2.0]))
+    assert best_limit >= -bgnbd - 1e-3
+    r, alpha, p = *np.exp(limit.x[:2]), expit(limit.x[2])
+    ridge = [_bgnbd_loglik([r, alpha, p * k, (1 - p) * k], *data) for k in (1e1, 1e2, 1e4, 1e6)]
+    assert np.all(np.diff(ridge) > 0) and ridge[-1] == pytest.approx(best_limit, abs=1e-3)
+    with pytest.warns(UserWarning, match=r"maximum on the boundary.*a, b → ∞.*refitted with penalizer 0.0001"):
+        fitted = clv.fit_bgnbd(boundary_summary)
     assert fitted.penalizer_coef == pytest.approx(1e-4)
+    assert fitted.verdict_ == "converged" and "a, b → ∞" in fitted.note_
     assert np.isfinite(list(fitted.params_.values)).all()
+
+
+def _optimiser_returning(monkeypatch, change):
+    """Make scipy's minimize (kpilib's and lifetimes' imports of it) return ``change(result)``."""
+    real = scipy.optimize.minimize
+
+    def patched(*args, **kwargs):
+        return change(real(*args, **kwargs))
+
+    monkeypatch.setattr(scipy.optimize, "minimize", patched)
+    monkeypatch.setattr(lifetimes.fitters, "minimize", patched)
+
+
+def test_a_line_search_stop_next_to_the_optimum_is_a_converged_fit(monkeypatch, cdnow_calibration):
+    """The BLAS-dependent failure of the issue, by hand: the optimiser stops a hair from
+    the optimum with success False ('precision loss'). The verdict reads the gradient,
+    not the flag: no penalizer, no warning, the published CDNOW parameters."""
+    _optimiser_returning(monkeypatch, lambda res: OptimizeResult(
+        x=res.x + 1e-5, fun=res.fun, jac=res.jac, success=False, status=2,
+        message="Desired error not necessarily achieved due to precision loss."))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        bg = clv.fit_bgnbd(cdnow_calibration)
+        gg = clv.fit_gamma_gamma(cdnow_calibration)
+    assert bg.penalizer_coef == 0 and bg.verdict_ == "converged"
+    assert bg.params_.round(3).to_dict() == clv.CDNOW_PUBLISHED["bgnbd"]
+    assert gg.verdict_ == "converged"
+    assert gg.params_.round(2).to_dict() == clv.CDNOW_PUBLISHED["gamma_gamma"]
+
+
+def test_a_successful_stop_on_the_ridge_is_still_a_boundary(monkeypatch, boundary_summary):
+    """The other way round: the optimiser says success where it stopped on the flat ridge
+    a, b → ∞. The likelihood along the ridge still calls it a boundary maximum."""
+    _optimiser_returning(monkeypatch, lambda res: OptimizeResult({**res, "success": True, "status": 0}))
+    with pytest.warns(UserWarning, match="refitted with penalizer 0.0001"):
+        fitted = clv.fit_bgnbd(boundary_summary)
+    assert fitted.penalizer_coef == pytest.approx(1e-4)
+
+
+@pytest.mark.parametrize("p_stop, success", [(1e4, True), (1e9, False)])
+def test_gamma_gamma_boundary_is_reported_at_the_same_point_wherever_the_optimiser_stops(monkeypatch, p_stop,
+                                                                                         success):
+    """Average order values spread alike at every frequency: within-customer variation is
+    nil, the maximum is p → ∞, γ → 0. Wherever on that ridge the optimiser stops, the fit
+    is reported at p = 1e6 with q and pγ the maximum-likelihood inverse-gamma fit of the
+    averages (the model's limit), and each buyer's expected order value is their own
+    average."""
+    rows = pd.DataFrame([(x, 5.0, 10.0, z) for x in range(1, 7) for z in (10.0, 20.0, 40.0, 80.0)],
+                        columns=["frequency", "recency", "T", "monetary_value"])
+
+    def onto_the_ridge(res):
+        x = np.asarray(res.x, dtype=float)
+        x = x + (np.log(p_stop) - x[0]) * np.array([1.0, 0.0, -1.0])
+        return OptimizeResult({**res, "x": x, "success": success})
+
+    _optimiser_returning(monkeypatch, onto_the_ridge)
+    with pytest.warns(UserWarning, match="p = 1e\\+06, its limit"):
+        gg = clv.fit_gamma_gamma(rows)
+    assert gg.verdict_ == "boundary" and gg.params_["p"] == pytest.approx(1e6)
+    shape, _, scale = invgamma.fit(rows["monetary_value"], floc=0)
+    assert gg.params_["q"] == pytest.approx(shape, rel=1e-3)
+    assert gg.params_["p"] * gg.params_["v"] == pytest.approx(scale, rel=1e-3)
+    expected = gg.conditional_expected_average_profit(rows["frequency"], rows["monetary_value"])
+    np.testing.assert_allclose(expected, rows["monetary_value"], rtol=1e-4)
 
 
 def test_a_young_dataset_gets_a_shorter_holdout_with_a_warning():
