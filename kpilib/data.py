@@ -118,6 +118,8 @@ class DataError(ValueError):
 class Column:
     """One column of the contract.
 
+    ``required=False`` marks an optional column: the contract checks it when present, and
+    ``used_by`` names the sections that need it (they are skipped, with a note, without it).
     ``kind`` is one of ``id``, ``string``, ``timestamp``, ``date``, ``number``,
     ``integer``. Ids and non-nullable columns must not be null; ids must not be blank or
     a null-like word (:data:`NULL_LIKE_IDS`) and are unique where ``unique``; numbers are
@@ -135,6 +137,7 @@ class Column:
     required: bool = True
     unique: bool = False
     may_be_future: bool = False
+    used_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,12 @@ SCHEMAS: dict[str, TableSchema] = {
                 Column("customer_id", "id", "Unique customer identifier (one row per customer).", unique=True),
                 Column("signup_at", "timestamp", "When the customer signed up (UTC)."),
                 Column("channel", "string", "Acquisition channel (email, paid_search, social, organic, referral …)."),
+                Column("plan", "string", "Plan chosen at sign-up (free, basic, pro …).", nullable=True, required=False,
+                       used_by="breakdowns by plan in churn and engagement"),
+                Column("segment", "string", "Customer segment (smb, mid_market, enterprise …).", nullable=True, required=False,
+                       used_by="the lead score's profile points; breakdowns"),
+                Column("country", "string", "Country of the customer.", nullable=True, required=False,
+                       used_by="breakdowns"),
             ),
             example="customer_id,signup_at,channel,plan\nC0000001,2025-01-03 09:12:00,paid_search,pro",
             used_by="every notebook (breakdowns)",
@@ -195,6 +204,14 @@ SCHEMAS: dict[str, TableSchema] = {
                 Column("customer_id", "id", "Person identifier; visitors who never sign up have one too."),
                 Column("ts", "timestamp", "When it happened (UTC)."),
                 Column("event", "string", "Event name: visit, signup, lead, mql, sql, purchase, page_view, feature_use, share …"),
+                Column("channel", "string", "Marketing channel of the touch (on visits).", nullable=True, required=False,
+                       used_by="funnel by channel, attribution, marketing-influenced revenue"),
+                Column("campaign", "string", "Campaign of the touch.", nullable=True, required=False,
+                       used_by="attribution by campaign"),
+                Column("page", "string", "Page of a visit or page view (landing page on visits).", nullable=True, required=False,
+                       used_by="landing-page conversion, page views"),
+                Column("feature", "string", "Product feature used (on feature_use events).", nullable=True, required=False,
+                       used_by="feature adoption, the health score's feature breadth"),
             ),
             example="customer_id,ts,event,channel,page\nC0000001,2025-01-03 09:01:00,visit,paid_search,/pricing",
             used_by="funnel, engagement",
@@ -219,6 +236,8 @@ SCHEMAS: dict[str, TableSchema] = {
                 Column("end_at", "timestamp", "End (UTC); empty while the subscription is active. May lie in the "
                        "future (a scheduled end).", nullable=True, may_be_future=True),
                 Column("mrr", "number", "Monthly recurring revenue of the subscription, ≥ 0.", minimum=0),
+                Column("plan", "string", "Plan of the subscription period.", nullable=True, required=False,
+                       used_by="churn, GRR/NRR and survival by plan; the health score's plan component"),
             ),
             rules=(
                 RowRule(
@@ -309,7 +328,8 @@ SCHEMAS: dict[str, TableSchema] = {
                 Column("date", "date", "Day of the spend."),
                 Column("channel", "string", "Channel, as in customers.channel."),
                 Column("cost", "number", "Cost, ≥ 0.", minimum=0),
-                Column("campaign", "string", "Campaign, optional.", nullable=True, required=False),
+                Column("campaign", "string", "Campaign.", nullable=True, required=False,
+                       used_by="spend and CAC by campaign"),
             ),
             example="date,channel,cost,campaign\n2026-10-01,paid_search,412.50,brand",
             used_by="CAC, CPA, cost per MQL, ROI",

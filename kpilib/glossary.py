@@ -123,8 +123,9 @@ def contract_markdown() -> str:
         "",
         "A source is a folder with one file per table, `<table>.parquet` or `<table>.csv` "
         "(read in place by DuckDB), a dict of pandas DataFrames, or an Ibis connection "
-        "holding tables of these names. Required columns are listed; extra columns are kept "
-        "and can be used as breakdowns. Timestamps are UTC (naive values are read as UTC). "
+        "holding tables of these names. Required columns come first; optional columns are used "
+        "by the sections named beside them (a section whose optional column is missing is "
+        "skipped with a note); any other column is kept and can be used as a breakdown. Timestamps are UTC (naive values are read as UTC). "
         "A missing table skips the analyses that need it. Every rule below is checked on "
         "load and a violation raises `kpilib.DataError` naming the table, the column, how "
         "many rows fail, examples and the fix.",
@@ -212,9 +213,10 @@ def contract_markdown() -> str:
                 rules.append("one of " + ", ".join(column.allowed))
             rules += [f"no rows that {r.message}" for r in schema.rules if r.column == column.name]
             rules += [f"rows that {r.message} (noted)" for r in schema.notes if r.column == column.name]
+            meaning = column.meaning + (f" Used by: {column.used_by}." if column.used_by else "")
             parts.append(
-                f"| `{column.name}` | {column.kind} | {'yes' if column.required else 'no'} | "
-                f"{'; '.join(rules) or '—'} | {column.meaning} |"
+                f"| `{column.name}` | {column.kind} | {'yes' if column.required else 'optional'} | "
+                f"{'; '.join(rules) or '—'} | {meaning} |"
             )
         parts += ["", "```csv", schema.example, "```"]
     return "\n".join(parts) + "\n"
