@@ -1826,9 +1826,10 @@ def _cell_cleaner() -> Any:
     from bleach.css_sanitizer import CSSSanitizer
     from bleach.html5lib_shim import Filter
 
-    class StyleBlocks(Filter):
+    class StyleBlocksAndImages(Filter):
         """Empties a ``<style>`` block whose CSS could fetch or run something (bleach
-        keeps the text of an allowed ``<style>`` as it is)."""
+        keeps the text of an allowed ``<style>`` as it is), and drops an image left
+        without a source (its URL was refused): a broken image says nothing."""
 
         def __iter__(self):
             inside = False
@@ -1838,6 +1839,10 @@ def _cell_cleaner() -> Any:
                 elif inside and token["type"] in ("Characters", "SpaceCharacters"):
                     if _UNSAFE_CSS.search(token["data"]):
                         token = {"type": "Characters", "data": "/* removed by kpilib */"}
+                elif token.get("name") == "img" and not any(
+                    name == "src" for _, name in token.get("data", {})
+                ):
+                    continue
                 yield token
 
     return bleach.Cleaner(
@@ -1847,7 +1852,7 @@ def _cell_cleaner() -> Any:
         css_sanitizer=CSSSanitizer(allowed_css_properties=_ALLOWED_CSS),
         strip=False,
         strip_comments=True,
-        filters=[StyleBlocks],
+        filters=[StyleBlocksAndImages],
     )
 
 
@@ -1859,13 +1864,13 @@ def _sanitise_cell(html: str) -> str:
     an HTML output, a Styler) bypasses it. Tags outside :data:`_CELL_TAGS` are escaped
     (shown as text); ``on*`` handlers and attributes outside :data:`_CELL_ATTRIBUTES`
     are dropped; ``href`` keeps only relative, ``http(s)`` and ``mailto`` links, ``src``
-    only embedded images (``data:image/png;base64,…``, the figures); CSS that could fetch
-    or run anything is removed. Formulas are text, so MathJax still typesets them.
+    only embedded images (``data:image/png;base64,…``, the figures; an image without one
+    is dropped); CSS that could fetch or run anything is removed. Formulas are text, so MathJax still typesets them.
 
     Examples
     --------
     >>> _sanitise_cell('<p><a href="javascript:alert(4)">click me</a><img src=x onerror=alert(1)></p>')
-    '<p><a>click me</a><img></p>'
+    '<p><a>click me</a></p>'
     """
     return _cell_cleaner().clean(html)
 

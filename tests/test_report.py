@@ -1053,7 +1053,7 @@ def test_sanitiser_keeps_what_reports_show():
     assert kr._sanitise_cell(figure) == figure
     assert kr._sanitise_cell('<a href="https://x.org/?a=1&amp;b=2">x</a>') == '<a href="https://x.org/?a=1&amp;b=2">x</a>'
     assert kr._sanitise_cell('<span class="ansi-red-fg">Error</span>') == '<span class="ansi-red-fg">Error</span>'
-    assert kr._sanitise_cell('<img src="data:image/svg+xml;base64,PHN2Zz4=">') == "<img>"
+    assert kr._sanitise_cell('<p><img src="data:image/svg+xml;base64,PHN2Zz4=" alt="x"></p>') == "<p></p>"
     assert kr._sanitise_cell('<a href="JaVaScRiPt:alert(1)">x</a>') == "<a>x</a>"
     assert kr._sanitise_cell('<p style="color: red; background: url(x.png)">p</p>') == "<p>p</p>"
 
