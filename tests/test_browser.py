@@ -1,7 +1,8 @@
 """The report as its readers see it: every page opened in headless Chromium.
 
-One history of two months is built from the small sample, with a hostile campaign name in
-the data, and shared by the tests of this module: 2026-10 with every notebook that exists in
+One history of two months is built from the small sample, with hostile campaign names in
+the data (a script, a Markdown link and image to ``javascript:``, an ``onerror`` handler),
+and shared by the tests of this module: 2026-10 with every notebook that exists in
 ``notebooks/`` (all are covered), then 2026-09 with the funnel only (enough for the links
 between months and the trend lines, at a fraction of the time), both with PDFs. The browser is Debian's ``chromium``
 driven by Playwright (no browser download); the module is skipped, saying why, only when
@@ -25,6 +26,8 @@ from kpilib import report as kr
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = "<script>window.__x=1</script>"
+#: Markdown and HTML that would run script if a page let them through as markup.
+LINK, IMAGE, HANDLER = "[click me](javascript:alert(4))", "![x](javascript:alert(5))", "<img src=x onerror=alert(1)>"
 MONTHS = ("2026-09", "2026-10")
 MONTH = MONTHS[-1]
 ARTIFACTS = Path(os.environ.get("KPILIB_TEST_ARTIFACTS", ROOT / "reports" / "test-artifacts"))
@@ -48,8 +51,16 @@ PARTIAL = "01_funnel"
 PAGE_FACTS = """() => {
   const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
   const external = (url) => /^(https?:)?\\/\\//i.test(url || "");
+  const attributes = Array.from(document.querySelectorAll("*")).flatMap((el) => Array.from(el.attributes));
   return {
     text: document.body.innerText,
+    // URLs that run or smuggle something: none but the embedded figures
+    badUrls: attributes
+      .filter((a) => ["href", "src", "action", "formaction", "xlink:href", "data"].includes(a.name))
+      .map((a) => a.value)
+      .filter((u) => /^\\s*(javascript|vbscript|data):/i.test(u) && !/^data:image\\/png;base64,/.test(u)),
+    handlers: attributes.filter((a) => a.name.startsWith("on")).map((a) => `${a.ownerElement.tagName} ${a.name}`),
+    scripts: Array.from(document.scripts).map((s) => ({src: s.getAttribute("src") || "", type: s.type || ""})),
     x: typeof window.__x,
     brokenImages: Array.from(document.images)
       .filter((img) => !img.complete || img.naturalWidth === 0)
@@ -96,7 +107,9 @@ def history(tmp_path_factory, small_sample):
         frame = pd.read_parquet(data / f"{table}.parquet")
         campaigns = frame["campaign"].dropna().unique()
         # the most frequent campaign of the report month, so that it shows in the tables
-        frame["campaign"] = frame["campaign"].replace({campaigns[-1]: HOSTILE})
+        frame["campaign"] = frame["campaign"].replace(
+            {campaigns[-1]: HOSTILE, campaigns[-2]: LINK, campaigns[-3]: f"{IMAGE} {HANDLER}"}
+        )
         frame.to_parquet(data / f"{table}.parquet")
     out = root / "reports"
     full = kr.run_report(MONTH, source=data, out=out, pdf=True, progress=False)
@@ -135,7 +148,8 @@ def pages(history):
 
 def _open(context, path: Path, screenshot: Path) -> dict:
     page = context.new_page()
-    errors, failed, requests, console = [], [], [], []
+    errors, failed, requests, console, dialogs = [], [], [], [], []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("requestfailed", lambda req: failed.append(f"{req.url} {req.failure}"))
     page.on("request", lambda req: requests.append(req.url))
@@ -145,8 +159,11 @@ def _open(context, path: Path, screenshot: Path) -> dict:
         page.wait_for_selector("body[data-mathjax=typeset]", state="attached", timeout=60_000)
     page.screenshot(path=str(screenshot), full_page=True)
     facts = page.evaluate(PAGE_FACTS)
+    for link in page.get_by_text("click me", exact=True).all():  # what a curious reader does
+        link.click()
     page.close()
-    return {**facts, "errors": errors, "failed": failed, "requests": requests, "console": console}
+    return {**facts, "errors": errors, "failed": failed, "requests": requests, "console": console,
+            "dialogs": dialogs}
 
 
 def _notebook_json(history, stem: str, month: str = MONTH) -> dict:
@@ -192,9 +209,24 @@ def test_no_code_and_no_error_output(pages):
         assert not [s for s in facts["stderr"] if "Traceback" in s or "Error" in s], name
 
 
+def _own_scripts_only(facts: dict) -> bool:
+    """Whether every script that runs is MathJax (from ``_static/mathjax/``) and every other
+    one is MathJax's data: its configuration and the formulas it typeset (``math/tex``)."""
+    for script in facts["scripts"]:
+        runs = script["type"].lower() in ("", "text/javascript", "application/javascript", "module")
+        if runs and not (script["src"].startswith("_static/mathjax/") or "/_static/mathjax/" in script["src"]):
+            return False
+        if not runs and not script["type"].startswith(("text/x-mathjax-config", "math/tex")):
+            return False
+    return True
+
+
 def test_hostile_campaign_name_is_shown_not_run(pages):
     for name, facts in pages.items():
         assert facts["x"] == "undefined", name
+        assert facts["dialogs"] == [], name
+        assert facts["badUrls"] == [] and facts["handlers"] == [], name
+        assert _own_scripts_only(facts), (name, facts["scripts"])
     shown = [name for name, facts in pages.items() if HOSTILE in facts["text"]]
     assert shown, "the campaign name should appear (as text) on some page"
 
@@ -340,3 +372,74 @@ def test_history_skips_months_already_built(history):
     )  # fmt: skip
     assert [r.skipped for r in results] == [True, True]
     assert all(r.pdf is not None for r in results)
+
+
+# --------------------------------------------------------------------------- hostile parameters
+
+#: A notebook that shows its ``label`` parameter every way a notebook can: in Markdown, as
+#: HTML, beside a formula; its own Markdown has a formula too (MathJax must still typeset it).
+HOSTILE_NOTEBOOK_CELLS = [
+    ("markdown", "# Hostile parameters\n\nThe formula $$ \\frac{a}{b} $$ must typeset."),
+    ("parameters", "month = '2026-01'\nsource = None\nlabel = 'plain'"),
+    ("code", "from IPython.display import HTML, Markdown, display\n"
+             "display(Markdown(f'Label: {label}'))\n"
+             "display(HTML(label))\n"
+             "display(Markdown(f'In a formula: $\\\\href{{javascript:alert(6)}}{{y}}$ and `{label}`'))"),
+]
+PAYLOAD = f"{LINK} {IMAGE} {HANDLER} {HOSTILE}"
+
+
+@pytest.fixture(scope="module")
+def hostile_parameter_page(tmp_path_factory, small_sample):
+    """One page of ``report -p label=...`` with Markdown links, images, handlers and a script
+    in the value, opened in Chromium (where the reader clicks "click me")."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    from kpilib.__main__ import main
+
+    root = tmp_path_factory.mktemp("hostile")
+    cells = [new_markdown_cell(src) if kind == "markdown" else
+             new_code_cell(src, metadata={"tags": ["parameters"]} if kind == "parameters" else {})
+             for kind, src in HOSTILE_NOTEBOOK_CELLS]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (root / "nb").mkdir()
+    nbformat.write(nb, root / "nb" / "01_hostile.ipynb")
+    out = root / "reports"
+    default = kr.default_notebooks_dir
+    kr.default_notebooks_dir = lambda: root / "nb"  # the command line has no option for it
+    try:
+        code = main(["report", "--month", MONTH, "--source", str(small_sample), "--out", str(out),
+                     "--quiet", "-p", f"label={PAYLOAD}"])
+    finally:
+        kr.default_notebooks_dir = default
+    assert code == 0
+    page = out / MONTH / "01_hostile.html"
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[f for f in kr.CHROMIUM_FLAGS if f not in ("--headless", "--hide-scrollbars")],
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            (ARTIFACTS / "browser").mkdir(parents=True, exist_ok=True)
+            facts = _open(context, page, ARTIFACTS / "browser" / "hostile-parameter.png")
+        finally:
+            browser.close()
+    return facts, page.read_text()
+
+
+def test_hostile_parameter_in_markdown_is_shown_not_run(hostile_parameter_page):
+    facts, html = hostile_parameter_page
+    assert facts["dialogs"] == [] and facts["x"] == "undefined" and facts["errors"] == []
+    assert facts["badUrls"] == [] and facts["handlers"] == []
+    assert _own_scripts_only(facts), facts["scripts"]
+    schemes = re.findall(r"""\b(?:href|src)\s*=\s*["']?\s*([a-z]+):""", html, re.I)
+    assert {s.lower() for s in schemes} <= {"data", "http", "https"}  # data: the figures only
+    assert facts["text"].count("click me") >= 2  # Markdown output and HTML output show it as text
+    assert HOSTILE in facts["text"]  # the script, as text, in the HTML output
+    # the page's formulas still typeset, and MathJax's \\href made no javascript: link
+    assert facts["mathLoaded"] and facts["math"] >= 2 and facts["mathErrors"] == 0
+    assert "$$" not in facts["text"]
+
