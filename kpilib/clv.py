@@ -1058,8 +1058,8 @@ def _along_ridge(objective: Any, x: np.ndarray, value: float, args: tuple, n: fl
     100 loses less than ``_LL_TOL`` in total log-likelihood."""
     for i, (direction, name) in enumerate(ridges):
         lead = int(np.flatnonzero(direction > 0)[0])
-        if x[lead] >= _RIDGE_LIMIT:
-            return _Verdict(x, "boundary", f"the fit runs out along {name}", ridge=i)
+        if x[lead] >= _RIDGE_LIMIT:  # already out at the limit: the same verdict, in the same words
+            return _Verdict(x, "boundary", f"the likelihood does not fall towards {name}", ridge=i)
         far = objective(x + _RIDGE_STEP * direction, *args)
         if np.isfinite(far) and n * (value - far) >= -_LL_TOL:
             return _Verdict(x, "boundary", f"the likelihood does not fall towards {name}", ridge=i)
@@ -1201,16 +1201,16 @@ def _fit_transactions(kind: str, summary: pd.DataFrame, penalizer: float, unit: 
         verdict = getattr(fitter, "verdict_", "converged")
         if verdict == "converged":
             break
-        reasons.append((verdict, f"penalizer {coefficient:g}: {verdict}, {fitter.note_}"))
+        reasons.append((verdict, fitter.note_, coefficient))
     else:
         raise ConvergenceError(
             f"the {_MODEL_TITLES[kind]} fit on {int(n)} customers did not converge "
-            f"({'; '.join(reason for _, reason in reasons)}). "
+            f"({'; '.join(f'penalizer {c:g}: {v}, {note}' for v, note, c in reasons)}). "
             "Try another model, a longer period or more customers; a small penalizer makes it converge "
             "at the price of a bias (see fit_bgnbd)"
         )
     if coefficient != penalizer:
-        first, fitter.note_ = reasons[0]
+        first, fitter.note_, _ = reasons[0]
         what = ("has its maximum on the boundary of the parameter space" if first == "boundary"
                 else "does not settle at an interior maximum")
         warnings.warn(
@@ -1387,19 +1387,18 @@ def _fit_spend(unique: pd.DataFrame, penalizer: float) -> GammaGammaFitter:
             f"the Gamma–Gamma fit on {int(n)} repeat buyers did not converge ({first}; with q ≥ 1: "
             f"{fitter.note_}). More repeat buyers give a firmer fit."
         )
-    fitter.note_ = fitter.note_ or first
     p, q = fitter.params_["p"], fitter.params_["q"]
     if fitter.verdict_ == "boundary" and fitter._ridge == 0:
-        meaning = (f"p = {p:.3g}, its limit: order values barely vary within a customer, so each repeat buyer's "
-                   "expected order value is close to their own average")
+        message = (f"has its maximum on the boundary: {fitter.note_}. p is reported at its limit, {p:.3g}, so "
+                   "each repeat buyer's expected order value is close to their own average")
     elif fitter.verdict_ == "boundary":
-        meaning = (f"q = {q:.3g}, its limit: average order values barely vary across customers, so each repeat "
-                   "buyer's expected order value is close to the population's")
+        message = (f"has its maximum on the boundary: {fitter.note_}. q is reported at its limit, {q:.3g}, so "
+                   "each repeat buyer's expected order value is close to the population's")
     else:
-        meaning = f"p = {p:.3g}, q = {q:.3g} ({fitter.note_ or 'with q ≥ 1'})"
+        message = f"did not converge ({first}) and was refitted with the bound q ≥ 1: p = {p:.3g}, q = {q:.3g}"
+        fitter.note_ = fitter.note_ or first
     warnings.warn(
-        f"Gamma–Gamma on {int(n)} repeat buyers has no interior maximum ({first}); refitted with bounds: "
-        f"{meaning}. More repeat buyers give a firmer fit.",
+        f"Gamma–Gamma on {int(n)} repeat buyers {message}. More repeat buyers give a firmer fit.",
         UserWarning,
         stacklevel=3,
     )
