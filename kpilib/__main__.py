@@ -131,7 +131,8 @@ def _sample_data(args: argparse.Namespace) -> int:
     if days["--end"] < days["--start"]:
         return _fail(f"--end ({args.end}) comes before --start ({args.start})")
     try:
-        write_sample(args.out, customers=args.customers, seed=args.seed, start=args.start, end=args.end)
+        write_sample(args.out, profile=args.profile, customers=args.customers, seed=args.seed,
+                     start=args.start, end=args.end)
     except ValueError as exc:  # the generator's own checks
         return _fail(exc)
     print(f"sample data written to {args.out}")
@@ -161,7 +162,13 @@ def _check(args: argparse.Namespace) -> int:
     except DataError as exc:
         return _fail(exc, 1, prefix="DataError")
     print(f"source: {dataset.source}")
-    print(dataset.row_counts().to_string(index=False))
+    spans = dataset.time_spans()
+    counts = dataset.row_counts().merge(spans[["table", "first", "last"]], on="table", how="left")
+    for column in ("first", "last"):
+        counts[column] = counts[column].dt.strftime("%Y-%m-%d").fillna("")
+    print(counts.to_string(index=False))
+    for note in dataset.notes:
+        print(f"note: {note}")
     return 0
 
 
@@ -212,11 +219,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--quiet", action="store_true", help="no progress bar")
     report.set_defaults(run=_report)
 
+    from kpilib.synth import PROFILES
+
     sample = sub.add_parser("sample-data", help="generate the sample tables and truth.json",
                             epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sample.add_argument("--out", required=True, help="folder to write into")
-    sample.add_argument("--customers", type=_positive_int, default=5000,
-                        help="customers to simulate (default 5000)")
+    sample.add_argument("--profile", choices=PROFILES, default="saas",
+                        help="which company to simulate: saas (every table; the committed sample), "
+                        "ecommerce (a shop: sparse repeat buying, hundreds of landing pages, no "
+                        "subscriptions) or b2b-leads (a CRM export: leads, MQLs and deals only) "
+                        "(default saas)")
+    sample.add_argument("--customers", type=_positive_int, default=None,
+                        help="customers (leads for b2b-leads) to simulate (default: the profile's, "
+                        "5000 or 500)")
     sample.add_argument("--seed", type=_seed, default=7, help="random seed (default 7)")
     sample.add_argument("--start", default="2025-01-01", help="first day, YYYY-MM-DD (default 2025-01-01)")
     sample.add_argument("--end", default="2026-10-31", help="last day, YYYY-MM-DD (default 2026-10-31)")

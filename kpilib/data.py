@@ -29,6 +29,8 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 import pyarrow as pa
 
+from kpilib.periods import month_bounds
+
 __all__ = [
     "ACTIVITY_COLUMNS",
     "SAMPLE_DIR",
@@ -657,12 +659,87 @@ class Dataset:
             )
         return table
 
+    def time_spans(self) -> pd.DataFrame:
+        """Each present table's first and last activity (UTC), computed in the engine.
+
+        Activity is the table's own time column (:data:`ACTIVITY_COLUMNS`: sign-ups,
+        events, orders, subscription starts, sends, answers, spend days).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``table``, ``column``, ``first``, ``last`` (NaT for a table with no dated row).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> ds = load_dataset({"orders": pd.DataFrame({"customer_id": ["a", "b"],
+        ...     "ts": ["2026-09-30 23:00", "2026-10-02"], "amount": [10.0, 5.5]})})
+        >>> ds.time_spans()
+            table column                     first                      last
+        0  orders     ts 2026-09-30 23:00:00+00:00 2026-10-02 00:00:00+00:00
+        """
+        rows = []
+        for name, table in self.tables().items():
+            column = table[ACTIVITY_COLUMNS[name]]
+            if column.type().is_date():
+                column = column.cast(UTC)
+            bounds = table.aggregate(first=column.min(), last=column.max()).execute()
+            rows.append({"table": name, "column": ACTIVITY_COLUMNS[name],
+                         "first": bounds["first"].iloc[0], "last": bounds["last"].iloc[0]})
+        frame = pd.DataFrame(rows, columns=["table", "column", "first", "last"])
+        for col in ("first", "last"):
+            frame[col] = pd.to_datetime(frame[col], utc=True)
+        return frame
+
+    def coverage_notes(self, month: str) -> list[str]:
+        """What a reader of the report ``month`` must know about how far the data reach.
+
+        One line when the data (all tables together) end before the month does (a *partial*
+        month, with the days covered) or start after it begins; one line per table with no
+        row in the month although the data reach into it (a *stale* table, e.g. orders
+        exported three months before the events). A day counts as covered once any row falls
+        on it (data are taken to cover whole days). An empty list when the month is whole.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> ds = load_dataset({"orders": pd.DataFrame({"customer_id": ["a", "b"],
+        ...     "ts": ["2026-08-03", "2026-10-22 13:00"], "amount": [10.0, 5.5]}),
+        ...     "customers": pd.DataFrame({"customer_id": ["a"], "signup_at": ["2026-07-01"],
+        ...     "channel": ["web"]})})
+        >>> for line in ds.coverage_notes("2026-10"):
+        ...     print(line)
+        The data end on 2026-10-22: 2026-10 is partial (22 of 31 days).
+        customers: the last row is from 2026-07-01, before 2026-10: this table adds nothing to the month.
+        """
+        start, end = month_bounds(month)
+        days = (end - start).days
+        spans = self.time_spans()
+        first, last = spans["first"].min(), spans["last"].max()
+        if pd.isna(last):
+            return ["The source holds no dated rows."]
+        notes = []
+        if last < start or first >= end:
+            return [f"The data run from {first:%Y-%m-%d} to {last:%Y-%m-%d}: nothing falls in {month}."]
+        if last.floor("D") < end - pd.Timedelta(days=1):
+            covered = (last.floor("D") - start).days + 1
+            notes.append(f"The data end on {last:%Y-%m-%d}: {month} is partial ({covered} of {days} days).")
+        if first.floor("D") > start:
+            covered = (end - first.floor("D")).days
+            notes.append(f"The data start on {first:%Y-%m-%d}: {month} is partial ({covered} of {days} days).")
+        for row in spans.itertuples():
+            if pd.isna(row.last):
+                notes.append(f"{row.table}: no dated rows.")
+            elif row.last < start:
+                notes.append(f"{row.table}: the last row is from {row.last:%Y-%m-%d}, before {month}: "
+                             "this table adds nothing to the month.")
+        return notes
+
     def time_span(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
         """The earliest and latest activity in the source, as UTC timestamps.
 
-        Activity is every table's own time column (:data:`ACTIVITY_COLUMNS`: sign-ups,
-        events, orders, subscription starts, sends, answers, spend days), computed in the
-        engine. ``(None, None)`` when no table holds a time.
+        ``(None, None)`` when no table holds a time (see :meth:`time_spans`).
 
         Examples
         --------
@@ -672,17 +749,9 @@ class Dataset:
         >>> ds.time_span()
         (Timestamp('2026-09-30 23:00:00+0000', tz='UTC'), Timestamp('2026-10-02 00:00:00+0000', tz='UTC'))
         """
-        lows, highs = [], []
-        for name, table in self.tables().items():
-            column = table[ACTIVITY_COLUMNS[name]]
-            if column.type().is_date():
-                column = column.cast(UTC)
-            bounds = table.aggregate(low=column.min(), high=column.max()).execute()
-            for value, into in ((bounds["low"].iloc[0], lows), (bounds["high"].iloc[0], highs)):
-                if not pd.isna(value):
-                    into.append(pd.Timestamp(value).tz_localize("UTC") if pd.Timestamp(value).tzinfo is None
-                                else pd.Timestamp(value).tz_convert("UTC"))
-        return (min(lows) if lows else None, max(highs) if highs else None)
+        spans = self.time_spans()
+        first, last = spans["first"].min(), spans["last"].max()
+        return (None if pd.isna(first) else first, None if pd.isna(last) else last)
 
     def row_counts(self) -> pd.DataFrame:
         """Rows per table (0 for an absent table), computed in the engine."""

@@ -829,6 +829,9 @@ class ReportResult:
         When it was built, ``"YYYY-MM-DD HH:MM UTC"``.
     skipped : bool
         True when :func:`run_history` found the month up to date and did not rebuild it.
+    data_notes : list of str
+        What the pages announce at the top about the data: a partial month, a stale table,
+        rows the contract kept but noted (future times allowed, clicks without an open).
     """
 
     month: str
@@ -840,6 +843,7 @@ class ReportResult:
     kpilib_version: str = ""
     run_at: str = ""
     skipped: bool = False
+    data_notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -867,6 +871,7 @@ class ReportResult:
             "run_at": self.run_at,
             "notebooks": [s.notebook for s in self.notebooks],
             "failed": self.failed,
+            "data_notes": self.data_notes,
         }
 
 
@@ -905,6 +910,7 @@ def load_report(folder: str | Path) -> ReportResult:
         row_counts=dict(manifest.get("row_counts") or {}),
         kpilib_version=manifest.get("kpilib_version", ""),
         run_at=manifest.get("run_at", ""),
+        data_notes=list(manifest.get("data_notes") or []),
     )
 
 
@@ -1095,11 +1101,11 @@ def _months_without_data(
     return outside
 
 
-def _check_data(source: str | None, months: Sequence[str]) -> tuple[str, dict[str, int]] | None:
+def _check_data(source: str | None, months: Sequence[str]) -> _SourceSummary | None:
     """Load and validate the source once, and refuse months it holds no data for.
 
-    Returns the pages' name of the source and its rows per table; ``None`` for a URL,
-    which the notebooks load themselves.
+    Returns the pages' name of the source, its rows per table and the loaded dataset (for
+    its notes); ``None`` for a URL, which the notebooks load themselves.
 
     Raises
     ------
@@ -1124,7 +1130,22 @@ def _check_data(source: str | None, months: Sequence[str]) -> tuple[str, dict[st
             else "the source holds no dated rows"
         )
         raise ReportArgumentError(f"no data for {_month_runs(outside)}: {where}")
-    return _source_label(source), _present_rows(dataset.row_counts())
+    return _SourceSummary(_source_label(source), _present_rows(dataset.row_counts()), dataset)
+
+
+@dataclass
+class _SourceSummary:
+    """The checked source of a run: its label, rows per table, and the dataset."""
+
+    label: str
+    row_counts: dict[str, int]
+    dataset: Any
+
+    def notes(self, month: str) -> list[str]:
+        """What the pages of ``month`` announce at the top: how far the data reach
+        (:meth:`kpilib.data.Dataset.coverage_notes`) and the rows the contract kept but
+        noted (:attr:`kpilib.data.Dataset.notes`)."""
+        return [*self.dataset.coverage_notes(month), *self.dataset.notes]
 
 
 @dataclass
@@ -1136,7 +1157,7 @@ class _Plan:
     params: dict[str, object]
     out_dir: Path
     chromium: str | None
-    summary: tuple[str, dict[str, int]] | None
+    summary: _SourceSummary | None
 
 
 def _plan(
@@ -1401,13 +1422,16 @@ def _build_month(month: str, plan: _Plan, *, progress: bool) -> ReportResult:
 
         import kpilib
 
+        notes: list[str] = []
         if plan.summary is not None:
-            (label, row_counts), source_error = plan.summary, None
+            label, row_counts, source_error = plan.summary.label, plan.summary.row_counts, None
+            notes = plan.summary.notes(month)
         else:
             label, row_counts, source_error = _summarise_source(params.get("source"))  # type: ignore[arg-type]
         report = ReportResult(
             month=month, path=final, notebooks=[], failed=[], source=label,
             row_counts=row_counts, kpilib_version=kpilib.__version__, run_at=_now(),
+            data_notes=notes,
         )  # fmt: skip
         pages = _NotebookPages(
             report,
@@ -2056,6 +2080,7 @@ class _NotebookPages:
                 source=self.report.source,
                 row_counts=[(t, f"{n:,}") for t, n in self.report.row_counts.items()],
                 source_error=self.source_error,
+                data_notes=self.report.data_notes,
                 version=self.report.kpilib_version,
                 run_at=run_at,
                 error=error,
@@ -2120,6 +2145,7 @@ def render_index(
             failed=[s for s in report.notebooks if not s.ok],
             source=report.source,
             row_counts=[(t, f"{n:,}") for t, n in report.row_counts.items()],
+            data_notes=report.data_notes,
             version=report.kpilib_version,
             run_at=report.run_at,
             has_pdf=report.pdf is not None,
@@ -2451,6 +2477,8 @@ tbody.group th { text-align: left; background: #fbfbfc; font-weight: 600; }
 li.failed { border-left: 4px solid #cf222e; padding-left: 0.5rem; }
 .error { white-space: pre-wrap; color: #cf222e; font-family: monospace; font-size: 0.85rem; }
 .banner { border: 1px solid #cf222e; background: #ffebe9; padding: 0.6rem 1rem; border-radius: 6px; }
+.data-notes { border: 1px solid #d4a72c; background: #fff8c5; padding: 0.5rem 1rem; border-radius: 6px; margin: 0.6rem 0; }
+.data-notes ul { margin: 0.2rem 0 0; padding-left: 1.2rem; }
 .better { color: #1a7f37; font-weight: 600; } .worse { color: #cf222e; font-weight: 600; }
 .small-n { color: #9a6700; font-size: 0.8rem; } small { color: #656d76; }
 nav.months { display: flex; justify-content: space-between; gap: 1rem; font-size: 0.9rem; }
@@ -2487,6 +2515,9 @@ _PAGE_CSS = """
 .kpilib-meta { display: grid; grid-template-columns: max-content 1fr; gap: 0.15rem 0.9rem; margin: 0.6rem 0 0; }
 .kpilib-meta dt { color: #656d76; } .kpilib-meta dd { margin: 0; }
 .kpilib-warning { color: #9a6700; }
+.kpilib-data-notes { color: #1f2328; border: 1px solid #d4a72c; background: #fff8c5; padding: 0.4rem 0.9rem;
+  border-radius: 6px; margin: 0.7rem 0 0; }
+.kpilib-data-notes ul { margin: 0.2rem 0 0; padding-left: 1.2rem; }
 .kpilib-banner { border: 1px solid #cf222e; background: #ffebe9; padding: 0.6rem 1rem; border-radius: 6px;
   margin: 0.8rem 0 0; }
 .jp-OutputArea-output img { max-width: 100%; height: auto; }
@@ -2517,6 +2548,7 @@ _PAGE_HEADER_TEMPLATE = """\
 {% if source_error %}<span class="kpilib-warning">(rows not counted: {{ source_error }})</span>{% endif %}</dd>
 <dt>Run</dt><dd>{{ run_at }} with kpilib {{ version }}</dd>
 </dl>
+{% if data_notes %}<div class="kpilib-warning kpilib-data-notes"><strong>About the data:</strong><ul>{% for note in data_notes %}<li>{{ note }}</li>{% endfor %}</ul></div>{% endif %}
 {% if error %}<p class="kpilib-banner"><strong>This notebook failed:</strong> {{ error }}. The page shows its outputs up to the error.</p>{% endif %}
 </header>
 """
@@ -2551,6 +2583,9 @@ _INDEX_TEMPLATE = """\
 {% if has_pdf %} <a href="report.pdf">Download as PDF</a>.{% endif %}</p>
 {% if source %}
 <p class="muted meta">Data: <code>{{ source }}</code>{% if row_counts %} — {% for table, rows in row_counts %}{{ table }} {{ rows }} rows{% if not loop.last %} · {% endif %}{% endfor %}{% endif %}</p>
+{% endif %}
+{% if data_notes %}
+<div class="notes data-notes"><strong>About the data:</strong><ul>{% for note in data_notes %}<li>{{ note }}</li>{% endfor %}</ul></div>
 {% endif %}
 {% if failed %}
 <p class="banner"><strong>{{ failed | length }} of {{ groups | length }} notebook(s) failed</strong>:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -295,3 +296,34 @@ def test_a_killed_run_leaves_nothing_behind(signum, code, message, tmp_path, mis
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _alive(pid), "the kernel outlived the run"
+
+
+def test_check_prints_each_tables_span_and_the_notes(tmp_path, capsys):
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    pd.DataFrame({
+        "campaign": ["c"] * 3, "customer_id": ["a", "b", "c"], "sent_at": ["2026-10-01 08:00"] * 3,
+        "bounce": ["none"] * 3, "opened_at": [None, "2026-10-01 09:00", None],
+        "clicked_at": ["2026-10-01 10:00", None, "2026-10-02 10:00"],
+        "unsubscribed_at": [None] * 3, "complained_at": [None] * 3,
+    }).to_csv(folder / "email.csv", index=False)
+    assert main(["check", "--source", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"email\s+True\s+3\s+2026-10-01\s+2026-10-01", out)
+    assert out.rstrip().endswith(
+        "note: email.clicked_at: 2 of 3 rows are clicked with no recorded open; they count as opened")
+
+
+@pytest.mark.parametrize(
+    ("profile", "tables"),
+    [("ecommerce", {"customers", "events", "orders", "email", "surveys", "spend"}),
+     ("b2b-leads", {"customers", "events", "spend"})],
+)
+def test_sample_data_profiles(tmp_path, capsys, profile, tables):
+    out = tmp_path / profile
+    assert main(["sample-data", "--profile", profile, "--out", str(out), "--customers", "120",
+                 "--start", "2026-01-01", "--end", "2026-03-31"]) == 0
+    assert {p.stem for p in out.glob("*.parquet")} == tables
+    truth = json.loads((out / "truth.json").read_text())
+    assert truth["profile"] == profile and set(truth["tables"]) == tables
+    assert main(["check", "--source", str(out)]) == 0

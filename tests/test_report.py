@@ -1183,3 +1183,38 @@ def test_pdf_needs_chromium_before_anything_runs(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="KPILIB_CHROMIUM"):
         kr.run_history(MONTH, MONTH, out=tmp_path / "r", notebooks_dir=folder, pdf=True)
     assert not (tmp_path / "r" / MONTH).exists()
+
+
+def test_pages_announce_a_partial_month_and_a_stale_table(tmp_path, small_sample):
+    """Data that end mid-month, and an orders table exported months before the rest: the
+    index and every page say so at the top, in words a reader can act on."""
+    import shutil
+
+    folder = tmp_path / "data"
+    shutil.copytree(small_sample, folder)
+    cut = pd.Timestamp("2026-10-15", tz="UTC")
+    for path in folder.glob("*.parquet"):
+        frame = pd.read_parquet(path)
+        column = {"customers": "signup_at", "subscriptions": "start_at", "email": "sent_at",
+                  "spend": "date"}.get(path.stem, "ts")
+        values = pd.to_datetime(frame[column], utc=True)
+        keep = values < (pd.Timestamp("2026-07-01", tz="UTC") if path.stem == "orders" else cut)
+        frame = frame[keep]
+        if path.stem == "subscriptions":  # no end after the new end of the data
+            frame = frame.assign(end_at=frame.end_at.where(frame.end_at < cut))
+        frame.to_parquet(path, index=False)
+    result = kr.run_report("2026-10", source=folder, out=tmp_path / "out", only=["glossary"],
+                           progress=False)
+    last_row = max(pd.to_datetime(pd.read_parquet(p)[c], utc=True).max() for p, c in (
+        (folder / "events.parquet", "ts"), (folder / "customers.parquet", "signup_at")))
+    days = last_row.day
+    assert result.data_notes[0] == f"The data end on 2026-10-{days:02d}: 2026-10 is partial ({days} of 31 days)."
+    last_order = pd.read_parquet(folder / "orders.parquet").ts.max()
+    assert (f"orders: the last row is from {last_order:%Y-%m-%d}, before 2026-10: this table adds "
+            "nothing to the month.") in result.data_notes
+    index = (tmp_path / "out" / "2026-10" / "index.html").read_text()
+    page = (tmp_path / "out" / "2026-10" / "00_glossary.html").read_text()
+    for html in (index, page):
+        assert "About the data:" in html
+        assert f"2026-10 is partial ({days} of 31 days)" in html
+    assert kr.load_report(tmp_path / "out" / "2026-10").data_notes == result.data_notes
