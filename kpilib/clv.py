@@ -1027,7 +1027,9 @@ def _newton(objective: Any, x: np.ndarray, args: tuple, free: np.ndarray, bounds
     high = np.array([np.inf if b is None or b[1] is None else b[1] for b in (bounds or [None] * len(x))])
     gradient, curvature = _ag_grad(objective), _ag_hessian(objective)
     value = objective(x, *args)
-    noise = 8 * np.finfo(float).eps * max(1.0, abs(value))
+    # lifetimes' objective loses digits to differences of large log-gammas far along a
+    # ridge (1e-9 at p = 1e6); the steps themselves follow the exact gradient
+    noise = 1e-9 * max(1.0, abs(value))
     for _ in range(50):
         g, h = gradient(x, *args)[free], curvature(x, *args)[np.ix_(free, free)]
         try:
@@ -1075,11 +1077,12 @@ def _judge(objective: Any, x: np.ndarray, args: tuple, n: float, ridges: list[tu
     1. the likelihood along each ridge to a limit model (see :func:`_along_ridge`): if it
        does not fall, the maximum is that limit (``"boundary"``), wherever on the flat
        ridge the optimiser stopped;
-    2. gradient and curvature on the coordinates not held at an optimiser bound: a
+    2. after Newton steps from the stop (so the fit reported is the same maximum to
+       rounding, wherever the optimiser stopped near it) and the ridges once more, the
+       gradient and curvature on the coordinates not held at an optimiser bound: a
        positive-definite Hessian, one more Newton step gaining under 1e-6 in total
        log-likelihood (``n`` customers times lifetimes' mean objective) and a relative
-       gradient under 1e-6. A stop that falls short is polished by Newton steps and
-       judged again (ridges included).
+       gradient under 1e-6.
 
     Returns ``"converged"``, ``"at bound"`` (converged with an optimiser bound active),
     ``"boundary"`` or ``"not converged"``.
@@ -1090,27 +1093,30 @@ def _judge(objective: Any, x: np.ndarray, args: tuple, n: float, ridges: list[tu
         value = objective(x, *args)
         if not np.isfinite(value):
             return _Verdict(x, "not converged", "the likelihood is not finite where the optimiser stopped")
-        for attempt in range(2):
-            ridge = _along_ridge(objective, x, value, args, n, ridges)
-            if ridge is not None:
-                return ridge
-            g = gradient(x, *args)
-            held = _active(x, g, bounds)
-            free = ~held
-            h = curvature(x, *args)[np.ix_(free, free)]
-            try:
-                np.linalg.cholesky(h)
-                decrement = n * float(np.sum(g[free] * np.linalg.solve(h, g[free]))) / 2
-            except np.linalg.LinAlgError:
-                decrement = np.inf
-            small = np.max(np.abs(g[free]), initial=0.0) <= _GRAD_TOL * max(1.0, abs(value))
-            if np.all(np.isfinite(g)) and decrement <= _DECREMENT_TOL and small:
-                if held.any():
-                    return _Verdict(x, "at bound", "a parameter is held at its optimiser bound")
-                return _Verdict(x, "converged")
-            if attempt == 0:
-                x = _newton(objective, x, args, free, bounds)
-                value = objective(x, *args)
+        ridge = _along_ridge(objective, x, value, args, n, ridges)
+        if ridge is not None:
+            return ridge
+        # Newton steps from the stop, so the fit reported is the same maximum (to
+        # rounding) wherever the optimiser stopped near it
+        x = _newton(objective, x, args, ~_active(x, gradient(x, *args), bounds), bounds)
+        value = objective(x, *args)
+        ridge = _along_ridge(objective, x, value, args, n, ridges)
+        if ridge is not None:
+            return ridge
+        g = gradient(x, *args)
+        held = _active(x, g, bounds)
+        free = ~held
+        h = curvature(x, *args)[np.ix_(free, free)]
+        try:
+            np.linalg.cholesky(h)
+            decrement = n * float(np.sum(g[free] * np.linalg.solve(h, g[free]))) / 2
+        except np.linalg.LinAlgError:
+            decrement = np.inf
+        small = np.max(np.abs(g[free]), initial=0.0) <= _GRAD_TOL * max(1.0, abs(value))
+    if np.all(np.isfinite(g)) and decrement <= _DECREMENT_TOL and small:
+        if held.any():
+            return _Verdict(x, "at bound", "a parameter is held at its optimiser bound")
+        return _Verdict(x, "converged")
     why = ("the Hessian is not positive definite" if not np.isfinite(decrement)
            else f"the gradient is not zero (one more Newton step would gain {decrement:.2g} in log-likelihood)")
     return _Verdict(x, "not converged", why)
@@ -1356,8 +1362,10 @@ def _spend_rows(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def _quiet_fit(fitter: Any, *args: Any, **kwargs: Any) -> Any:
-    """``fitter.fit`` without the optimiser report lifetimes prints when it fails."""
-    with contextlib.redirect_stdout(io.StringIO()):
+    """``fitter.fit`` without the optimiser report lifetimes prints when it fails, nor
+    numpy's floating-point warnings (the optimiser's excursions; the square root of a
+    negative variance at a boundary maximum, where lifetimes' standard errors are NaN)."""
+    with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
         return fitter.fit(*args, **kwargs)
 
 
