@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from kpilib import funnel
-from kpilib.data import DataError, as_table, memtable, require_columns
+from kpilib.data import DataError, as_table, exact_sum, memtable, require_columns
 from kpilib.metrics import Metric, computes, register
 from kpilib.periods import duration_seconds, month_bounds, previous_month, time_filter, to_utc
 from kpilib.stats import rate_frame
@@ -553,7 +553,7 @@ def _cohort_revenue(cohort: ibis.Table, orders: ibis.Table, keys: list[str], hor
     o = orders.select(o_customer_id=orders.customer_id, o_ts=orders.ts, o_amount=orders.amount)
     joined = cohort.join(o, [cohort.customer_id == o.o_customer_id, o.o_ts >= cohort.signup_at,
                              o.o_ts < cohort.signup_at + ibis.interval(seconds=int(horizon)), o.o_ts <= as_of])
-    revenue = _sum_by(joined, keys, revenue=joined.o_amount.sum())
+    revenue = _sum_by(joined, keys, revenue=exact_sum(joined.o_amount))
     observed = (ibis.least(ibis.literal(as_of), cohort.signup_at + ibis.interval(seconds=int(horizon)))
                 .epoch_seconds() - cohort.signup_at.epoch_seconds()).cast("float64")
     exposed = cohort.mutate(months=ibis.greatest(observed, 0.0) / _MONTH_SECONDS)
@@ -576,7 +576,7 @@ def _period_revenue(customers: ibis.Table, orders: ibis.Table, keys: list[str], 
     joined = eligible.join(o, [eligible.customer_id == o.o_customer_id, o.o_ts >= eligible.signup_at,
                                o.o_ts < eligible.signup_at + span, o.o_ts <= as_of])
     joined = joined.mutate(period=_period_label(joined.o_ts, period))
-    revenue = _sum_by(joined, keys, revenue=joined.o_amount.sum())
+    revenue = _sum_by(joined, keys, revenue=exact_sum(joined.o_amount))
 
     labels = _period_grid(start, end - pd.Timedelta(microseconds=1), period)
     if period is None:
@@ -758,7 +758,7 @@ def acquisition_costs(
 
     costs = time_filter(spend, "date", start, end, date=True)
     costs = costs.mutate(period=_period_label(costs.date, period))
-    frame = _sum_by(costs, keys, spend=costs.cost.sum())
+    frame = _sum_by(costs, keys, spend=exact_sum(costs.cost))
     cohort = time_filter(customers, "signup_at", start, end)
     cohort = cohort.mutate(period=_period_label(cohort.signup_at, period))
     frame = frame.merge(_sum_by(cohort, keys, new_customers=cohort.count()), on=keys, how="outer")
@@ -911,7 +911,7 @@ def attributed_return(
     if missing:
         raise ValueError(f"attribution needs the columns {sorted(missing)}; pass the output of attribute()")
     costs = time_filter(as_table(spend, "spend"), "date", to_utc(start), to_utc(end), date=True)
-    by_channel = costs.group_by("channel").agg(spend=costs.cost.sum()).execute()
+    by_channel = costs.group_by("channel").agg(spend=exact_sum(costs.cost)).execute()
     out = attribution[["model", "channel", "conversions", "revenue"]].merge(by_channel, on="channel", how="left")
     out["spend"] = out["spend"].fillna(0.0)
     paid = out["spend"].where(out["spend"] > 0)
@@ -1188,9 +1188,9 @@ def marketing_influenced_revenue(
     placed = placed.mutate(period=_period_label(placed.ts, period))
     influenced = placed.semi_join(touches, [placed.customer_id == touches.t_customer_id, touches.t_ts <= placed.ts,
                                             touches.t_ts >= placed.ts - ibis.interval(seconds=int(seconds))])
-    everything = placed.group_by("period").agg(orders=placed.count(), revenue=placed.amount.sum()).execute()
+    everything = placed.group_by("period").agg(orders=placed.count(), revenue=exact_sum(placed.amount)).execute()
     touched = influenced.group_by("period").agg(influenced_orders=influenced.count(),
-                                                influenced_revenue=influenced.amount.sum()).execute()
+                                                influenced_revenue=exact_sum(influenced.amount)).execute()
     frame = everything.merge(touched, on="period", how="left").fillna(0).sort_values("period", ignore_index=True)
     frame["influenced_revenue_share"] = frame["influenced_revenue"] / frame["revenue"].where(frame["revenue"] > 0)
     rates = rate_frame(frame["influenced_orders"], frame["orders"])
