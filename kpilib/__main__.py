@@ -11,7 +11,8 @@ from typing import NoReturn
 #: What the exit codes mean (shown by ``--help``; the README's Commands table says the same).
 EXIT_CODES = """\
 exit codes:
-  0    done (for report: every notebook ran, or every month was up to date)
+  0    done (for report: no notebook failed — a notebook whose tables are absent is skipped,
+       one missing an optional column runs in part — or every month was up to date)
   1    report: a notebook failed (its page shows the error; the others were written);
        report, check: the data break the contract (one line "DataError: ..."; nothing written)
   2    the command was misused: a bad argument, a month without data, no Chromium for --pdf
@@ -64,19 +65,13 @@ def _folder_problem(value: str, option: str, *, must_exist: bool) -> str | None:
 
 def _report(args: argparse.Namespace) -> int:
     from kpilib.data import DataError
-    from kpilib.report import ReportArgumentError, parse_parameter, run_history, run_report
+    from kpilib.report import ReportArgumentError, run_history, run_report
 
     if args.month and (args.end or args.force):
         return _fail("--to and --force go with --from (--month always rebuilds)")
-    parameters: dict[str, object] = {}
-    for text in args.parameter:
-        try:
-            name, value = parse_parameter(text)
-        except ValueError as exc:
-            return _fail(f"-p: {exc}")
-        if name in ("month", "source"):
-            return _fail(f"-p {name}=...: give the {name} with --{name}")
-        parameters[name] = value
+    parameters = _parameters(args.parameter)
+    if isinstance(parameters, str):
+        return _fail(parameters)
     only = [name.strip() for chunk in args.only for name in chunk.split(",") if name.strip()] or None
     if args.only and only is None:
         return _fail("--only needs notebook names, e.g. --only funnel")
@@ -150,6 +145,36 @@ def _docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parameters(texts: Sequence[str]) -> dict[str, object] | str:
+    """``-p NAME=VALUE`` options as a dict, or the one-line problem with one of them."""
+    from kpilib.report import parse_parameter
+
+    parameters: dict[str, object] = {}
+    for text in texts:
+        try:
+            name, value = parse_parameter(text)
+        except ValueError as exc:
+            return f"-p: {exc}"
+        if name in ("month", "source"):
+            return f"-p {name}=...: give the {name} with --{name}"
+        parameters[name] = value
+    return parameters
+
+
+def _section_plan(dataset, parameters: dict[str, object]) -> list[str]:
+    """``check``'s plan: per notebook, whether it runs, and per section why not."""
+    import nbformat
+
+    from kpilib.report import _notebook_title, default_notebooks_dir, select_notebooks
+    from kpilib.sections import check_lines, notebook_parameters
+
+    notebooks, titles = {}, {}
+    for path in select_notebooks(default_notebooks_dir()):
+        notebooks[path.stem] = {**notebook_parameters(path), **parameters}
+        titles[path.stem] = _notebook_title(nbformat.read(path, as_version=4), path.stem)
+    return check_lines(dataset, notebooks, titles)
+
+
 def _check(args: argparse.Namespace) -> int:
     from kpilib.data import DataError, load_dataset
 
@@ -157,6 +182,9 @@ def _check(args: argparse.Namespace) -> int:
         problem = _folder_problem(args.source, "--source", must_exist=True)
         if problem:
             return _fail(problem)
+    parameters = _parameters(args.parameter)
+    if isinstance(parameters, str):
+        return _fail(parameters)
     try:
         dataset = load_dataset(args.source)
     except DataError as exc:
@@ -169,6 +197,17 @@ def _check(args: argparse.Namespace) -> int:
     print(counts.to_string(index=False))
     for note in dataset.notes:
         print(f"note: {note}")
+    try:
+        plan = _section_plan(dataset, parameters)
+    except DataError as exc:
+        return _fail(exc, 1, prefix="DataError")
+    except KeyError as exc:  # a parameter the sections refer to, set to nothing usable
+        return _fail(exc.args[0] if exc.args else exc)
+    print()
+    print("report sections" + (" (with the -p parameters)" if parameters else " (with the notebooks' default "
+                                "parameters; -p NAME=VALUE changes one)") + ":")
+    for line in plan:
+        print(line)
     return 0
 
 
@@ -243,9 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="project root (default: this checkout)")
     docs.set_defaults(run=_docs)
 
-    check = sub.add_parser("check", help="load and validate a source, print its row counts",
+    check = sub.add_parser("check", help="load and validate a source, print its row counts and which report "
+                           "sections will run on it (and why not)",
                            epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("--source", default=None, help="folder of the data (default: the bundled sample)")
+    check.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                       help="a notebook parameter, as for report (changes what some sections need)")
     check.set_defaults(run=_check)
     return parser
 

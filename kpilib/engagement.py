@@ -2582,7 +2582,8 @@ def headline_metrics(
 ) -> pd.DataFrame:
     """The engagement notebook's headline numbers for ``month`` and the month before.
 
-    Rows, for each of the two months, where the table they need is present:
+    Rows, for each of the two months, where the table they need is present (MAU and
+    stickiness are NaN, "no data", when the events hold no activity event at all):
 
     * ``open_rate``, ``click_rate`` — mails sent in the month (rates with counts);
     * ``mau`` — monthly active users; ``stickiness`` — mean DAU / MAU;
@@ -2623,7 +2624,9 @@ def headline_metrics(
     3  stickiness  2026-10  0.032258
     """
     ds = load_dataset(data)
-    events = ds.require("events", "the engagement headline metrics")
+    events = ds.events
+    if events is None and ds.email is None and ds.surveys is None:
+        ds.require("events", "the engagement headline metrics")
     this_start, this_end = month_bounds(month)
     previous = pd.Period(month, freq="M") - 1
     prev_start, _ = month_bounds(str(previous))
@@ -2642,18 +2645,25 @@ def headline_metrics(
                 if m is None:
                     continue
                 add(rate, label, m[rate], m[num], m[den], m[f"{rate}_ci_low"], m[f"{rate}_ci_high"])
-    mau = active_users(events, "M", prev_start, this_end, activity_events)
-    for _, r in mau.iterrows():
-        add("mau", labels[r.period], r.active_users)
-    for _, r in stickiness(events, prev_start, this_end, activity_events).iterrows():
-        add("stickiness", labels[r.period], r.stickiness)
+    # no activity event in the data at all: MAU and stickiness are unknown, not 0
+    active = events is not None and bool(_activity(events, activity_events).count().execute())
+    if active:
+        mau = active_users(events, "M", prev_start, this_end, activity_events)
+        for _, r in mau.iterrows():
+            add("mau", labels[r.period], r.active_users)
+        for _, r in stickiness(events, prev_start, this_end, activity_events).iterrows():
+            add("stickiness", labels[r.period], r.stickiness)
+    else:
+        for label in labels.values():
+            add("mau", label, np.nan)
+            add("stickiness", label, np.nan)
     if ds.surveys is not None:
         for _, r in nps_by(ds.surveys, start=prev_start, end=this_end).iterrows():
             add("nps", labels[r.period], r.nps, np.nan, r.n, r.ci_low, r.ci_high)
         for _, r in csat_by(ds.surveys, start=prev_start, end=this_end, scale=csat_scale,
                             satisfied_min=csat_satisfied_min).iterrows():
             add("csat", labels[r.period], r.rate, r.numerator, r.denominator, r.ci_low, r.ci_high)
-    if ds.subscriptions is not None:
+    if ds.subscriptions is not None and active:
         options = dict(email=ds.email, surveys=ds.surveys, weights=health_weights, activity_events=activity_events)
         backtest = health_score_backtest(events, ds.subscriptions, list(labels.values()), **options)
         for _, r in backtest.iterrows():

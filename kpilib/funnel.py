@@ -51,7 +51,7 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
-from kpilib.data import DataError, as_table, column_list, require_columns
+from kpilib.data import DataError, as_table, column_list, exact_sum, require_columns
 from kpilib.metrics import Metric, computes, register
 from kpilib.periods import duration_seconds, month_bounds, previous_month, time_filter, to_utc
 from kpilib.stats import SMALL_DENOMINATOR, compare_proportions, rate_frame
@@ -63,6 +63,7 @@ __all__ = [
     "ab_comparison",
     "conversion_rate",
     "cost_per_mql",
+    "describe_funnel",
     "drop_off",
     "funnel",
     "funnel_users",
@@ -549,6 +550,7 @@ def funnel_users(
     start: TimeLike = None,
     end: TimeLike = None,
     as_of: TimeLike = None,
+    customers: ibis.Table | pd.DataFrame | None = None,
 ) -> ibis.Table:
     """One row per user who entered the funnel, with the matched time of each step.
 
@@ -567,13 +569,18 @@ def funnel_users(
     order : {"ordered", "strict", "any"}, default "ordered"
         How steps must follow each other.
     by : str or list of str, optional
-        Columns of ``events`` whose value at the entry event is kept.
+        Columns of ``events`` whose value at the entry event is kept; a column the events
+        lack is taken from ``customers`` (the person's attribute) when it has it.
     start, end : str or pandas.Timestamp, optional
         Users enter at their first step-1 event in ``[start, end)`` (UTC). Later steps may
         fall after ``end``, inside the window.
     as_of : str or pandas.Timestamp, optional
         The end of the data: events after it are ignored and windows ending after it are
         open. Default: the latest event time.
+    customers : ibis.Table or pandas.DataFrame, optional
+        The customers table, for ``by`` columns that are customer attributes (a CRM export
+        records the acquisition channel on the lead, not on its events); people without a
+        customers row get a null group.
 
     Returns
     -------
@@ -596,8 +603,11 @@ def funnel_users(
     events = as_table(events, "events")
     steps = _check_steps(steps)
     order = _check_order(order)
-    by = column_list(by)
-    require_columns(events, by, "events", "the breakdown")
+    by_all = column_list(by)
+    people = as_table(customers, "customers") if customers is not None else None
+    from_customers = [c for c in by_all if c not in events.columns and people is not None and c in people.columns]
+    by = [c for c in by_all if c not in from_customers]
+    require_columns(events, by, "events", "the breakdown" if people is None else "the breakdown (events or customers)")
     window_seconds = int(duration_seconds(window))
     start, end, as_of = to_utc(start), to_utc(end), to_utc(as_of)
 
@@ -622,6 +632,10 @@ def funnel_users(
         **{_step_column(1): entries.ts},
         window_end=entries.ts + ibis.interval(seconds=window_seconds),
     )
+    if from_customers:
+        attributes = people.select(a_customer_id=people.customer_id, **{c: people[c] for c in from_customers})
+        joined = users.left_join(attributes, users.customer_id == attributes.a_customer_id)
+        users = joined.select("customer_id", *by_all, _step_column(1), "window_end")
     users = users.mutate(window_open=users.window_end > data_end)
 
     # Events that can match a step, with their multiplicity per (user, name, instant):
@@ -776,6 +790,7 @@ def funnel(
     end: TimeLike = None,
     as_of: TimeLike = None,
     complete_only: bool = False,
+    customers: ibis.Table | pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     r"""Conversion through an ordered list of steps, with intervals, per step.
 
@@ -807,6 +822,8 @@ def funnel(
         End of the data (default: the latest event); windows ending later are open.
     complete_only : bool, default False
         Count only users whose window has closed by ``as_of``.
+    customers : ibis.Table or pandas.DataFrame, optional
+        For ``by`` columns the events lack (see :func:`funnel_users`).
 
     Returns
     -------
@@ -858,12 +875,52 @@ def funnel(
     steps = _check_steps(steps)
     by_columns = column_list(by)
     users = funnel_users(events, steps, window=window, order=order, by=by_columns, start=start, end=end,
-                         as_of=as_of)
+                         as_of=as_of, customers=customers)
     counts = _funnel_counts(users, len(steps), by_columns, complete_only)
     return _long_funnel(counts, steps, by_columns)
 
 
 @computes("conversion_rate")
+def _duration_text(window: WindowLike) -> str:
+    """``"14D"`` → ``"14 days"``, ``"36h"`` → ``"36 hours"``, ``"90min"`` → ``"90 minutes"``."""
+    seconds = duration_seconds(window)
+    for size, unit in ((86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second")):
+        if seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds:g} seconds"
+
+
+def describe_funnel(steps: Sequence[str], *, window: WindowLike = "14D", order: Order = "ordered") -> str:
+    """How people enter and move through the funnel, in Markdown, from its parameters.
+
+    The notebook's prose about the funnel comes from here, so it names the steps and the
+    window actually used.
+
+    Examples
+    --------
+    >>> print(describe_funnel(["mql", "sql", "won"], window="30D"))
+    People enter at their **first** `mql` of the month; from that moment they have 30 days (the conversion window) to take each next step — `sql`, then `won` — in that order (other events may come in between).
+    >>> print(describe_funnel(["visit"], window="36h"))
+    People enter at their **first** `visit` of the month; a one-step funnel counts the entrants only.
+    """
+    steps = _check_steps(steps)
+    order = _check_order(order)
+    entry = f"People enter at their **first** `{steps[0]}` of the month"
+    if len(steps) == 1:
+        return f"{entry}; a one-step funnel counts the entrants only."
+    rest = [f"`{s}`" for s in steps[1:]]
+    how = {
+        "ordered": "in that order (other events may come in between)",
+        "strict": "in that order, with no other step event in between",
+        "any": "in any order",
+    }[order]
+    listed = rest[0] if len(rest) == 1 else ", ".join(rest[:-1]) + f", then {rest[-1]}"
+    next_steps = f"the next step, {listed}," if len(rest) == 1 else f"each next step — {listed} —"
+    return (f"{entry}; from that moment they have {_duration_text(window)} (the conversion window) to take "
+            f"{next_steps} {how}.")
+
+
 def conversion_rate(
     events: ibis.Table | pd.DataFrame,
     steps: Sequence[str],
@@ -876,6 +933,7 @@ def conversion_rate(
     end: TimeLike = None,
     as_of: TimeLike = None,
     complete_only: bool = False,
+    customers: ibis.Table | pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     r"""Conversion from the first step to ``to_step`` (default the last), per group.
 
@@ -888,11 +946,11 @@ def conversion_rate(
     steps : list of str
         Funnel steps.
     by : str or list of str, optional
-        Breakdown columns of ``events`` (value at entry).
+        Breakdown columns of ``events`` (value at entry), or of ``customers``.
     to_step : int or str, default -1
         The step converted to: a 1-based position, a negative position from the end, or
         a step name.
-    window, order, start, end, as_of, complete_only
+    window, order, start, end, as_of, complete_only, customers
         As in :func:`funnel`.
 
     Returns
@@ -923,7 +981,7 @@ def conversion_rate(
     target = _step_index(to_step, steps, "to_step")
     by_columns = column_list(by)
     table = funnel(events, steps, window=window, order=order, by=by_columns, start=start, end=end,
-                   as_of=as_of, complete_only=complete_only)
+                   as_of=as_of, complete_only=complete_only, customers=customers)
     entered = table[table.step_index == 1].reset_index(drop=True)
     reached = table[table.step_index == target].reset_index(drop=True)
     rates = rate_frame(reached["users"], entered["users"])
@@ -1203,6 +1261,7 @@ def ab_comparison(
     as_of: TimeLike = None,
     complete_only: bool = False,
     confidence: float = 0.95,
+    customers: ibis.Table | pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     r"""Compare the conversion of two groups (variants, channels): B minus A.
 
@@ -1216,8 +1275,8 @@ def ab_comparison(
         Column of ``events`` holding the groups (value at entry), e.g. ``"variant"``.
     a, b : object
         The two values of ``by`` to compare; ``a`` is the reference (control).
-    to_step, window, order, start, end, as_of, complete_only
-        As in :func:`conversion_rate`.
+    to_step, window, order, start, end, as_of, complete_only, customers
+        As in :func:`conversion_rate` (``by`` may be a column of ``customers``).
     confidence : float, default 0.95
         Level of the interval; ``significant`` means ``p_value < 1 - confidence``.
 
@@ -1251,7 +1310,8 @@ def ab_comparison(
     0            2          2            1          2        -0.5
     """
     rates = conversion_rate(events, steps, by=by, to_step=to_step, window=window, order=order,
-                            start=start, end=end, as_of=as_of, complete_only=complete_only)
+                            start=start, end=end, as_of=as_of, complete_only=complete_only,
+                            customers=customers)
     present = rates[by].tolist()
     for label, value in (("a", a), ("b", b)):
         if value not in present:
@@ -1665,7 +1725,7 @@ def mql_count(
 def _monthly_spend(spend: ibis.Table | pd.DataFrame, start: pd.Timestamp | None,
                    end: pd.Timestamp | None) -> pd.DataFrame:
     spend = time_filter(as_table(spend, "spend"), "date", start, end, date=True)
-    return spend.group_by(month=spend.date.strftime("%Y-%m")).agg(cost=spend.cost.sum()).to_pandas()
+    return spend.group_by(month=spend.date.strftime("%Y-%m")).agg(cost=exact_sum(spend.cost)).to_pandas()
 
 
 @computes("cost_per_mql")
@@ -1990,6 +2050,10 @@ def headline_metrics(
       no interval);
     * ``sales_cycle_length`` — median days first touch → first purchase.
 
+    A metric the data cannot give is NaN ("no data" on the report), not 0: the conversion
+    and its time when a step never occurs in ``events``; leads, MQLs and their cost when
+    there is no ``lead`` event at all.
+
     Parameters
     ----------
     events : ibis.Table or pandas.DataFrame
@@ -2056,31 +2120,43 @@ def headline_metrics(
         timed = converters.group_by("month").agg(
             median=converters.days.quantile(0.5), n=converters.count()
         ).to_pandas().set_index("month")
+    # A step no event of the data ever matches makes the funnel meaningless, not 0 %.
+    seen = set(events.filter(events.event.isin(sorted(set(steps)))).select("event").distinct()
+               .execute()["event"])
+    complete = seen >= set(steps)
     for label in months:
         entered = int(conversion.entered.get(label, 0))
         converted = int(conversion.converted.get(label, 0) or 0)
         rate = rate_frame([converted], [entered]).iloc[0]
-        add("conversion_rate", label, rate.rate, converted, entered, rate.ci_low, rate.ci_high)
+        if complete:
+            add("conversion_rate", label, rate.rate, converted, entered, rate.ci_low, rate.ci_high)
+        else:
+            add("conversion_rate", label, np.nan)
     if timed is not None:
         for label in months:
-            add("time_to_convert", label, timed["median"].get(label, np.nan))
+            add("time_to_convert", label, timed["median"].get(label, np.nan) if complete else np.nan)
 
+    # With no lead event anywhere in the data, leads and MQLs are not zero but unknown.
+    has_leads = bool(events.filter(events.event == "lead").count().execute())
     leads = new_leads(events, start=prev_start, end=this_end).set_index("month")
     for label in months:
-        add("new_leads", label, leads.new_leads.get(label, 0))
+        add("new_leads", label, leads.new_leads.get(label, 0) if has_leads else np.nan)
     mql_options = dict(method=mql_method, behaviour_points=behaviour_points, profile_points=profile_points,
                        threshold=threshold, start=prev_start, end=this_end)
     if spend is not None:
         money = cost_per_mql(events, spend, customers, **mql_options).set_index("month")
         for label in months:
-            add("mql_count", label, money.mql_count.get(label, 0))
+            add("mql_count", label, money.mql_count.get(label, 0) if has_leads else np.nan)
         for label in months:
             cost, mqls = float(money.cost.get(label, 0.0)), int(money.mql_count.get(label, 0))
-            add("cost_per_mql", label, cost / mqls if mqls else np.nan, cost, mqls)
+            if has_leads:
+                add("cost_per_mql", label, cost / mqls if mqls else np.nan, cost, mqls)
+            else:
+                add("cost_per_mql", label, np.nan)
     else:
         mqls = mql_count(events, customers, **mql_options).set_index("month")
         for label in months:
-            add("mql_count", label, mqls.mql_count.get(label, 0))
+            add("mql_count", label, mqls.mql_count.get(label, 0) if has_leads else np.nan)
     cycles = sales_cycle_length(events, start=prev_start, end=this_end).set_index("month")
     for label in months:
         add("sales_cycle_length", label, cycles.median_days.get(label, np.nan))

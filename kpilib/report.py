@@ -67,15 +67,19 @@ import pandas as pd
 from kpilib import metrics as _metrics
 from kpilib import stats as _stats
 from kpilib.periods import MONTH_PATTERN, month_range, next_month, previous_month, validate_month
+from kpilib.sections import SECTION_MIMETYPE, NotebookPlan, NotebookSkipped, sections
 
 __all__ = [
     "CHROMIUM_FLAGS",
     "HEADLINE_MIMETYPE",
     "KPI_COLUMNS",
     "Headline",
+    "NotebookPlan",
+    "NotebookSkipped",
     "NotebookStatus",
     "ReportArgumentError",
     "ReportResult",
+    "SECTION_MIMETYPE",
     "compare_months",
     "default_notebooks_dir",
     "find_chromium",
@@ -93,6 +97,7 @@ __all__ = [
     "render_index",
     "run_history",
     "run_report",
+    "sections",
     "select_notebooks",
     "use_report_tables",
     "validate_month",
@@ -111,6 +116,9 @@ KPI_COLUMNS = ("metric", "month", "value", "numerator", "denominator", "ci_low",
 KERNEL_NAME = "python3"
 
 _MISSING = "—"
+
+#: How a headline metric without a value (no data in the month) is shown: never as 0.
+NO_DATA = "no data"
 
 
 # --------------------------------------------------------------------------- months
@@ -661,14 +669,17 @@ def _display_row(record: Mapping[str, Any]) -> dict[str, Any]:
         arrow = ""
     else:
         arrow = "▲" if change > 0 else "▼" if change < 0 else "▬"
+    value, previous = record.get("value"), record.get("previous_value")
     return {
         "metric": record["metric"],
         "title": record.get("title") or record["metric"],
-        "value": format_value(record.get("value"), unit),
+        "has_value": _finite_or_none(value) is not None,
+        "has_previous": _finite_or_none(previous) is not None,
+        "value": format_value(value, unit) if _finite_or_none(value) is not None else NO_DATA,
         "interval": _format_interval(
             record.get("ci_low"), record.get("ci_high"), lambda v: format_value(v, unit)
         ),
-        "previous_value": format_value(record.get("previous_value"), unit),
+        "previous_value": format_value(previous, unit) if _finite_or_none(previous) is not None else NO_DATA,
         "change": format_change(change, unit),
         "change_interval": _format_interval(
             record.get("change_ci_low"),
@@ -759,13 +770,20 @@ class NotebookStatus:
     title : str
         Its first Markdown heading (or the stem).
     status : str
-        ``"ok"`` or ``"failed"``.
+        ``"ok"``; ``"partial"`` (it ran, some sections were skipped: see
+        ``skipped_sections``); ``"skipped"`` (the source lacks what it needs: see
+        ``reason``; nothing ran); or ``"failed"``.
     error : str or None
         The error, for a failed notebook.
     metrics : list of dict
         The headline records (see :func:`compare_months`), possibly empty.
     seconds : float
         Execution time.
+    reason : str or None
+        Why a skipped notebook did not run (which table to add), one line.
+    skipped_sections : list of dict
+        The sections that did not run, in page order: ``section``, ``title`` and
+        ``reason`` (recorded by :meth:`kpilib.sections.NotebookPlan.runs`).
     """
 
     notebook: str
@@ -774,11 +792,13 @@ class NotebookStatus:
     error: str | None = None
     metrics: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    reason: str | None = None
+    skipped_sections: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """Whether the notebook ran without error."""
-        return self.status == "ok"
+        """Whether the notebook did not fail (it ran, in full or in part, or was skipped)."""
+        return self.status != "failed"
 
     def to_json(self, month: str) -> dict[str, Any]:
         """The content of ``<notebook>.json``."""
@@ -788,6 +808,8 @@ class NotebookStatus:
             "month": month,
             "status": self.status,
             "error": self.error,
+            "reason": self.reason,
+            "skipped_sections": self.skipped_sections,
             "seconds": round(self.seconds, 2),
             "metrics": self.metrics,
         }
@@ -802,6 +824,8 @@ class NotebookStatus:
             error=data.get("error"),
             metrics=list(data.get("metrics") or []),
             seconds=float(data.get("seconds") or 0.0),
+            reason=data.get("reason"),
+            skipped_sections=list(data.get("skipped_sections") or []),
         )
 
 
@@ -847,7 +871,7 @@ class ReportResult:
 
     @property
     def ok(self) -> bool:
-        """True when every notebook ran."""
+        """True when no notebook failed (skipped and partial notebooks are not failures)."""
         return not self.failed
 
     @property
@@ -1444,7 +1468,12 @@ def _build_month(month: str, plan: _Plan, *, progress: bool) -> ReportResult:
         )  # fmt: skip
         for path in bar:
             bar.set_postfix_str(path.stem)
-            status = _run_notebook(path, staging, params, plan.notebooks_dir, pages)
+            dataset = plan.summary.dataset if plan.summary is not None else None
+            reason = _skip_before_running(path, params, dataset)
+            if reason is not None:  # the notebook would skip itself: no kernel for it
+                status = _skip_notebook(path, staging, reason, pages)
+            else:
+                status = _run_notebook(path, staging, params, plan.notebooks_dir, pages)
             (staging / f"{path.stem}.json").write_text(
                 json.dumps(status.to_json(month), indent=2, allow_nan=False) + "\n",
                 encoding="utf-8",
@@ -1521,13 +1550,17 @@ def _swap_in(staging: Path, final: Path) -> None:
             _remove_tree(aside)
 
 
+#: Notebook statuses of a month that needs no rebuild (a skipped notebook is done too).
+_DONE = ("ok", "partial", "skipped")
+
+
 def _is_up_to_date(folder: Path, stems: Sequence[str]) -> bool:
-    """Whether ``folder`` holds a complete report in which every notebook of ``stems`` ran."""
+    """Whether ``folder`` holds a complete report in which no notebook of ``stems`` failed."""
     if not (folder / MANIFEST_NAME).is_file() or not (folder / "index.html").is_file():
         return False
     for stem in stems:
         path = folder / f"{stem}.json"
-        if not path.is_file() or json.loads(path.read_text("utf-8")).get("status") != "ok":
+        if not path.is_file() or json.loads(path.read_text("utf-8")).get("status") not in _DONE:
             return False
     return True
 
@@ -1550,7 +1583,8 @@ def run_history(
 
     A month already built is skipped unless ``force``: one is built when its folder has
     an ``index.json`` and every notebook to run has a ``<notebook>.json`` with status
-    ``ok``, so a month with a failed or a missing notebook is built again. Each build
+    ``ok``, ``partial`` or ``skipped``, so a month with a failed or a missing notebook is
+    built again. Each build
     (see :func:`run_report`) refreshes ``<out>/index.html``, the overview of every month
     with a trend line per headline KPI.
 
@@ -1637,6 +1671,50 @@ def _read_headline(nb: Any) -> list[dict[str, Any]]:
     return list(found.values())
 
 
+def _read_skipped_sections(nb: Any) -> list[dict[str, Any]]:
+    """The sections an executed notebook skipped (see :data:`SECTION_MIMETYPE`), in page order."""
+    found: dict[str, dict[str, Any]] = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {}).get(SECTION_MIMETYPE)
+            if data is None:
+                continue
+            if isinstance(data, str):
+                data = json.loads(data)
+            record = {k: data.get(k) for k in ("section", "title", "reason")}
+            found.setdefault(str(record["section"]), record)
+    return list(found.values())
+
+
+def _skip_before_running(path: Path, params: Mapping[str, object], dataset: Any) -> str | None:
+    """Why notebook ``path`` would skip itself on ``dataset`` (its sections' plan with its
+    default parameters and ``params``), or None: such a notebook is not started at all."""
+    from kpilib import sections as _sections
+
+    if dataset is None or path.stem not in _sections.NOTEBOOKS:
+        return None
+    try:
+        values = {**_sections.notebook_parameters(path), **params}
+        return _sections.skip_reason(_sections.evaluate(dataset, path.stem, values))
+    except Exception:  # the notebook decides for itself when it runs
+        logger.debug("no section plan for %s before running it", path.name, exc_info=True)
+        return None
+
+
+def _skipped_status(path: Path, title: str, reason: str, seconds: float = 0.0) -> NotebookStatus:
+    logger.info("notebook %s skipped: %s", path.name, reason)
+    return NotebookStatus(notebook=path.stem, title=title, status="skipped", reason=reason, seconds=seconds)
+
+
+def _skip_notebook(path: Path, staging: Path, reason: str, pages: _NotebookPages) -> NotebookStatus:
+    """A notebook not run at all: its page (introduction and reason) and its status."""
+    import nbformat
+
+    page = pages.render(path.stem, nbformat.read(path, as_version=4), error=None, run_at=_now(), skipped=reason)
+    (staging / f"{path.stem}.html").write_text(page, encoding="utf-8")
+    return _skipped_status(path, pages.titles[path.stem], reason)
+
+
 def _run_notebook(
     path: Path, staging: Path, params: Mapping[str, object], cwd: Path, pages: _NotebookPages
 ) -> NotebookStatus:
@@ -1650,6 +1728,7 @@ def _run_notebook(
     error: str | None = None
     nb = None
     run_at = _now()
+    reason = None
     start = time.perf_counter()
     try:
         nb = papermill.execute_notebook(
@@ -1662,15 +1741,20 @@ def _run_notebook(
             kernel_manager_class=_kernel_manager_class(),
         )
     except PapermillExecutionError as exc:
-        error = f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
+        if exc.ename == NotebookSkipped.__name__:
+            reason = exc.evalue
+        else:
+            error = f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
     except (CellTimeoutError, DeadKernelError) as exc:
         error = f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - start
     if nb is None and executed.exists():
         nb = nbformat.read(executed, as_version=4)
 
-    html = pages.render(path.stem, nb, error=error, run_at=run_at)
+    html = pages.render(path.stem, nb, error=error, run_at=run_at, skipped=reason)
     (staging / f"{path.stem}.html").write_text(html, encoding="utf-8")
+    if reason is not None:
+        return _skipped_status(path, title, reason, seconds)
     if error is not None:
         logger.warning("notebook %s failed: %s", path.name, error)
     headline = _read_headline(nb) if nb is not None else []
@@ -1683,13 +1767,15 @@ def _run_notebook(
             ", ".join(other_months),
             params["month"],
         )
+    skipped_sections = _read_skipped_sections(nb) if nb is not None else []
     return NotebookStatus(
         notebook=path.stem,
         title=title,
-        status="failed" if error is not None else "ok",
+        status="failed" if error is not None else ("partial" if skipped_sections else "ok"),
         error=error,
         metrics=headline,
         seconds=seconds,
+        skipped_sections=skipped_sections,
     )
 
 
@@ -2036,6 +2122,71 @@ def _html_exporter() -> Any:
     return exporter
 
 
+def _is_note(output: Mapping[str, Any]) -> bool:
+    """Whether a cell output is a kpilib note (a skipped or an empty section)."""
+    html = output.get("data", {}).get("text/html", "")
+    html = "".join(html) if isinstance(html, list) else str(html)
+    return html.startswith('<p class="kpilib-note')
+
+
+_HEADING = re.compile(r"\A\s*(#{1,6})\s")
+
+
+def _heading_level(cell: Any) -> int | None:
+    """The level of the heading a Markdown cell starts with (None: it starts with prose)."""
+    match = _HEADING.match(cell.source) if cell.cell_type == "markdown" else None
+    return len(match.group(1)) if match else None
+
+
+def _without_orphan_prose(nb: Any) -> Any:
+    """A copy of ``nb`` without the prose around results the page does not show.
+
+    * A heading whose part of the notebook (up to the next heading of its level or above)
+      has code cells and none of them shows anything — a subsection of a section that was
+      skipped — is dropped with everything in that part.
+    * A Markdown cell that is not a heading ("**How to read this.** …") and follows a
+      code cell whose outputs are only kpilib notes (the section was skipped, or had no
+      rows in the period) or nothing at all is dropped; a heading with a note under it stays.
+    """
+    nb = copy.deepcopy(nb)
+    cells = nb.cells
+    drop: set[int] = set()
+    for i, cell in enumerate(cells):
+        level = _heading_level(cell)
+        if level is None or level == 1 or i in drop:
+            continue
+        end = next((j for j in range(i + 1, len(cells))
+                    if (_heading_level(cells[j]) or 7) <= level), len(cells))
+        code = [c for c in cells[i + 1:end] if c.cell_type == "code"]
+        if code and not any(c.get("outputs") for c in code):
+            drop.update(range(i, end))
+    kept, quiet = [], False
+    for i, cell in enumerate(cells):
+        if cell.cell_type == "code":
+            tags = cell.metadata.get("tags", [])
+            quiet = all(_is_note(o) for o in cell.get("outputs", [])) and not (
+                {"parameters", "injected-parameters"} & set(tags))
+        elif quiet and _heading_level(cell) is None:
+            continue
+        if i not in drop:
+            kept.append(cell)
+    nb.cells = kept
+    return nb
+
+
+def _introduction(nb: Any) -> Any:
+    """A copy of ``nb`` with only the Markdown cells before its first code cell."""
+    nb = copy.deepcopy(nb)
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            break
+        if cell.cell_type == "markdown" and "papermill-error-cell-tag" not in cell.metadata.get("tags", []):
+            cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
 class _NotebookPages:
     """Renders the notebook pages of one month: nbconvert's HTML with kpilib's header.
 
@@ -2059,7 +2210,8 @@ class _NotebookPages:
         self._exporter = _html_exporter()
         self._mathjax = _mathjax_source() is not None
 
-    def _header(self, stem: str, *, error: str | None, run_at: str, footer: bool) -> str:
+    def _header(self, stem: str, *, error: str | None, run_at: str, footer: bool,
+                skipped: str | None = None, skipped_sections: Sequence[Mapping[str, Any]] = ()) -> str:
         stems = list(self.titles)
         at = stems.index(stem)
 
@@ -2084,12 +2236,27 @@ class _NotebookPages:
                 version=self.report.kpilib_version,
                 run_at=run_at,
                 error=error,
+                skipped=skipped,
+                skipped_sections=skipped_sections,
             )
         )
 
-    def render(self, stem: str, nb: Any | None, *, error: str | None, run_at: str) -> str:
-        """The page of notebook ``stem``: executed ``nb`` (None if it never ran) and its error."""
-        header = self._header(stem, error=error, run_at=run_at, footer=False)
+    def render(
+        self, stem: str, nb: Any | None, *, error: str | None, run_at: str, skipped: str | None = None
+    ) -> str:
+        """The page of notebook ``stem``: executed ``nb`` (None if it never ran) and its error.
+
+        A notebook ``skipped`` (the reason) shows its introduction (the Markdown before its
+        first code cell) under a note saying why it did not run; a notebook that skipped
+        sections lists them in its header.
+        """
+        if skipped is not None and nb is not None:
+            nb = _introduction(nb)
+        elif error is None and nb is not None:
+            nb = _without_orphan_prose(nb)
+        sections_skipped = _read_skipped_sections(nb) if nb is not None and skipped is None else []
+        header = self._header(stem, error=error, run_at=run_at, footer=False, skipped=skipped,
+                              skipped_sections=sections_skipped)
         footer = self._header(stem, error=None, run_at=run_at, footer=True)
         if nb is None:
             return (
@@ -2131,7 +2298,16 @@ def render_index(
         A self-contained HTML page (inline CSS, no scripts, no external resources). Every
         string is escaped by jinja2's autoescaping.
     """
-    groups = [{"status": s, "rows": [_display_row(r) for r in s.metrics]} for s in report.notebooks]
+    groups = []
+    for status in report.notebooks:
+        rows = [_display_row(r) for r in status.metrics]
+        groups.append({
+            "status": status,
+            "rows": rows,
+            # a card for a metric with a value in one of the two months; one line for the rest
+            "cards": [r for r in rows if r["has_value"] or r["has_previous"]],
+            "no_data": [r["title"] for r in rows if not (r["has_value"] or r["has_previous"])],
+        })
     return (
         _environment()
         .from_string(_INDEX_TEMPLATE)
@@ -2338,7 +2514,9 @@ def render_history_index(reports: Sequence[ReportResult]) -> str:
         {
             "month": r.month,
             "label": _month_title(r.month),
-            "ok": sum(s.ok for s in r.notebooks),
+            "ok": sum(s.status == "ok" for s in r.notebooks),
+            "partial": sum(s.status == "partial" for s in r.notebooks),
+            "skipped": sum(s.status == "skipped" for s in r.notebooks),
             "failed": len(r.failed),
             "metrics": sum(len(s.metrics) for s in r.notebooks),
             "run_at": r.run_at,
@@ -2475,6 +2653,11 @@ tbody.group th { text-align: left; background: #fbfbfc; font-weight: 600; }
 .status { font-weight: 600; } .status.ok { color: #1a7f37; }
 .status.failed { color: #fff; background: #cf222e; padding: 0.05rem 0.4rem; border-radius: 3px; }
 li.failed { border-left: 4px solid #cf222e; padding-left: 0.5rem; }
+.status.skipped { color: #fff; background: #8c959f; padding: 0.05rem 0.4rem; border-radius: 3px; }
+li.skipped { border-left: 4px solid #8c959f; padding-left: 0.5rem; color: #656d76; }
+.status.partial { color: #424a53; background: #eaeef2; padding: 0.05rem 0.4rem; border-radius: 3px; }
+li.partial { border-left: 4px solid #d0d7de; padding-left: 0.5rem; }
+.reason { color: #656d76; font-size: 0.9rem; } .reason ul { margin: 0.1rem 0 0.3rem; padding-left: 1.2rem; }
 .error { white-space: pre-wrap; color: #cf222e; font-family: monospace; font-size: 0.85rem; }
 .banner { border: 1px solid #cf222e; background: #ffebe9; padding: 0.6rem 1rem; border-radius: 6px; }
 .data-notes { border: 1px solid #d4a72c; background: #fff8c5; padding: 0.5rem 1rem; border-radius: 6px; margin: 0.6rem 0; }
@@ -2490,6 +2673,7 @@ nav.months { display: flex; justify-content: space-between; gap: 1rem; font-size
 .card .value { font-size: 1.6rem; font-weight: 650; margin: 0.2rem 0 0; font-variant-numeric: tabular-nums; }
 .card p { margin: 0.1rem 0; }
 .card .interval { font-size: 0.8rem; color: #656d76; }
+.card .value.no-data { font-size: 1.1rem; font-weight: 500; color: #656d76; font-style: italic; }
 .card .change { font-size: 0.9rem; font-variant-numeric: tabular-nums; }
 .good { color: #1a7f37; } .bad { color: #cf222e; } .neutral { color: #656d76; }
 .badge { display: inline-block; font-size: 0.75rem; padding: 0.05rem 0.45rem; border-radius: 999px;
@@ -2528,6 +2712,11 @@ table.kpilib-table { font-variant-numeric: tabular-nums; }
   word-break: normal; overflow-wrap: break-word; color: #4d2d00; font-size: 0.85rem;
   font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; }
 table.kpilib-table caption { caption-side: bottom; text-align: left; color: #656d76; font-size: 0.85em; }
+.kpilib-skipped-banner { color: #424a53; border: 1px solid #d0d7de; background: #f6f8fa; padding: 0.5rem 0.9rem;
+  border-radius: 6px; margin: 0.8rem 0 0; }
+.kpilib-skipped-banner ul { margin: 0.2rem 0 0; padding-left: 1.2rem; }
+p.kpilib-note { color: #656d76; font-style: italic; margin: 0.3rem 0; }
+p.kpilib-note.kpilib-skipped { border-left: 4px solid #d0d7de; padding-left: 0.6rem; }
 @media print {
   .kpilib-nav, .kpilib-footer { display: none; }
   .jp-OutputArea-output img, table.kpilib-headline { break-inside: avoid; }
@@ -2550,6 +2739,8 @@ _PAGE_HEADER_TEMPLATE = """\
 </dl>
 {% if data_notes %}<div class="kpilib-warning kpilib-data-notes"><strong>About the data:</strong><ul>{% for note in data_notes %}<li>{{ note }}</li>{% endfor %}</ul></div>{% endif %}
 {% if error %}<p class="kpilib-banner"><strong>This notebook failed:</strong> {{ error }}. The page shows its outputs up to the error.</p>{% endif %}
+{% if skipped %}<p class="kpilib-skipped-banner"><strong>Skipped:</strong> this notebook {{ skipped }}.</p>{% endif %}
+{% if skipped_sections %}<p class="kpilib-skipped-banner"><strong>{{ skipped_sections | length }} section{{ "s" if skipped_sections | length > 1 }} skipped</strong> (each says why below; the rest ran): {% for s in skipped_sections %}{{ s.title }}{% if not loop.last %} · {% endif %}{% endfor %}.</p>{% endif %}
 </header>
 """
 
@@ -2595,18 +2786,21 @@ _INDEX_TEMPLATE = """\
 {% for g in groups if g.rows %}
 <section class="kpi-group">
 <h3><a href="{{ g.status.notebook }}.html">{{ g.status.title }}</a></h3>
+{% if g.cards %}
 <div class="cards">
-{% for r in g.rows %}
+{% for r in g.cards %}
 <article class="card kpi" data-metric="{{ r.metric }}">
 <h4>{{ r.title }}</h4>
-<p class="value">{{ r.value }}</p>
-<p class="interval">{% if r.interval != "—" %}95% CI {{ r.interval }}{% else %}no interval{% endif %}</p>
-<p class="change {{ r.tone }}">{% if r.arrow %}<span class="arrow" aria-hidden="true">{{ r.arrow }}</span> {{ r.change }} vs {{ r.previous_month or previous }}{% else %}no value for {{ r.previous_month or previous }}{% endif %}</p>
+<p class="value{% if not r.has_value %} no-data{% endif %}">{{ r.value }}</p>
+<p class="interval">{% if r.interval != "—" %}95% CI {{ r.interval }}{% elif r.has_value %}no interval{% endif %}</p>
+<p class="change {{ r.tone }}">{% if r.arrow %}<span class="arrow" aria-hidden="true">{{ r.arrow }}</span> {{ r.change }} vs {{ r.previous_month or previous }}{% elif r.has_value %}no value for {{ r.previous_month or previous }}{% else %}{{ r.previous_value }} in {{ r.previous_month or previous }}{% endif %}</p>
 <p>{% if r.significant == "yes" %}<span class="badge significant" title="two-proportion test, 5% level">significant</span>{% elif r.significant == "no" %}<span class="badge">not significant</span>{% endif %}
-{% if r.small_sample %}<span class="small-n" title="denominator under {{ small_n }}">small n</span>{% endif %}</p>
+{% if r.small_sample and r.has_value %}<span class="small-n" title="denominator under {{ small_n }}">small n</span>{% endif %}</p>
 </article>
 {% endfor %}
 </div>
+{% endif %}
+{% if g.no_data %}<p class="muted no-data">No data in {{ month }} or {{ previous }}: {{ g.no_data | join(", ") }}.</p>{% endif %}
 </section>
 {% else %}
 <p class="muted">No notebook recorded headline metrics.</p>
@@ -2616,8 +2810,13 @@ _INDEX_TEMPLATE = """\
 {% for g in groups %}
 {% set s = g.status %}
 <li class="{{ s.status }}"><a href="{{ s.notebook }}.html">{{ s.title }}</a>
-<span class="status {{ s.status }}">{{ "FAILED" if s.status == "failed" else "ok" }}</span>
-<small>(<a href="{{ s.notebook }}.ipynb">notebook</a>, <a href="{{ s.notebook }}.json">metrics</a>, {{ "%.1f" | format(s.seconds) }} s)</small>
+<span class="status {{ s.status }}">{{ {"failed": "FAILED", "skipped": "skipped", "partial": "partial"}.get(s.status, "ok") }}</span>
+{% if s.status == "skipped" %}<small>(<a href="{{ s.notebook }}.json">status</a>)</small>
+<div class="reason">Not run: this notebook {{ s.reason }}.</div>
+{% else %}<small>(<a href="{{ s.notebook }}.ipynb">notebook</a>, <a href="{{ s.notebook }}.json">metrics</a>, {{ "%.1f" | format(s.seconds) }} s)</small>
+{% endif %}
+{% if s.skipped_sections %}<div class="reason">{{ s.skipped_sections | length }} section{{ "s" if s.skipped_sections | length > 1 }} skipped:
+<ul class="skipped-sections">{% for k in s.skipped_sections %}<li>{{ k.title }}: {{ k.reason }}</li>{% endfor %}</ul></div>{% endif %}
 {% if s.error %}<div class="error">{{ s.error }}</div>{% endif %}
 </li>
 {% endfor %}
@@ -2676,7 +2875,7 @@ _HISTORY_TEMPLATE = """\
 <tbody>
 {% for m in months %}
 <tr><td><a href="{{ m.month }}/index.html">{{ m.label }}</a></td>
-<td>{{ m.ok }} ok{% if m.failed %}, <span class="status failed">{{ m.failed }} failed</span>{% endif %}</td>
+<td>{{ m.ok }} ok{% if m.partial %}, {{ m.partial }} partial{% endif %}{% if m.skipped %}, <span class="status skipped">{{ m.skipped }} skipped</span>{% endif %}{% if m.failed %}, <span class="status failed">{{ m.failed }} failed</span>{% endif %}</td>
 <td>{{ m.metrics }}</td><td>{{ m.run_at or "—" }}</td>
 <td>{% if m.has_pdf %}<a href="{{ m.month }}/report.pdf">PDF</a>{% else %}—{% endif %}</td></tr>
 {% endfor %}
