@@ -22,10 +22,18 @@ Customers, spells and instants
   first instant of the period churns in that period, one starting exactly then is new
   in it. Monthly recurring revenue at an instant follows the same rule, so a plan change
   at an instant counts exactly one of its two rows.
-* **as_of** is the instant up to which the data are complete. By default it is the end
-  of the day of the latest timestamp in the table (data are taken to cover whole days).
+* **as_of** is the instant up to which the data are complete (exclusive: a start or an
+  end at ``as_of`` or later has not happened yet). By default it is
+  :func:`kpilib.periods.default_cutoff` of the latest timestamp in the table — the first
+  instant of the day after it, since the data cover their whole last day (with
+  date-only data every time is a midnight, and ends dated on the last day are churn).
   Only periods that have fully elapsed by ``as_of`` are reported; a cohort cell whose
   period has not elapsed is missing (NaN), never 0.
+* **Tenure** is counted in calendar months (:func:`kpilib.periods.months_between`):
+  a customer from 2024-03-15 to 2025-03-15, or from 2024-02-29 to 2025-02-28, lasted
+  exactly 12 months.
+* **Money** (MRR) is summed as exact decimals (:data:`kpilib.data.EXACT_MONEY`), so the
+  same rows give the same bits in any row order.
 * **Breakdowns** (``by``) name columns of ``customers`` (when passed, e.g. ``channel``)
   or of the analysed table; a column of the analysed table takes the value of the
   customer's first row (for subscriptions: the first plan).
@@ -54,23 +62,29 @@ from scipy import optimize as _opt
 from scipy import special as _sp
 from scipy import stats as _sps
 
-from kpilib.data import DataError, as_table, column_list, memtable
+from kpilib.data import EXACT_MONEY, DataError, as_table, column_list, memtable
 from kpilib.metrics import Metric, computes, register
 from kpilib.periods import (
     PANDAS_FREQ,
     PERIOD_ORIGIN,
+    default_cutoff,
+    month_bounds,
+    months_between,
     period_index,
     period_index_of,
     previous_month,
     to_utc,
     validate_month,
 )
-from kpilib.stats import SMALL_DENOMINATOR, rate_frame
+from kpilib.stats import SMALL_DENOMINATOR, rate_frame, wilson_interval
 
 __all__ = [
+    "MIN_COHORTS",
     "MONTH_DAYS",
     "PERIODS_PER_YEAR",
     "SAAS_MONTHLY_CHURN_BENCHMARK",
+    "SNAPSHOT_CHANCE",
+    "SNAPSHOT_ZERO_PERIODS",
     "SBGFit",
     "SBGProjection",
     "SurvivalResult",
@@ -86,12 +100,27 @@ __all__ = [
     "retention_matrix",
     "revenue_retention",
     "sbg_projection",
+    "snapshot_note",
     "survival",
     "tenure_survivors",
 ]
 
-#: Days in an average Gregorian month (365.25 / 12); the unit of tenure and lifetimes.
+#: Days in an average Gregorian month (365.25 / 12), for reading a count of days as months.
+#: Tenure and lifetimes are not counted in it but in calendar months
+#: (:func:`kpilib.periods.months_between`).
 MONTH_DAYS = 365.25 / 12
+
+#: Fewest cohorts an offset of an average retention curve may rest on without being flagged
+#: (``few_cohorts`` in :func:`retention_average`).
+MIN_COHORTS = 3
+
+#: A churn series looks like a snapshot (:func:`snapshot_note`) when at least this many of
+#: its first periods with customers at risk — or all of them before the latest period —
+#: show exactly zero churn and a period with churn follows …
+SNAPSHOT_ZERO_PERIODS = 3
+#: … and, even at the low end of the 95 % interval of the churn rate seen from that period
+#: on, that many customer-periods without a single churn would have a chance below this.
+SNAPSHOT_CHANCE = 0.001
 
 #: Periods per year, for annualising a per-period rate.
 PERIODS_PER_YEAR: dict[str, float] = {"W": 365.25 / 7, "M": 12.0, "Q": 4.0, "Y": 1.0}
@@ -101,6 +130,10 @@ PERIODS_PER_YEAR: dict[str, float] = {"W": 365.25 / 7, "M": 12.0, "Q": 4.0, "Y":
 SAAS_MONTHLY_CHURN_BENCHMARK = (0.03, 0.08)
 
 _UTC = dt.Timestamp(timezone="UTC")
+#: A customer's MRR at an instant: the exact sum (:data:`kpilib.data.EXACT_MONEY`) of their
+#: running rows, kept as a wide decimal so that the squares and products of the interval
+#: sums (twelve decimal places) are exact too and nothing depends on the summation order.
+_MRR = dt.Decimal(38, 6)
 _FAR_FUTURE = pd.Timestamp("2999-01-01", tz="UTC")
 _DAY_NS = 86_400 * 10**9
 
@@ -374,8 +407,9 @@ register(
         stage="retention",
         formula=r"\min\{t : \hat S(t) \le 0.5\}, \quad \hat S(t) = \prod_{t_i \le t} \left(1 - \frac{d_i}{n_i}\right)",
         definition=(
-            "The subscription tenure (in months of 30.44 days) by which half the customers "
-            "have churned, read off the Kaplan–Meier curve, in which customers still "
+            "The subscription tenure (in calendar months: a year is 12 months, leap day or "
+            "not) by which half the customers have churned, read off the Kaplan–Meier "
+            "curve, in which customers still "
             "subscribed are censored (they count while observed, never as churned). "
             "'Not reached' when more than half are still subscribed at the longest tenure "
             "observed."
@@ -393,8 +427,8 @@ register(
         '>>> res.summary[["subscribers", "churned", "censored", "median_reached"]]\n'
         '   subscribers  churned  censored  median_reached\n'
         '0            4        2         2            True\n'
-        '>>> round(float(res.summary["median_lifetime"].iloc[0]), 2)  # months: d churns after 56 days\n'
-        '1.84',
+        '>>> round(float(res.summary["median_lifetime"].iloc[0]), 2)  # d: 1 month to 5 Feb, then 25 of 28 days\n'
+        '1.89',
         reference="Kaplan & Meier (1958); lifelines.KaplanMeierFitter.",
     )
 )
@@ -463,18 +497,14 @@ def annualised_rate(rate, period: str = "M"):
     return 1 - (1 - np.asarray(rate, dtype=float)) ** k if np.ndim(rate) else 1 - (1 - float(rate)) ** k
 
 
-def _ceil_day(ts: pd.Timestamp) -> pd.Timestamp:
-    """The end of the day of ``ts`` (``ts`` itself when it is a midnight)."""
-    day = ts.normalize()
-    return day if day == ts else day + pd.Timedelta(days=1)
-
-
 def _resolve_as_of(as_of: Any, latest: Any) -> pd.Timestamp:
+    """``as_of``, or the default cut-off after ``latest`` (the whole last day included)."""
     if as_of is not None:
         return to_utc(as_of)
-    if latest is None or pd.isna(latest):
+    cutoff = default_cutoff(latest)
+    if cutoff is None:
         raise DataError("the table is empty, so there is nothing to measure", fix="Pass data with rows")
-    return _ceil_day(to_utc(latest))
+    return cutoff
 
 
 def _period_grid(first: pd.Timestamp, as_of: pd.Timestamp, period: str) -> pd.DataFrame:
@@ -554,6 +584,21 @@ def _subs_and_as_of(subscriptions: Any, as_of: Any) -> tuple[ibis.Table, pd.Time
     return subs, as_of
 
 
+def _spells_with_tenure(
+    subscriptions: Any, as_of: Any, by: list[str], customers: Any
+) -> tuple[ibis.Table, pd.Timestamp]:
+    """Customer spells as seen at ``as_of`` (lazy), with ``tenure_months`` (calendar
+    months to the end, or to ``as_of`` while open) and the ``by`` columns; and ``as_of``."""
+    subs, as_of = _subs_and_as_of(subscriptions, as_of)
+    spells = _spells_expr(subs)
+    end = ibis.coalesce(spells.end_at, ibis.literal(as_of, type=_UTC))
+    spells = months_between(spells, "start_at", end, name="tenure_months")
+    attrs = _attributes(subs, "start_at", by, customers, "subscriptions")
+    if attrs is not None:
+        spells = spells.left_join(attrs, "customer_id").drop("customer_id_right")
+    return spells, as_of
+
+
 def _grid_table(grid: pd.DataFrame) -> ibis.Table:
     return memtable(grid.assign(period_idx=np.arange(len(grid), dtype="int64")))
 
@@ -611,7 +656,9 @@ def customer_spells(
     pandas.DataFrame
         ``customer_id``, ``spell`` (1, 2, … per customer; 2 and up are reactivations),
         ``start_at``, ``end_at`` (NaT while active), ``rows`` (subscription rows merged),
-        ``mrr_at_start`` and the ``by`` columns.
+        ``mrr_at_start``, ``tenure_months`` (calendar months from the start to the end, or
+        to ``as_of`` while active; see :func:`kpilib.periods.months_between`) and the
+        ``by`` columns.
 
     Examples
     --------
@@ -620,16 +667,18 @@ def customer_spells(
     >>> subs = pd.DataFrame({"customer_id": ["a", "a", "a"],
     ...     "start_at": ["2026-01-01", "2026-02-01", "2026-05-01"],
     ...     "end_at": ["2026-02-01", "2026-03-10", None], "mrr": [10.0, 20.0, 20.0]})
-    >>> customer_spells(subs, as_of="2026-06-01")[["spell", "start_at", "end_at", "rows"]]
+    >>> spells = customer_spells(subs, as_of="2026-06-01")
+    >>> spells[["spell", "start_at", "end_at", "rows"]]
        spell                  start_at                    end_at  rows
     0      1 2026-01-01 00:00:00+00:00 2026-03-10 00:00:00+00:00     2
     1      2 2026-05-01 00:00:00+00:00                       NaT     1
+
+    Tenure: two months to 1 March and 9 of March's 31 days; one month to ``as_of``:
+
+    >>> spells["tenure_months"].round(4).tolist()
+    [2.2903, 1.0]
     """
-    subs, as_of = _subs_and_as_of(subscriptions, as_of)
-    spells = _spells_expr(subs)
-    attrs = _attributes(subs, "start_at", column_list(by), customers, "subscriptions")
-    if attrs is not None:
-        spells = spells.left_join(attrs, "customer_id").drop("customer_id_right")
+    spells, _ = _spells_with_tenure(subscriptions, as_of, column_list(by), customers)
     out = spells.order_by(["customer_id", "spell"]).execute()
     out["spell"] = out["spell"].astype("int64")
     return out.reset_index(drop=True)
@@ -763,6 +812,107 @@ def churn_rate(
     return out[columns]
 
 
+def _period_word(label: str) -> str:
+    """``"month"``, ``"quarter"``, ``"year"`` or ``"week"`` from a period label."""
+    if len(label) == 7 and label[4] == "-":
+        return "month"
+    if "Q" in label:
+        return "quarter"
+    return "year" if len(label) == 4 else "week"
+
+
+def snapshot_note(
+    rates: pd.DataFrame,
+    *,
+    min_zero_periods: int = SNAPSHOT_ZERO_PERIODS,
+    chance: float = SNAPSHOT_CHANCE,
+) -> str | None:
+    r"""A warning when a churn series looks like a snapshot, else None.
+
+    An extract of the customers on the books at a recent date holds no one who left
+    before it: its churn is exactly zero for month after month and then jumps, and the
+    jump is an artefact, not news. The series is judged a snapshot when
+
+    * its first periods with customers at risk show no churn at all — at least
+      ``min_zero_periods`` of them (:data:`SNAPSHOT_ZERO_PERIODS`, 3), or every one
+      before the latest period — and a period with churn follows, and
+    * so long a run of zeros is implausible at the churn rate seen from the first churn
+      on: with :math:`n_0` customer-periods at risk in the zero run and :math:`r_{low}`
+      the low end of the 95 % Wilson interval of the later periods' rate (churned / at
+      risk), the chance of no churn at all,
+
+      .. math:: P = (1 - r_{low})^{n_0},
+
+      is below ``chance`` (:data:`SNAPSHOT_CHANCE`, 0.001). A young business with a
+      handful of customers and a few quiet months is not flagged.
+
+    Parameters
+    ----------
+    rates : pandas.DataFrame
+        Output of :func:`churn_rate` — all periods, not only the last few shown (with a
+        breakdown, the groups are added up per period).
+    min_zero_periods : int, default 3
+    chance : float, default 0.001
+
+    Returns
+    -------
+    str or None
+        One paragraph for the top of the churn section, or None.
+
+    Examples
+    --------
+    Eleven months without a single churn among 400 customers, then 106 leave (26.5 %):
+
+    >>> rates = pd.DataFrame({"period": [f"2025-{m:02d}" for m in range(1, 13)],
+    ...     "active_at_start": [400] * 12, "churned": [0] * 11 + [106]})
+    >>> print(snapshot_note(rates))
+    Looks like a snapshot: no customer churned in the 11 months 2025-01 to 2025-11
+    (4,400 customer-months at risk), then 26.5% churned in 2025-12; even at 22.4%, the low
+    end of its 95% interval, so long a run of zeros has a chance below 1 in 1,000. Leavers
+    before 2025-12 are probably
+    missing from the data (an extract of the customers on the books at a recent date looks
+    like this): churn before 2025-12 is understated, not zero, and the jump is not a real
+    change.
+
+    Three customers and a quiet year are no evidence of anything:
+    >>> snapshot_note(rates.assign(active_at_start=[3] * 12, churned=[0] * 11 + [1])) is None
+    True
+    """
+    if int(min_zero_periods) != min_zero_periods or min_zero_periods < 1:
+        raise ValueError(f"min_zero_periods must be a positive whole number, got {min_zero_periods!r}")
+    if not 0 < chance < 1:
+        raise ValueError(f"chance must be between 0 and 1, got {chance!r}")
+    missing = {"period", "active_at_start", "churned"} - set(rates.columns)
+    if missing:
+        raise ValueError(f"rates must be a churn_rate() result; it lacks {sorted(missing)}")
+    per = rates.groupby("period", sort=False)[["active_at_start", "churned"]].sum()
+    if "period_start" in rates.columns:
+        per = per.loc[rates.groupby("period", sort=False)["period_start"].first().sort_values().index]
+    latest = per.index[-1] if len(per) else None
+    per = per[per["active_at_start"] > 0]
+    churned = per["churned"].to_numpy() > 0
+    if not churned.any():
+        return None
+    first = int(np.argmax(churned))
+    zeros, after = per.iloc[:first], per.iloc[first:]
+    if first == 0 or (first < min_zero_periods and per.index[first] != latest):
+        return None
+    lost, exposed = int(after["churned"].sum()), int(after["active_at_start"].sum())
+    rate, low = lost / exposed, float(wilson_interval(lost, exposed)[0])
+    at_risk = int(zeros["active_at_start"].sum())
+    if (1 - low) ** at_risk >= chance:
+        return None
+    word = _period_word(str(per.index[0]))
+    jump = str(per.index[first])
+    run = f"the {first} {word}s {zeros.index[0]} to {zeros.index[-1]}" if first > 1 else f"{zeros.index[0]}"
+    when = f"in {jump}" if len(after) == 1 else f"from {jump} on"
+    return (f"Looks like a snapshot: no customer churned in {run} ({at_risk:,} customer-{word}s at risk), "
+            f"then {rate:.1%} churned {when}; even at {low:.1%}, the low end of its 95% interval, so "
+            f"long a run of zeros has a chance below 1 in {1 / chance:,.0f}. Leavers before {jump} are probably missing from the data (an extract "
+            f"of the customers on the books at a recent date looks like this): churn before {jump} is "
+            f"understated, not zero, and the jump is not a real change.")
+
+
 @dataclass
 class _RatioStats:
     """Sums over customers for a ratio estimator Σy/Σx with a delta-method interval."""
@@ -839,7 +989,11 @@ def revenue_retention(
 
     Ending MRR = starting − churned − contraction + expansion + reactivation + new.
     Customers who start and leave inside the period carry no MRR at either instant and
-    do not appear. The intervals treat the starting customers as the sampling unit: a
+    do not appear. Every sum of money — the MRR of a customer's running rows, the
+    movements and the sums of squares and products behind the intervals — is computed as
+    an exact decimal in the engine (:data:`kpilib.data.EXACT_MONEY`), so the same rows
+    give the same bits in any order, and a plan change of 10.1 + 20.2 to 30.3 is neither
+    contraction nor expansion. The intervals treat the starting customers as the sampling unit: a
     ratio estimator with a delta-method (linearisation) standard error
     :math:`\sqrt{\sum_C (y_c - R x_c)^2 / (n-1) \cdot n} / \sum_C x_c`; GRR's is clipped
     to [0, 1].
@@ -878,14 +1032,15 @@ def revenue_retention(
     bt = memtable(bounds)
     j = subs.select("customer_id", "start_at", "end_at", "mrr").cross_join(bt)
     j = j.filter((j.start_at < j.at) & (j.end_at.isnull() | (j.end_at >= j.at)))
-    snap = j.group_by(["customer_id", "b"]).aggregate(mrr=j.mrr.sum())
+    snap = j.group_by(["customer_id", "b"]).aggregate(mrr=j.mrr.cast(EXACT_MONEY).sum().cast(_MRR))
     x = snap.rename(x="mrr").mutate(period_idx=snap.b)
     y = snap.rename(y="mrr").mutate(period_idx=snap.b - 1)
     xy = x.outer_join(y, ["customer_id", "period_idx"])
+    no_mrr = ibis.literal(0, type=_MRR)
     xy = xy.select(
         customer_id=ibis.coalesce(xy.customer_id, xy.customer_id_right),
         period_idx=ibis.coalesce(xy.period_idx, xy.period_idx_right),
-        x=xy.x.fill_null(0.0), y=xy.y.fill_null(0.0),
+        x=xy.x.fill_null(no_mrr), y=xy.y.fill_null(no_mrr),
     )
     xy = xy.filter((xy.period_idx >= 0) & (xy.period_idx < len(grid)))
     first_start = subs.group_by("customer_id").aggregate(first_start=subs.start_at.min())
@@ -896,10 +1051,9 @@ def revenue_retention(
     if attrs is not None:
         xy = xy.left_join(attrs, "customer_id").drop("customer_id_right")
     inc = xy.x > 0
-    zero = ibis.literal(0.0)
 
-    def total(cond, value):
-        return ibis.ifelse(cond, value, zero).sum()
+    def total(cond, value):  # exact in the engine, then a float
+        return ibis.ifelse(cond, value, no_mrr).sum().cast(dt.float64)
 
     def count(cond):
         return cond.cast("int64").sum()
@@ -915,7 +1069,7 @@ def revenue_retention(
         expansion_mrr=total(inc & (xy.y > xy.x), xy.y - xy.x),
         reactivation_mrr=total(returning, xy.y),
         new_mrr=total(fresh, xy.y),
-        ending_mrr=xy.y.sum(),
+        ending_mrr=xy.y.sum().cast(dt.float64),
         churned_customers=count(inc & (xy.y == 0)),
         contracted_customers=count(inc & (xy.y > 0) & (xy.y < xy.x)),
         expanded_customers=count(inc & (xy.y > xy.x)),
@@ -963,18 +1117,19 @@ class SurvivalResult:
     Attributes
     ----------
     curves : pandas.DataFrame
-        Tidy: ``group`` (``"all"`` without a breakdown), ``tenure`` (months),
+        Tidy: ``group`` (``"all"`` without a breakdown), ``tenure`` (calendar months),
         ``survival``, ``ci_low``, ``ci_high``, ``at_risk``, ``churned``, ``censored``.
     summary : pandas.DataFrame
         One row per group: ``subscribers``, ``churned``, ``censored``,
         ``median_lifetime`` (months; NaN when not reached), ``median_ci_low``,
         ``median_ci_high``, ``median_reached``, ``max_tenure`` and
-        ``survival_12m`` (the curve at 12 months, NaN beyond the data).
+        ``survival_12m`` (the curve at 12 calendar months, churns at exactly 12 included;
+        NaN beyond the data).
     logrank : pandas.DataFrame or None
         The log-rank test across groups (``test_statistic``, ``p_value``,
         ``degrees_of_freedom``, ``groups``); None without a breakdown.
     lifetimes : pandas.DataFrame
-        The input of the fit, one row per customer: ``duration`` (months), ``churned``
+        The input of the fit, one row per customer: ``duration`` (calendar months), ``churned``
         and the breakdown columns.
     fitters : dict
         The fitted :class:`lifelines.KaplanMeierFitter` per group.
@@ -1031,9 +1186,11 @@ def survival(
 
     Notes
     -----
-    A lifetime is the spell's length in months of :data:`MONTH_DAYS` days. Customers
-    still subscribed at ``as_of`` are *censored* at their tenure so far — they are known
-    to have lasted at least that long — never counted as churned. The estimator is
+    A lifetime is the spell's length in calendar months (``tenure_months`` of
+    :func:`customer_spells`: a customer of exactly one year lasted 12 months, leap day or
+    not). Customers still subscribed at ``as_of`` are *censored* at their tenure so far —
+    they are known to have lasted at least that long — never counted as churned. The
+    estimator is
 
     .. math:: \hat S(t) = \prod_{t_i \le t} \left(1 - \frac{d_i}{n_i}\right)
 
@@ -1059,17 +1216,15 @@ def survival(
         raise ValueError(f"spells must be 'first' or 'all', got {spells!r}")
     by_cols = column_list(by)
     frame = customer_spells(subscriptions, as_of=as_of, by=by_cols, customers=customers)
-    _, as_of_ts = _subs_and_as_of(subscriptions, as_of) if as_of is None else (None, to_utc(as_of))
     if spells == "first":
         frame = frame[frame["spell"] == 1]
     if frame.empty:
         raise DataError("no subscriptions to estimate lifetimes from", table="subscriptions",
                         fix="Check the table and as_of")
-    end = frame["end_at"].fillna(as_of_ts)
     life = pd.DataFrame({
         "customer_id": frame["customer_id"].to_numpy(),
         "spell": frame["spell"].to_numpy(),
-        "duration": ((end - frame["start_at"]).dt.total_seconds() / 86_400 / MONTH_DAYS).to_numpy(),
+        "duration": frame["tenure_months"].to_numpy(dtype=float),
         "churned": frame["end_at"].notna().to_numpy(),
     })
     for col in by_cols:
@@ -1146,14 +1301,16 @@ def tenure_survivors(
     *,
     customers: Any = None,
     as_of: Any = None,
-    period_days: float = MONTH_DAYS,
+    period_days: float | None = None,
     confidence: float = 0.95,
 ) -> pd.DataFrame:
     r"""Customers still subscribed after 0, 1, …, ``periods`` tenure periods.
 
     The "alive" counts of one pooled cohort: every customer whose first spell started at
     least ``periods`` tenure periods before ``as_of`` (so their whole window is observed),
-    counted alive at tenure *k* while the spell lasts beyond ``start + k · period_days``.
+    counted alive at tenure *k* while the spell lasts beyond the *k*-th period: beyond
+    ``start`` + *k* calendar months (same day of the month, see
+    :func:`kpilib.periods.months_between`), or beyond ``start + k · period_days``.
     This is the input of :func:`fit_sbg`.
 
     Parameters
@@ -1165,8 +1322,8 @@ def tenure_survivors(
         Segments (customer-level; ``plan`` is the first plan).
     as_of : date-like, optional
         End of observation.
-    period_days : float, default :data:`MONTH_DAYS`
-        Length of a tenure period in days.
+    period_days : float, optional
+        Length of a tenure period in days; by default a calendar month.
     confidence : float, default 0.95
 
     Returns
@@ -1191,22 +1348,29 @@ def tenure_survivors(
     if int(periods) != periods or periods < 1:
         raise ValueError(f"periods must be a positive whole number, got {periods!r}")
     periods = int(periods)
+    if period_days is not None and not period_days > 0:
+        raise ValueError(f"period_days must be positive, got {period_days!r}")
     by_cols = column_list(by)
-    spells = customer_spells(subscriptions, as_of=as_of, by=by_cols, customers=customers)
-    as_of_ts = to_utc(as_of) if as_of is not None else _subs_and_as_of(subscriptions, None)[1]
-    first = spells[spells["spell"] == 1]
-    step = pd.Timedelta(days=period_days)
-    first = first[first["start_at"] + periods * step <= as_of_ts]
+    spells, as_of_ts = _spells_with_tenure(subscriptions, as_of, by_cols, customers)
+    cutoff = ibis.literal(as_of_ts, type=_UTC)
+    if period_days is None:  # tenure and observed time in calendar months
+        spells = months_between(spells, "start_at", cutoff, name="observed")
+    else:
+        span = 86_400.0 * period_days
+        end = ibis.coalesce(spells.end_at, cutoff)
+        spells = spells.mutate(
+            tenure_months=(end.epoch_seconds() - spells.start_at.epoch_seconds()).cast("float64") / span,
+            observed=(cutoff.epoch_seconds() - spells.start_at.epoch_seconds()).cast("float64") / span,
+        )
+    first = spells.filter((spells.spell == 1) & (spells.observed >= periods))
+    first = first.select(*by_cols, "end_at", "tenure_months").execute()
     rows = []
     groups = first.groupby(by_cols, sort=True) if by_cols else [((), first)]
     for key, part in groups:
         key = key if isinstance(key, tuple) else (key,)
-        life = (part["end_at"] - part["start_at"]).to_numpy(dtype="timedelta64[ns]")
+        tenure = part["tenure_months"].to_numpy(dtype=float)
         open_ = part["end_at"].isna().to_numpy()
-        alive = [int(len(part))] + [
-            int((open_ | (life > np.timedelta64(int(k * step.value), "ns"))).sum())
-            for k in range(1, periods + 1)
-        ]
+        alive = [int(len(part))] + [int((open_ | (tenure > k)).sum()) for k in range(1, periods + 1)]
         for k, n_alive in enumerate(alive):
             rows.append({**dict(zip(by_cols, key, strict=True)), "tenure": k,
                          "cohort_size": alive[0], "alive": n_alive,
@@ -1233,8 +1397,8 @@ def month_one_churn(
 ) -> pd.DataFrame:
     """Share of new subscribers who churn within their first month of tenure.
 
-    The churn of the first tenure month (:data:`MONTH_DAYS` days) among customers whose
-    first month has fully elapsed — under the sBG model this estimates the mean churn
+    The churn of the first tenure month (one calendar month from the start, see
+    :func:`tenure_survivors`) among customers whose first month has fully elapsed — under the sBG model this estimates the mean churn
     probability :math:`E[\\theta] = \\alpha / (\\alpha + \\beta)` of new customers, which is
     higher than a calendar month's churn of the whole (older, more loyal) base.
 
@@ -1331,8 +1495,9 @@ def cohort_retention(
         For an events table, the event names that count as activity (e.g. product usage
         only, leaving out anonymous visits). Default: every event.
     as_of : date-like, optional
-        Data complete up to here (default: end of the day of the latest activity).
-        A cell is computed only if its period has fully elapsed by then.
+        Data complete up to here (default: :func:`kpilib.periods.default_cutoff` of the
+        latest activity — its whole day included). A cell is computed only if its period
+        has fully elapsed by then.
     confidence : float, default 0.95
 
     Returns
@@ -1341,9 +1506,11 @@ def cohort_retention(
         One row per cohort (and group) and ``offset`` 0, 1, … up to the oldest cohort's
         longest elapsed offset: ``cohort`` (e.g. ``"2026-01"``), ``offset``,
         ``cohort_size``, ``retained`` (nullable integer), ``rate``, ``ci_low``,
-        ``ci_high``, ``complete`` and ``small_sample``. Cells whose period has not fully
-        elapsed have ``complete=False`` and missing ``retained``/``rate`` — never 0. The
-        heatmap matrix is ``retention_matrix(result)`` (or one ``pivot``).
+        ``ci_high``, ``complete`` and ``small_sample``. A cell is complete when its
+        period has fully elapsed and does not lie before the first activity of the data
+        (signup cohorts can be older than the activity log); other cells have
+        ``complete=False`` and missing ``retained``/``rate`` — never 0. The heatmap matrix
+        is ``retention_matrix(result)`` (or one ``pivot``).
 
     Notes
     -----
@@ -1390,7 +1557,8 @@ def cohort_retention(
         if "event" not in t.columns:
             raise ValueError("events= filters an events table; this activity table has no 'event' column")
         t = t.filter(t.event.isin(list(events)))
-    as_of_ts = _resolve_as_of(as_of, t.ts.max().execute())
+    span = t.aggregate(first=t.ts.min(), last=t.ts.max()).execute().iloc[0]
+    as_of_ts = _resolve_as_of(as_of, span["last"])
     t = t.filter(t.ts < as_of_ts)
     p = t.mutate(p=period_index(t.ts, key)).select("customer_id", "p").distinct()
     if cohort_by == "signup":
@@ -1425,7 +1593,10 @@ def cohort_retention(
     max_offset = max(int(last_complete - cohort_idx.min()), 0)
     grid = sizes.merge(pd.DataFrame({"offset": np.arange(max_offset + 1, dtype="int64")}), how="cross")
     grid["cohort"] = grid["cohort"].astype("int64")
-    grid["complete"] = (grid["cohort"] + grid["offset"]) <= last_complete
+    # a period before the first activity of the data was not observed: missing, not 0
+    data_start = period_index_of(to_utc(span["first"]), key) if not pd.isna(span["first"]) else 0
+    at = grid["cohort"] + grid["offset"]
+    grid["complete"] = (at <= last_complete) & (at >= data_start)
     if mode == "on":
         counts["cohort"] = counts["cohort"].astype("int64")
         counts["offset"] = counts["offset"].astype("int64")
@@ -1454,12 +1625,19 @@ def cohort_retention(
 
 
 def retention_average(
-    retention: pd.DataFrame, how: Literal["pooled", "simple"] = "pooled", confidence: float = 0.95
+    retention: pd.DataFrame,
+    how: Literal["pooled", "simple"] = "pooled",
+    confidence: float = 0.95,
+    *,
+    min_cohorts: int = MIN_COHORTS,
 ) -> pd.DataFrame:
     r"""The average retention curve over cohorts, pooled or simple — and labelled so.
 
     Only complete cells enter: at offset k the average is over the cohorts old enough to
-    have a complete cell k (so later offsets rest on fewer, older cohorts).
+    have a complete cell k, so later offsets rest on fewer, older cohorts — and a curve
+    that "climbs" at late offsets often only shows that the oldest cohort was a better
+    one. Offsets averaged over fewer than ``min_cohorts`` cohorts are flagged
+    ``few_cohorts``: show them apart (or not at all).
 
     Parameters
     ----------
@@ -1471,13 +1649,16 @@ def retention_average(
         ``"simple"``: the unweighted mean of the cohort rates — every cohort weighs the
         same, with a t interval over cohorts (NaN with fewer than two).
     confidence : float, default 0.95
+    min_cohorts : int, default :data:`MIN_COHORTS` (3)
+        Fewest cohorts an offset's average may rest on without the ``few_cohorts`` flag.
 
     Returns
     -------
     pandas.DataFrame
-        Per offset (and group): ``offset``, ``cohorts``, ``eligible`` (Σ cohort sizes),
-        ``retained``, ``rate``, ``ci_low``, ``ci_high`` and ``average`` (``"pooled"`` or
-        ``"simple"``).
+        Per offset (and group): ``offset``, ``cohorts`` (how many cohorts the average
+        rests on), ``few_cohorts`` (``cohorts < min_cohorts``), ``eligible`` (Σ cohort
+        sizes), ``retained``, ``rate``, ``ci_low``, ``ci_high`` and ``average``
+        (``"pooled"`` or ``"simple"``).
 
     Examples
     --------
@@ -1492,9 +1673,17 @@ def retention_average(
     0       1      1500       900   0.6  pooled
     >>> float(retention_average(r, "simple")["rate"].iloc[0])
     0.65
+
+    Two cohorts are fewer than three: the offset is flagged.
+
+    >>> retention_average(r)[["offset", "cohorts", "few_cohorts"]]
+       offset  cohorts  few_cohorts
+    0       1        2         True
     """
     if how not in ("pooled", "simple"):
         raise ValueError(f"how must be 'pooled' or 'simple', got {how!r}")
+    if int(min_cohorts) != min_cohorts or min_cohorts < 1:
+        raise ValueError(f"min_cohorts must be a positive whole number, got {min_cohorts!r}")
     known = {"cohort", "offset", "cohort_size", "retained", "rate", "ci_low", "ci_high",
              "complete", "small_sample"}
     by_cols = [c for c in retention.columns if c not in known]
@@ -1516,7 +1705,9 @@ def retention_average(
         out["ci_low"] = np.clip(out["rate"] - half, 0, 1)
         out["ci_high"] = np.clip(out["rate"] + half, 0, 1)
     out["average"] = how
-    return out[[*by_cols, "offset", "cohorts", "eligible", "retained", "rate", "ci_low", "ci_high", "average"]]
+    out["few_cohorts"] = out["cohorts"] < min_cohorts
+    return out[[*by_cols, "offset", "cohorts", "few_cohorts", "eligible", "retained", "rate", "ci_low",
+                "ci_high", "average"]]
 
 
 def retention_matrix(
@@ -2093,7 +2284,7 @@ def headline_metrics(
     """
     month = validate_month(month)
     prev = previous_month(month)
-    as_of = pd.Period(month, "M").end_time.tz_localize("UTC").ceil("D")
+    _, as_of = month_bounds(month)
     rows: list[dict[str, Any]] = []
 
     def add(metric, label, value, num, den, low, high):

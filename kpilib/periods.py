@@ -2,6 +2,17 @@
 
 All timestamps in kpilib are UTC. A report month is a string ``"YYYY-MM"`` covering
 ``[first instant of the month, first instant of the next month)``.
+
+Cut-offs and tenure
+-------------------
+* **The default cut-off** (``as_of`` when none is given) is :func:`default_cutoff` of the
+  latest timestamp: the first instant of the day *after* the latest activity's day. The
+  data are taken to be complete through the whole of their last day, so an event at
+  00:00 of that day (date-only exports) and one at 23:59:59 are both before the cut-off.
+  Every cut-off is exclusive: a row counts when its time is ``< as_of``.
+* **Tenure in months** is counted in calendar months by :func:`months_between`, the way
+  ``dateutil.relativedelta`` and :class:`pandas.DateOffset` count them: 2024-03-15 →
+  2025-03-15 and 2024-02-29 → 2025-02-28 are both exactly 12 months.
 """
 
 from __future__ import annotations
@@ -14,9 +25,9 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
-__all__ = ["MONTH_PATTERN", "PANDAS_FREQ", "PERIOD_ORIGIN", "duration_seconds", "month_bounds", "month_range",
-           "next_month", "period_index", "period_index_of", "previous_month", "time_filter", "to_utc",
-           "validate_month"]
+__all__ = ["MONTH_PATTERN", "PANDAS_FREQ", "PERIOD_ORIGIN", "default_cutoff", "duration_seconds",
+           "month_bounds", "month_range", "months_between", "next_month", "period_index",
+           "period_index_of", "previous_month", "time_filter", "to_utc", "validate_month"]
 
 #: A report month: ``"YYYY-MM"`` in ASCII digits, nothing before or after. Anchored with
 #: ``\A`` and ``\Z`` (``$`` would also match before a trailing newline), so ``match``,
@@ -222,3 +233,124 @@ def period_index_of(stamp: pd.Timestamp, period: str) -> int:
     """
     stamp = to_utc(stamp).tz_convert(None)
     return (pd.Period(stamp, PANDAS_FREQ[period]) - PERIOD_ORIGIN[period]).n
+
+
+def default_cutoff(latest: Any) -> Any:
+    """The default cut-off after the latest timestamp: the first instant (UTC) of the day
+    after its day.
+
+    The data are taken to be complete through the whole last day: with date-only data
+    (every time at midnight) the latest activity's day is still inside the cut-off, and so
+    is an event at 23:59:59 of that day. Compare exclusively, ``ts < cutoff``.
+
+    Parameters
+    ----------
+    latest : str, pandas.Timestamp or an Ibis timestamp value
+        The latest timestamp of the data; an Ibis scalar (e.g. ``events.ts.max()``) gives an
+        Ibis expression, so the cut-off stays in the engine.
+
+    Returns
+    -------
+    pandas.Timestamp or Ibis value or None
+        The cut-off (UTC); None when ``latest`` is None or NaT (there is no data).
+
+    Examples
+    --------
+    >>> default_cutoff("2026-09-30")
+    Timestamp('2026-10-01 00:00:00+0000', tz='UTC')
+    >>> default_cutoff("2026-09-30 23:59:59")
+    Timestamp('2026-10-01 00:00:00+0000', tz='UTC')
+    >>> default_cutoff(None) is None
+    True
+    """
+    if isinstance(latest, ibis.Value):
+        day = latest.cast(dt.Timestamp()).truncate("D")
+        return (day + ibis.interval(days=1)).cast(dt.Timestamp(timezone="UTC"))
+    if latest is None or (not isinstance(latest, str) and pd.isna(latest)):
+        return None
+    return to_utc(latest, "latest").normalize() + pd.Timedelta(days=1)
+
+
+def _day_number(year: Any, month: Any) -> Any:
+    """Days from 1970-01-01 to the first day of a month, by integer arithmetic (Hinnant's
+    ``days_from_civil``) so every engine agrees; the year runs from March (``year``) and
+    ``month`` counts from March = 0, so that the leap day ends the year."""
+    return (365 * year + year // 4 - year // 100 + year // 400 + (153 * month + 2) // 5
+            - 719_468)
+
+
+def _seconds_of_day(ts: Any) -> Any:
+    whole = ts.hour().cast("int64") * 3600 + ts.minute().cast("int64") * 60 + ts.second().cast("int64")
+    return whole.cast("float64") + ts.microsecond().cast("float64") / 1e6
+
+
+def months_between(table: ibis.Table, start: Any, end: Any, *, name: str = "months") -> ibis.Table:
+    r"""``table`` with a column ``name``: the calendar months from ``start`` to ``end``.
+
+    Whole months are counted as :class:`pandas.DateOffset` and ``dateutil.relativedelta``
+    count them: month *m* is reached on its *anniversary* :math:`A_m` = ``start`` moved
+    *m* calendar months on, same day of the month and time of day, the day clamped to the
+    last day of a shorter month (2024-01-31 + 1 month = 2024-02-29). Between anniversaries
+    the share of the month elapsed is added:
+
+    .. math:: \text{months}(s, e) = m + \frac{e - A_m}{A_{m+1} - A_m}, \qquad A_m \le e < A_{m+1}
+
+    so an anniversary gives a whole number exactly — 2024-03-15 → 2025-03-15 and
+    2024-02-29 → 2025-02-28 are 12 — and the count rises continuously with ``end``.
+
+    Parameters
+    ----------
+    table : ibis.Table
+    start, end : str or Ibis timestamp value
+        Columns of ``table`` (names or expressions on it) or literals, in UTC; calendar
+        parts are read from the UTC wall clock.
+    name : str, default "months"
+        The new column (float64).
+
+    Returns
+    -------
+    ibis.Table
+        Not executed.
+
+    Notes
+    -----
+    Computed in the engine from the year, month, day and time-of-day parts with integer
+    day numbers — not with the engine's interval arithmetic, since engines differ on
+    month-end days — in a few stacked projections that keep the SQL short.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable(pd.DataFrame({
+    ...     "s": pd.to_datetime(["2024-02-29", "2024-03-15", "2024-01-31", "2024-01-31"], utc=True),
+    ...     "e": pd.to_datetime(["2025-02-28", "2025-03-15", "2024-02-29", "2024-03-15"], utc=True)}))
+    >>> months_between(t, "s", "e").to_pandas()["months"].round(4).tolist()
+    [12.0, 12.0, 1.0, 1.4839]
+
+    The last: one month to 29 February, then 15 of the 31 days to 31 March.
+    """
+    start = (table[start] if isinstance(start, str) else start).cast(dt.Timestamp())
+    end = (table[end] if isinstance(end, str) else end).cast(dt.Timestamp())
+    t = table.mutate(
+        _cm_sk=start.year().cast("int64") * 12 + start.month().cast("int64") - 1,
+        _cm_sd=start.day().cast("int64"),
+        _cm_ek=end.year().cast("int64") * 12 + end.month().cast("int64") - 1,
+        _cm_ed=end.day().cast("int64"),
+        _cm_tod=_seconds_of_day(end) - _seconds_of_day(start),
+    )
+    # first days of the months before, of, after and two after end's month (years from March)
+    t = t.mutate(**{f"_cm_y{i}": (t._cm_ek + (i - 3)) // 12 for i in range(4)},
+                 **{f"_cm_p{i}": (t._cm_ek + (i - 3)) % 12 for i in range(4)})
+    t = t.mutate(**{f"_cm_f{i}": _day_number(t[f"_cm_y{i}"], t[f"_cm_p{i}"]) for i in range(4)})
+    # anniversaries (day numbers) in the month before end's, in end's month and the one after
+    t = t.mutate(**{f"_cm_a{i}": t[f"_cm_f{i}"] + ibis.least(t._cm_sd, t[f"_cm_f{i + 1}"] - t[f"_cm_f{i}"]) - 1
+                    for i in range(3)},
+                 _cm_end=t._cm_f1 + t._cm_ed - 1)
+    # before end's anniversary in its own month, end lies after the previous month's one
+    t = t.mutate(_cm_before=((t._cm_end - t._cm_a1) * 86_400).cast("float64") + t._cm_tod < 0)
+    low = ibis.ifelse(t._cm_before, t._cm_a0, t._cm_a1)
+    high = ibis.ifelse(t._cm_before, t._cm_a1, t._cm_a2)
+    t = t.mutate(_cm_m=t._cm_ek - t._cm_sk - t._cm_before.cast("int64"), _cm_low=low, _cm_len=high - low)
+    elapsed = ((t._cm_end - t._cm_low) * 86_400).cast("float64") + t._cm_tod
+    t = t.mutate(**{name: t._cm_m.cast("float64") + elapsed / (t._cm_len * 86_400).cast("float64")})
+    return t.drop(*[c for c in t.columns if c.startswith("_cm_")])

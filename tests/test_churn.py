@@ -29,6 +29,18 @@ def month(frame, label):
     return frame.set_index("period").loc[label]
 
 
+def calendar_months(start, end) -> float:
+    """Reference tenure in calendar months, outside the engine: whole months by pandas'
+    DateOffset (dateutil's rule: 2024-02-29 + 12 months = 2025-02-28), then the share of
+    the next month elapsed."""
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    m = (end.year - start.year) * 12 + end.month - start.month
+    while start + pd.DateOffset(months=m) > end:
+        m -= 1
+    low, high = start + pd.DateOffset(months=m), start + pd.DateOffset(months=m + 1)
+    return m + (end - low) / (high - low)
+
+
 # --------------------------------------------------------------------------- churn_rate
 
 
@@ -183,7 +195,7 @@ def test_kaplan_meier_equals_lifelines_own_fit_on_censored_data():
                       "plan": np.where(np.arange(n) % 2 == 0, "basic", "pro")})
     assert s["end_at"].isna().sum() > 5  # censored customers are present
     res = churn.survival(s, as_of=as_of)
-    duration = ((s.end_at.fillna(as_of) - s.start_at).dt.total_seconds() / 86400 / churn.MONTH_DAYS)
+    duration = pd.Series([calendar_months(a, b) for a, b in zip(s.start_at, s.end_at.fillna(as_of), strict=True)])
     kmf = KaplanMeierFitter().fit(duration, event_observed=s.end_at.notna())
     np.testing.assert_allclose(res.curves["survival"], kmf.survival_function_.iloc[:, 0])
     np.testing.assert_allclose(res.curves["ci_low"], kmf.confidence_interval_.iloc[:, 0])
@@ -499,3 +511,206 @@ def test_every_public_function_ties_to_a_registered_metric():
     for fn in (churn.churn_rate, churn.revenue_retention, churn.survival, churn.cohort_retention,
                churn.fit_sbg):
         assert fn.metrics, fn.__name__
+
+
+# --------------------------------------------------------------------------- issue 11: cut-off
+
+
+def last_day_churns(churn_time="00:00:00"):
+    """A date-only export (a telecom's): every churn is dated on the last day of the data."""
+    end = f"2026-09-30 {churn_time}"
+    return subs([
+        ("m1", "2025-09-30", end, 10.0),   # exactly 12 months
+        ("m2", "2025-09-30", None, 10.0),  # censored at 12 months and 1 day of 30
+        ("m3", "2026-03-30", end, 10.0),   # 6 months
+        ("m4", "2025-06-30", None, 10.0),
+        ("y1", "2025-01-15", end, 20.0),   # 20 months and 15 of 30 days
+        ("y2", "2025-02-01", None, 20.0),
+    ], {"plan": ["monthly"] * 4 + ["yearly"] * 2})
+
+
+@pytest.mark.parametrize("churn_time", ["00:00:00", "23:59:59"])
+def test_default_cutoff_counts_churns_on_the_last_day_of_date_only_data(churn_time):
+    s = last_day_churns(churn_time)
+    sep = month(churn.churn_rate(s), "2026-09")  # no as_of: the default cut-off
+    assert (sep.active_at_start, sep.churned) == (6, 3) and sep.churn_rate == 0.5
+    assert churn.churn_rate(s)["period"].iloc[-1] == "2026-09"  # the last month is complete
+    assert month(churn.revenue_retention(s), "2026-09").churned_mrr == 40.0
+    # Kaplan–Meier by hand. monthly: m3 leaves at 6 of 4 at risk, m1 at 12 of 3 (m1, m2, m4)
+    # — or, leaving at 23:59:59 of its anniversary day, just after 12 months
+    res = churn.survival(s, by="plan").summary.set_index("plan")
+    by_12 = 3 / 4 * 2 / 3 if churn_time == "00:00:00" else 3 / 4
+    assert res.loc["monthly", "survival_12m"] == pytest.approx(by_12)
+    assert res.loc["yearly", "survival_12m"] == 1.0  # both lasted more than 20 months
+    assert (res["churned"].sum(), res["censored"].sum()) == (3, 3)
+    spells = churn.customer_spells(s).set_index("customer_id")
+    assert spells["end_at"].notna().sum() == 3
+    if churn_time == "00:00:00":
+        assert spells.loc["m1", "tenure_months"] == 12.0 and spells.loc["m3", "tenure_months"] == 6.0
+        assert spells.loc["y1", "tenure_months"] == pytest.approx(20.5)
+    assert spells.loc["m2", "tenure_months"] == pytest.approx(12 + 1 / 30)  # to 1 October
+
+
+def test_default_cutoff_keeps_the_last_day_of_activity_in_cohort_retention():
+    o = orders([("a", "2026-08-03"), ("b", "2026-08-20"), ("a", "2026-09-30")])
+    r = churn.cohort_retention(o)  # September is complete: the data run through 30 September
+    cell = r[(r.cohort == "2026-08") & (r.offset == 1)].iloc[0]
+    assert cell.complete and (cell.retained, cell.rate) == (1, 0.5)
+
+
+# --------------------------------------------------------------------------- issue 11: calendar months
+
+
+def calendar_history():
+    """Lifetimes of whole calendar months across leap years and month ends, one open."""
+    rows = [
+        ("a", "2024-02-29", "2025-02-28"),  # 12 months (leap day to the last of February)
+        ("b", "2023-03-15", "2024-03-15"),  # 12 months of 366 days (12.02 months of 30.44)
+        ("c", "2024-01-31", "2024-02-29"),  # 1 month
+        ("d", "2024-05-31", "2025-05-30"),  # 11 months to 30 April, then 30 of 31 days
+        ("e", "2024-06-10", None),          # censored at exactly 12 months
+        ("f", "2024-04-01", "2025-01-01"),  # 9 months
+    ]
+    return subs([(c, s, e, 10.0) for c, s, e in rows]), pd.Timestamp("2025-06-10", tz="UTC")
+
+
+def test_survival_in_calendar_months_equals_lifelines_on_the_same_durations():
+    from lifelines import KaplanMeierFitter
+
+    s, as_of = calendar_history()
+    res = churn.survival(s, as_of=as_of)
+    duration = [calendar_months(a, b) for a, b in zip(pd.to_datetime(s.start_at, utc=True),
+                                                       pd.to_datetime(s.end_at, utc=True).fillna(as_of),
+                                                       strict=True)]
+    assert duration == [12, 12, 1, pytest.approx(11 + 30 / 31), 12, 9]
+    np.testing.assert_allclose(res.lifetimes["duration"], duration, rtol=0, atol=1e-12)
+    kmf = KaplanMeierFitter().fit(duration, event_observed=s.end_at.notna())
+    np.testing.assert_allclose(res.curves["survival"], kmf.survival_function_.iloc[:, 0])
+    np.testing.assert_allclose(res.curves["tenure"], kmf.survival_function_.index)
+    # by hand: 5/6 after c, 4/6 after f, 3/6 after d, then a and b leave of 3 at risk
+    # (e, censored at 12, is still at risk at 12): S(12) = 1/6, not S(11) = 1/2
+    assert res.summary.loc[0, "survival_12m"] == pytest.approx(1 / 6)
+    assert float(kmf.predict(12.0)) == pytest.approx(1 / 6)
+    assert res.summary.loc[0, "median_lifetime"] == pytest.approx(12.0)
+
+
+def test_tenure_survivors_count_calendar_months():
+    s, as_of = calendar_history()
+    alive = churn.tenure_survivors(s, 12, as_of=as_of)
+    # alive at k: still subscribed beyond start + k calendar months (e is open)
+    tenure = np.array([12, 12, 1, 11 + 30 / 31, 12, 9])
+    expected = [6] + [int(((tenure > k) | (np.arange(6) == 4)).sum()) for k in range(1, 13)]
+    assert alive["alive"].tolist() == expected
+    assert expected[11:] == [4, 1]  # a, b and d alive at 11; only e at 12
+    # a fixed length in days is still possible: 365 days is past b's 12 months of 366
+    by_days = churn.tenure_survivors(s, 12, as_of=as_of, period_days=365 / 12)
+    assert by_days["alive"].iloc[-1] == 2
+    m1 = churn.month_one_churn(s, as_of=as_of).iloc[0]
+    assert (m1.subscribers, m1.churned) == (6, 1)  # c leaves at exactly one month
+
+
+# --------------------------------------------------------------------------- issue 11: exact money
+
+
+def test_mrr_sums_are_exact_and_the_same_bits_in_any_row_order():
+    rows = [("a", "2026-01-05", None, 0.1), ("a", "2026-01-06", None, 0.2), ("a", "2026-01-07", None, 0.3),
+            ("b", "2026-01-08", "2026-02-10", 122411.7), ("c", "2026-01-09", None, 122411.6),
+            ("d", "2026-01-10", None, 122411.6)]
+    # the values are order-sensitive in floating point
+    interleaved = [rows[3], rows[0], rows[4], rows[1], rows[5], rows[2]]
+    assert sum(v for *_, v in rows) != sum(v for *_, v in interleaved)
+    s = subs(rows)
+    reference = churn.revenue_retention(s, as_of="2026-03-01")
+    feb = month(reference, "2026-02")
+    assert feb.starting_mrr == 367235.5  # exactly, so it shows as 367,236 every time
+    assert feb.churned_mrr == 122411.7 and feb.ending_mrr == 367235.5 - 122411.7
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        shuffled = s.iloc[rng.permutation(len(s))].reset_index(drop=True)
+        pd.testing.assert_frame_equal(churn.revenue_retention(shuffled, as_of="2026-03-01"), reference,
+                                      check_exact=True)
+
+
+def test_a_plan_change_that_adds_up_in_decimals_is_neither_contraction_nor_expansion():
+    s = subs([("a", "2026-01-05", "2026-02-10", 10.1), ("a", "2026-01-05", "2026-02-10", 20.2),
+              ("a", "2026-02-10", None, 30.3), ("b", "2026-01-05", None, 5.0)])
+    feb = month(churn.revenue_retention(s, as_of="2026-03-01"), "2026-02")
+    assert (feb.contraction_mrr, feb.expansion_mrr) == (0.0, 0.0)
+    assert (feb.contracted_customers, feb.expanded_customers) == (0, 0)
+    assert feb.nrr == 1.0 and feb.grr == 1.0
+
+
+# --------------------------------------------------------------------------- issue 11: snapshots
+
+
+def snapshot_history(leavers_before=0):
+    """Customers on the books at 2026-09-01, plus everyone who left in September — the
+    earlier leavers are missing (``leavers_before`` of them are kept)."""
+    rng = np.random.default_rng(7)
+    n = 300
+    start = pd.Series(pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 600, n), "D"))
+    end = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
+    end.iloc[:80] = pd.Timestamp("2026-09-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 29, 80), "D")
+    end.iloc[80:80 + leavers_before] = start.iloc[80:80 + leavers_before] + pd.Timedelta(days=40)
+    frame = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "start_at": start, "end_at": end,
+                          "mrr": 10.0, "plan": np.where(np.arange(n) % 3 == 0, "pro", "basic")})
+    return frame[frame.start_at < pd.Timestamp("2026-09-01", tz="UTC")]
+
+
+def test_a_snapshot_is_named_at_the_top_with_the_month_the_leavers_start():
+    s = snapshot_history()
+    rates = churn.churn_rate(s, as_of="2026-10-01")
+    assert (rates["churned"].iloc[:-1] == 0).all() and rates["churned"].iloc[-1] > 0
+    note = churn.snapshot_note(rates)
+    assert note.startswith("Looks like a snapshot:") and "Leavers before 2026-09 are probably missing" in note
+    assert "2025-02 to 2026-08" in note  # the zero months with customers at risk
+    # a breakdown is added up per period; the note is the same
+    by_plan = churn.churn_rate(s, by="plan", as_of="2026-10-01")
+    assert churn.snapshot_note(by_plan) == note
+
+
+def test_real_churn_and_a_few_quiet_months_of_a_small_base_are_not_snapshots():
+    assert churn.snapshot_note(churn.churn_rate(snapshot_history(leavers_before=30), as_of="2026-10-01")) is None
+    quiet = pd.DataFrame({"period": ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05"],
+                          "active_at_start": [0, 4, 5, 6, 7], "churned": [0, 0, 0, 0, 1]})
+    assert churn.snapshot_note(quiet) is None
+    # two zero months are fewer than three, unless the churn only starts in the latest one
+    short = pd.DataFrame({"period": ["2026-01", "2026-02", "2026-03", "2026-04"],
+                          "active_at_start": [500] * 4, "churned": [0, 0, 90, 80]})
+    assert churn.snapshot_note(short) is None
+    assert churn.snapshot_note(short.assign(churned=[0, 0, 0, 80])) is not None
+    assert churn.snapshot_note(short.iloc[1:].assign(churned=[0, 0, 80])) is not None
+    assert churn.snapshot_note(short.assign(churned=0)) is None  # no churn at all: nothing to compare
+    ds = load_dataset(SAMPLE_DIR)
+    assert churn.snapshot_note(churn.churn_rate(ds.subscriptions)) is None
+
+
+# --------------------------------------------------------------------------- issue 11: cohort averages
+
+
+def test_offsets_that_rest_on_few_cohorts_are_flagged():
+    o = orders([("a", "2026-01-05"), ("a", "2026-04-02"), ("b", "2026-01-06"), ("c", "2026-02-01"),
+                ("c", "2026-04-20"), ("d", "2026-03-03"), ("d", "2026-04-03"), ("e", "2026-04-09")])
+    r = churn.cohort_retention(o, as_of="2026-05-01")
+    for how in ("pooled", "simple"):
+        avg = churn.retention_average(r, how).set_index("offset")
+        assert avg["cohorts"].tolist() == [4, 3, 2, 1]
+        assert avg["few_cohorts"].tolist() == [False, False, True, True]
+    assert churn.retention_average(r, min_cohorts=1)["few_cohorts"].sum() == 0
+    with pytest.raises(ValueError, match="min_cohorts"):
+        churn.retention_average(r, min_cohorts=0)
+
+
+def test_signup_cohorts_older_than_the_activity_log_are_missing_there_not_zero():
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c"],
+                              "signup_at": ["2025-11-10", "2025-12-02", "2026-01-04"], "channel": "email"})
+    log = pd.DataFrame({"customer_id": ["a", "c", "c"], "event": "rating",
+                        "ts": ["2026-01-15", "2026-01-20", "2026-02-11"]})  # the log starts in January
+    r = churn.cohort_retention(log, cohort_by="signup", customers=customers, as_of="2026-03-01")
+    cells = r.set_index(["cohort", "offset"])
+    for cell in [("2025-11", 0), ("2025-11", 1), ("2025-12", 0)]:  # before the data start
+        assert not cells.loc[cell, "complete"] and np.isnan(cells.loc[cell, "rate"]), cell
+    assert cells.loc[("2025-11", 2), "rate"] == 1.0 and cells.loc[("2025-12", 1), "rate"] == 0.0
+    assert cells.loc[("2026-01", 0), "rate"] == 1.0 and cells.loc[("2026-01", 1), "rate"] == 1.0
+    avg = churn.retention_average(r).set_index("offset")
+    assert avg.loc[0, "cohorts"] == 1  # only January's offset 0 was observed

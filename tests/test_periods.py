@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from kpilib.periods import MONTH_PATTERN, month_range, next_month, validate_month
@@ -48,3 +50,80 @@ def test_ranges_and_shifts_validate_their_months():
     with pytest.raises(ValueError, match="YYYY-MM"):
         next_month("2026-10\n")
     assert month_range("2026-11", "2027-01") == ["2026-11", "2026-12", "2027-01"]
+
+
+# --------------------------------------------------------------------------- cut-off, tenure
+
+
+def test_default_cutoff_includes_the_whole_last_day():
+    import ibis
+
+    from kpilib.periods import default_cutoff
+
+    next_day = pd.Timestamp("2026-10-01", tz="UTC")
+    for latest in ("2026-09-30", "2026-09-30 00:00", "2026-09-30 23:59:59.999999",
+                   pd.Timestamp("2026-09-30 12:00", tz="UTC"), pd.Timestamp("2026-09-30 14:00+02:00")):
+        assert default_cutoff(latest) == next_day, latest
+    assert default_cutoff(None) is None and default_cutoff(pd.NaT) is None
+    # the engine version agrees and keeps date-only and timed rows of the last day inside
+    t = ibis.memtable(pd.DataFrame({"ts": pd.to_datetime(["2026-09-01 00:00:00", "2026-09-30 00:00:00", "2026-09-30 23:59:59"],
+                                                         utc=True)}))
+    cutoff = default_cutoff(t.ts.max())
+    assert pd.Timestamp(cutoff.execute()) == next_day
+    assert t.filter(t.ts < cutoff).count().execute() == 3
+
+
+def relativedelta_months(start: pd.Timestamp, end: pd.Timestamp) -> float:
+    """The reference: whole months by pandas' DateOffset (dateutil's rule), then the share
+    of the next month elapsed."""
+    m = (end.year - start.year) * 12 + end.month - start.month
+    while start + pd.DateOffset(months=m) > end:
+        m -= 1
+    low, high = start + pd.DateOffset(months=m), start + pd.DateOffset(months=m + 1)
+    return m + (end - low) / (high - low)
+
+
+def test_months_between_counts_anniversaries_as_dateutil_does():
+    import ibis
+    from dateutil.relativedelta import relativedelta
+
+    from kpilib.periods import months_between
+
+    pairs = [("2024-02-29", "2025-02-28"), ("2024-03-15", "2025-03-15"), ("2024-01-31", "2024-02-29"),
+             ("2024-01-31", "2024-02-28"), ("2023-01-31", "2023-02-28"), ("2024-02-29", "2025-03-01"),
+             ("2024-12-31", "2025-01-30"), ("2024-05-10 18:00", "2024-06-10 17:59:59"),
+             ("2024-05-10 18:00", "2024-06-10 18:00"), ("2025-01-01", "2025-01-01"),
+             ("1999-12-31 23:00", "2030-06-15 01:02:03.5")]
+    frame = pd.DataFrame(pairs, columns=["s", "e"]).apply(lambda c: pd.to_datetime(c, utc=True, format="ISO8601"))
+    t = ibis.memtable(frame)
+    got = months_between(t, "s", "e", name="m").to_pandas()["m"].to_numpy()
+    want = [relativedelta_months(s, e) for s, e in zip(frame.s, frame.e, strict=True)]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+    # exactly 12 at the anniversaries of the issue, and whole months agree with dateutil
+    assert got[0] == 12.0 and got[1] == 12.0 and got[2] == 1.0
+    for (s, e), value in zip(pairs, got, strict=True):
+        delta = relativedelta(pd.Timestamp(e).to_pydatetime(), pd.Timestamp(s).to_pydatetime())
+        assert int(np.floor(value)) == delta.years * 12 + delta.months, (s, e)
+
+
+def test_months_between_on_random_pairs_matches_the_reference():
+    import ibis
+
+    from kpilib.periods import months_between
+
+    rng = np.random.default_rng(3)
+    start = pd.Timestamp("2019-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 2500 * 86400, 400), "s")
+    end = start + pd.to_timedelta(rng.integers(0, 900 * 86400, 400), "s")
+    # many month-end starts and exact anniversaries
+    start = start.where(np.arange(400) % 4 != 0, start.normalize() + pd.offsets.MonthEnd(0))
+    end = end.where(np.arange(400) % 5 != 0, pd.DatetimeIndex([s + pd.DateOffset(months=int(k))
+                                                              for s, k in zip(start, rng.integers(0, 30, 400),
+                                                                              strict=True)]))
+    frame = pd.DataFrame({"s": start, "e": end})
+    t = ibis.memtable(frame)
+    got = months_between(t, "s", "e", name="m").to_pandas()["m"].to_numpy()
+    want = np.array([relativedelta_months(s, e) for s, e in zip(frame.s, frame.e, strict=True)])
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+    anniversaries = np.arange(400) % 5 == 0
+    assert (got[anniversaries] == np.round(got[anniversaries])).all()
+    assert (np.diff(got[np.argsort(want)]) >= -1e-12).all()
