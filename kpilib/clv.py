@@ -987,9 +987,10 @@ _RIDGE_LIMIT = math.log(1e6)
 # The limits each model tends to, as directions in lifetimes' log-parameters.
 _DROPOUT_RIDGE = (np.array([0.0, 0.0, 1.0, 1.0]), "a, b → ∞ (no heterogeneity in dropout)")
 _RATE_RIDGE = (np.array([1.0, 1.0, 0.0, 0.0]), "r, α → ∞ (no heterogeneity in purchase rates)")
+_NO_DROPOUT = (np.array([0.0, 0.0, 0.0, 1.0]), "b → ∞ (nobody drops out)")
 _RIDGES: dict[str, list[tuple[np.ndarray, str]]] = {
-    "bgnbd": [_DROPOUT_RIDGE, _RATE_RIDGE],
-    "mbgnbd": [_DROPOUT_RIDGE, _RATE_RIDGE],
+    "bgnbd": [_DROPOUT_RIDGE, _RATE_RIDGE, _NO_DROPOUT],
+    "mbgnbd": [_DROPOUT_RIDGE, _RATE_RIDGE, _NO_DROPOUT],
     "gamma_gamma": [
         (np.array([1.0, 0.0, -1.0]), "p → ∞, γ → 0 with pγ fixed (order values do not vary within a customer)"),
         (np.array([0.0, 1.0, 1.0]), "q, γ → ∞ with q/γ fixed (no heterogeneity in average order values)"),
@@ -1271,9 +1272,9 @@ def fit_bgnbd(summary: pd.DataFrame, *, penalizer: float = 0.0, time_unit: TimeU
     Whether a fit converged is judged from the fit itself, with tolerances, not from the
     optimiser's success flag (a line-search stop near the optimum flips it, depending on
     the BLAS kernel numpy uses): the gradient and a positive-definite Hessian at the stop
-    (polished by Newton steps if needed), and the likelihood along the ridges to the
-    model's limits (a, b → ∞: the same dropout probability for everyone; r, α → ∞: the
-    same purchase rate). If scaling a ridge's parameters by 100 loses under 0.001 in
+    (polished by Newton steps), and the likelihood along the ridges to the model's limits
+    (a, b → ∞: the same dropout probability for everyone; r, α → ∞: the same purchase
+    rate; b → ∞: nobody drops out). If scaling a ridge's parameters by 100 loses under 0.001 in
     log-likelihood the maximum is on that boundary; then, unless a penalizer was given,
     the fit is redone with penalizer 1e-4 (then 1e-3) and a warning says so. A fit that
     settles nowhere raises ``ConvergenceError``.

@@ -495,6 +495,25 @@ def test_a_boundary_maximum_is_refitted_with_the_smallest_penalizer_and_said(bou
     assert np.isfinite(list(fitted.params_.values)).all()
 
 
+def test_nobody_dropping_out_is_a_boundary_and_the_purchase_rates_are_still_recovered():
+    """400 customers buy for 52 weeks at Poisson rates λ ~ Gamma(r=2, α=10) per week and
+    nobody drops out: the dropout part of BG/NBD has its maximum at a limit (dropout
+    probability 0), so the fit is redone with the smallest penalizer and says so; the
+    purchase-rate part still recovers the generator's r and α."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for _ in range(400):
+        times = np.cumsum(rng.exponential(1 / rng.gamma(2.0, 1 / 10), 200))
+        times = times[times < 52.0]
+        rows.append((len(times), times[-1] if len(times) else 0.0, 52.0))
+    summary = pd.DataFrame(rows, columns=["frequency", "recency", "T"])
+    with pytest.warns(UserWarning, match="maximum on the boundary.*refitted with penalizer 0.0001"):
+        fitted = clv.fit_bgnbd(summary, time_unit=clv.TimeUnit("D", 7))
+    assert fitted.verdict_ == "converged" and "→ ∞" in fitted.note_
+    assert fitted.params_["r"] == pytest.approx(2.0, rel=0.15)
+    assert fitted.params_["alpha"] == pytest.approx(10.0, rel=0.15)
+
+
 def _optimiser_returning(monkeypatch, change):
     """Make scipy's minimize (kpilib's and lifetimes' imports of it) return ``change(result)``."""
     real = scipy.optimize.minimize
