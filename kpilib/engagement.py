@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import ibis
+import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 from scipy import stats as _sps
@@ -40,7 +41,15 @@ from scipy import stats as _sps
 from kpilib.churn import subscription_spells
 from kpilib.data import Dataset, as_table, column_list, load_dataset, require_columns
 from kpilib.metrics import Metric, computes, register
-from kpilib.periods import month_bounds, period_index, period_index_of, time_filter, to_utc
+from kpilib.periods import (
+    default_cutoff,
+    month_bounds,
+    months_between,
+    period_index,
+    period_index_of,
+    time_filter,
+    to_utc,
+)
 from kpilib.stats import SMALL_DENOMINATOR, compare_proportions, rate_frame
 
 __all__ = [
@@ -91,7 +100,7 @@ HEALTH_COMPONENTS: dict[str, str] = {
     "email": "(opened + clicked) / (2 × delivered) over the mails of the lookback",
     "nps": "latest NPS answer in the last 365 days / 10",
     "plan": "rank of the current plan's MRR among the plans held (0 cheapest, 1 dearest)",
-    "tenure": "months in the current subscription spell / 12, capped at 1",
+    "tenure": "calendar months in the current subscription spell / 12, capped at 1",
 }
 
 #: Default weights of the health-score components (rescaled to sum to 1).
@@ -117,7 +126,6 @@ EMAIL_RATES: dict[str, tuple[str, str]] = {
 }
 
 _DAY_SECONDS = 86_400.0
-_MONTH_DAYS = 30.4375
 _FREQ_UNITS = {"D": "D", "W": "W", "M": "M"}
 _CALENDAR = {"D": "D", "W": "W-MON", "M": "MS"}
 _NPS_SCALE = (0, 10)
@@ -802,13 +810,28 @@ def _period_expr(ts: ibis.Value, freq: str) -> ibis.Value:
     return ts.date() if freq == "D" else ts.truncate(_FREQ_UNITS[freq]).date()
 
 
-def _period_bounds(frame_periods: pd.Series, start: pd.Timestamp | None,
-                   end: pd.Timestamp | None) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """First and last instants the output calendar must cover (naive)."""
-    first = _naive(start) if start is not None else (frame_periods.min() if len(frame_periods) else None)
+def _first_activity(events: ibis.Table | pd.DataFrame,
+                    activity_events: Sequence[str] | None) -> pd.Timestamp | None:
+    """The first activity in the data (naive UTC), or None when there is none."""
+    first = _activity(events, activity_events).ts.min().execute()
+    return None if first is None or pd.isna(first) else _naive(to_utc(first))
+
+
+def _period_bounds(frame_periods: pd.Series, start: pd.Timestamp | None, end: pd.Timestamp | None,
+                   data_start: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """First and last instants the output calendar must cover (naive).
+
+    A series starts where the data start: with ``start`` before the first activity
+    (``data_start``), the calendar begins at the first activity's period — the periods
+    before it were not observed, so they are no rows rather than rows of zeros.
+    """
+    if start is not None:
+        first = None if data_start is None else max(_naive(start), data_start)
+    else:
+        first = frame_periods.min() if len(frame_periods) else None
     last = (_naive(end) - pd.Timedelta(microseconds=1)) if end is not None else (
         frame_periods.max() if len(frame_periods) else None)
-    if first is None or last is None or pd.isna(first) or pd.isna(last):
+    if first is None or last is None or pd.isna(first) or pd.isna(last) or first > last:
         return None
     return pd.Timestamp(first), pd.Timestamp(last)
 
@@ -974,7 +997,9 @@ def active_users(
         Calendar day, week (Monday to Sunday) or month, in UTC.
     start, end : str or Timestamp, optional
         Report periods overlapping ``[start, end)``; by default from the first to the last
-        activity. Periods without activity are rows with 0, not missing.
+        activity. Periods without activity are rows with 0, not missing — except before
+        the first activity of the data, which were not observed: the series starts there
+        even when ``start`` is earlier.
     activity_events : list of str or None
         Events that make a customer active; ``None`` counts every event.
 
@@ -1015,7 +1040,8 @@ def active_users(
     counts = counts.execute()
     counts["period"] = pd.to_datetime(counts["period"])
     columns = ["period", "active_users"] + (["active_users_7d", "active_users_30d"] if freq == "D" else [])
-    bounds = _period_bounds(counts["period"], start, end)
+    data_start = _first_activity(events, activity_events) if start is not None else None
+    bounds = _period_bounds(counts["period"], start, end, data_start)
     if bounds is None:
         return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "period" else "int64")
                              for c in columns})
@@ -1048,7 +1074,9 @@ def stickiness(
         The events table.
     start, end : str or Timestamp, optional
         The observed range ``[start, end)``; by default from the first activity day to the
-        last. A month cut by the range counts only its observed days.
+        last. A ``start`` before the month of the first activity of the data moves to
+        that month (earlier months were not observed, so they are no rows). A month cut
+        by the range counts only its observed days.
     activity_events : list of str or None
         Events that make a customer active.
 
@@ -1085,7 +1113,11 @@ def stickiness(
     ).execute()
     monthly["period"] = pd.to_datetime(monthly["period"])
     columns = ["period", "days", "mau", "customer_days", "mean_dau", "stickiness", "mean_active_days"]
-    first = _naive(start) if start is not None else (pd.to_datetime(monthly.first_day).min() if len(monthly) else None)
+    if start is not None:
+        data_start = _first_activity(events, activity_events)
+        first = None if data_start is None else max(_naive(start), data_start.to_period("M").start_time)
+    else:
+        first = pd.to_datetime(monthly.first_day).min() if len(monthly) else None
     last = (_naive(end) - pd.Timedelta(days=1)).normalize() if end is not None else (
         pd.to_datetime(monthly.last_day).max() if len(monthly) else None)
     if first is None or last is None or last < first:
@@ -1179,7 +1211,8 @@ def lifecycle(
         Calendar weeks (Monday to Sunday) or months, UTC.
     start, end : str or Timestamp, optional
         Report the periods overlapping ``[start, end)``; by default from the first to the
-        last period with activity.
+        last period with activity. The series never starts before the first activity of
+        the data (earlier periods were not observed).
     activity_events : list of str or None
         Events that make a customer active.
 
@@ -1227,12 +1260,12 @@ def lifecycle(
     counts = flows.group_by(["idx", "state"]).agg(customers=flows.count()).execute()
     states = ["new", "returning", "resurrecting", "dormant"]
     columns = ["period", *states, "active", "quick_ratio"]
-    if counts.empty and (start is None or end is None):
+    if counts.empty:
         return pd.DataFrame(columns=columns)
     wide = counts.pivot_table(index="idx", columns="state", values="customers", aggfunc="sum")
     wide = wide.reindex(columns=states).fillna(0).astype("int64").rename_axis(columns=None)
     last_active = counts.loc[counts.state != "dormant", "idx"].max() if len(counts) else None
-    lo = period_index_of(start, freq) if start is not None else wide.index.min()
+    lo = max(period_index_of(start, freq), wide.index.min()) if start is not None else wide.index.min()
     hi = period_index_of(end - pd.Timedelta(microseconds=1), freq) if end is not None else last_active
     wide = wide.reindex(range(int(lo), int(hi) + 1), fill_value=0)
     out = wide.rename_axis("idx").reset_index()
@@ -1269,7 +1302,8 @@ def feature_adoption(
     freq : {"D", "W", "M"}, default "M"
         Calendar period (UTC).
     start, end : str or Timestamp, optional
-        Keep events in ``[start, end)``.
+        Keep events in ``[start, end)``; periods before the first activity of the data
+        are no rows (see :func:`active_users`).
     feature_event : str, default "feature_use"
         The event that records a feature use.
     feature_column : str, default "feature"
@@ -1413,7 +1447,8 @@ def usage_per_user(
     freq : {"D", "W", "M"}, default "M"
         Calendar period (UTC).
     start, end : str or Timestamp, optional
-        Keep sessions starting in ``[start, end)``.
+        Keep sessions starting in ``[start, end)``; periods before the first activity of
+        the data are no rows (not observed), whatever ``start``.
     gap_minutes : float, default 30
         The session rule: inactivity that closes a session.
     activity_events, page_view_event, share_event
@@ -1457,7 +1492,8 @@ def usage_per_user(
         one_event_sessions=(s.events == 1).cast("int64").sum(),
     ).execute()
     counts["period"] = pd.to_datetime(counts["period"])
-    bounds = _period_bounds(counts["period"], start, end)
+    data_start = _first_activity(events, activity_events) if start is not None else None
+    bounds = _period_bounds(counts["period"], start, end, data_start)
     columns = ["period", "active_users", "sessions", "page_views", "shares", "session_minutes",
                "one_event_sessions", "sessions_per_user", "page_views_per_user", "shares_per_user",
                "time_on_site_minutes", "minutes_per_session"]
@@ -1537,7 +1573,8 @@ def time_to_value(
     start, end : str or Timestamp, optional
         Keep customers who signed up in ``[start, end)``.
     as_of : str or Timestamp, optional
-        The end of observation; by default the latest event.
+        The end of observation, exclusive; by default
+        :func:`kpilib.periods.default_cutoff` of the latest event (its whole day included).
     max_days : int, default 90
         Length of the activation curve.
     feature_column : str, default "feature"
@@ -1549,7 +1586,7 @@ def time_to_value(
 
     Notes
     -----
-    Activation is the first ``activation_event`` at or after signup, at most at
+    Activation is the first ``activation_event`` at or after signup and before
     ``as_of``. A customer counts in the denominator of "within N days" only if
     :math:`t_\text{signup} + N\,\text{days} \le \text{as of}`:
 
@@ -1578,9 +1615,8 @@ def time_to_value(
     cust = time_filter(customers, "signup_at", to_utc(start), to_utc(end))
     as_of = to_utc(as_of)
     if as_of is None:
-        latest = events.ts.max().execute()
-        as_of = to_utc(latest) if latest is not None and not pd.isna(latest) else pd.Timestamp.now(tz="UTC")
-    acts = events.filter((events.event == activation_event) & (events.ts <= as_of))
+        as_of = default_cutoff(events.ts.max().execute()) or pd.Timestamp.now(tz="UTC")
+    acts = events.filter((events.event == activation_event) & (events.ts < as_of))
     label = activation_event
     if feature is not None:
         require_columns(events, [feature_column], "events", "time_to_value(feature=...)")
@@ -2143,18 +2179,19 @@ def _check_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
 
 
 def _population(subscriptions: ibis.Table | None, as_of: pd.Timestamp) -> pd.DataFrame | None:
-    """Subscribers whose spell is open at ``as_of``: customer_id, tenure_months, mrr."""
+    """Subscribers whose spell is open at ``as_of``: customer_id, tenure_months (calendar
+    months of the open spell, :func:`kpilib.periods.months_between`), mrr."""
     if subscriptions is None:
         return None
     spells = subscription_spells(subscriptions)
     live = spells.filter((spells.start_at < as_of) & (spells.end_at.isnull() | (spells.end_at >= as_of)))
-    live = live.select(customer_id=live.customer_id, spell_start=live.start_at).execute()
+    live = live.group_by("customer_id").agg(spell_start=live.start_at.min())
+    live = months_between(live, "spell_start", ibis.literal(as_of, type=dt.Timestamp(timezone="UTC")),
+                          name="tenure_months").drop("spell_start").order_by("customer_id").execute()
     subs = as_table(subscriptions, "subscriptions")
     rows = subs.filter((subs.start_at < as_of) & (subs.end_at.isnull() | (subs.end_at >= as_of)))
     rows = rows.group_by("customer_id").agg(mrr=rows.mrr.max()).execute()
-    out = live.groupby("customer_id", as_index=False)["spell_start"].min().merge(rows, on="customer_id", how="left")
-    out["tenure_months"] = (as_of - pd.to_datetime(out.spell_start, utc=True)) / pd.Timedelta(days=_MONTH_DAYS)
-    return out.drop(columns="spell_start")
+    return live[["customer_id", "tenure_months"]].merge(rows, on="customer_id", how="left")
 
 
 @computes("health_score")

@@ -246,14 +246,17 @@ def test_time_to_value_censoring_and_curve_against_lifelines():
     })
     ttv = E.time_to_value(events, customers, within_days=[7, 30])
     sep = ttv.summary[ttv.summary.cohort == pd.Timestamp("2026-09-01")].set_index("within_days")
-    # c used the feature only before signing up: not activated; as of 2026-10-31 everyone in Sept is observed 30 days
+    # c used the feature only before signing up: not activated; the data run through the whole of
+    # 2026-10-31 (the default cut-off is 2026-11-01), so everyone in Sept is observed 30 days
     assert sep.loc[7, ["numerator", "denominator"]].tolist() == [1, 4]
     assert sep.loc[30, ["numerator", "denominator"]].tolist() == [2, 4]
     oct_ = ttv.summary[ttv.summary.cohort == pd.Timestamp("2026-10-01")].set_index("within_days")
-    assert oct_.loc[7, "denominator"] == 0 and np.isnan(oct_.loc[7, "rate"])  # signed up 6 days before as_of
+    # d signed up on 25 October: 25 … 31 October are 7 whole days observed; activated after 1
+    assert oct_.loc[7, ["numerator", "denominator"]].tolist() == [1, 1]
+    assert oct_.loc[30, "denominator"] == 0 and np.isnan(oct_.loc[30, "rate"])
     assert sep.loc[7, "median_days"] == pytest.approx(10.5)
     # the curve is the Kaplan–Meier estimate on whole days (lifelines as the reference)
-    as_of = pd.Timestamp("2026-10-31")
+    as_of = pd.Timestamp("2026-11-01")
     signup = pd.to_datetime(customers.signup_at)
     act = pd.to_datetime(pd.Series({"a": "2026-09-03", "b": "2026-09-20", "d": "2026-10-26"})).reindex(customers.customer_id)
     observed = act.notna().to_numpy()
@@ -408,7 +411,7 @@ def test_health_score_components_by_hand():
     assert (a.breadth, b.breadth, c.breadth) == (0.5, 0.5, 0.0)
     assert a.nps == 0.8 and np.isnan(b.nps)
     assert (a.plan, b.plan, c.plan) == (0.5, 0.0, 1.0)
-    assert b.tenure == 1.0 and a.tenure == pytest.approx((pd.Timestamp("2026-11-01") - pd.Timestamp("2026-04-01")).days / 30.4375 / 12)
+    assert b.tenure == 1.0 and a.tenure == 7 / 12  # 1 April to 1 November: 7 calendar months exactly
     expected_a = 100 * (2 * a.recency + 0.5 + 0.8 + a.tenure + 0.5) / 6
     assert a.score == pytest.approx(round(expected_a, 1))
     expected_b = 100 * (2 * b.recency + 0.5 + 1 + 0) / 5  # no NPS answer: the other weights rescale
@@ -502,3 +505,60 @@ def test_a_month_before_any_subscriber_has_an_undefined_auc_not_an_error():
     assert np.isnan(first.auc) and first.churned == 0 and first.stayed == 0
     with pytest.raises(ValueError, match="pass month="):
         E.validate_health_score(E.health_score(events, "2026-08", subscriptions=subs), subs)
+
+
+# ---------------------------------------------------------------------------------- issue 11
+
+
+def test_series_start_where_the_data_start_not_at_an_earlier_start():
+    """A ratings log that starts in June, asked for from January: no zero months before it."""
+    log = _events([("a", "2026-06-10"), ("b", "2026-06-20"), ("a", "2026-08-02"), ("c", "2026-08-30")],
+                  event="rating")
+    log["feature"] = [None, None, "stars", None]
+    window = dict(start="2026-01-01", end="2026-09-01", activity_events=["rating", "feature_use"])
+    months = ["2026-06", "2026-07", "2026-08"]
+
+    def labels(frame):
+        return frame.period.dt.strftime("%Y-%m").tolist()
+
+    mau = E.active_users(log, "M", **window)
+    assert labels(mau) == months and mau.active_users.tolist() == [2, 0, 2]  # July is a real zero
+    daily = E.active_users(log, "D", **window)
+    assert daily.period.iloc[0] == pd.Timestamp("2026-06-10") and daily.period.iloc[-1] == pd.Timestamp("2026-08-31")
+    sticky = E.stickiness(log, **window)
+    assert labels(sticky) == months and sticky.days.tolist() == [30, 31, 31]
+    flows = E.lifecycle(log, "M", **window)
+    assert labels(flows) == months and flows.new.tolist() == [2, 0, 1]
+    usage = E.usage_per_user(log, "M", **window)
+    assert labels(usage) == months and usage.sessions.tolist() == [2, 0, 2]
+    adoption = E.feature_adoption(log.assign(event=np.where(log.feature.notna(), "feature_use", "rating")),
+                                  "M", **window)
+    assert labels(adoption) == months and adoption.denominator.tolist() == [2, 0, 2]
+    # a start after the data start is kept, and no activity at all gives no rows
+    assert labels(E.active_users(log, "M", start="2026-07-01", end="2026-09-01", activity_events=["rating"])) == months[1:]
+    assert E.active_users(log, "M", start="2026-01-01", end="2026-09-01", activity_events=["login"]).empty
+
+
+@pytest.mark.parametrize("clock", ["00:00", "23:59:59"])
+def test_time_to_value_default_cutoff_keeps_the_whole_last_day(clock):
+    customers = pd.DataFrame({"customer_id": ["a", "b"], "signup_at": ["2026-09-23", "2026-09-23"],
+                              "channel": "email"})
+    events = _events([("a", f"2026-09-30 {clock}"), ("b", "2026-09-24")], event="feature_use")
+    week = E.time_to_value(events, customers, within_days=[7]).summary.iloc[0]
+    # signed up on the 23rd, the data run through the 30th: 7 whole days observed for both
+    assert (week.numerator, week.denominator) == ((2, 2) if clock == "00:00" else (1, 2))
+
+
+def test_health_score_tenure_counts_calendar_months():
+    subs = pd.DataFrame({"customer_id": ["a", "b", "c"],
+                         "start_at": ["2023-11-01", "2023-11-02", "2024-02-29"],
+                         "end_at": None, "mrr": 10.0})
+    events = _events([("a", "2024-10-05"), ("b", "2024-10-06"), ("c", "2024-10-07")])
+    h = E.health_score(events, "2024-10", subscriptions=subs, weights={"tenure": 1}).set_index("customer_id")
+    # 1 November 2023 to 1 November 2024 is 12 months though it holds the leap day (366 days)
+    assert h.loc["a", "tenure_months"] == 12.0 and h.loc["a", "tenure"] == 1.0
+    # 2 November: 11 months to 2 October, then 30 of the 31 days to 2 November
+    assert h.loc["b", "tenure_months"] == pytest.approx(11 + 30 / 31)
+    # 29 February: 8 months to 29 October, then 3 of the 31 days to 29 November
+    assert h.loc["c", "tenure_months"] == pytest.approx(8 + 3 / 31)
+    assert h.loc["c", "tenure"] == pytest.approx((8 + 3 / 31) / 12)
