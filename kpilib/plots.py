@@ -28,12 +28,14 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.ticker import Formatter, MaxNLocator
 
 if TYPE_CHECKING:
     from kpilib.churn import SBGFit, SBGProjection, SurvivalResult
 
 __all__ = [
+    "MISSING_LABEL",
+    "label_missing",
     "plot_ab_comparison",
     "plot_active_users",
     "plot_attribution",
@@ -79,6 +81,16 @@ __all__ = [
 #: Colour of cells flagged for a small denominator.
 SMALL_SAMPLE_COLOUR = "0.6"
 
+#: The one label of a missing category (null, NaN, None or an empty string) in every
+#: figure; tables should use it too (see :func:`label_missing`).
+MISSING_LABEL = "(none)"
+
+#: Neutral colour of the cohort heatmap's offset-0 cells (100 % by definition, off the scale).
+_OFFSET_ZERO_COLOUR = "0.88"
+
+#: Label stem of the bar that aggregates the categories beyond the top N.
+_OTHER = "other"
+
 _RATE_COLUMNS = {
     "numerator", "denominator", "rate", "ci_low", "ci_high", "small_sample", "users_window_open",
 }
@@ -99,7 +111,7 @@ def _axes(ax: Axes | None, size: tuple[float, float] = (8, 4.5)) -> Axes:
 def _group_labels(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     if not columns or frame.empty:
         return pd.Series(["all"] * len(frame), index=frame.index, dtype=object)
-    return frame[list(columns)].astype(str).agg(" / ".join, axis=1)
+    return frame[list(columns)].apply(label_missing).astype(str).agg(" / ".join, axis=1)
 
 
 def _draw_intervals(ax: Axes, at: Any, low: Any, high: Any, *, horizontal: bool = False, **style: Any) -> Any:
@@ -124,10 +136,101 @@ def _draw_intervals(ax: Axes, at: Any, low: Any, high: Any, *, horizontal: bool 
     return ax.errorbar(at[shown], centre, yerr=half, fmt="none", **style)
 
 
-def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+def _require(frame: pd.DataFrame, columns: Iterable[str], what: str, dates: Iterable[str] = ()) -> None:
+    """Raise a ValueError naming the missing ``columns``, or "nothing to plot: …" for an
+    empty frame or date columns ``dates`` without a single date."""
     missing = set(columns) - set(frame.columns)
     if missing:
         raise ValueError(f"{what} needs the columns {sorted(missing)}; pass the result of the matching kpilib function")
+    _require_rows(frame, what, dates)
+
+
+def label_missing(values: Any) -> pd.Series:
+    """Category values with every missing one (null, NaN, None, NaT, empty or blank
+    string) replaced by :data:`MISSING_LABEL`.
+
+    The same rule for every figure and table, so a missing channel reads the same
+    everywhere.
+
+    Parameters
+    ----------
+    values : array_like or pandas.Series
+        Category values.
+
+    Returns
+    -------
+    pandas.Series
+        The values (object dtype), missing ones as :data:`MISSING_LABEL`; a Series keeps
+        its index.
+
+    Examples
+    --------
+    >>> label_missing(["email", None, float("nan"), "", " "]).tolist()
+    ['email', '(none)', '(none)', '(none)', '(none)']
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    series = series.astype(object)
+    blank = series.map(lambda v: isinstance(v, str) and not v.strip())
+    return series.where(~(series.isna() | blank), MISSING_LABEL)
+
+
+def _with_missing_label(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """``frame`` with its category ``columns`` passed through :func:`label_missing`."""
+    columns = [c for c in columns if c in frame.columns]
+    if not columns:
+        return frame
+    return frame.assign(**{c: label_missing(frame[c]) for c in columns})
+
+
+def _nothing_to_plot(what: str, reason: str) -> ValueError:
+    return ValueError(f"nothing to plot: {what} got {reason}; check for data before plotting")
+
+
+def _require_rows(frame: pd.DataFrame, what: str, dates: Iterable[str] = ()) -> None:
+    """Raise ``ValueError("nothing to plot: …")`` for an empty frame, or one whose date
+    columns ``dates`` hold no date at all (a time axis would start in 1970)."""
+    if len(frame) == 0:
+        raise _nothing_to_plot(what, "an empty frame")
+    for column in dates:
+        if column in frame.columns and frame[column].isna().all():
+            raise _nothing_to_plot(what, f"no {column!r} values (all missing)")
+
+
+def _significant_decimals(values: Any, digits: int = 2, most: int = 4) -> int:
+    """Decimals of a percentage (value × 100) so the smallest non-zero ``values`` shows
+    at least ``digits`` significant digits (0.0027 → 2: "0.27%", 0.013 → 1: "1.3%",
+    0.45 → 0: "45%"), at most ``most``."""
+    v = np.abs(np.asarray(values, dtype=float).ravel()) * 100
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size:
+        return 0
+    return int(np.clip(digits - 1 - np.floor(np.log10(v.min())), 0, most))
+
+
+class _PercentTicks(Formatter):
+    """Percent tick labels (fraction × 100) with as many decimals as the ticks need to
+    be exact: 0.1 %, 0.25 %, 45 % — never "0 %" at every tick of a small-rate axis."""
+
+    def __init__(self, most: int = 4) -> None:
+        self.most = most
+        self.decimals = 0
+
+    def set_locs(self, locs: Any) -> None:
+        super().set_locs(locs)
+        scaled = np.asarray(locs, dtype=float) * 100
+        scaled = scaled[np.isfinite(scaled)]
+        for decimals in range(self.most + 1):
+            if np.allclose(np.round(scaled, decimals), scaled, rtol=0, atol=1e-9 * max(1.0, float(np.abs(scaled).max(initial=0)))):
+                break
+        self.decimals = decimals
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return f"{x * 100:.{self.decimals}f}%"
+
+
+def _percent_axis(axis: Any) -> None:
+    """Percent tick labels with adaptive precision on a matplotlib axis (``ax.yaxis``…)."""
+    axis.set_major_formatter(_PercentTicks())
 
 
 def plot_funnel(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
@@ -172,7 +275,7 @@ def plot_funnel(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
                             ha="center", va="bottom", fontsize=7, rotation=90)
     ax.set_xticks(range(len(labels)), labels)
     ax.set_ylim(0, 1.15)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _percent_axis(ax.yaxis)
     ax.set_ylabel("conversion from the first step")
     ax.set_xlabel("")
     ax.set_title("Funnel conversion (95% Wilson intervals)")
@@ -219,7 +322,7 @@ def plot_conversion_by(rates: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ticks = [f"{label}  (n={n:,}{', small' if s else ''})"
              for label, n, s in zip(labels, rates.denominator, small, strict=True)]
     ax.set_yticks(y, ticks)
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    _percent_axis(ax.xaxis)
     ax.set_xlabel("rate (95% Wilson interval)")
     ax.set_ylabel(" / ".join(by))
     ax.set_xlim(0, min(1.0, float(np.nanmax(rates.ci_high.to_numpy(), initial=0)) * 1.15 or 1.0))
@@ -252,7 +355,7 @@ def plot_drop_off(drops: pd.DataFrame, ax: Axes | None = None) -> Axes:
     _draw_intervals(ax, x, drops.ci_low, drops.ci_high, ecolor="0.2", capsize=3, lw=1)
     ax.set_xticks(x, [f"{a} → {b}" for a, b in zip(drops.from_step, drops.to_step, strict=True)])
     ax.set_ylim(0, 1.05)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _percent_axis(ax.yaxis)
     ax.set_ylabel("drop-off (95% Wilson interval)")
     ax.set_title("Where people leave the funnel")
     sns.despine(ax=ax)
@@ -276,6 +379,9 @@ def plot_time_to_convert(result, ax: Axes | None = None) -> Axes:
         Bars (or step lines per group) and one dashed median line per group.
     """
     histogram, summary = result.histogram, result.summary
+    _require_rows(histogram, "plot_time_to_convert")
+    if not histogram["users"].sum() > 0:
+        raise _nothing_to_plot("plot_time_to_convert", "no converters")
     ax = _axes(ax)
     by = [c for c in histogram.columns if c not in {"bin_start_days", "bin_end_days", "users"}]
     palette = sns.color_palette()
@@ -450,7 +556,7 @@ def plot_churn_rate(
 
         lo, hi = SAAS_MONTHLY_CHURN_BENCHMARK
         ax.axhspan(lo, hi, color="grey", alpha=0.08, label="3–8 % monthly, often quoted for SaaS (context)")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _percent_axis(ax.yaxis)
     ax.set_ylim(bottom=0)
     ax.set_xlabel("period")
     ax.set_ylabel("customer churn (95% CI)")
@@ -470,7 +576,7 @@ def plot_revenue_retention(revenue: pd.DataFrame, ax: Axes | None = None) -> Axe
     ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
     ax.set_xticks(x)
     ax.set_xticklabels(data["period"], rotation=45, ha="right")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _percent_axis(ax.yaxis)
     ax.set_ylabel("revenue retention of the starting cohort")
     ax.legend(loc="lower left", fontsize="small")
     return ax
@@ -508,23 +614,61 @@ def plot_retention_heatmap(
 ) -> Axes:
     """Cohort × offset heatmap; incomplete cells are left blank, the average row labelled.
 
+    Offset 0 is 100 % by definition: its cells are drawn in a neutral grey and kept off
+    the colour scale, which spans 0 to the largest retention at offsets ≥ 1, so
+    e-commerce levels (0.1–1 %) are not flattened. Cell labels and the colour bar use
+    as many decimals as the smallest non-zero rate needs for two significant digits
+    (0.27 %, 1.3 %, 45 %).
+
     Parameters
     ----------
     retention : pandas.DataFrame
         Output of :func:`kpilib.churn.cohort_retention` (one group).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw.
     average : {"pooled", "simple"} or None
         The average row to append (labelled with its kind).
+    title : str, optional
+        The title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The heatmap (``ax.collections[0]``, offset 0 masked) with its colour bar.
+
+    Raises
+    ------
+    ValueError
+        "nothing to plot: …" for an empty result.
     """
     from kpilib.churn import retention_matrix
 
+    _require(retention, {"cohort", "offset", "rate"}, "plot_retention_heatmap")
     matrix = retention_matrix(retention, "rate", average)
+    if matrix.isna().all(axis=None):
+        raise _nothing_to_plot("plot_retention_heatmap", "no retention rate (every cell incomplete)")
     ax = _axes(ax, (max(6, 0.5 * matrix.shape[1] + 2), max(4, 0.35 * matrix.shape[0] + 1)))
-    sns.heatmap(matrix, ax=ax, mask=matrix.isna(), annot=matrix.shape[1] <= 14, fmt=".0%",
-                cmap="crest", vmin=0, vmax=1, cbar_kws={"format": PercentFormatter(1.0)},
+    offset_zero = np.asarray([c == 0 for c in matrix.columns])
+    later = matrix.loc[:, ~offset_zero].to_numpy(dtype=float)
+    top = float(np.nanmax(later)) if np.isfinite(later).any() else 1.0
+    top = top if top > 0 else 1.0
+    decimals = _significant_decimals(later[np.isfinite(later)] if np.isfinite(later).any() else matrix)
+    annotate = matrix.shape[1] <= 14
+    mask = matrix.isna() | offset_zero[np.newaxis, :]
+    sns.heatmap(matrix, ax=ax, mask=mask, annot=annotate, fmt=f".{decimals}%", cmap="crest", vmin=0, vmax=top,
+                cbar_kws={"format": _PercentTicks(), "label": "retained (offsets ≥ 1)"},
                 annot_kws={"fontsize": 7})
+    for row, value in enumerate(matrix.loc[:, offset_zero].iloc[:, 0] if offset_zero.any() else []):
+        if pd.isna(value):
+            continue
+        column = int(np.flatnonzero(offset_zero)[0])
+        ax.add_patch(plt.Rectangle((column, row), 1, 1, facecolor=_OFFSET_ZERO_COLOUR, edgecolor="none"))
+        if annotate:
+            ax.text(column + 0.5, row + 0.5, f"{value:.0%}", ha="center", va="center", fontsize=7, color="0.3")
+    ax.grid(False)
     if average is not None:
         ax.axhline(len(matrix) - 1, color="white", linewidth=2)
-    ax.set_xlabel("periods since the cohort's first period")
+    ax.set_xlabel("periods since the cohort's first period (0: 100 % by definition, grey)")
     ax.set_ylabel("cohort")
     if title:
         ax.set_title(title)
@@ -533,8 +677,10 @@ def plot_retention_heatmap(
 
 def plot_survival(result: SurvivalResult, ax: Axes | None = None, *, title: str | None = None) -> Axes:
     """Kaplan–Meier curves with their bands, and the log-rank p-value in the title."""
-    ax = _axes(ax)
     curves = result.curves
+    _require_rows(curves, "plot_survival")
+    curves = _with_missing_label(curves, ["group"])
+    ax = _axes(ax)
     for color, (name, part) in zip(sns.color_palette(n_colors=curves["group"].nunique()),
                                    curves.groupby("group", sort=True), strict=False):
         ax.step(part["tenure"], part["survival"], where="post", color=color, label=str(name))
@@ -542,7 +688,7 @@ def plot_survival(result: SurvivalResult, ax: Axes | None = None, *, title: str 
                         alpha=0.15, linewidth=0)
     ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
     ax.set_ylim(0, 1.02)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _percent_axis(ax.yaxis)
     ax.set_xlabel("tenure (months)")
     ax.set_ylabel("still subscribed (Kaplan–Meier, 95% CI)")
     text = title or ""
@@ -574,7 +720,7 @@ def plot_sbg_projection(
     ax.axvline(fit.n_periods_, color="grey", linewidth=0.8, linestyle=":")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(0, 1.02)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _percent_axis(ax.yaxis)
     ax.set_xlabel("tenure (periods)")
     ax.set_ylabel("share of the cohort still subscribed")
     ax.legend(loc="lower left", fontsize="small")
@@ -584,6 +730,9 @@ def plot_sbg_projection(
 def plot_sbg_projections(projection: SBGProjection, ax: Axes | None = None, *, extend: int = 6) -> Axes:
     """Every segment of an :func:`kpilib.churn.sbg_projection`: actual (filled:
     calibration, open: holdout) against the projection, ``extend`` periods beyond."""
+    _require_rows(projection.alive, "plot_sbg_projections")
+    if not projection.fits:
+        raise _nothing_to_plot("plot_sbg_projections", "no fitted segment")
     ax = _axes(ax, (9, 5))
     by = [c for c in projection.alive.columns if c not in {
         "tenure", "cohort_size", "alive", "survival", "ci_low", "ci_high", "churned", "retention"}]
@@ -643,7 +792,7 @@ def plot_email_campaigns(result: pd.DataFrame, rates=("open_rate", "click_rate")
         ax.plot(x + shift, values, "o", ms=4, color=colour, label=_RATE_LABELS.get(rate, rate))
     ax.set_xticks(x)
     ax.set_xticklabels(labels, rotation=90, fontsize=8)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _percent_axis(ax.yaxis)
     ax.set_ylim(bottom=0)
     ax.set_xlabel(label_col or "")
     ax.set_ylabel("share of mails (95 % interval)")
@@ -665,7 +814,8 @@ def plot_active_users(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
-    _require(result, ["period", "active_users"], "plot_active_users")
+    _require(result, ["period", "active_users"], "plot_active_users", dates=["period"])
+    result = result.dropna(subset=["period"])
     ax = _axes(ax)
     series = {"active_users": "per period (DAU/WAU/MAU)", "active_users_7d": "rolling 7 days (WAU)",
               "active_users_30d": "rolling 30 days (MAU)"}
@@ -693,10 +843,11 @@ def plot_stickiness(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
-    _require(result, ["period", "stickiness"], "plot_stickiness")
+    _require(result, ["period", "stickiness"], "plot_stickiness", dates=["period"])
+    result = result.dropna(subset=["period"])
     ax = _axes(ax)
     ax.plot(result["period"], result["stickiness"], marker="o", label="DAU / MAU")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _percent_axis(ax.yaxis)
     ax.set_ylim(bottom=0)
     ax.set_ylabel("mean DAU / MAU")
     ax.set_title("Stickiness")
@@ -722,7 +873,7 @@ def plot_stickiness_histogram(result: pd.DataFrame, ax: Axes | None = None) -> A
     ax.bar(result["active_days"], result["share"], color=sns.color_palette()[0], label="active on exactly k days")
     ax.plot(result["active_days"], result["share_at_least"], color=sns.color_palette()[1], marker=".",
             label="active on at least k days")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _percent_axis(ax.yaxis)
     ax.set_xlabel("active days in the month (k)")
     ax.set_ylabel("share of the month's active users")
     ax.set_title("Stickiness histogram")
@@ -743,7 +894,8 @@ def plot_lifecycle(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
-    _require(result, ["period", "new", "returning", "resurrecting", "dormant"], "plot_lifecycle")
+    _require(result, ["period", "new", "returning", "resurrecting", "dormant"], "plot_lifecycle", dates=["period"])
+    result = result.dropna(subset=["period"])
     ax = _axes(ax)
     x = np.arange(len(result))
     bottom = np.zeros(len(result))
@@ -775,12 +927,12 @@ def plot_feature_adoption(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
-    _require(result, ["period", "feature", "rate"], "plot_feature_adoption")
+    _require(result, ["period", "feature", "rate"], "plot_feature_adoption", dates=["period"])
     ax = _axes(ax, (11, 3.5))
     grid = result.assign(period=pd.to_datetime(result["period"]).dt.strftime("%Y-%m")).pivot_table(
         index="feature", columns="period", values="rate", aggfunc="first")
     sns.heatmap(grid, ax=ax, cmap="Blues", vmin=0, vmax=1, annot=grid.shape[1] <= 12, fmt=".0%",
-                cbar_kws={"label": "share of active users", "format": PercentFormatter(1.0)})
+                cbar_kws={"label": "share of active users", "format": _PercentTicks()})
     ax.set_xlabel("")
     ax.set_ylabel("feature")
     ax.set_title("Feature adoption")
@@ -812,17 +964,21 @@ def plot_survey_trend(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
     matplotlib.axes.Axes
     """
     value, low, high, label = _survey_columns(result)
-    _require(result, ["period", value, low, high], "plot_survey_trend")
+    _require(result, ["period", value, low, high], "plot_survey_trend", dates=["period"])
+    result = result.dropna(subset=["period"])
     ax = _axes(ax)
     extra = [c for c in result.columns if c not in ("period",) and result[c].dtype == object
              and c not in ("interval", "change_significant")]
+    if result[value].isna().all():
+        raise _nothing_to_plot("plot_survey_trend", f"no {value} value (every period without responses)")
+    result = _with_missing_label(result, extra[:1])
     groups = result.groupby(extra[0]) if extra else [(None, result)]
     for name, part in groups:
         line = ax.plot(part["period"], part[value], marker="o", label=name if name is not None else label)[0]
         ax.fill_between(part["period"], part[low].astype(float), part[high].astype(float),
                         color=line.get_color(), alpha=0.2)
     if value == "rate":
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        _percent_axis(ax.yaxis)
     if value == "nps":
         ax.axhline(0, color="grey", lw=0.8)
     ax.set_ylabel(label)
@@ -848,7 +1004,7 @@ def plot_time_to_value(result, ax: Axes | None = None) -> Axes:
     _require(curve, ["days", "share_activated"], "plot_time_to_value")
     ax = _axes(ax)
     ax.step(curve["days"], curve["share_activated"], where="post", label=f"activated ({result.activation})")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _percent_axis(ax.yaxis)
     ax.set_ylim(0, 1)
     ax.set_xlabel("days since signup")
     ax.set_ylabel("share activated")
@@ -907,7 +1063,7 @@ def plot_health_lift(validation, ax: Axes | None = None) -> Axes:
     ax.set_xticks(x)
     ax.set_xticklabels([f"{int(g)}\n{lo:.0f}–{hi:.0f}" for g, lo, hi in
                         zip(lift["group"], lift["score_min"], lift["score_max"], strict=True)])
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _percent_axis(ax.yaxis)
     ax.set_xlabel("score group (1 = lowest scores) and its score range")
     ax.set_ylabel(f"churned in {validation.month}")
     ax.set_title("Lift: churn by last month's health score")
@@ -1176,7 +1332,7 @@ def plot_influenced_revenue(influence: pd.DataFrame, ax: Axes | None = None) -> 
     ax.plot(x, influence["rate"], marker="s", ms=3, color="C1", label="share of orders (95% CI)")
     ax.fill_between(x, influence["ci_low"], influence["ci_high"], color="C1", alpha=0.2, linewidth=0)
     ax.set_xticks(x, influence["period"], rotation=45, ha="right")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _percent_axis(ax.yaxis)
     ax.set_ylim(0, 1)
     ax.set_ylabel("influenced by a marketing touch")
     ax.set_title("Marketing-influenced revenue")
@@ -1227,7 +1383,8 @@ def plot_tracking(track: pd.DataFrame, *, cumulative: bool = True, ax: Axes | No
         Cumulative totals (the tracking plot) or purchases per bucket (incremental).
     """
     _require(track, {"date", "actual", "expected", "cumulative_actual", "cumulative_expected", "holdout"},
-             "plot_tracking")
+             "plot_tracking", dates=["date"])
+    track = track.dropna(subset=["date"])
     ax = _axes(ax, (9, 4.5))
     prefix = "cumulative_" if cumulative else ""
     ax.plot(track["date"], track[f"{prefix}actual"], color=_ACTUAL, label="actual")
@@ -1342,7 +1499,7 @@ def plot_value_tiers(tiers: pd.DataFrame, ax: Axes | None = None) -> Axes:
     long = tiers.melt(id_vars=["tier"], value_vars=["customer_share", "value_share"], var_name="share", value_name="value")
     long["share"] = long["share"].map({"customer_share": "customers", "value_share": "predicted value"})
     sns.barplot(data=long, x="tier", y="value", hue="share", ax=ax)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _percent_axis(ax.yaxis)
     ax.set(xlabel="value tier", ylabel="share", title="Value tiers: share of customers vs share of predicted value")
     ax.legend(title=None)
     return ax
