@@ -182,6 +182,70 @@ def _with_missing_label(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataF
     return frame.assign(**{c: label_missing(frame[c]) for c in columns})
 
 
+def _top_n(
+    frame: pd.DataFrame, key: str, top: int | None, *, size: str, within: Sequence[str] = (),
+    additive: Sequence[str] = (), rates: dict[str, tuple[str, str, str | None, str | None]] | None = None,
+    derived: dict[str, Any] | None = None, drawn: Sequence[str] = (), fixed: Sequence[Any] = (),
+    noun: str = "categories", measure: str | None = None,
+) -> tuple[pd.DataFrame, str]:
+    """The ``top`` values of ``key`` with the largest total ``size``; the rest as one
+    ``"other (k more)"`` category, or dropped.
+
+    The rest are aggregated (per combination of the ``within`` columns, e.g. period or
+    model) only when every ``drawn`` column can be: ``additive`` columns are summed,
+    ``rates`` (``{rate: (numerator, denominator, ci_low, ci_high)}``) are recomputed from
+    the summed numerators and denominators with their Wilson interval
+    (:func:`kpilib.stats.rate_frame`), ``derived`` (``{column: function of the summed
+    frame}``) likewise — a rate is never averaged. Otherwise the rest are dropped and the
+    returned note says so ("top 10 of 495 pages by visitors"); the note is empty when
+    nothing was cut or the rest are drawn as "other". Values in ``fixed`` (e.g. the
+    blended ``"all"`` rows) are always kept and neither ranked nor counted.
+    """
+    rates, derived = rates or {}, derived or {}
+    ranked = frame[~frame[key].isin(list(fixed))]
+    totals = ranked.groupby(key, sort=False, dropna=False)[size].sum(min_count=1).fillna(0)
+    if top is None or len(totals) <= top:
+        return frame, ""
+    order = sorted(totals.index, key=lambda k: (-float(totals[k]), str(k)))
+    rest = order[top:]
+    label = f"{_OTHER} ({len(rest)} more)"
+    covered = set(additive) | set(rates) | set(derived) | set(within) | {key}
+    for spec in rates.values():
+        covered |= {c for c in spec if c}
+    summable = list(dict.fromkeys([*additive, *(c for spec in rates.values() for c in spec[:2])]))
+    sources = set(summable)
+    keep = frame[~frame[key].isin(rest)]
+    if set(drawn) <= covered and sources <= set(frame.columns):
+        others = frame[frame[key].isin(rest)]
+        summed = (others.groupby(list(within), sort=False, dropna=False)[summable].sum().reset_index()
+                  if within else others[summable].sum().to_frame().T)
+        for rate, (numerator, denominator, low, high) in rates.items():
+            from kpilib.stats import rate_frame
+
+            recomputed = rate_frame(summed[numerator].round(), summed[denominator].round())
+            summed[rate] = recomputed["rate"].to_numpy()
+            if low:
+                summed[low] = recomputed["ci_low"].to_numpy()
+            if high:
+                summed[high] = recomputed["ci_high"].to_numpy()
+            if "small_sample" in frame.columns:
+                summed["small_sample"] = recomputed["small_sample"].to_numpy()
+        for column, function in derived.items():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                summed[column] = function(summed)
+        summed[key] = label
+        return pd.concat([keep, summed.reindex(columns=frame.columns)], ignore_index=True), ""
+    return keep.reset_index(drop=True), f"top {top} of {len(totals)} {noun} by {measure or size.replace('_', ' ')}"
+
+
+def _with_note(title: str, note: str) -> str:
+    return f"{title} ({note})" if note else title
+
+
+def _is_other(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(f"{_OTHER} (") and value.endswith(" more)")
+
+
 def _nothing_to_plot(what: str, reason: str) -> ValueError:
     return ValueError(f"nothing to plot: {what} got {reason}; check for data before plotting")
 
@@ -285,7 +349,7 @@ def plot_funnel(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_conversion_by(rates: pd.DataFrame, ax: Axes | None = None) -> Axes:
+def plot_conversion_by(rates: pd.DataFrame, ax: Axes | None = None, *, top: int | None = 10) -> Axes:
     """Rates per group as horizontal bars with 95% interval error bars.
 
     Groups with a denominator under 30 (``small_sample``) are drawn grey and hatched,
@@ -299,17 +363,29 @@ def plot_conversion_by(rates: pd.DataFrame, ax: Axes | None = None) -> Axes:
         ``rate``, ``ci_low``, ``ci_high``, ``small_sample``).
     ax : matplotlib.axes.Axes, optional
         Where to draw.
+    top : int or None, default 10
+        Draw the ``top`` groups with the most people in the denominator; the rest become one
+        ``"other (k more)"`` bar at the bottom, its rate and interval recomputed from their
+        summed numerators and denominators (without a ``numerator`` column the rest are
+        left out and the title says "top 10 of 495 …"). None draws every group.
 
     Returns
     -------
     matplotlib.axes.Axes
-        One bar per group, highest rate on top.
+        One bar per group, highest rate on top ("other" at the bottom).
     """
     _require(rates, {"denominator", "rate", "ci_low", "ci_high"}, "plot_conversion_by")
     ax = _axes(ax)
     by = [c for c in rates.columns if c not in _RATE_COLUMNS]
-    rates = rates.sort_values("rate", ascending=True, na_position="first").reset_index(drop=True)
-    labels = _group_labels(rates, by)
+    rates = rates.assign(_label=_group_labels(rates, by).to_numpy())
+    rates, note = _top_n(rates, "_label", top, size="denominator", additive=["users_window_open"],
+                         rates={"rate": ("numerator", "denominator", "ci_low", "ci_high")},
+                         drawn=["rate", "ci_low", "ci_high", "denominator"],
+                         noun=f"{' / '.join(by) or 'group'}s", measure="denominator (n)")
+    rates = rates.assign(_other=rates["_label"].map(_is_other)).sort_values(
+        ["_other", "rate"], ascending=[False, True], na_position="first").reset_index(drop=True)
+    labels = rates["_label"]
+    rates = rates.drop(columns=["_label", "_other"])
     small = rates["small_sample"] if "small_sample" in rates else rates["denominator"] < 30
     y = np.arange(len(rates))
     colour = sns.color_palette()[0]
@@ -326,7 +402,7 @@ def plot_conversion_by(rates: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_xlabel("rate (95% Wilson interval)")
     ax.set_ylabel(" / ".join(by))
     ax.set_xlim(0, min(1.0, float(np.nanmax(rates.ci_high.to_numpy(), initial=0)) * 1.15 or 1.0))
-    ax.set_title("Conversion by " + (" / ".join(by) if by else "group"))
+    ax.set_title(_with_note("Conversion by " + (" / ".join(by) if by else "group"), note))
     sns.despine(ax=ax)
     return ax
 
@@ -1110,7 +1186,7 @@ def _breakdown(frame: pd.DataFrame) -> str:
     return frame.columns[1]
 
 
-def plot_spend(costs: pd.DataFrame, ax: Axes | None = None) -> Axes:
+def plot_spend(costs: pd.DataFrame, ax: Axes | None = None, *, top: int | None = 10) -> Axes:
     """Spend per period, stacked by channel.
 
     Parameters
@@ -1120,6 +1196,8 @@ def plot_spend(costs: pd.DataFrame, ax: Axes | None = None) -> Axes:
         are left out).
     ax : matplotlib.axes.Axes, optional
         Where to draw.
+    top : int or None, default 10
+        The ``top`` channels with the most spend over all periods; the rest are summed into one "other (k more)" layer; None draws every channel.
 
     Returns
     -------
@@ -1132,6 +1210,8 @@ def plot_spend(costs: pd.DataFrame, ax: Axes | None = None) -> Axes:
     parts = costs[costs[channel] != _ALL]
     if parts.empty:
         parts = costs
+    parts = _with_missing_label(parts, [channel])
+    parts, _ = _top_n(parts, channel, top, size="spend", within=["period"], additive=["spend"], noun="channels")
     wide = parts.pivot_table(index="period", columns=channel, values="spend", aggfunc="sum").fillna(0.0)
     x = np.arange(len(wide))
     bottom = np.zeros(len(wide))
@@ -1146,7 +1226,7 @@ def plot_spend(costs: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_cac(costs: pd.DataFrame, ax: Axes | None = None) -> Axes:
+def plot_cac(costs: pd.DataFrame, ax: Axes | None = None, *, top: int | None = 10) -> Axes:
     """CAC per period, one line per channel and the blended CAC dashed.
 
     Periods where a channel's CAC is undefined (spend but no new customers) are gaps in
@@ -1158,10 +1238,16 @@ def plot_cac(costs: pd.DataFrame, ax: Axes | None = None) -> Axes:
         Output of :func:`kpilib.marketing.acquisition_costs`.
     ax : matplotlib.axes.Axes, optional
         Where to draw.
+    top : int or None, default 10
+        The ``top`` channels with the most spend over all periods (the blended line is always drawn); the rest are one "other (k more)" line whose CAC is their summed spend over their summed new customers; None draws every channel.
     """
     _require(costs, {"period", "cac", "spend", "new_customers"}, "plot_cac")
     ax = _axes(ax, (10, 4.5))
     channel = _breakdown(costs)
+    costs = _with_missing_label(costs, [channel])
+    costs, _ = _top_n(costs, channel, top, size="spend", within=["period"], additive=["spend", "new_customers"],
+                      derived={"cac": lambda f: (f["spend"] / f["new_customers"]).where(f["new_customers"] > 0)},
+                      fixed=[_ALL], noun="channels")
     periods = list(dict.fromkeys(costs["period"]))
     position = {p: i for i, p in enumerate(periods)}
     names = list(dict.fromkeys(costs[channel]))
@@ -1190,7 +1276,7 @@ def plot_cac(costs: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_return_on_spend(costs: pd.DataFrame, ax: Axes | None = None) -> Axes:
+def plot_return_on_spend(costs: pd.DataFrame, ax: Axes | None = None, *, top: int | None = 10) -> Axes:
     """ROAS per channel as horizontal bars, labelled with ROI, and the break-even line.
 
     Parameters
@@ -1201,10 +1287,21 @@ def plot_return_on_spend(costs: pd.DataFrame, ax: Axes | None = None) -> Axes:
         for one model. Channels without spend (undefined ROAS) are listed, without a bar.
     ax : matplotlib.axes.Axes, optional
         Where to draw.
+    top : int or None, default 10
+        The ``top`` channels with the most spend (the blended bar is always drawn); the rest are one "other (k more)" bar, its ROAS and ROI recomputed from their summed revenue and spend (without those columns they are left out and the title says so); None draws every channel.
     """
     _require(costs, {"roas", "roi"}, "plot_return_on_spend")
     ax = _axes(ax)
     channel = "channel" if "channel" in costs.columns else _breakdown(costs)
+    costs = _with_missing_label(costs, [channel])
+    note = ""
+    if "spend" in costs.columns:
+        costs, note = _top_n(
+            costs, channel, top, size="spend", additive=["spend", "revenue"] if "revenue" in costs else [],
+            derived={"roas": lambda f: (f["revenue"] / f["spend"]).where(f["spend"] > 0),
+                     "roi": lambda f: ((f["revenue"] - f["spend"]) / f["spend"]).where(f["spend"] > 0)},
+            drawn=["roas", "roi"] if "revenue" in costs else ["roas", "roi", "revenue"], fixed=[_ALL],
+            noun="channels")
     data = costs.sort_values("roas", ascending=True, na_position="first").reset_index(drop=True)
     y = np.arange(len(data))
     colours = ["0.3" if name == _ALL else ("C2" if r >= 1 else "C3") for name, r in
@@ -1218,7 +1315,7 @@ def plot_return_on_spend(costs: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_yticks(y, ["blended" if c == _ALL else str(c) for c in data[channel]])
     ax.set_xlim(0, max(1.2, float(np.nanmax(data["roas"].to_numpy(dtype=float), initial=0)) * 1.35))
     ax.set_xlabel("revenue per unit of spend (ROAS)")
-    ax.set_title("Return on spend by channel")
+    ax.set_title(_with_note("Return on spend by channel", note))
     ax.legend(fontsize="small", loc="lower right")
     sns.despine(ax=ax)
     return ax
@@ -1268,7 +1365,7 @@ def plot_clv_cac(costs: pd.DataFrame, ax: Axes | None = None) -> Axes:
 
 
 def plot_attribution(credit: pd.DataFrame, ax: Axes | None = None, *, value: str = "conversions",
-                     show_no_touch: bool = False) -> Axes:
+                     show_no_touch: bool = False, top: int | None = 10) -> Axes:
     """Credited conversions (or revenue) per channel, one bar per attribution model.
 
     Conversions without a touch get the same credit under every model; by default they are
@@ -1285,6 +1382,8 @@ def plot_attribution(credit: pd.DataFrame, ax: Axes | None = None, *, value: str
         What to draw.
     show_no_touch : bool, default False
         Draw the ``"(no touch)"`` bars too.
+    top : int or None, default 10
+        The ``top`` channels with the most credited ``value`` over all models; the rest are summed into one "other (k more)" group per model; None draws every channel.
     """
     from kpilib.marketing import NO_TOUCH
 
@@ -1296,6 +1395,9 @@ def plot_attribution(credit: pd.DataFrame, ax: Axes | None = None, *, value: str
         ax.annotate(f"{NO_TOUCH}: {total:,.0f} {value} in every model (not drawn)", (0.99, 0.98),
                     xycoords="axes fraction", ha="right", va="top", fontsize=8, color="0.3")
         credit = credit[credit["channel"] != NO_TOUCH]
+    credit = _with_missing_label(credit, ["channel"])
+    credit, _ = _top_n(credit, "channel", top, size=value, within=["model"], additive=[value], fixed=[NO_TOUCH],
+                       noun="channels")
     models = list(dict.fromkeys(credit["model"]))
     channels = list(dict.fromkeys(credit["channel"]))
     wide = credit.pivot_table(index="channel", columns="model", values=value, aggfunc="sum").reindex(

@@ -151,3 +151,49 @@ def test_dates_that_are_all_missing_raise_instead_of_a_1970_axis(name):
                           "ci_high": [20.0, 30.0]})
     with pytest.raises(ValueError, match="nothing to plot"):
         getattr(plots, name)(frame)
+
+
+# ------------------------------------------------------------------ top N + other
+
+
+def _landing_pages(n: int = 495) -> pd.DataFrame:
+    from kpilib.stats import rate_frame
+
+    denominators = 1000 - np.arange(n)  # page i has 1000 - i visitors: the top 10 are p0 … p9
+    pages = pd.DataFrame({"page": [f"/p{i}" for i in range(n)]})
+    return pd.concat([pages, rate_frame(np.full(n, 2), denominators)], axis=1).assign(users_window_open=0)
+
+
+def test_495_landing_pages_show_the_top_10_and_other_from_summed_counts():
+    ax = plots.plot_conversion_by(_landing_pages(), top=10)
+    _save(ax, "landing_pages_top10")
+    bars = [p for p in ax.patches if isinstance(p, matplotlib.patches.Rectangle)]
+    assert len(bars) == 11
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    other = [i for i, label in enumerate(labels) if label.startswith("other (485 more)")]
+    assert other == [0]  # at the bottom
+    # by hand: numerators 2 × 485 = 970; denominators sum(1000 - i, i = 10 … 494) = 362 780
+    assert "n=362,780" in labels[0]
+    assert bars[0].get_width() == pytest.approx(970 / 362_780)
+    assert {f"/p{i}" for i in range(10)} == {label.split("  ")[0] for label in labels[1:]}
+
+
+def test_without_numerators_the_rest_is_dropped_and_the_title_says_so():
+    ax = plots.plot_conversion_by(_landing_pages().drop(columns="numerator"), top=10)
+    assert len(ax.patches) == 10
+    assert "top 10 of 495 pages" in ax.get_title()
+    assert len(plots.plot_conversion_by(_landing_pages(30), top=None).patches) == 30
+
+
+def test_spend_and_cac_sum_the_rest_of_the_channels():
+    rows = [{"period": p, "channel": c, "spend": 100.0 * (i + 1), "new_customers": i + 1, "cac": 100.0}
+            for p in ("2026-01", "2026-02") for i, c in enumerate(["a", "b", "c", "d", None])]
+    costs = pd.DataFrame(rows)
+    ax = plots.plot_spend(costs, top=2)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == [plots.MISSING_LABEL, "d", "other (3 more)"] or sorted(legend) == sorted(
+        [plots.MISSING_LABEL, "d", "other (3 more)"])
+    assert sum(p.get_height() for p in ax.patches) == pytest.approx(costs["spend"].sum())
+    ax = plots.plot_cac(costs, top=2)
+    other = [line for line in ax.lines if line.get_label() == "other (3 more)"]
+    assert other and np.allclose(other[0].get_ydata(), (100 + 200 + 300) / (1 + 2 + 3))
