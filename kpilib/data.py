@@ -29,7 +29,7 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 import pyarrow as pa
 
-from kpilib.periods import month_bounds
+from kpilib.periods import duration_text, month_bounds
 
 __all__ = [
     "ACTIVITY_COLUMNS",
@@ -478,16 +478,6 @@ class _Check:
     refuse: bool = True
 
 
-def _duration_text(delta: pd.Timedelta) -> str:
-    """A duration in words: ``1 day``, ``36 hours``, ``90 minutes``, ``0 seconds``."""
-    seconds = int(delta.total_seconds())
-    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
-        if seconds and seconds % size == 0:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{seconds} second{'s' if seconds != 1 else ''}"
-
-
 def _column_checks(column: Column, value: Any, original: Any, options: ContractOptions) -> list[_Check]:
     """The row checks of one contract column, in the order they are reported."""
     checks = []
@@ -533,7 +523,7 @@ def _column_checks(column: Column, value: Any, original: Any, options: ContractO
         checks.append(_Check(
             name, value.notnull() & (value > bound),
             f"are in the future (after {limit:%Y-%m-%d %H:%M} UTC: the data's as-of time "
-            f"plus {_duration_text(pd.Timedelta(options.future_tolerance))})",
+            f"plus {duration_text(options.future_tolerance)})",
             "Fix the times (a wrong year or time zone?); to keep them, set allow_future = true "
             "(or a larger future_tolerance) under [contract] in kpilib.toml, or pass "
             "allow_future=True to load_dataset",

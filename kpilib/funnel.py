@@ -32,9 +32,10 @@ How a user moves through a funnel
 * **``order="any"``**: a user reaches step *k* when each event name of steps 1..k occurs
   inside the window at least as often as it is listed among steps 1..k (the entry event
   counts for step 1); their order does not matter.
-* **Open windows.** A user whose window has not closed by the end of the data (the
-  latest event, or ``as_of``) is counted and flagged in ``users_window_open``; pass
-  ``complete_only=True`` to count only users whose window has closed.
+* **Open windows.** A user whose window has not closed by the end of the data
+  (``as_of``, exclusive; by default :func:`kpilib.periods.default_cutoff` of the latest
+  event — the whole last day is data) is counted and flagged in ``users_window_open``;
+  pass ``complete_only=True`` to count only users whose window has closed.
 * **Breakdowns** (``by``) take the value of the entry event (e.g. the traffic channel
   of the first visit).
 """
@@ -53,7 +54,15 @@ import pandas as pd
 
 from kpilib.data import DataError, as_table, column_list, exact_sum, require_columns
 from kpilib.metrics import Metric, computes, register
-from kpilib.periods import duration_seconds, month_bounds, previous_month, time_filter, to_utc
+from kpilib.periods import (
+    default_cutoff,
+    duration_seconds,
+    duration_text,
+    month_bounds,
+    previous_month,
+    time_filter,
+    to_utc,
+)
 from kpilib.stats import SMALL_DENOMINATOR, compare_proportions, rate_frame
 
 __all__ = [
@@ -575,8 +584,9 @@ def funnel_users(
         Users enter at their first step-1 event in ``[start, end)`` (UTC). Later steps may
         fall after ``end``, inside the window.
     as_of : str or pandas.Timestamp, optional
-        The end of the data: events after it are ignored and windows ending after it are
-        open. Default: the latest event time.
+        The end of the data (exclusive): events at or after it are ignored and windows
+        ending after it are open. Default: :func:`kpilib.periods.default_cutoff` of the
+        latest event, the start of the day after it.
     customers : ibis.Table or pandas.DataFrame, optional
         The customers table, for ``by`` columns that are customer attributes (a CRM export
         records the acquisition channel on the lead, not on its events); people without a
@@ -614,10 +624,10 @@ def funnel_users(
     columns = ["customer_id", "ts", "event", *[c for c in by if c not in ("customer_id", "ts", "event")]]
     named = events.select(*columns)
     if as_of is not None:
-        named = named.filter(named.ts <= as_of)
+        named = named.filter(named.ts < as_of)
         data_end = ibis.literal(as_of, type=_UTC)
     else:
-        data_end = events.ts.max().as_scalar()
+        data_end = default_cutoff(events.ts.max()).as_scalar()
 
     # Entry: the first step-1 event in [start, end); ties broken by the breakdown values.
     candidates = time_filter(named.filter(named.event == steps[0]), "ts", start, end)
@@ -819,7 +829,8 @@ def funnel(
     start, end : str or pandas.Timestamp, optional
         Entry period ``[start, end)``, UTC. Default: all entries.
     as_of : str or pandas.Timestamp, optional
-        End of the data (default: the latest event); windows ending later are open.
+        End of the data, exclusive (default: the day after the latest event's day);
+        windows ending later are open.
     complete_only : bool, default False
         Count only users whose window has closed by ``as_of``.
     customers : ibis.Table or pandas.DataFrame, optional
@@ -880,17 +891,6 @@ def funnel(
     return _long_funnel(counts, steps, by_columns)
 
 
-@computes("conversion_rate")
-def _duration_text(window: WindowLike) -> str:
-    """``"14D"`` → ``"14 days"``, ``"36h"`` → ``"36 hours"``, ``"90min"`` → ``"90 minutes"``."""
-    seconds = duration_seconds(window)
-    for size, unit in ((86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second")):
-        if seconds % size == 0:
-            count = int(seconds // size)
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds:g} seconds"
-
-
 def describe_funnel(steps: Sequence[str], *, window: WindowLike = "14D", order: Order = "ordered") -> str:
     """How people enter and move through the funnel, in Markdown, from its parameters.
 
@@ -917,10 +917,11 @@ def describe_funnel(steps: Sequence[str], *, window: WindowLike = "14D", order: 
     }[order]
     listed = rest[0] if len(rest) == 1 else ", ".join(rest[:-1]) + f", then {rest[-1]}"
     next_steps = f"the next step, {listed}," if len(rest) == 1 else f"each next step — {listed} —"
-    return (f"{entry}; from that moment they have {_duration_text(window)} (the conversion window) to take "
+    return (f"{entry}; from that moment they have {duration_text(window)} (the conversion window) to take "
             f"{next_steps} {how}.")
 
 
+@computes("conversion_rate")
 def conversion_rate(
     events: ibis.Table | pd.DataFrame,
     steps: Sequence[str],

@@ -25,7 +25,7 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
-__all__ = ["MONTH_PATTERN", "PANDAS_FREQ", "PERIOD_ORIGIN", "default_cutoff", "duration_seconds",
+__all__ = ["MONTH_PATTERN", "PANDAS_FREQ", "PERIOD_ORIGIN", "default_cutoff", "duration_seconds", "duration_text",
            "month_bounds", "month_range", "months_between", "next_month", "period_index",
            "period_index_of", "previous_month", "time_filter", "to_utc", "validate_month"]
 
@@ -202,6 +202,27 @@ def duration_seconds(value: Any, name: str = "window") -> float:
     if not seconds > 0:
         raise ValueError(f"{name} must be positive, got {value!r}")
     return seconds
+
+
+def duration_text(value: Any) -> str:
+    """A duration in words, in its largest whole unit: what :func:`duration_seconds` reads
+    (zero included).
+
+    Examples
+    --------
+    >>> duration_text("14D"), duration_text("36h"), duration_text("90min"), duration_text(pd.Timedelta(0))
+    ('14 days', '36 hours', '90 minutes', '0 seconds')
+    >>> duration_text(1)
+    '1 day'
+    """
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = pd.Timedelta(days=int(value))
+    seconds = pd.Timedelta(value).total_seconds()
+    for size, unit in ((86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second")):
+        if seconds and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds:g} seconds"
 
 
 def period_index(ts: Any, period: str) -> Any:

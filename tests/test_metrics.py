@@ -38,6 +38,8 @@ def test_every_metric_is_complete_and_computed_somewhere(metric):
     assert metric.computed_by, f"{metric.name} is registered but no function computes it"
     for path in metric.computed_by:
         module, _, name = path.rpartition(".")
+        assert not any(part.startswith("_") for part in path.split(".")), (
+            f"{metric.name} is computed by {path}, which is not a public path")
         fn = getattr(__import__(module, fromlist=[name]), name)
         assert metric in fn.metrics
 
