@@ -906,6 +906,7 @@ def describe_funnel(steps: Sequence[str], *, window: WindowLike = "14D", order: 
     """
     steps = _check_steps(steps)
     order = _check_order(order)
+    duration_seconds(window)  # a window that is no duration is refused by name
     entry = f"People enter at their **first** `{steps[0]}` of the month"
     if len(steps) == 1:
         return f"{entry}; a one-step funnel counts the entrants only."

@@ -1029,7 +1029,7 @@ def traffic_to_lead(
 
 
 def marketing_touchpoints(
-    events: ibis.Table | pd.DataFrame,
+    events: ibis.Table | pd.DataFrame | None,
     email: ibis.Table | pd.DataFrame | None = None,
     *,
     visit_event: str = "visit",
@@ -1040,8 +1040,10 @@ def marketing_touchpoints(
 
     Parameters
     ----------
-    events : ibis.Table or pandas.DataFrame
-        The events table; its ``visit_event`` rows with a ``channel`` are touchpoints.
+    events : ibis.Table or pandas.DataFrame or None
+        The events table; its ``visit_event`` rows with a ``channel`` are touchpoints. With
+        ``email`` given it may be None or lack ``channel``: the clicks are then the only
+        touchpoints.
     email : ibis.Table or pandas.DataFrame, optional
         The email table; each click (``clicked_at``) is a touchpoint of ``email_channel``.
     visit_event : str, default "visit"
@@ -1065,21 +1067,26 @@ def marketing_touchpoints(
       customer_id                        ts channel
     0           a 2026-10-01 00:00:00+00:00  social
     """
-    events = as_table(events, "events")
-    if "channel" not in events.columns:
+    events = as_table(events, "events") if events is not None else None
+    if email is None and (events is None or "channel" not in events.columns):
         raise DataError(
-            "touchpoints need a 'channel' column on visit events, which the table does not have",
+            "touchpoints need a 'channel' column on visit events, which the table does not have"
+            if events is not None else "touchpoints need visit events with a channel, or email clicks",
             table="events",
             column="channel",
-            fix="Add the traffic channel of each visit (utm_source or similar) as a 'channel' column",
+            fix="Add the traffic channel of each visit (utm_source or similar) as a 'channel' column, "
+            "or pass the email table (its clicks are touchpoints)",
         )
-    visits = events.filter(events.event == visit_event, events.channel.notnull())
-    touches = visits.select("customer_id", "ts", channel=visits.channel.cast("string"))
+    parts = []
+    if events is not None and "channel" in events.columns:
+        visits = events.filter(events.event == visit_event, events.channel.notnull())
+        parts.append(visits.select("customer_id", "ts", channel=visits.channel.cast("string")))
     if email is not None:
         mail = as_table(email, "email")
         clicks = mail.filter(mail.clicked_at.notnull())
-        touches = touches.union(clicks.select("customer_id", ts=clicks.clicked_at,
-                                              channel=ibis.literal(email_channel)))
+        parts.append(clicks.select("customer_id", ts=clicks.clicked_at,
+                                   channel=ibis.literal(email_channel)))
+    touches = parts[0] if len(parts) == 1 else parts[0].union(parts[1])
     if channels is not None:
         touches = touches.filter(touches.channel.isin(list(channels)))
     return touches.order_by(["customer_id", "ts", "channel"])
@@ -1124,7 +1131,8 @@ def marketing_influenced_revenue(
     orders : ibis.Table or pandas.DataFrame
         The orders table.
     events : ibis.Table or pandas.DataFrame, optional
-        The events table: visits whose ``channel`` is one of ``channels`` are touches.
+        The events table: visits whose ``channel`` is one of ``channels`` are touches
+        (without a ``channel`` column it adds none; the email clicks still count).
     email : ibis.Table or pandas.DataFrame, optional
         The email table: every click is a touch.
     period : {"M", "Q", "Y"} or None, default "M"
@@ -1176,7 +1184,7 @@ def marketing_influenced_revenue(
         raise ValueError("give events (visits with a channel), email (clicks) or touchpoints")
     else:
         parts = []
-        if events is not None:
+        if events is not None and ("channel" in as_table(events, "events").columns or email is None):
             parts.append(marketing_touchpoints(events, channels=channels))
         if email is not None:
             mail = as_table(email, "email")

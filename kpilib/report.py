@@ -28,6 +28,15 @@ every output) goes through an allow-list sanitiser after rendering, so neither a
 unescaped :class:`pandas.io.formats.style.Styler` nor a Markdown link can smuggle markup
 (``<script>``, event handlers, ``javascript:`` URLs) into a page.
 
+A notebook that cannot run on the source is *skipped*, not failed: its sections and what
+they need are listed once in :mod:`kpilib.sections`; the notebook calls
+:func:`sections` after loading the data and asks ``plan.runs(name)`` per section. A section
+whose table or optional column is missing shows one line saying what to add and is
+recorded (under :data:`SECTION_MIMETYPE`, read back like the headline), which makes the
+notebook *partial*; a notebook none of whose sections can run raises
+:class:`NotebookSkipped` (or is not started at all when the checked source already says
+so) and shows grey on the index with its reason. Only failures make the command exit 1.
+
 A run is checked before any notebook runs: the arguments (a :class:`ReportArgumentError`),
 the data (loaded and validated once, a :class:`kpilib.DataError`) and the months (a month
 with no data at all is refused). A run that is interrupted or terminated (SIGINT, SIGTERM)
@@ -1379,7 +1388,9 @@ def run_report(
     Returns
     -------
     ReportResult
-        ``failed`` lists the notebooks that raised; the command line exits 1 on those.
+        ``failed`` lists the notebooks that raised; the command line exits 1 on those. A
+        notebook skipped for want of its tables, or partial (some sections skipped), is
+        not a failure.
 
     Raises
     ------
@@ -2048,35 +2059,80 @@ def _needs_math(nb: Any) -> bool:
 _WARNING = re.compile(r"^[^\n]*?:\d+: (?P<kind>[A-Za-z]*Warning): (?P<message>[^\n]*)\n?(?:  [^\n]*\n?)?", re.M)
 
 
-def _warning_notes(text: str) -> str:
-    r"""Python warnings in a stream rewritten for a reader: the message, without the file
-    path and source line (a ``UserWarning`` — kpilib's own remarks — reads as a note).
+def _warning_notes(counts: Mapping[tuple[str, str], int]) -> str:
+    r"""Warnings counted by (kind, message) as lines for a reader: the message without the
+    file path and source line (a ``UserWarning`` — kpilib's own remarks — reads as a note),
+    once, with how often it was raised.
 
     Examples
     --------
-    >>> print(_warning_notes("/x/kpilib/clv.py:1163: UserWarning: few repeat buyers\n  warnings.warn(\n"))
+    >>> print(_warning_notes({("UserWarning", "few repeat buyers"): 1,
+    ...                       ("RuntimeWarning", "divide by zero"): 1822}), end="")
     Note: few repeat buyers
-    >>> print(_warning_notes("/x/y.py:7: RuntimeWarning: divide by zero\n  r = a / b\nother text"))
-    RuntimeWarning: divide by zero
-    other text
+    RuntimeWarning: divide by zero (1,822 times)
     """
-
-    def note(match: re.Match[str]) -> str:
-        kind = "Note" if match["kind"] == "UserWarning" else match["kind"]
-        return f"{kind}: {match['message']}\n"
-
-    return _WARNING.sub(note, text)
+    lines = []
+    for (kind, message), n in counts.items():
+        label = "Note" if kind == "UserWarning" else kind
+        lines.append(f"{label}: {message}" + (f" ({n:,} times)" if n > 1 else "") + "\n")
+    return "".join(lines)
 
 
 def _reader_outputs(nb: Any) -> Any:
-    """A copy of ``nb`` whose stderr streams show warnings as notes (see :func:`_warning_notes`);
-    the executed notebook keeps them as they were."""
+    r"""A copy of ``nb`` whose warnings are summarised per section for a reader.
+
+    A section runs from one Markdown heading to the next. Its warnings are taken out of the
+    stderr streams and shown once each, with a count, where the section's last warning was
+    (see :func:`_warning_notes`): a fit that warns 1,822 times is one line, not a page. The
+    executed notebook keeps every warning as it was.
+
+    Examples
+    --------
+    >>> import nbformat.v4 as v4
+    >>> warn = "/x/y.py:7: RuntimeWarning: divide by zero\n  r = a / b\n"
+    >>> nb = v4.new_notebook(cells=[v4.new_markdown_cell("## A"),
+    ...     v4.new_code_cell(outputs=[v4.new_output("stream", name="stderr", text=warn * 3 + "done\n")]),
+    ...     v4.new_code_cell(outputs=[v4.new_output("stream", name="stderr", text=warn)])])
+    >>> [o["text"] for c in _reader_outputs(nb).cells[1:] for o in c.outputs]
+    ['done\n', 'RuntimeWarning: divide by zero (4 times)\n']
+    """
     nb = copy.deepcopy(nb)
+    counts: dict[tuple[str, str], int] = {}
+    last: Any = None
+
+    def flush() -> None:
+        if counts and last is not None:
+            last.outputs.append(_stderr_output(_warning_notes(counts)))
+        counts.clear()
+
     for cell in nb.cells:
+        if cell.cell_type == "markdown" and re.match(r"\s*#", cell.source or ""):
+            flush()
+            last = None
+            continue
+        kept = []
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                output["text"] = _warning_notes(output["text"])
+                text = output["text"]
+                for match in _WARNING.finditer(text):
+                    key = (match["kind"], match["message"])
+                    counts[key] = counts.get(key, 0) + 1
+                    last = cell
+                output["text"] = _WARNING.sub("", text)
+                if not output["text"].strip():
+                    continue
+            kept.append(output)
+        if "outputs" in cell:
+            cell.outputs = kept
+    flush()
     return nb
+
+
+def _stderr_output(text: str) -> Any:
+    """A stderr stream output holding ``text``."""
+    import nbformat.v4
+
+    return nbformat.v4.new_output("stream", name="stderr", text=text)
 
 
 #: The notebook pages: nbconvert's lab template without code and without anything from

@@ -35,12 +35,14 @@ Examples
 from __future__ import annotations
 
 import ast
+import numbers
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -87,6 +89,9 @@ class Section:
         Event names that must all occur in the events table.
     any_event : tuple of str
         Event names of which at least one must occur.
+    uses : tuple of str
+        Optional inputs the section runs without, as ``"table.column: what it adds"``;
+        when one is missing the section says so in one line (it is not skipped).
 
     Every entry may hold ``{parameter}`` and end in ``" if <parameter>"`` (see the module).
     """
@@ -97,7 +102,12 @@ class Section:
     needs_any: tuple[str, ...] = ()
     events: tuple[str, ...] = ()
     any_event: tuple[str, ...] = ()
+    uses: tuple[str, ...] = ()
 
+
+#: What marketing touchpoints are made of: visits with a channel, and email clicks.
+_TOUCHES = ("events.channel: visits with a channel count as touches too",
+            "email: email clicks count as touches too")
 
 #: Every report notebook's sections, in page order, with what each needs. Notebooks not
 #: listed (the glossary) need no data.
@@ -164,8 +174,9 @@ NOTEBOOKS: dict[str, tuple[Section, ...]] = {
         Section("clv_cac", "CLV:CAC by channel", needs=("spend", "customers", "orders")),
         Section("traffic_to_leads", "Traffic to leads", needs=("events.channel",), events=("visit", "lead")),
         Section("influenced_revenue", "Marketing-influenced revenue", needs=("orders",),
-                needs_any=("events.channel", "email")),
-        Section("attribution", "Attribution", needs=("orders",), needs_any=("events.channel", "email")),
+                needs_any=("events.channel", "email"), uses=_TOUCHES),
+        Section("attribution", "Attribution", needs=("orders",), needs_any=("events.channel", "email"),
+                uses=_TOUCHES),
         Section("attributed_return", "Return on spend per attribution model", needs=("orders", "spend"),
                 needs_any=("events.channel", "email")),
         Section("headline", "Headline metrics", needs=("spend", "customers")),
@@ -358,6 +369,8 @@ class SectionStatus:
     missing_tables : tuple of frozenset
         Sets of absent tables, any one of which would let it run as far as tables go
         (empty when a column or an event name blocks it).
+    limits : tuple of str
+        For a section that runs, the optional inputs it runs without and what they add.
     """
 
     notebook: str
@@ -366,6 +379,7 @@ class SectionStatus:
     runs: bool
     reason: str | None = None
     missing_tables: tuple[frozenset[str], ...] = ()
+    limits: tuple[str, ...] = ()
 
 
 def evaluate(ds: Any, notebook: str, params: Mapping[str, Any] | None = None, *,
@@ -394,8 +408,13 @@ def evaluate(ds: Any, notebook: str, params: Mapping[str, Any] | None = None, *,
     plan = {}
     for section in NOTEBOOKS[notebook]:
         reason, tables = _blocking_reason(section, facts, values)
+        limits = []
+        for use in section.uses if reason is None else ():
+            item, _, adds = use.partition(": ")
+            if not facts.has(item):
+                limits.append(f"runs without {_thing(item)}: with it, {adds}")
         plan[section.name] = SectionStatus(notebook, section.name, section.title, reason is None, reason,
-                                           tuple(tables))
+                                           tuple(tables), tuple(limits))
     return plan
 
 
@@ -424,8 +443,10 @@ def skip_reason(plan: Mapping[str, SectionStatus]) -> str | None:
                          key=lambda o: (len(o), sorted(o)))
         if len(minimal) == 1:
             return _table_reason(sorted(minimal[0]))
-        ways = [f"the {_and(sorted(o))} table{'s' if len(o) > 1 else ''}" for o in minimal]
-        return f"needs {_and(ways, 'or')}: add {'it' if len(minimal) == 1 else 'one of them'} to the source"
+        singles = sorted(next(iter(o)) for o in minimal if len(o) == 1)
+        ways = ([f"the {_and(singles, 'or')} table"] if singles else []) + [
+            f"the {_and(sorted(o))} tables" for o in minimal if len(o) > 1]
+        return f"needs {', or '.join(ways)}: add one of them to the source"
     reasons = list(dict.fromkeys(s.reason for s in statuses if s.reason))
     shown = "; ".join(reasons[:_MAX_REASONS]) + ("; …" if len(reasons) > _MAX_REASONS else "")
     return f"has no section that can run on this source: {shown}"
@@ -508,9 +529,9 @@ def _is_empty(data: Any) -> bool:
         return True
     if isinstance(data, pd.DataFrame | pd.Series):
         return data.empty
-    if isinstance(data, bool):
+    if isinstance(data, bool | np.bool_):
         return not data
-    if isinstance(data, int | float):
+    if isinstance(data, numbers.Real):  # numpy's integers and floats too
         return not data > 0  # NaN and 0 are empty
     try:
         return len(data) == 0
@@ -551,6 +572,10 @@ class NotebookPlan:
         this one, and its note says so.
         """
         status = self[name]
+        if status.runs and status.limits and name not in self._noted:
+            self._noted.add(name)
+            text = "; ".join(status.limits)
+            self.display(SectionNote(self.notebook, name, status.title, f"{status.title} {text}.", skipped=False))
         if after is not None and status.runs and not self[after].runs:
             status = SectionStatus(self.notebook, name, status.title, False,
                                    f"needs the result of “{self[after].title}”, which did not run")
@@ -658,5 +683,6 @@ def check_lines(ds: Any, notebooks: Mapping[str, Mapping[str, Any]], titles: Map
         state = f"partial, {len(skipped)} of {len(plan)} sections skipped" if skipped else "runs"
         lines.append(f"{name}: {state}")
         for s in plan.values():
-            lines.append(f"  {'runs' if s.runs else 'skipped':<8} {s.title}" + (f": {s.reason}" if s.reason else ""))
+            why = s.reason or "; ".join(s.limits)
+            lines.append(f"  {'runs' if s.runs else 'skipped':<8} {s.title}" + (f": {why}" if why else ""))
     return lines

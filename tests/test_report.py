@@ -1078,6 +1078,28 @@ def test_warnings_read_as_notes_on_the_page_and_stay_in_the_notebook(tmp_path):
     assert nb.cells[0].outputs[0]["text"] == raw  # the executed notebook keeps the original
 
 
+def test_repeated_warnings_are_one_line_per_section_with_a_count(tmp_path):
+    """1,822 numerical warnings in a section are one line with the count on the page; other
+    stderr text stays; the next section gets its own summary."""
+    report = kr.ReportResult(month=MONTH, path=tmp_path, notebooks=[], failed=[])
+    pages = kr._NotebookPages(report, titles={"04_clv": "CLV"})
+    warn = "/venv/lib/numpy/x.py:12: RuntimeWarning: overflow encountered in exp\n  y = np.exp(x)\n"
+    other = "/venv/lib/kpilib/clv.py:9: UserWarning: few repeat buyers\n  warnings.warn(\n"
+    nb = new_notebook(cells=[
+        new_markdown_cell("## Fit"),
+        new_code_cell("a()", outputs=[new_output("stream", name="stderr", text=warn * 1000 + "progress 1/2\n")]),
+        new_code_cell("b()", outputs=[new_output("stream", name="stderr", text=warn * 822 + other)]),
+        new_markdown_cell("## Check"),
+        new_code_cell("c()", outputs=[new_output("stream", name="stderr", text=warn)]),
+    ])
+    html = pages.render("04_clv", nb, error=None, run_at="now")
+    assert html.count("overflow encountered in exp") == 2
+    assert "RuntimeWarning: overflow encountered in exp (1,822 times)" in html
+    assert "Note: few repeat buyers" in html and "progress 1/2" in html
+    assert "np.exp(x)" not in html
+    assert nb.cells[1].outputs[0]["text"].count("RuntimeWarning") == 1000  # the notebook keeps all
+
+
 # --------------------------------------------------------------------------- history
 
 
@@ -1218,3 +1240,164 @@ def test_pages_announce_a_partial_month_and_a_stale_table(tmp_path, small_sample
         assert "About the data:" in html
         assert f"2026-10 is partial ({days} of 31 days)" in html
     assert kr.load_report(tmp_path / "out" / "2026-10").data_notes == result.data_notes
+
+
+# --------------------------------------------------------------------------- skipped and partial
+
+FEATURE_REASON = "needs column feature in the events table: add it to the source"
+ORDERS_REASON = "needs the orders table: add orders.parquet or orders.csv to the source"
+
+
+def _fake_statuses(statuses: dict[str, dict]):
+    """A ``_run_notebook`` without a kernel that returns the given status per stem."""
+
+    def run(path, staging, params, cwd, pages):
+        for ext in ("ipynb", "html"):
+            (staging / f"{path.stem}.{ext}").write_text(path.stem)
+        return kr.NotebookStatus(notebook=path.stem, title=path.stem.upper(), **statuses[path.stem])
+
+    return run
+
+
+def test_skipped_and_partial_notebooks_are_grey_with_their_reasons_and_no_failure(tmp_path, monkeypatch):
+    folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN, "02_b": PLAIN, "03_c": PLAIN})
+    monkeypatch.setattr(kr, "_run_notebook", _fake_statuses({
+        "01_a": {"status": "partial", "skipped_sections": [
+            {"section": "feature_adoption", "title": "Feature adoption", "reason": FEATURE_REASON}]},
+        "02_b": {"status": "skipped", "reason": ORDERS_REASON},
+        "03_c": {"status": "ok"},
+    }))
+    out = tmp_path / "r"
+    result = kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=False, check_data=False)
+    assert result.ok and result.failed == []
+    assert [s.status for s in result.notebooks] == ["partial", "skipped", "ok"]
+    index = result.index.read_text()
+    assert "failed" not in index.split("</style>")[1].lower()
+    items = dict(re.findall(r'<li class="(\w+)"><a href="(\w+)\.html">', index))
+    assert items == {"partial": "01_a", "skipped": "02_b", "ok": "03_c"}
+    skipped = re.search(r'<li class="skipped">.*?</li>', index, re.S).group(0)
+    assert '<span class="status skipped">skipped</span>' in skipped
+    assert f"Not run: this notebook {ORDERS_REASON}." in skipped
+    assert "02_b.ipynb" not in skipped  # nothing ran: no executed notebook to link
+    partial = re.search(r'<li class="partial">.*?</ul></div>', index, re.S).group(0)
+    assert '<span class="status partial">partial</span>' in partial
+    assert f"<li>Feature adoption: {FEATURE_REASON}</li>" in partial
+    assert re.search(r"\.status\.skipped \{[^}]*background: #8c959f", index)  # grey
+    assert re.search(r"li\.skipped \{[^}]*color: #656d76", index)
+    assert json.loads((out / MONTH / "02_b.json").read_text())["reason"] == ORDERS_REASON
+    assert json.loads((out / MONTH / "01_a.json").read_text())["skipped_sections"][0]["title"] == "Feature adoption"
+    again = kr.load_report(out / MONTH)
+    assert [(s.status, s.reason, s.skipped_sections) for s in again.notebooks] == [
+        (s.status, s.reason, s.skipped_sections) for s in result.notebooks]
+    assert kr._is_up_to_date(out / MONTH, ["01_a", "02_b", "03_c"])  # a skipped notebook is done
+    history = (out / "index.html").read_text()
+    assert "1 ok, 1 partial, " in history and '<span class="status skipped">1 skipped</span>' in history
+
+
+def test_cli_exits_0_when_notebooks_are_skipped_or_partial(tmp_path, monkeypatch, capsys):
+    from kpilib.__main__ import main
+
+    folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN, "02_b": PLAIN})
+    monkeypatch.setattr(kr, "default_notebooks_dir", lambda: folder)
+    monkeypatch.setattr(kr, "_run_notebook", _fake_statuses({
+        "01_a": {"status": "partial", "skipped_sections": [
+            {"section": "feature_adoption", "title": "Feature adoption", "reason": FEATURE_REASON}]},
+        "02_b": {"status": "skipped", "reason": ORDERS_REASON},
+    }))
+    source = tmp_path / "data"
+    source.mkdir()
+    pd.DataFrame({"customer_id": ["a"], "signup_at": ["2026-10-02"], "channel": ["web"]}).to_csv(
+        source / "customers.csv", index=False)
+    code = main(["report", "--month", MONTH, "--source", str(source), "--out", str(tmp_path / "r"), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert f"{MONTH}: report written to" in captured.out and "failed" not in captured.err
+
+
+INTRO = "# Lifetime value\n\nWhat the customers are worth."
+SKIPS_ITSELF = new_notebook(cells=[
+    new_markdown_cell(INTRO),
+    new_code_cell(PARAMETERS_CELL, metadata={"tags": ["parameters"]}),
+    new_code_cell("from kpilib.report import NotebookSkipped\n"
+                  f"raise NotebookSkipped('01_skips', {ORDERS_REASON!r})"),
+    new_markdown_cell("## A section\n\nProse that must not show."),
+    new_code_cell("print('never reached')"),
+], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+SKIPS_A_SECTION = new_notebook(cells=[
+    new_markdown_cell("# Engagement"),
+    new_code_cell(PARAMETERS_CELL, metadata={"tags": ["parameters"]}),
+    new_code_cell("from kpilib.sections import NotebookPlan, SectionStatus\n"
+                  "plan = NotebookPlan('02_x', {'feature_adoption': SectionStatus(\n"
+                  f"    '02_x', 'feature_adoption', 'Feature adoption', False, {FEATURE_REASON!r})}})"),
+    new_markdown_cell("## Feature adoption"),
+    new_code_cell("if plan.runs('feature_adoption'):\n    print('drawn')"),
+    new_markdown_cell("**How to read this.** Nothing to read."),
+    new_markdown_cell("### A subsection of it"),
+    new_code_cell("if plan.runs('feature_adoption'):\n    print('drawn again')"),
+    new_markdown_cell("**How to read this either.**"),
+    new_markdown_cell("## Next section"),
+    new_code_cell("print('next ran')"),
+    new_markdown_cell("**Still read.** The prose of a section that ran."),
+], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+NEEDS_ORDERS = new_notebook(cells=[
+    new_markdown_cell("# Customer lifetime value\n\nNot started without orders."),
+    new_code_cell(PARAMETERS_CELL, metadata={"tags": ["parameters"]}),
+    new_code_cell("raise RuntimeError('this notebook must not be started')"),
+], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+
+
+def test_notebooks_skip_themselves_or_their_sections_in_a_real_run(tmp_path):
+    """In the kernel: NotebookSkipped makes the notebook skipped (not failed), a skipped
+    section's note makes it partial; before the kernel: a notebook of kpilib.sections whose
+    tables the checked source lacks is not started at all."""
+    folder = write_notebooks(tmp_path / "nb", **{"01_skips": SKIPS_ITSELF, "02_x": SKIPS_A_SECTION,
+                                                 "04_clv": NEEDS_ORDERS})
+    source = tmp_path / "data"
+    source.mkdir()
+    pd.DataFrame({"customer_id": ["a"], "signup_at": ["2026-10-02"], "channel": ["web"]}).to_csv(
+        source / "customers.csv", index=False)
+    result = kr.run_report(MONTH, source=source, out=tmp_path / "r", notebooks_dir=folder, progress=False)
+    by_stem = {s.notebook: s for s in result.notebooks}
+    assert result.ok
+    assert (by_stem["01_skips"].status, by_stem["01_skips"].reason, by_stem["01_skips"].error) == (
+        "skipped", ORDERS_REASON, None)
+    assert by_stem["02_x"].status == "partial"
+    assert by_stem["02_x"].skipped_sections == [
+        {"section": "feature_adoption", "title": "Feature adoption", "reason": FEATURE_REASON}]
+    assert (by_stem["04_clv"].status, by_stem["04_clv"].reason) == ("skipped", ORDERS_REASON)
+    assert not (result.path / "04_clv.ipynb").exists()  # never started
+    for stem, intro in (("01_skips", "What the customers are worth."), ("04_clv", "Not started without orders.")):
+        page = (result.path / f"{stem}.html").read_text()
+        assert intro in page and f"this notebook {ORDERS_REASON}." in page
+        assert "kpilib-banner" not in page.split("</header>")[0].split("<header")[1]  # not the red banner
+        assert "Prose that must not show" not in page and "An Exception was encountered" not in page
+        assert "Traceback" not in page
+    page = (result.path / "02_x.html").read_text()
+    assert "1 section skipped</strong>" in page and "Feature adoption" in page
+    assert page.count(FEATURE_REASON) == 1  # the note, once
+    assert "How to read this" not in page  # prose about a result that is not there
+    assert "A subsection of it" not in page  # a subsection with nothing under it
+    assert re.search(r'<h2 id="Feature-adoption">', page)  # the heading stays, the note under it
+    assert "next ran" in page and "Still read." in page
+
+
+def test_headline_values_without_data_read_no_data_never_0(test_metrics):
+    kpis = pd.DataFrame({
+        "metric": ["test_rate", "test_rate", "test_count", "test_count"],
+        "month": [MONTH, "2026-09"] * 2,
+        "value": [np.nan, 0.5, np.nan, np.nan],
+        "numerator": [np.nan, 5, np.nan, np.nan], "denominator": [np.nan, 10, np.nan, np.nan],
+        "ci_low": [np.nan, 0.2, np.nan, np.nan], "ci_high": [np.nan, 0.8, np.nan, np.nan],
+    })
+    headline = kr.record_headline(kpis, month=MONTH)
+    text = headline.to_text()
+    assert re.search(r"Test conversion rate\s+no data\s+50\.0%", text)
+    assert re.search(r"Test sign-ups\s+no data\s+no data", text)
+    status = kr.NotebookStatus("01_a", "A", "ok", metrics=headline.to_records())
+    report = kr.ReportResult(MONTH, Path("x"), [status], [])
+    index = kr.render_index(report)
+    card = re.search(r'<article class="card kpi" data-metric="test_rate">.*?</article>', index, re.S).group(0)
+    assert '<p class="value no-data">no data</p>' in card and "50.0% in 2026-09" in card
+    assert 'data-metric="test_count"' not in index  # no card for a metric without any value
+    assert f"No data in {MONTH} or 2026-09: Test sign-ups." in index
+    assert not re.search(r'<p class="value[^"]*">\s*0', card)
