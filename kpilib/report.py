@@ -82,6 +82,7 @@ __all__ = [
     "CHROMIUM_FLAGS",
     "HEADLINE_MIMETYPE",
     "KPI_COLUMNS",
+    "NOTE_COLUMN",
     "Headline",
     "NotebookPlan",
     "NotebookSkipped",
@@ -120,6 +121,11 @@ HEADLINE_MIMETYPE = "application/vnd.kpilib.headline+json"
 
 #: Columns :func:`record_headline` and :func:`compare_months` expect, in order.
 KPI_COLUMNS = ("metric", "month", "value", "numerator", "denominator", "ci_low", "ci_high")
+
+#: Optional column of :func:`record_headline`'s input: why a value is not to be trusted
+#: (``"unreliable: …"``, from a fitted model's verdict); empty or NaN means reliable. An
+#: unreliable value is marked on its card and never called a significant change.
+NOTE_COLUMN = "note"
 
 #: The kernel every notebook runs in (started with the caller's interpreter).
 KERNEL_NAME = "python3"
@@ -164,8 +170,9 @@ def compare_months(kpis: pd.DataFrame, month: str | None = None) -> pd.DataFrame
         Tidy frame with columns :data:`KPI_COLUMNS`: ``metric`` (a registered metric
         name, see :func:`kpilib.metrics.get`), ``month`` (``"YYYY-MM"``, or a monthly
         Period/Timestamp), ``value``, and ``numerator``, ``denominator``, ``ci_low``,
-        ``ci_high``, which may be NaN for metrics that are not rates. One row per metric
-        and month; other months are ignored.
+        ``ci_high``, which may be NaN for metrics that are not rates; optionally ``note``
+        (:data:`NOTE_COLUMN`, text such as ``"unreliable: …"``; NaN or empty = reliable).
+        One row per metric and month; other months are ignored.
     month : str, optional
         The report month. Defaults to the latest month in ``kpis``.
 
@@ -177,8 +184,10 @@ def compare_months(kpis: pd.DataFrame, month: str | None = None) -> pd.DataFrame
         ``value``, ``numerator``, ``denominator``, ``ci_low``, ``ci_high`` for the report
         month and the same prefixed ``previous_`` for the month before; ``change``
         (value minus previous value), ``change_ci_low``, ``change_ci_high``, ``p_value``,
-        ``significant`` and ``small_sample`` (a denominator below
-        :data:`kpilib.stats.SMALL_DENOMINATOR` in either month).
+        ``significant``, ``small_sample`` (a denominator below
+        :data:`kpilib.stats.SMALL_DENOMINATOR` in either month), and ``note`` and
+        ``previous_note`` (the optional :data:`NOTE_COLUMN` of each month, None when the
+        value is reliable).
 
     Notes
     -----
@@ -186,7 +195,8 @@ def compare_months(kpis: pd.DataFrame, month: str | None = None) -> pd.DataFrame
     tested: the interval on the change is Newcombe's hybrid score interval and the p-value
     the pooled two-proportion z-test, both from :func:`kpilib.stats.compare_proportions`.
     For every other metric ``change_ci_*`` and ``p_value`` are NaN and ``significant`` is
-    ``None`` — a change is never called significant without a test.
+    ``None`` — a change is never called significant without a test, nor when either
+    month's value carries a note (an unreliable fit, see :data:`NOTE_COLUMN`).
 
     Raises
     ------
@@ -254,6 +264,15 @@ def compare_months(kpis: pd.DataFrame, month: str | None = None) -> pd.DataFrame
         with np.errstate(invalid="ignore"):
             small |= np.isfinite(n) & (n < _stats.SMALL_DENOMINATOR)
     out["small_sample"] = small
+    out[NOTE_COLUMN] = pd.Series(
+        [_note_text(n) for n in current.reindex(names)[NOTE_COLUMN]], dtype=object
+    )
+    out[f"previous_{NOTE_COLUMN}"] = pd.Series(
+        [_note_text(n) for n in previous.reindex(names)[NOTE_COLUMN]], dtype=object
+    )
+    # a change involving an unreliable value is never called significant (nor not)
+    unreliable = (out[NOTE_COLUMN].notna() | out[f"previous_{NOTE_COLUMN}"].notna()).to_numpy()
+    out.loc[unreliable, "significant"] = None
     return out
 
 
@@ -270,6 +289,9 @@ def _validated_kpis(kpis: pd.DataFrame) -> pd.DataFrame:
     if kpis.empty:
         raise ValueError("kpis has no rows; pass one row per metric for this and last month")
     frame = kpis.loc[:, list(KPI_COLUMNS)].copy()
+    # optional: why a value is not to be trusted ("unreliable: …"); empty/NaN = reliable
+    notes = kpis[NOTE_COLUMN] if NOTE_COLUMN in kpis.columns else [None] * len(kpis)
+    frame[NOTE_COLUMN] = [_note_text(n) for n in notes]
     frame["metric"] = frame["metric"].astype(str)
     frame["month"] = [_month_label(m) for m in frame["month"]]
     for column in KPI_COLUMNS[2:]:
@@ -284,6 +306,14 @@ def _validated_kpis(kpis: pd.DataFrame) -> pd.DataFrame:
         pairs = sorted({f"{m} {mo}" for m, mo in zip(dupes["metric"], dupes["month"], strict=True)})
         raise ValueError(f"kpis has more than one row for: {', '.join(pairs)}")
     return frame
+
+
+def _note_text(value: Any) -> str | None:
+    """A record's ``note`` as text, or None when there is none (None, NaN, blank)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
 
 
 def _json_value(value: Any) -> Any:
@@ -351,6 +381,12 @@ class Headline:
                 "significant": [r["significant"] for r in rows],
             }
         )
+        if any(r["note"] or r["previous_note"] for r in rows):
+            before = previous_month(self.month)
+            table["note"] = [
+                r["note"] or (f"{before}: {r['previous_note']}" if r["previous_note"] else "")
+                for r in rows
+            ]
         return f"Headline KPIs, {self.month}\n{table.to_string(index=False)}"
 
     def __repr__(self) -> str:
@@ -376,8 +412,9 @@ def record_headline(kpis: pd.DataFrame, *, month: str | None = None) -> Headline
     Parameters
     ----------
     kpis : pandas.DataFrame
-        Tidy frame, columns :data:`KPI_COLUMNS`, with rows for the report month and the
-        month before (see :func:`compare_months`).
+        Tidy frame, columns :data:`KPI_COLUMNS` (and optionally :data:`NOTE_COLUMN`,
+        ``"unreliable: …"`` for a value from a failing fit), with rows for the report
+        month and the month before (see :func:`compare_months`).
     month : str, optional
         The report month (``"YYYY-MM"``); by default the latest month in ``kpis``.
 
@@ -673,6 +710,10 @@ def _display_row(record: Mapping[str, Any]) -> dict[str, Any]:
         if moved and hib is not None and (change > 0) == hib
         else ("bad" if moved and hib is not None else "neutral")
     )
+    note = _note_text(record.get(NOTE_COLUMN)) or ""
+    previous_note = _note_text(record.get(f"previous_{NOTE_COLUMN}")) or ""
+    if note or previous_note:
+        significant = None  # an unreliable value's change is never called significant
     direction = {"good": "better", "bad": "worse"}.get(tone, "") if significant else ""
     if change is None or math.isnan(change):
         arrow = ""
@@ -702,6 +743,10 @@ def _display_row(record: Mapping[str, Any]) -> dict[str, Any]:
         "arrow": arrow,
         "small_sample": bool(record.get("small_sample")),
         "previous_month": record.get("previous_month") or "",
+        # why this month's (or last month's) value is not to be trusted; "" = reliable
+        "note": note,
+        "previous_note": previous_note,
+        "reliable": not (note or previous_note),
     }
 
 
@@ -721,8 +766,8 @@ _HEADLINE_TEMPLATE = """\
 {% for r in rows %}
 <tr>
 <td style="text-align: left;">{{ r.title }}{% if r.small_sample %} <small>(small n)</small>{% endif %}</td>
-<td style="text-align: right;">{{ r.value }}{% if r.interval != "—" %}<br><small>{{ r.interval }}</small>{% endif %}</td>
-<td style="text-align: right;">{{ r.previous_value }}</td>
+<td style="text-align: right;">{{ r.value }}{% if r.interval != "—" %}<br><small>{{ r.interval }}</small>{% endif %}{% if r.note %}<br><small style="color: #9a6700; font-weight: 600;">{{ r.note }}</small>{% endif %}</td>
+<td style="text-align: right;">{{ r.previous_value }}{% if r.previous_note %}<br><small style="color: #9a6700; font-weight: 600;">{{ r.previous_note }}</small>{% endif %}</td>
 <td style="text-align: right;">{{ r.change }}</td>
 <td style="text-align: right;">{{ r.change_interval }}</td>
 <td style="text-align: center;">{{ r.significant }}</td>
@@ -2735,6 +2780,9 @@ nav.months { display: flex; justify-content: space-between; gap: 1rem; font-size
 .badge { display: inline-block; font-size: 0.75rem; padding: 0.05rem 0.45rem; border-radius: 999px;
          border: 1px solid #d0d7de; color: #656d76; }
 .badge.significant { border-color: #0969da; color: #0969da; font-weight: 600; }
+.card.unreliable { border-color: #d4a72c; background: #fffbeb; }
+.card .value.unreliable { color: #8c959f; font-weight: 500; }
+.note.unreliable { color: #9a6700; font-size: 0.8rem; font-weight: 600; }
 .trend svg { display: block; margin: 0.3rem 0; }
 .trend .band { fill: #0969da; opacity: 0.12; }
 .trend .line { fill: none; stroke: #0969da; stroke-width: 1.5; }
@@ -2845,9 +2893,11 @@ _INDEX_TEMPLATE = """\
 {% if g.cards %}
 <div class="cards">
 {% for r in g.cards %}
-<article class="card kpi" data-metric="{{ r.metric }}">
+<article class="card kpi{% if r.note %} unreliable{% endif %}" data-metric="{{ r.metric }}">
 <h4>{{ r.title }}</h4>
-<p class="value{% if not r.has_value %} no-data{% endif %}">{{ r.value }}</p>
+<p class="value{% if not r.has_value %} no-data{% endif %}{% if r.note %} unreliable{% endif %}">{{ r.value }}</p>
+{% if r.note %}<p class="note unreliable">{{ r.note }}</p>{% endif %}
+{% if r.previous_note %}<p class="note unreliable">{{ r.previous_month or previous }}: {{ r.previous_note }}</p>{% endif %}
 <p class="interval">{% if r.interval != "—" %}95% CI {{ r.interval }}{% elif r.has_value %}no interval{% endif %}</p>
 <p class="change {{ r.tone }}">{% if r.arrow %}<span class="arrow" aria-hidden="true">{{ r.arrow }}</span> {{ r.change }} vs {{ r.previous_month or previous }}{% elif r.has_value %}no value for {{ r.previous_month or previous }}{% else %}{{ r.previous_value }} in {{ r.previous_month or previous }}{% endif %}</p>
 <p>{% if r.significant == "yes" %}<span class="badge significant" title="two-proportion test, 5% level">significant</span>{% elif r.significant == "no" %}<span class="badge">not significant</span>{% endif %}
@@ -2888,11 +2938,11 @@ _INDEX_TEMPLATE = """\
 {% for r in g.rows %}
 <tr>
 <td>{{ r.title }}{% if r.small_sample %} <span class="small-n" title="denominator under {{ small_n }}">small n</span>{% endif %}</td>
-<td>{{ r.value }}{% if r.interval != "—" %}<br><small>{{ r.interval }}</small>{% endif %}</td>
-<td>{{ r.previous_value }}</td>
+<td>{{ r.value }}{% if r.interval != "—" %}<br><small>{{ r.interval }}</small>{% endif %}{% if r.note %}<br><span class="note unreliable">{{ r.note }}</span>{% endif %}</td>
+<td>{{ r.previous_value }}{% if r.previous_note %}<br><span class="note unreliable">{{ r.previous_note }}</span>{% endif %}</td>
 <td{% if r.direction %} class="{{ r.direction }}"{% endif %}>{{ r.change }}</td>
 <td>{{ r.change_interval }}</td>
-<td{% if not r.tested %} title="not tested: no numerator and denominator"{% endif %}>{{ r.significant }}</td>
+<td{% if not r.reliable %} title="not tested: a value is unreliable"{% elif not r.tested %} title="not tested: no numerator and denominator"{% endif %}>{{ r.significant }}</td>
 </tr>
 {% else %}
 <tr><td colspan="6" class="muted">No headline metrics recorded.</td></tr>

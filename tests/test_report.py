@@ -1196,6 +1196,66 @@ def test_month_index_cards(tmp_path, monkeypatch, test_metrics):
     assert "not significant" in text and "badge significant" not in card
 
 
+def _unreliable_kpis(month: str, note: object) -> pd.DataFrame:
+    """100/1000 vs 50/1000: a significant rise, unless ``note`` marks this month unreliable."""
+    return pd.DataFrame(
+        {
+            "metric": ["test_rate", "test_rate"],
+            "month": [month, kr.previous_month(month)],
+            "value": [0.10, 0.05],
+            "numerator": [100, 50],
+            "denominator": [1000, 1000],
+            "ci_low": [0.083, 0.038],
+            "ci_high": [0.12, 0.065],
+            "note": [note, np.nan],
+        }
+    )
+
+
+def test_unreliable_note_is_optional_and_suppresses_significance(test_metrics):
+    reliable = kr.record_headline(_unreliable_kpis(MONTH, np.nan)).to_records()[0]
+    assert reliable["note"] is None and reliable["significant"] is True
+    assert kr.record_headline(kpi_frame()).to_records()[0]["note"] is None  # no note column
+    note = "unreliable: 41 repeat buyers (< 30 needed)"
+    headline = kr.record_headline(_unreliable_kpis(MONTH, note))
+    record = headline.to_records()[0]
+    assert record["note"] == note and record["previous_note"] is None
+    assert record["significant"] is None  # not tested: the value is not to be trusted
+    assert note.replace("<", "&lt;") in headline.to_html() and note in headline.to_text()
+    assert json.loads(json.dumps(headline.to_records()))[0]["note"] == note
+    assert kr._display_row(record)["reliable"] is False
+
+
+def test_unreliable_value_is_marked_on_its_index_card(tmp_path, monkeypatch, test_metrics):
+    folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN})
+    note = "unreliable: 41 repeat buyers (< 30 needed); loses to the naive baseline in the holdout"
+
+    def run(path, staging, params, cwd, pages):
+        for ext in ("ipynb", "html"):
+            (staging / f"{path.stem}.{ext}").write_text(params["month"])
+        kpis = _unreliable_kpis(params["month"], note)
+        return kr.NotebookStatus(notebook=path.stem, title=path.stem, status="ok",
+                                 metrics=kr.record_headline(kpis).to_records())
+
+    monkeypatch.setattr(kr, "_run_notebook", run)
+    result = kr.run_report(MONTH, out=tmp_path / "r", notebooks_dir=folder, progress=False,
+                           check_data=False)
+    index = result.index.read_text()
+    card = re.search(r'<article class="card kpi unreliable" data-metric="test_rate">.*?</article>', index, re.S).group(0)  # fmt: skip
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", card))
+    assert '<p class="value unreliable">10.0%</p>' in card
+    assert f'<p class="note unreliable">{note.replace("<", "&lt;")}</p>' in card
+    assert "unreliable: 41 repeat buyers" in text
+    assert "badge" not in card and "significant" not in text
+    assert json.loads((result.index.parent / "01_a.json").read_text())["metrics"][0]["note"] == note
+
+    # the same numbers without a note: a plain card with the significant badge
+    monkeypatch.setattr(kr, "_run_notebook", _fake_history_run([]))
+    plain = kr.run_report(MONTH, out=tmp_path / "plain", notebooks_dir=folder, progress=False,
+                          check_data=False).index.read_text()
+    assert "unreliable" not in plain.split("</style>")[-1]
+
+
 def test_pdf_needs_chromium_before_anything_runs(tmp_path, monkeypatch):
     folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN})
     monkeypatch.setattr(kr, "find_chromium", lambda: None)
