@@ -49,7 +49,14 @@ import pandas as pd
 from kpilib import funnel
 from kpilib.data import DataError, as_table, exact_sum, memtable, require_columns
 from kpilib.metrics import Metric, computes, register
-from kpilib.periods import duration_seconds, month_bounds, previous_month, time_filter, to_utc
+from kpilib.periods import (
+    default_cutoff,
+    duration_seconds,
+    month_bounds,
+    previous_month,
+    time_filter,
+    to_utc,
+)
 from kpilib.stats import rate_frame
 
 __all__ = [
@@ -552,7 +559,7 @@ def _cohort_revenue(cohort: ibis.Table, orders: ibis.Table, keys: list[str], hor
     """Revenue of each cohort's customers in their first ``horizon`` seconds, and their exposure."""
     o = orders.select(o_customer_id=orders.customer_id, o_ts=orders.ts, o_amount=orders.amount)
     joined = cohort.join(o, [cohort.customer_id == o.o_customer_id, o.o_ts >= cohort.signup_at,
-                             o.o_ts < cohort.signup_at + ibis.interval(seconds=int(horizon)), o.o_ts <= as_of])
+                             o.o_ts < cohort.signup_at + ibis.interval(seconds=int(horizon)), o.o_ts < as_of])
     revenue = _sum_by(joined, keys, revenue=exact_sum(joined.o_amount))
     observed = (ibis.least(ibis.literal(as_of), cohort.signup_at + ibis.interval(seconds=int(horizon)))
                 .epoch_seconds() - cohort.signup_at.epoch_seconds()).cast("float64")
@@ -574,7 +581,7 @@ def _period_revenue(customers: ibis.Table, orders: ibis.Table, keys: list[str], 
     o = time_filter(orders, "ts", start, end)
     o = o.select(o_customer_id=o.customer_id, o_ts=o.ts, o_amount=o.amount)
     joined = eligible.join(o, [eligible.customer_id == o.o_customer_id, o.o_ts >= eligible.signup_at,
-                               o.o_ts < eligible.signup_at + span, o.o_ts <= as_of])
+                               o.o_ts < eligible.signup_at + span, o.o_ts < as_of])
     joined = joined.mutate(period=_period_label(joined.o_ts, period))
     revenue = _sum_by(joined, keys, revenue=exact_sum(joined.o_amount))
 
@@ -694,7 +701,9 @@ def acquisition_costs(
     start, end : str or pandas.Timestamp, optional
         Sign-ups, spend days (and, for the period basis, orders) in ``[start, end)``.
     as_of : str or pandas.Timestamp, optional
-        End of the data, for revenue exposure. Default: the latest sign-up or order.
+        End of the data (exclusive), for revenue exposure: orders before it count.
+        Default: :func:`kpilib.periods.default_cutoff` of the latest sign-up or order —
+        the start of the day after it, so the whole last day is data.
     mql_options : dict, optional
         Keyword arguments for :func:`kpilib.funnel.cost_per_mql` (``method``,
         ``behaviour_points``, ``threshold`` …).
@@ -777,22 +786,22 @@ def acquisition_costs(
 
     if orders is not None:
         if as_of is None:
-            latest = [pd.Timestamp(t) for t in (_scalar(customers.signup_at.max()), _scalar(orders.ts.max()))
-                      if t is not None]
-            as_of = max(latest) if latest else (end or pd.Timestamp.now(tz="UTC"))
+            latest = [to_utc(t) for t in (_scalar(customers.signup_at.max()), _scalar(orders.ts.max()))
+                      if t is not None and not pd.isna(t)]
+            as_of = default_cutoff(max(latest)) if latest else (end or pd.Timestamp.now(tz="UTC"))
         horizon = revenue_months * _MONTH_SECONDS
         if revenue_basis == "cohort":
             revenue = _cohort_revenue(cohort, orders, keys, horizon, as_of)
         else:
             first = start if start is not None else pd.Timestamp(_scalar(spend.date.min()), tz="UTC")
-            last = end if end is not None else as_of + pd.Timedelta(microseconds=1)
+            last = end if end is not None else as_of
             revenue = _period_revenue(customers, orders, keys, by, period, first, last, horizon, as_of)
         frame = frame.merge(revenue, on=keys, how="outer")
 
     if clv is not None:
         values = _clv_table(clv, clv_column)
         valued = cohort.left_join(values, cohort.customer_id == values.v_customer_id)
-        frame = frame.merge(_sum_by(valued, keys, clv_total=valued.v_clv.sum()), on=keys, how="outer")
+        frame = frame.merge(_sum_by(valued, keys, clv_total=exact_sum(valued.v_clv)), on=keys, how="outer")
 
     return _economics(frame, by, column, period, start, end, gross_margin, orders is not None, clv is not None)
 
@@ -966,7 +975,7 @@ def traffic_to_lead(
         ``period``, ``by``, ``visits`` (all visit events), ``numerator`` (new visitors who
         became leads), ``denominator`` (new visitors), ``rate``, ``ci_low``, ``ci_high``,
         ``small_sample`` and ``visitors_window_open`` (new visitors whose window runs past
-        the last event). Blended rows have ``"all"``.
+        the end of the data, the day after the latest event's day). Blended rows have ``"all"``.
 
     Notes
     -----
@@ -1000,7 +1009,7 @@ def traffic_to_lead(
     leads = events.filter(events.event == lead_event).group_by("customer_id").agg(lead_at=ibis._.ts.min())
     leads = leads.rename(l_customer_id="customer_id")
     joined = firsts.left_join(leads, firsts.customer_id == leads.l_customer_id)
-    data_end = events.ts.max().as_scalar()
+    data_end = default_cutoff(events.ts.max()).as_scalar()  # the whole last day is data
     span = ibis.interval(seconds=int(seconds))
     joined = joined.mutate(
         period=_period_label(joined.first_at, period),
@@ -1602,7 +1611,8 @@ def attribute(
     """
     models = _check_models(model)
     window = {"lookback": lookback, "start": start, "end": end}
-    journeys = attribution_journeys(touchpoints, conversions, **window).execute()
+    # a fixed row order: the money sums below come out the same bits in every run
+    journeys = attribution_journeys(touchpoints, conversions, **window).order_by(["conversion_id", "position"]).execute()
     touched = journeys[journeys["touches"] > 0]
     untouched = journeys[journeys["touches"] == 0]
     channels = sorted(touched["channel"].astype(str).unique())
@@ -1612,8 +1622,8 @@ def attribute(
     frames = []
     for name in models:
         if name == "markov":
-            credit = _markov_credit(touched, non_converting_journeys(touchpoints, conversions, **window).execute(),
-                                    channels)
+            idle = non_converting_journeys(touchpoints, conversions, **window).order_by(["customer_id", "position"])
+            credit = _markov_credit(touched, idle.execute(), channels)
         else:
             weights = touch_weights(touched, name, half_life=half_life, direct_channels=direct_channels)
             credit = pd.DataFrame({"channel": touched["channel"].astype(str).to_numpy(), "conversions": weights,
