@@ -2637,10 +2637,55 @@ def clv_study(
 # ---------------------------------------------------------------------------------------
 
 
+#: Thresholds of the headline verdict (see :func:`headline_metrics`): a CLV figure is
+#: marked "unreliable" when the fit has fewer repeat buyers (customers with frequency > 0)
+#: than ``min_repeat_buyers`` or than ``min_repeat_share`` of the customers, when the model
+#: clearly loses to the best naive baseline in the holdout (MAE ratio above
+#: ``max_mae_ratio``), or when a bootstrap interval's high/low ratio exceeds
+#: ``max_interval_ratio``. The MAE ratio allows some slack: a per-customer MAE favours the
+#: all-zero baseline (most customers buy nothing in a holdout), so even the textbook CDNOW
+#: fit scores 1.02–1.06 with a 6-month holdout (1.17–1.33 with 3 months).
+RELIABILITY_THRESHOLDS: dict[str, float] = {
+    "min_repeat_buyers": 30,
+    "min_repeat_share": 0.02,
+    "max_mae_ratio": 1.5,
+    "max_interval_ratio": 10.0,
+}
+
+#: The metrics the verdict applies to (the holdout metrics are the diagnostic itself).
+_MODEL_METRICS = ("clv_active_customers", "clv_expected_purchases", "clv_total", "clv_median")
+
+
+def _fit_reasons(fit: CLVFit) -> list[str]:
+    """Why a fit is not to be trusted: too few repeat buyers, a boundary/penalised fit."""
+    reasons = []
+    frequency = fit.summary["frequency"]
+    repeat, n = int((frequency > 0).sum()), len(frequency)
+    need, share = RELIABILITY_THRESHOLDS["min_repeat_buyers"], RELIABILITY_THRESHOLDS["min_repeat_share"]
+    if repeat < need:
+        reasons.append(f"{repeat} repeat buyers (< {need:g} needed)")
+    elif n and repeat / n < share:
+        reasons.append(f"{repeat} repeat buyers, {repeat / n:.1%} of customers (< {share:.0%} needed)")
+    transactions = fit.transactions
+    title = _MODEL_TITLES.get(fit.model, fit.model)
+    verdict = getattr(transactions, "verdict_", "converged")
+    if verdict != "converged":
+        reasons.append(f"{title} {verdict} ({getattr(transactions, 'note_', '')})")
+    elif getattr(transactions, "penalizer_coef", 0) > 0 and getattr(transactions, "note_", ""):
+        reasons.append(f"{title} needed a penalizer to stay finite ({transactions.note_})")
+    spend = fit.spend
+    if spend is not None and getattr(spend, "verdict_", "converged") != "converged":
+        reasons.append(f"Gamma–Gamma {spend.verdict_} ({spend.note_})")
+    return reasons
+
+
 def _month_figures(orders: ibis.Table | pd.DataFrame, month: str, *, model: str, freq: str, freq_multiplier: int,
-                   horizon_months: float, annual_discount_rate: float, holdout_months: int) -> list[dict]:
+                   horizon_months: float, annual_discount_rate: float, holdout_months: int,
+                   reasons: list[str] | None = None) -> list[dict]:
     """The headline figures of one month; a model that does not converge gives NaN values
-    (and a warning) rather than no report."""
+    (and a warning) rather than no report. Why the fits are not to be trusted is appended
+    to ``reasons`` (see :data:`RELIABILITY_THRESHOLDS`)."""
+    reasons = [] if reasons is None else reasons
     _, cal_end, end = _periods_for(month, holdout_months, 0)
     nan = np.nan
     names = ["clv_active_customers", "clv_expected_purchases", "clv_total", "clv_median", "clv_holdout_mae",
@@ -2662,6 +2707,7 @@ def _month_figures(orders: ibis.Table | pd.DataFrame, month: str, *, model: str,
         figures["clv_expected_purchases"]["value"] = float(expected_purchases(fit, horizon=1, horizon_unit="months").sum())
         figures["clv_total"]["value"] = float(value["clv"].sum())
         figures["clv_median"]["value"] = float(value["clv"].median())
+        reasons += _fit_reasons(fit)
     try:
         holdout = calibration_holdout_summary(orders, cal_end, observation_period_end=end, freq=freq,
                                               freq_multiplier=freq_multiplier)
@@ -2670,7 +2716,10 @@ def _month_figures(orders: ibis.Table | pd.DataFrame, month: str, *, model: str,
         warnings.warn(f"{month}: no holdout check ({exc})", UserWarning, stacklevel=3)
     else:
         figures["clv_holdout_mae"]["value"] = float(card.loc["model", "mae"])
-        figures["clv_holdout_mae_vs_baseline"]["value"] = float(card.loc["model", "mae_vs_best_baseline"])
+        ratio = float(card.loc["model", "mae_vs_best_baseline"])
+        figures["clv_holdout_mae_vs_baseline"]["value"] = ratio
+        if ratio > RELIABILITY_THRESHOLDS["max_mae_ratio"]:
+            reasons.append(f"loses to the naive baseline in the holdout (MAE ratio {ratio:.3g})")
     return list(figures.values())
 
 
@@ -2703,11 +2752,29 @@ def headline_metrics(
       the last ``holdout_months`` months held out, scored on them (see
       :func:`holdout_scorecard`).
 
+    Each month's fits get a verdict (thresholds in :data:`RELIABILITY_THRESHOLDS`). The
+    four model figures (not the holdout metrics, which are the diagnostic) carry a
+    ``note`` ``"unreliable: …"`` naming every reason that applies:
+
+    * fewer than 30 repeat buyers (customers with frequency > 0), or fewer than 2 % of
+      the customers — too little repeat behaviour to separate purchase rate from dropout;
+    * the transaction model's verdict is not "converged", or its maximum is on the
+      boundary and a penalizer was needed to keep the parameters finite; Gamma–Gamma's
+      verdict is not "converged";
+    * the model clearly loses to the best naive baseline in the holdout (MAE ratio
+      > 1.5; the slack because a per-customer MAE favours the all-zero baseline — the
+      textbook CDNOW fit scores 1.06 with a 6-month holdout);
+    * with ``bootstrap_replicates`` > 0, the 95 % interval of the total CLV spans more
+      than a factor 10 (high / low), or its low end is not positive.
+
+    A reliable month's note is None.
+
     Returns
     -------
     pandas.DataFrame
         ``metric``, ``month``, ``value``, ``numerator``, ``denominator``, ``ci_low``,
-        ``ci_high`` (NaN where not applicable), two rows per metric.
+        ``ci_high`` (NaN where not applicable) and ``note`` (None, or
+        ``"unreliable: …"``), two rows per metric.
 
     Examples
     --------
@@ -2715,14 +2782,17 @@ def headline_metrics(
     >>> kpis = headline_metrics(load_cdnow(), "1998-06", freq_multiplier=7)
     >>> kpis.groupby("month").size().to_dict()
     {'1998-05': 6, '1998-06': 6}
+    >>> bool(kpis["note"].isna().all())  # a healthy fit: no "unreliable" note
+    True
     """
     validate_month(month)
     _check_model(model)
     rows = []
     for label in (month, previous_month(month)):
+        reasons: list[str] = []
         figures = _month_figures(orders, label, model=model, freq=freq, freq_multiplier=freq_multiplier,
                                  horizon_months=horizon_months, annual_discount_rate=annual_discount_rate,
-                                 holdout_months=holdout_months)
+                                 holdout_months=holdout_months, reasons=reasons)
         if bootstrap_replicates:
             end = _month_end(label)
             summary = rfm_summary(orders, monetary_value_col="amount", observation_period_end=end, freq=freq,
@@ -2734,13 +2804,22 @@ def headline_metrics(
             for row in figures:
                 if row["metric"] == "clv_total":
                     row.update(ci_low=float(total["ci_low"]), ci_high=float(total["ci_high"]))
-        rows += [{"month": label, **row} for row in figures]
+            low, high = float(total["ci_low"]), float(total["ci_high"])
+            limit = RELIABILITY_THRESHOLDS["max_interval_ratio"]
+            if np.isfinite(low) and np.isfinite(high) and not (low > 0 and high / low <= limit):
+                span = f"spans a factor {high / low:.3g}" if low > 0 else f"runs from {low:.3g} to {high:.3g}"
+                reasons.append(f"the 95% interval of total CLV {span} (> {limit:g})")
+        note = f"unreliable: {'; '.join(dict.fromkeys(reasons))}" if reasons else None
+        rows += [{"month": label, **row, "note": note if row["metric"] in _MODEL_METRICS else None}
+                 for row in figures]
     out = pd.DataFrame(rows)
     for column in ("numerator", "denominator", "ci_low", "ci_high"):
         if column not in out.columns:
             out[column] = np.nan
-    return out[["metric", "month", "value", "numerator", "denominator", "ci_low", "ci_high"]].astype(
-        {"value": float, "numerator": float, "denominator": float, "ci_low": float, "ci_high": float}
+    columns = ["metric", "month", "value", "numerator", "denominator", "ci_low", "ci_high", "note"]
+    return out[columns].astype(
+        {"value": float, "numerator": float, "denominator": float, "ci_low": float, "ci_high": float,
+         "note": object}
     )
 
 

@@ -410,13 +410,45 @@ def test_clv_cac_by_channel_with_a_channel_without_customers():
 
 def test_headline_metrics_contract(cdnow):
     kpis = clv.headline_metrics(cdnow, "1998-06", freq_multiplier=7, holdout_months=3)
-    assert list(kpis.columns) == ["metric", "month", "value", "numerator", "denominator", "ci_low", "ci_high"]
+    assert list(kpis.columns) == ["metric", "month", "value", "numerator", "denominator", "ci_low", "ci_high",
+                                  "note"]
+    assert kpis["note"].isna().all()  # a healthy fit is not marked unreliable
     assert sorted(set(kpis["month"])) == ["1998-05", "1998-06"]
     for name in kpis["metric"].unique():
         assert "kpilib.clv.headline_metrics" in get(name).computed_by
     active = kpis[(kpis.metric == "clv_active_customers") & (kpis.month == "1998-06")].iloc[0]
     assert active["denominator"] == 2357 and 0 < active["numerator"] <= 2357
     assert kpis["value"].notna().all()
+
+
+def _degenerate_orders() -> pd.DataFrame:
+    """~1 % repeat buyers: 3,000 one-order customers and 30 with two or three, over 2 years."""
+    rng = np.random.default_rng(1)
+    start, span = pd.Timestamp("2024-11-01", tz="UTC"), 730
+    rows = [(f"c{i}", start + pd.Timedelta(days=float(rng.uniform(0, span))), float(rng.gamma(4, 10)))
+            for i in range(3000)]
+    for i in range(30):
+        first = rng.uniform(0, span - 60)
+        rows += [(f"r{i}", start + pd.Timedelta(days=float(first + k * rng.uniform(5, 25))), float(rng.gamma(4, 10)))
+                 for k in range(int(rng.integers(2, 4)))]
+    return pd.DataFrame(rows, columns=["customer_id", "ts", "amount"])
+
+
+def test_headline_metrics_mark_a_degenerate_fit_unreliable():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the boundary fit warns as well
+        kpis = clv.headline_metrics(_degenerate_orders(), "2026-10")
+    model = kpis[kpis["metric"].isin(["clv_active_customers", "clv_total", "clv_median"])]
+    assert len(model) == 6
+    assert model["note"].str.startswith("unreliable:").all()
+    assert model["note"].str.contains("30 repeat buyers, 1.0% of customers").all()
+    assert model["note"].str.contains("penalizer").all()
+    assert kpis[kpis["metric"].str.startswith("clv_holdout")]["note"].isna().all()
+    # the notes reach the report: no significant badge, the reason on the card
+    from kpilib.report import record_headline
+
+    record = record_headline(kpis).to_records()[0]
+    assert record["note"].startswith("unreliable:") and record["significant"] is None
 
 
 def test_per_customer_metrics_are_registered_and_tied():
