@@ -918,7 +918,7 @@ def describe_funnel(steps: Sequence[str], *, window: WindowLike = "14D", order: 
     }[order]
     listed = rest[0] if len(rest) == 1 else ", ".join(rest[:-1]) + f", then {rest[-1]}"
     next_steps = f"the next step, {listed}," if len(rest) == 1 else f"each next step — {listed} —"
-    return (f"{entry}; from that moment they have {duration_text(window)} (the conversion window) to take "
+    return (f"{entry}; from that moment they have {duration_text(window, 'window')} (the conversion window) to take "
             f"{next_steps} {how}.")
 
 

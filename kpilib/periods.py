@@ -191,20 +191,26 @@ def duration_seconds(value: Any, name: str = "window") -> float:
     >>> duration_seconds("14D"), duration_seconds(2), duration_seconds("90min")
     (1209600.0, 172800.0, 5400.0)
     """
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        delta = pd.Timedelta(days=int(value))
-    else:
-        try:
-            delta = pd.Timedelta(value)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{name} must be a duration like '14D' or '36h', got {value!r}") from exc
-    seconds = delta.total_seconds()
+    seconds = _timedelta(value, name).total_seconds()
     if not seconds > 0:
         raise ValueError(f"{name} must be positive, got {value!r}")
     return seconds
 
 
-def duration_text(value: Any) -> str:
+def _timedelta(value: Any, name: str) -> pd.Timedelta:
+    """``value`` as a Timedelta: an offset string, a Timedelta, or an int meaning days."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return pd.Timedelta(days=int(value))
+    try:
+        delta = pd.Timedelta(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} must be a duration like '14D' or '36h', got {value!r}") from exc
+    if pd.isna(delta):
+        raise ValueError(f"{name} must be a duration like '14D' or '36h', got {value!r}")
+    return delta
+
+
+def duration_text(value: Any, name: str = "duration") -> str:
     """A duration in words, in its largest whole unit: what :func:`duration_seconds` reads
     (zero included).
 
@@ -214,10 +220,12 @@ def duration_text(value: Any) -> str:
     ('14 days', '36 hours', '90 minutes', '0 seconds')
     >>> duration_text(1)
     '1 day'
+    >>> duration_text("banana", "window")
+    Traceback (most recent call last):
+    ...
+    ValueError: window must be a duration like '14D' or '36h', got 'banana'
     """
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = pd.Timedelta(days=int(value))
-    seconds = pd.Timedelta(value).total_seconds()
+    seconds = _timedelta(value, name).total_seconds()
     for size, unit in ((86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second")):
         if seconds and seconds % size == 0:
             count = int(seconds // size)
