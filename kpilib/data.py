@@ -29,7 +29,7 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 import pyarrow as pa
 
-from kpilib.periods import duration_text, month_bounds
+from kpilib.periods import duration_text, month_bounds, to_utc
 
 __all__ = [
     "ACTIVITY_COLUMNS",
@@ -408,10 +408,9 @@ class ContractOptions:
 
     def future_limit(self) -> pd.Timestamp:
         """The latest time a row may carry: ``as_of + future_tolerance`` (UTC)."""
-        as_of = pd.Timestamp.now(tz="UTC") if self.as_of is None else pd.Timestamp(self.as_of)
-        as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+        as_of = pd.Timestamp.now(tz="UTC") if self.as_of is None else to_utc(self.as_of, "as_of")
         tolerance = pd.Timedelta(self.future_tolerance)
-        if tolerance < pd.Timedelta(0):
+        if pd.isna(tolerance) or tolerance < pd.Timedelta(0):
             raise ValueError(f"future_tolerance must be ≥ 0, got {self.future_tolerance!r}")
         return as_of + tolerance
 

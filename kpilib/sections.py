@@ -516,11 +516,8 @@ class SectionNote:
 
 
 def _display(obj: Any) -> None:
-    try:
-        from IPython.display import display
-    except ImportError:  # pragma: no cover - IPython ships with the notebook dependencies
-        print(repr(obj))
-        return
+    from IPython.display import display  # IPython comes with ipykernel, a dependency
+
     display(obj)
 
 
