@@ -608,6 +608,18 @@ class NotebookPlan:
             self.skip(name, str(exc))
             return None
 
+    def essential(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``func(*args, **kwargs)``, the input every section of the notebook builds on; when
+        the data cannot give it (a :class:`kpilib.DataError`, e.g. too short a history for
+        the month), the whole notebook is skipped with that error as its reason
+        (:class:`NotebookSkipped`) instead of failing."""
+        from kpilib.data import DataError
+
+        try:
+            return func(*args, **kwargs)
+        except DataError as exc:
+            raise NotebookSkipped(self.notebook, str(exc)) from None
+
     def has_data(self, data: Any, what: str, start: str | None = None, end: str | None = None) -> bool:
         """Whether ``data`` has rows (a DataFrame), is a positive count or is true; if not,
         show one sentence instead: ``"No <what> in <month>."`` (or from ``start`` to ``end``)."""

@@ -219,3 +219,23 @@ def test_copy_keeps_only_the_listed_tables(small_sample, tmp_path):
     source = _copy(small_sample, tmp_path / "d", {"orders"})
     assert [p.name for p in source.iterdir()] == ["orders.parquet"]
     assert len(pd.read_parquet(source / "orders.parquet")) > 0
+
+
+def test_three_weeks_of_data(guarded_kernels, tmp_path):
+    """A source that starts this month and ends on its 20th: the month is announced as
+    partial, CLV (which needs a calibration and a holdout period) is skipped with the reason,
+    and the churn page's channel curves, with no offset resting on enough cohorts, say so in a
+    sentence instead of plotting nothing."""
+    source = tmp_path / "short"
+    write_sample(source, customers=150, seed=5, start="2026-10-01", end="2026-10-20")
+    result = kr.run_report("2026-10", source=source, out=tmp_path / "r", only=["churn", "clv"],
+                           progress=False, parameters={"bootstrap_replicates": 0})
+    assert result.ok, [(s.notebook, s.error) for s in result.notebooks]
+    statuses = {s.notebook: s for s in result.notebooks}
+    assert statuses["04_clv"].status == "skipped"
+    assert "less than two months of history" in statuses["04_clv"].reason
+    assert statuses["03_churn"].status in ("ok", "partial")
+    last = pd.read_parquet(source / "events.parquet").ts.max()
+    assert f"The data end on {last:%Y-%m-%d}: 2026-10 is partial ({last.day} of 31 days)." in result.data_notes
+    page = (result.path / "03_churn.html").read_text()
+    assert "No retention offsets resting on 3 or more cohorts in 2026-10." in page
