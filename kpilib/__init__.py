@@ -15,11 +15,25 @@ The package is flat, one module per concern:
 - :mod:`kpilib.synth` — the sample-data generator and its ground truth
 """
 
+import importlib
+
+from kpilib import metrics as _metrics
 from kpilib.data import DataError, Dataset, load_dataset
 
 __version__ = "0.1.0"
 
 __all__ = ["DataError", "Dataset", "__version__", "load_dataset"]
+
+#: The domains, in journey order; each registers its metric records when imported.
+DOMAINS = ("funnel", "engagement", "churn", "clv", "marketing")
+
+
+def _import_domains() -> None:
+    for name in DOMAINS:
+        importlib.import_module(f"kpilib.{name}")
+
+
+_metrics.add_loader(_import_domains)
 
 _SUBMODULES = {
     "churn", "clv", "data", "engagement", "funnel", "glossary", "marketing", "metrics", "periods",
@@ -31,7 +45,5 @@ def __getattr__(name: str):
     """Import submodules on first use, so ``kpilib.funnel.funnel(...)`` works after
     ``import kpilib`` without paying for every module at import time."""
     if name in _SUBMODULES:
-        import importlib
-
         return importlib.import_module(f"kpilib.{name}")
     raise AttributeError(f"module 'kpilib' has no attribute {name!r}")

@@ -76,6 +76,7 @@ from kpilib.periods import (
     to_utc,
     validate_month,
 )
+from kpilib.spells import subscription_spells
 from kpilib.stats import SMALL_DENOMINATOR, rate_frame, wilson_interval
 
 __all__ = [
@@ -556,23 +557,6 @@ def _attributes(
     return out.mutate(**{c: out[c].cast("string").fill_null("(missing)") for c in by})
 
 
-def _spells_expr(subs: ibis.Table) -> ibis.Table:
-    """Customer spells: rows merged while they overlap or touch. ``end_at`` null = open."""
-    far = ibis.literal(_FAR_FUTURE).cast(_UTC)
-    t = subs.mutate(_end=subs.end_at.fill_null(far))
-    order = ["start_at", "_end"]
-    before = ibis.window(group_by="customer_id", order_by=order, rows=(None, -1))
-    t = t.mutate(_prev_end=t._end.max().over(before))
-    t = t.mutate(_new=(t._prev_end.isnull() | (t.start_at > t._prev_end)).cast("int64"))
-    upto = ibis.window(group_by="customer_id", order_by=order, rows=(None, 0))
-    t = t.mutate(spell=t._new.sum().over(upto))
-    g = t.group_by(["customer_id", "spell"]).aggregate(
-        start_at=t.start_at.min(), _end=t._end.max(), rows=t.count(),
-        mrr_at_start=t.mrr.argmin(t.start_at),
-    )
-    return g.mutate(end_at=ibis.ifelse(g._end >= far, ibis.null(_UTC), g._end)).drop("_end")
-
-
 def _subs_and_as_of(subscriptions: Any, as_of: Any) -> tuple[ibis.Table, pd.Timestamp]:
     subs = as_table(subscriptions, "subscriptions")
     latest = subs.aggregate(a=subs.start_at.max(), b=subs.end_at.max()).execute()
@@ -590,7 +574,7 @@ def _spells_with_tenure(
     """Customer spells as seen at ``as_of`` (lazy), with ``tenure_months`` (calendar
     months to the end, or to ``as_of`` while open) and the ``by`` columns; and ``as_of``."""
     subs, as_of = _subs_and_as_of(subscriptions, as_of)
-    spells = _spells_expr(subs)
+    spells = subscription_spells(subs)
     end = ibis.coalesce(spells.end_at, ibis.literal(as_of, type=_UTC))
     spells = months_between(spells, "start_at", end, name="tenure_months")
     attrs = _attributes(subs, "start_at", by, customers, "subscriptions")
@@ -601,39 +585,6 @@ def _spells_with_tenure(
 
 def _grid_table(grid: pd.DataFrame) -> ibis.Table:
     return memtable(grid.assign(period_idx=np.arange(len(grid), dtype="int64")))
-
-
-def subscription_spells(subscriptions: ibis.Table | pd.DataFrame) -> ibis.Table:
-    """Subscription spells as a lazy Ibis expression: rows of a customer that overlap or
-    touch (a plan change) merged into one.
-
-    A row that starts at or before the moment the customer's previous rows end continues
-    the same spell; any gap starts a new spell (a reactivation). The spell ends when its
-    last row ends (null while active). Churn is the end of a spell, never a plan change.
-    :func:`customer_spells` is the executed, ``as_of``-aware version with breakdowns.
-
-    Parameters
-    ----------
-    subscriptions : ibis.Table or pandas.DataFrame
-        The subscriptions table.
-
-    Returns
-    -------
-    ibis.Table
-        ``customer_id``, ``spell`` (1, 2 … per customer), ``start_at``, ``end_at``,
-        ``rows``, ``mrr_at_start`` — not executed.
-
-    Examples
-    --------
-    >>> subs = pd.DataFrame({"customer_id": ["a", "a", "a"],
-    ...     "start_at": ["2026-01-01", "2026-03-01", "2026-06-01"],
-    ...     "end_at": ["2026-03-01", "2026-05-01", None], "mrr": [29.0, 99.0, 99.0]})
-    >>> subscription_spells(subs).order_by("spell").to_pandas()[["spell", "start_at", "end_at", "rows"]]
-       spell                  start_at                    end_at  rows
-    0      1 2026-01-01 00:00:00+00:00 2026-05-01 00:00:00+00:00     2
-    1      2 2026-06-01 00:00:00+00:00                       NaT     1
-    """
-    return _spells_expr(as_table(subscriptions, "subscriptions"))
 
 
 def customer_spells(
@@ -767,7 +718,7 @@ def churn_rate(
     grid = _period_grid(to_utc(first), as_of, key)
     if grid.empty:
         return pd.DataFrame(columns=columns)
-    spells = _spells_expr(subs)
+    spells = subscription_spells(subs)
     attrs = _attributes(subs, "start_at", by_cols, customers, "subscriptions")
     if attrs is not None:
         spells = spells.left_join(attrs, "customer_id").drop("customer_id_right")

@@ -38,7 +38,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _sps
 
-from kpilib.churn import subscription_spells
 from kpilib.data import Dataset, as_table, column_list, load_dataset, require_columns
 from kpilib.metrics import Metric, computes, register
 from kpilib.periods import (
@@ -50,6 +49,7 @@ from kpilib.periods import (
     time_filter,
     to_utc,
 )
+from kpilib.spells import subscription_spells
 from kpilib.stats import SMALL_DENOMINATOR, compare_proportions, rate_frame
 
 __all__ = [

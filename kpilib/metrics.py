@@ -2,16 +2,21 @@
 
 Every metric kpilib computes has exactly one :class:`Metric` record — its formula, what
 it means, how it misleads, its unit, whether higher is better, a reference and a tiny
-worked example that runs as a doctest. Domain modules register their records next to
-the function that computes them and tie the two with :func:`computes`. The glossary
-notebook (``notebooks/00_glossary.ipynb``) and ``docs/metrics.md`` are rendered from
-the registry, and the report index takes titles, units and directions from it.
+worked example that runs as a doctest. Each domain registers its records beside the
+functions that compute them and ties the two with :func:`computes`, which also writes the
+record's formula into the function's docstring — the formula is typed once, in the record.
+The glossary notebook (``notebooks/00_glossary.ipynb``) and ``docs/metrics.md`` are
+rendered from the registry, and the report index takes titles, units and directions from it.
+
+This module sits below the domains and imports none of them: the package
+(:mod:`kpilib`) tells it where the records live with :func:`add_loader`, so
+:func:`all_metrics` and :func:`get` see every domain's records.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -19,8 +24,9 @@ from typing import TypeVar
 import pandas as pd
 
 __all__ = [
-    "DOMAIN_MODULES",
     "STAGES",
+    "UNITS",
+    "add_loader",
     "Metric",
     "all_metrics",
     "computes",
@@ -42,14 +48,6 @@ STAGES: dict[str, str] = {
 #: Units a metric can be expressed in; the report formats values by unit.
 UNITS = ("rate", "count", "currency", "days", "points", "ratio", "score", "months", "minutes")
 
-#: Modules that register metrics; :func:`all_metrics` imports them so the registry is whole.
-DOMAIN_MODULES = (
-    "kpilib.funnel",
-    "kpilib.engagement",
-    "kpilib.churn",
-    "kpilib.clv",
-    "kpilib.marketing",
-)
 
 
 @dataclass(frozen=True)
@@ -103,8 +101,23 @@ class Metric:
 
 
 _REGISTRY: dict[str, Metric] = {}
+_LOADERS: list[Callable[[], object]] = []
 
 F = TypeVar("F", bound=Callable)
+
+
+def add_loader(loader: Callable[[], object]) -> None:
+    """Tell the registry how to make itself whole: ``loader()`` imports the modules whose
+    records are not registered yet. :mod:`kpilib` adds one that imports its domains; a
+    plug-in package adds its own. Loaders run before :func:`all_metrics` and before
+    :func:`get` misses."""
+    if loader not in _LOADERS:
+        _LOADERS.append(loader)
+
+
+def _load() -> None:
+    for loader in list(_LOADERS):
+        loader()
 
 
 def register(metric: Metric) -> Metric:
@@ -119,20 +132,65 @@ def register(metric: Metric) -> Metric:
     return _REGISTRY[metric.name]
 
 
+def public_path(fn: Callable) -> str:
+    """The import path users call a function by: a private module of a domain package
+    (``kpilib.engagement._activity``) is re-exported by the package (``kpilib.engagement``).
+
+    Examples
+    --------
+    >>> def stickiness(): ...
+    >>> stickiness.__module__ = "kpilib.engagement._activity"
+    >>> public_path(stickiness)
+    'kpilib.engagement.stickiness'
+    """
+    parts = fn.__module__.split(".")
+    while len(parts) > 1 and parts[-1].startswith("_"):
+        parts.pop()
+    return ".".join([*parts, fn.__qualname__])
+
+
+_SECTION = re.compile(r"^(?P<indent>[ \t]*)(?P<title>[A-Z][A-Za-z ]+)\n(?P=indent)-{3,}[ \t]*$", re.M)
+
+
+def formula_notes(records: list[Metric], doc: str | None) -> str:
+    """``doc`` with the records' formulas in its ``Notes`` section (created before
+    ``References`` or ``Examples`` when missing): the docstring shows the formula the
+    registry holds, so it is typed once."""
+    doc = doc or ""
+    lines = [m.group("indent") for m in _SECTION.finditer(doc)]
+    indent = lines[0] if lines else "    "
+    block = "".join(
+        f"\n{indent}{record.title} (registered as ``{record.name}``):\n\n"
+        f"{indent}.. math:: {record.formula}\n"
+        for record in records
+    )
+    sections = {m.group("title").strip(): m for m in _SECTION.finditer(doc)}
+    if "Notes" in sections:
+        at = sections["Notes"].end()
+        return doc[:at] + block + doc[at:]
+    for later in ("References", "Examples"):
+        if later in sections:
+            at = sections[later].start()
+            return doc[:at] + f"{indent}Notes\n{indent}-----" + block + "\n" + doc[at:]
+    return doc.rstrip() + f"\n\n{indent}Notes\n{indent}-----" + block + indent
+
+
 def computes(*names: str) -> Callable[[F], F]:
     """Decorator tying a function to the metric records it computes.
 
-    The function gets a ``metrics`` attribute with the records, and each record lists the
-    function in ``computed_by``.
+    The function gets a ``metrics`` attribute with the records, its docstring gets their
+    formulas (see :func:`formula_notes`), and each record lists the function's public
+    path (:func:`public_path`) in ``computed_by``. The records must be registered first.
     """
 
     def decorate(fn: F) -> F:
         records = [get(n) for n in names]
+        path = public_path(fn)
         for record in records:
-            path = f"{fn.__module__}.{fn.__qualname__}"
             if path not in record.computed_by:
                 record.computed_by.append(path)
         fn.metrics = records  # type: ignore[attr-defined]
+        fn.__doc__ = formula_notes(records, fn.__doc__)
         return fn
 
     return decorate
@@ -147,7 +205,7 @@ def get(name: str) -> Metric:
         With the closest registered names, when ``name`` is unknown.
     """
     if name not in _REGISTRY:
-        _import_domains()
+        _load()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -156,18 +214,9 @@ def get(name: str) -> Metric:
         raise KeyError(f"no metric named {name!r} is registered.{hint}") from None
 
 
-def _import_domains() -> None:
-    for module in DOMAIN_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-
-
 def all_metrics() -> list[Metric]:
     """Every registered metric, ordered by journey stage and then by registration."""
-    _import_domains()
+    _load()
     order = {stage: i for i, stage in enumerate(STAGES)}
     return sorted(_REGISTRY.values(), key=lambda m: order[m.stage])
 

@@ -25,9 +25,22 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
-__all__ = ["MONTH_PATTERN", "PANDAS_FREQ", "PERIOD_ORIGIN", "default_cutoff", "duration_seconds", "duration_text",
-           "month_bounds", "month_range", "months_between", "next_month", "period_index",
+__all__ = ["MONTH_DAYS", "MONTH_PATTERN", "PANDAS_FREQ", "PERIOD_NAMES", "PERIOD_ORIGIN", "TimeLike",
+           "check_period", "default_cutoff", "duration_seconds", "duration_text", "month_bounds",
+           "month_range", "months_between", "next_month", "period_grid", "period_index",
            "period_index_of", "previous_month", "time_filter", "to_utc", "validate_month"]
+
+#: Anything kpilib accepts as a point in time: an ISO string, a Timestamp, or None for
+#: "not given" (the default cut-off or the whole data).
+TimeLike = str | pd.Timestamp | None
+
+#: The mean length of a Gregorian month in days (365.25 / 12), for rates quoted per month
+#: from a duration in days. Tenure itself is counted in calendar months
+#: (:func:`months_between`), never with this constant.
+MONTH_DAYS = 365.25 / 12
+
+#: Every calendar period a kpilib function can be asked for, by its ``period`` code.
+PERIOD_NAMES = {"h": "hour", "D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 
 #: A report month: ``"YYYY-MM"`` in ASCII digits, nothing before or after. Anchored with
 #: ``\A`` and ``\Z`` (``$`` would also match before a trailing newline), so ``match``,
@@ -383,3 +396,94 @@ def months_between(table: ibis.Table, start: Any, end: Any, *, name: str = "mont
     elapsed = ((t._cm_end - t._cm_low) * 86_400).cast("float64") + t._cm_tod
     t = t.mutate(**{name: t._cm_m.cast("float64") + elapsed / (t._cm_len * 86_400).cast("float64")})
     return t.drop(*[c for c in t.columns if c.startswith("_cm_")])
+
+
+def check_period(period: Any, allowed: Any, *, none: bool = False) -> Any:
+    """Validate a ``period`` argument against the codes a function supports.
+
+    Every function that groups by calendar period takes ``period`` (one of
+    :data:`PERIOD_NAMES`: ``"D"`` day, ``"W"`` week Monday–Sunday, ``"M"`` month, ``"Q"``
+    quarter, ``"Y"`` year, ``"h"`` hour); each accepts the subset that makes sense for it.
+
+    Parameters
+    ----------
+    period : str or None
+        The value given. Letters are matched case-insensitively except ``"h"``.
+    allowed : sequence of str
+        The codes this function supports.
+    none : bool, default False
+        Whether ``None`` (no grouping: the whole span) is allowed.
+
+    Returns
+    -------
+    str or None
+        The canonical code.
+
+    Raises
+    ------
+    ValueError
+        Naming the allowed codes and what they mean.
+
+    Examples
+    --------
+    >>> check_period("m", ("W", "M"))
+    'M'
+    >>> check_period("Y", ("W", "M"))
+    Traceback (most recent call last):
+    ...
+    ValueError: period must be 'W' (week) or 'M' (month), got 'Y'
+    """
+    if period is None and none:
+        return None
+    key = period if period == "h" else str(period).upper() if isinstance(period, str) else period
+    if key not in allowed:
+        names = [f"{code!r} ({PERIOD_NAMES.get(code, code)})" for code in allowed]
+        if none:
+            names.append("None (the whole span)")
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        raise ValueError(f"period must be {listed}, got {period!r}")
+    return key
+
+
+def period_grid(first: pd.Timestamp, cutoff: pd.Timestamp, period: str, *,
+                complete: bool = True) -> pd.DataFrame:
+    """The calendar periods from the one holding ``first`` to the one holding the last
+    instant before ``cutoff``.
+
+    Parameters
+    ----------
+    first : pandas.Timestamp
+        The first time of the data (UTC).
+    cutoff : pandas.Timestamp
+        The exclusive end of the data (UTC), e.g. :func:`default_cutoff` of the latest time.
+    period : {"W", "M", "Q", "Y"}
+        Calendar period (weeks run Monday–Sunday).
+    complete : bool, default True
+        Keep only the periods that end by ``cutoff``; False also keeps the last, partial one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period`` (label as pandas prints a Period: ``2026-03``, ``2026Q1``, ``2026``,
+        ``2026-03-02/2026-03-08``), ``period_start`` and ``period_end`` (exclusive, UTC).
+
+    Examples
+    --------
+    >>> period_grid(pd.Timestamp("2026-01-15", tz="UTC"), pd.Timestamp("2026-03-10", tz="UTC"), "M")
+        period              period_start                period_end
+    0  2026-01 2026-01-01 00:00:00+00:00 2026-02-01 00:00:00+00:00
+    1  2026-02 2026-02-01 00:00:00+00:00 2026-03-01 00:00:00+00:00
+    """
+    freq = PANDAS_FREQ[check_period(period, tuple(PANDAS_FREQ))]
+    first, cutoff = to_utc(first, "first"), to_utc(cutoff, "cutoff")
+    lo = pd.Period(first.tz_convert(None), freq)
+    hi = pd.Period((cutoff - pd.Timedelta(1, "ns")).tz_convert(None), freq)
+    periods = pd.period_range(lo, hi, freq=freq) if lo <= hi else pd.PeriodIndex([], freq=freq)
+    grid = pd.DataFrame({
+        "period": [str(p) for p in periods],
+        "period_start": periods.start_time.tz_localize("UTC"),
+        "period_end": (periods + 1).start_time.tz_localize("UTC"),
+    })
+    if complete:
+        grid = grid[grid["period_end"] <= cutoff]
+    return grid.reset_index(drop=True)

@@ -381,7 +381,7 @@ def test_subscription_spells_merge_plan_changes_but_not_reactivations():
         "end_at": ["2026-03-01", "2026-05-01", None, "2026-09-15"],
         "mrr": [29.0, 99.0, 99.0, 29.0],
     })
-    from kpilib.churn import subscription_spells  # the one spell definition, shared
+    from kpilib.spells import subscription_spells  # the one spell definition, shared
 
     spells = subscription_spells(subs).to_pandas().sort_values(["customer_id", "spell"])
     spells = spells.reset_index(drop=True)
