@@ -29,6 +29,7 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 import pyarrow as pa
 
+from kpilib.bundle import sample_dir
 from kpilib.periods import duration_text, month_bounds, to_utc
 
 __all__ = [
@@ -52,8 +53,8 @@ __all__ = [
     "memtable",
 ]
 
-#: The committed sample data, used when no source is given.
-SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
+#: The committed sample data, used when no source is given (see :mod:`kpilib.bundle`).
+SAMPLE_DIR = sample_dir()
 
 UTC = dt.Timestamp(timezone="UTC")
 
