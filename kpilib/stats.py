@@ -287,7 +287,8 @@ def compare_estimates(estimate1, se1, estimate2, se2, confidence: float = 0.95) 
 
     Examples
     --------
-    Altman and Bland's example, 0.80 (se 0.12) against 0.34 (se 0.11): z = 2.83, p = 0.005.
+    0.80 (se 0.12) against 0.34 (se 0.11): by hand se(d) = √(0.0144 + 0.0121) = 0.1628,
+    z = 0.46 / 0.1628 = 2.83 and p = 0.005.
 
     >>> r = compare_estimates(0.80, 0.12, 0.34, 0.11)
     >>> round(float(r.z[0]), 2), round(float(r.p_value[0]), 3), bool(r.significant[0])

@@ -85,3 +85,67 @@ def test_unknown_metric_suggests_close_names():
 def test_malformed_records_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):
         _toy("bad", **changes)
+
+
+# --- one source of truth: the formula is typed once, the registry sits below the domains ---
+
+import ast  # noqa: E402
+import importlib  # noqa: E402
+import inspect  # noqa: E402
+import re  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+_MATH = re.compile(r"^(?P<indent>[ \t]*)\.\. math::[ \t]*(?P<inline>\S.*)?\n"
+                   r"(?P<block>(?:[ \t]*\n|(?P=indent)[ \t]+\S.*\n)*)", re.M)
+_INSERTED = re.compile(r"\(registered as ``(?P<name>[a-z0-9_]+)``\):\n\n[ \t]*\.\. math:: .*\n")
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _hand_formulas(doc: str) -> list[str]:
+    """The ``.. math::`` formulas a docstring spells out itself (not inserted by computes)."""
+    doc = _INSERTED.sub("", inspect.cleandoc(doc))
+    return [_squeeze((m.group("inline") or "") + m.group("block")) for m in _MATH.finditer(doc + "\n")]
+
+
+def _function(path: str):
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+@pytest.mark.parametrize("metric", ALL, ids=lambda m: m.name)
+def test_the_formula_is_typed_once_and_shown_where_it_is_computed(metric):
+    for path in metric.computed_by:
+        doc = _function(path).__doc__ or ""
+        shown = [m.group("name") for m in _INSERTED.finditer(doc)]
+        assert shown.count(metric.name) == 1, f"{path}'s docstring must show {metric.name}'s formula once"
+        assert metric.formula in doc
+        assert _squeeze(metric.formula) not in _hand_formulas(doc), (
+            f"{path} restates {metric.name}'s formula by hand; the record's text is inserted by computes()")
+
+
+def test_the_registry_imports_no_domain():
+    tree = ast.parse(Path(metrics.__file__).read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not [name for name in imported if name.startswith("kpilib")], imported
+    code = (
+        "import sys, kpilib.metrics as m\n"
+        "domains = ['kpilib.' + d for d in ('funnel', 'engagement', 'churn', 'clv', 'marketing')]\n"
+        "before = [d for d in domains if d in sys.modules]\n"
+        "names = {x.name for x in m.all_metrics()}\n"
+        "print(before, all(d in sys.modules for d in domains), 'stickiness' in names)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[] True True"
+
+
+def test_every_domain_module_stays_short():
+    root = Path(metrics.__file__).parent
+    long = {str(p.relative_to(root)): n for p in root.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 1500}
+    assert not long, f"modules over 1,500 lines: {long}"

@@ -127,3 +127,41 @@ def test_months_between_on_random_pairs_matches_the_reference():
     anniversaries = np.arange(400) % 5 == 0
     assert (got[anniversaries] == np.round(got[anniversaries])).all()
     assert (np.diff(got[np.argsort(want)]) >= -1e-12).all()
+
+
+# --- one vocabulary: the period argument and the period grid, shared by every domain ---
+
+from kpilib.periods import check_period, period_grid  # noqa: E402
+
+
+@pytest.mark.parametrize(("given", "allowed", "expected"), [
+    ("m", ("W", "M"), "M"), ("W", ("W", "M"), "W"), ("h", ("D", "W", "h"), "h"), ("q", ("M", "Q", "Y"), "Q"),
+])
+def test_check_period_accepts_the_codes_a_function_supports(given, allowed, expected):
+    assert check_period(given, allowed) == expected
+
+
+def test_check_period_names_the_choices_when_it_refuses():
+    with pytest.raises(ValueError, match=r"'M' \(month\), 'Q' \(quarter\), 'Y' \(year\) or None"):
+        check_period("week", ("M", "Q", "Y"), none=True)
+    assert check_period(None, ("M",), none=True) is None
+    with pytest.raises(ValueError, match="got None"):
+        check_period(None, ("M",))
+    with pytest.raises(ValueError, match="got 'H'"):
+        check_period("H", ("D", "h"))  # hours are lower case, as in pandas
+
+
+def test_period_grid_matches_pandas_periods():
+    first = pd.Timestamp("2025-11-20 13:00", tz="UTC")
+    cutoff = pd.Timestamp("2026-03-01", tz="UTC")
+    months = period_grid(first, cutoff, "M")
+    assert months["period"].tolist() == ["2025-11", "2025-12", "2026-01", "2026-02"]
+    assert (months["period_end"] <= cutoff).all()
+    assert months["period_start"].iloc[0] == pd.Timestamp("2025-11-01", tz="UTC")
+    quarters = period_grid(first, cutoff, "Q", complete=False)
+    assert quarters["period"].tolist() == [str(p) for p in pd.period_range("2025Q4", "2026Q1", freq="Q")]
+    assert period_grid(first, cutoff, "Q")["period"].tolist() == ["2025Q4"]
+    weeks = period_grid(pd.Timestamp("2026-03-04", tz="UTC"), pd.Timestamp("2026-03-16", tz="UTC"), "W")
+    assert weeks["period_start"].dt.day_name().eq("Monday").all()
+    assert weeks["period"].tolist() == ["2026-03-02/2026-03-08", "2026-03-09/2026-03-15"]
+    assert period_grid(cutoff, cutoff, "M").empty
