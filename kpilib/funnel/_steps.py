@@ -1,0 +1,775 @@
+"""The funnel: entry, step matching, conversion, drop-off, time to convert, landing pages.
+
+Every count is one Ibis expression over the events table (:func:`funnel_users` is the
+building block); only the per-step result comes back as pandas. The matching rules are in
+the package documentation (:mod:`kpilib.funnel`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import ibis
+import ibis.expr.datatypes as dt
+import pandas as pd
+
+from kpilib.data import as_table, column_list, require_columns
+from kpilib.funnel import _definitions  # noqa: F401  (the records, before @computes)
+from kpilib.metrics import computes
+from kpilib.periods import (
+    TimeLike,
+    default_cutoff,
+    duration_seconds,
+    duration_text,
+    time_filter,
+    to_utc,
+)
+from kpilib.stats import rate_frame
+
+__all__ = [
+    "Order",
+    "TimeToConvert",
+    "WindowLike",
+    "conversion_rate",
+    "describe_funnel",
+    "drop_off",
+    "funnel",
+    "funnel_users",
+    "landing_page_conversion",
+    "time_to_convert",
+]
+
+#: How the steps must follow each other (see :mod:`kpilib.funnel`).
+Order = Literal["ordered", "strict", "any"]
+#: A conversion window: a duration string ("14D", "36h"), a Timedelta or a number of days.
+WindowLike = str | pd.Timedelta | int
+
+_UTC = dt.Timestamp(timezone="UTC")
+_DAY_SECONDS = 86_400.0
+_QUANTILES = {"p25": 0.25, "median": 0.5, "p75": 0.75, "p90": 0.9}
+
+
+# ---------------------------------------------------------------------------------------
+# Argument checks
+# ---------------------------------------------------------------------------------------
+
+
+def _check_steps(steps: Sequence[str]) -> list[str]:
+    if isinstance(steps, str):
+        raise ValueError(f"steps must be a list of event names, got the string {steps!r}; try [{steps!r}, ...]")
+    steps = list(steps)
+    if not steps:
+        raise ValueError("steps is empty; give at least one event name, e.g. ['visit', 'signup']")
+    bad = [s for s in steps if not isinstance(s, str) or not s]
+    if bad:
+        raise ValueError(f"every step must be a non-empty event name (str); got {bad!r}")
+    return steps
+
+
+def _check_order(order: str) -> str:
+    if order not in ("ordered", "strict", "any"):
+        raise ValueError(f"order must be 'ordered', 'strict' or 'any', got {order!r}")
+    return order
+
+
+def _step_index(reference: int | str, steps: list[str], what: str) -> int:
+    """1-based index of a step given by position (1-based, negative from the end) or name."""
+    if isinstance(reference, str):
+        if reference not in steps:
+            raise ValueError(f"{what} {reference!r} is not one of the steps {steps}")
+        return steps.index(reference) + 1
+    index = int(reference)
+    if index < 0:
+        index = len(steps) + 1 + index
+    if not 1 <= index <= len(steps):
+        raise ValueError(f"{what} must be a step name or a position 1..{len(steps)}, got {reference!r}")
+    return index
+
+
+# ---------------------------------------------------------------------------------------
+# The funnel: one expression per question
+# ---------------------------------------------------------------------------------------
+
+
+def _step_column(k: int) -> str:
+    return f"step_{k}_at"
+
+
+def _reached_column(k: int) -> str:
+    return f"reached_{k}"
+
+
+def funnel_users(
+    events: ibis.Table | pd.DataFrame,
+    steps: Sequence[str],
+    *,
+    window: WindowLike = "14D",
+    order: Order = "ordered",
+    by: str | Sequence[str] | None = None,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    as_of: TimeLike = None,
+    customers: ibis.Table | pd.DataFrame | None = None,
+) -> ibis.Table:
+    """One row per user who entered the funnel, with the matched time of each step.
+
+    The building block of :func:`funnel`, :func:`time_to_convert` and the rest; it is
+    a lazy Ibis expression (nothing runs until you call ``.to_pandas()`` or aggregate).
+    The matching rules are in the module documentation (:mod:`kpilib.funnel`).
+
+    Parameters
+    ----------
+    events : ibis.Table or pandas.DataFrame
+        The events table of the data contract.
+    steps : list of str
+        Event names, in funnel order; a name may repeat.
+    window : str, pandas.Timedelta or int, default "14D"
+        Conversion window from the entry event (an int is days).
+    order : {"ordered", "strict", "any"}, default "ordered"
+        How steps must follow each other.
+    by : str or list of str, optional
+        Columns of ``events`` whose value at the entry event is kept; a column the events
+        lack is taken from ``customers`` (the person's attribute) when it has it.
+    start, end : str or pandas.Timestamp, optional
+        Users enter at their first step-1 event in ``[start, end)`` (UTC). Later steps may
+        fall after ``end``, inside the window.
+    as_of : str or pandas.Timestamp, optional
+        The end of the data (exclusive): events at or after it are ignored and windows
+        ending after it are open. Default: :func:`kpilib.periods.default_cutoff` of the
+        latest event, the start of the day after it.
+    customers : ibis.Table or pandas.DataFrame, optional
+        The customers table, for ``by`` columns that are customer attributes (a CRM export
+        records the acquisition channel on the lead, not on its events); people without a
+        customers row get a null group.
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id``, the ``by`` columns, ``window_end``, ``window_open``, and for each
+        step *k* ``reached_k`` (bool) and, unless ``order="any"``, ``step_k_at`` (the matched
+        event time; null when not reached).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> events = pd.DataFrame({"customer_id": ["a", "a", "a"],
+    ...     "ts": ["2026-10-01", "2026-10-03", "2026-10-04"],
+    ...     "event": ["visit", "visit", "signup"]})
+    >>> users = funnel_users(events, ["visit", "signup"], window="7D").to_pandas()
+    >>> users[["customer_id", "step_1_at", "step_2_at", "reached_2"]]
+      customer_id                 step_1_at                 step_2_at  reached_2
+    0           a 2026-10-01 00:00:00+00:00 2026-10-04 00:00:00+00:00       True
+    """
+    events = as_table(events, "events")
+    steps = _check_steps(steps)
+    order = _check_order(order)
+    by_all = column_list(by)
+    people = as_table(customers, "customers") if customers is not None else None
+    from_customers = [c for c in by_all if c not in events.columns and people is not None and c in people.columns]
+    by = [c for c in by_all if c not in from_customers]
+    require_columns(events, by, "events", "the breakdown" if people is None else "the breakdown (events or customers)")
+    window_seconds = int(duration_seconds(window))
+    start, end, as_of = to_utc(start), to_utc(end), to_utc(as_of)
+
+    columns = ["customer_id", "ts", "event", *[c for c in by if c not in ("customer_id", "ts", "event")]]
+    named = events.select(*columns)
+    if as_of is not None:
+        named = named.filter(named.ts < as_of)
+        data_end = ibis.literal(as_of, type=_UTC)
+    else:
+        data_end = default_cutoff(events.ts.max()).as_scalar()
+
+    # Entry: the first step-1 event in [start, end); ties broken by the breakdown values.
+    candidates = time_filter(named.filter(named.event == steps[0]), "ts", start, end)
+    rank = ibis.row_number().over(
+        group_by=candidates.customer_id, order_by=[candidates.ts, *[candidates[c] for c in by]]
+    )
+    candidates = candidates.mutate(entry_rank=rank)
+    entries = candidates.filter(candidates.entry_rank == 0)
+    users = entries.select(
+        "customer_id",
+        *by,
+        **{_step_column(1): entries.ts},
+        window_end=entries.ts + ibis.interval(seconds=window_seconds),
+    )
+    if from_customers:
+        attributes = people.select(a_customer_id=people.customer_id, **{c: people[c] for c in from_customers})
+        joined = users.left_join(attributes, users.customer_id == attributes.a_customer_id)
+        users = joined.select("customer_id", *by_all, _step_column(1), "window_end")
+    users = users.mutate(window_open=users.window_end > data_end)
+
+    # Events that can match a step, with their multiplicity per (user, name, instant):
+    # events of one name at one instant are interchangeable, so a count replaces ids.
+    step_events = (
+        named.filter(named.event.isin(sorted(set(steps))))
+        .group_by(["customer_id", "event", "ts"])
+        .agg(n=ibis._.count())
+        .rename(e_customer_id="customer_id", e_event="event", e_ts="ts", e_n="n")
+    )
+
+    if order == "any":
+        return _match_any_order(users, step_events, steps)
+    return _match_in_order(users, step_events, steps, strict=order == "strict")
+
+
+def _match_in_order(users: ibis.Table, step_events: ibis.Table, steps: list[str], strict: bool) -> ibis.Table:
+    """Greedy earliest match of steps 2..n, one join + aggregate per step."""
+    users = users.mutate(**{_reached_column(1): ibis.literal(True)})
+    for k in range(2, len(steps) + 1):
+        name, previous = steps[k - 1], _step_column(k - 1)
+        same_name_before = [j for j in range(1, k) if steps[j - 1] == name]
+        left = users.filter(users[previous].notnull()).select(
+            "customer_id", "window_end", *{previous, *[_step_column(j) for j in same_name_before]}
+        )
+        right = step_events if strict else step_events.filter(step_events.e_event == name)
+        joined = left.join(
+            right,
+            [
+                left.customer_id == right.e_customer_id,
+                right.e_ts >= left[previous],
+                right.e_ts < left.window_end,
+            ],
+        )
+        # Events of this name at exactly the previous step's instant that earlier steps
+        # already used; later instants cannot have been used (matches are time-ordered).
+        used_here = sum(
+            (joined[_step_column(j)] == joined[previous]).cast("int64") for j in same_name_before
+        ) if same_name_before else ibis.literal(0)
+        eligible = (joined.e_event == name) & ((joined.e_ts > joined[previous]) | (joined.e_n > used_here))
+        matched = joined.group_by(joined.customer_id).agg(
+            hit=joined.e_ts.min(where=eligible),
+            next_step_event=joined.e_ts.min(where=joined.e_ts > joined[previous]),
+        )
+        hit = matched.hit
+        if strict:
+            hit = ibis.ifelse(matched.next_step_event < matched.hit, ibis.null(_UTC), matched.hit)
+        matched = matched.select(m_customer_id=matched.customer_id, m_hit=hit)
+        users = users.left_join(matched, users.customer_id == matched.m_customer_id)
+        users = users.select(
+            *[c for c in users.columns if c not in ("m_customer_id", "m_hit")],
+            **{_step_column(k): users.m_hit, _reached_column(k): users.m_hit.notnull()},
+        )
+    return users
+
+
+def _match_any_order(users: ibis.Table, step_events: ibis.Table, steps: list[str]) -> ibis.Table:
+    """Per-name event counts inside the window; step k needs each name as often as listed."""
+    names = sorted(set(steps))
+    joined = users.join(
+        step_events,
+        [
+            users.customer_id == step_events.e_customer_id,
+            step_events.e_ts >= users[_step_column(1)],
+            step_events.e_ts < users.window_end,
+        ],
+    )
+    counts = joined.group_by(joined.customer_id).agg(
+        **{f"n_{i}": joined.e_n.sum(where=joined.e_event == name) for i, name in enumerate(names)}
+    )
+    counts = counts.rename(c_customer_id="customer_id")
+    users = users.left_join(counts, users.customer_id == counts.c_customer_id)
+    reached = {}
+    for k in range(1, len(steps) + 1):
+        needed = Counter(steps[:k])
+        condition = ibis.literal(True)
+        for i, name in enumerate(names):
+            if needed[name]:
+                condition &= users[f"n_{i}"].fill_null(0) >= needed[name]
+        reached[_reached_column(k)] = condition
+    keep = [c for c in users.columns if c != "c_customer_id" and not c.startswith("n_")]
+    return users.select(*keep, **reached)
+
+
+def _funnel_counts(users: ibis.Table, n_steps: int, by: list[str], complete_only: bool) -> pd.DataFrame:
+    """Users reaching each step, and those of them with an open window, per group."""
+    if complete_only:
+        users = users.filter(~users.window_open)
+    aggregates = {}
+    for k in range(1, n_steps + 1):
+        reached = users[_reached_column(k)]
+        aggregates[f"users_{k}"] = reached.cast("int64").sum()
+        aggregates[f"open_{k}"] = (reached & users.window_open).cast("int64").sum()
+    summary = users.group_by(by).agg(**aggregates) if by else users.aggregate(**aggregates)
+    counts = summary.to_pandas()
+    value_columns = [c for c in counts.columns if c not in by]
+    counts[value_columns] = counts[value_columns].astype("float64").fillna(0).astype("int64")
+    if by:
+        counts = counts.sort_values(by, na_position="last", ignore_index=True)
+    return counts
+
+
+def _long_funnel(counts: pd.DataFrame, steps: list[str], by: list[str]) -> pd.DataFrame:
+    rows = []
+    for _, group in counts.iterrows():
+        for k, name in enumerate(steps, start=1):
+            rows.append(
+                {
+                    **{c: group[c] for c in by},
+                    "step_index": k,
+                    "step": name,
+                    "users": int(group[f"users_{k}"]),
+                    "previous_users": int(group[f"users_{k - 1}"]) if k > 1 else int(group["users_1"]),
+                    "entered": int(group["users_1"]),
+                    "users_window_open": int(group[f"open_{k}"]),
+                }
+            )
+    long = pd.DataFrame(
+        rows, columns=[*by, "step_index", "step", "users", "previous_users", "entered", "users_window_open"]
+    )
+    overall = rate_frame(long["users"], long["entered"])
+    step = rate_frame(long["users"], long["previous_users"])
+    return pd.DataFrame(
+        {
+            **{c: long[c] for c in by},
+            "step_index": long["step_index"].astype("int64"),
+            "step": long["step"],
+            "users": long["users"].astype("int64"),
+            "conversion": overall["rate"].to_numpy(),
+            "step_conversion": step["rate"].to_numpy(),
+            "ci_low": overall["ci_low"].to_numpy(),
+            "ci_high": overall["ci_high"].to_numpy(),
+            "step_ci_low": step["ci_low"].to_numpy(),
+            "step_ci_high": step["ci_high"].to_numpy(),
+            "entered": long["entered"].astype("int64"),
+            "small_sample": overall["small_sample"].to_numpy(),
+            "users_window_open": long["users_window_open"].astype("int64"),
+            "window_complete": (long["users_window_open"] == 0).to_numpy(),
+        }
+    )
+
+
+@computes("conversion_rate", "step_conversion_rate")
+def funnel(
+    events: ibis.Table | pd.DataFrame,
+    steps: Sequence[str],
+    *,
+    window: WindowLike = "14D",
+    order: Order = "ordered",
+    by: str | Sequence[str] | None = None,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    as_of: TimeLike = None,
+    complete_only: bool = False,
+    customers: ibis.Table | pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    r"""Conversion through an ordered list of steps, with intervals, per step.
+
+    A user enters at their first ``steps[0]`` event in ``[start, end)``; the window runs
+    ``window`` from that event and later step-1 events do not restart it. Step *k* is
+    reached when events matching steps 1..k occur in that order inside the window, each
+    not earlier than the previous one (equal timestamps count as in order) and each a
+    distinct event (a step listed twice needs two events). Matching is greedy, earliest
+    first, which finds a match whenever one exists. ``order="strict"`` also forbids any
+    other funnel-step event strictly between consecutive matched events;
+    ``order="any"`` only needs the events inside the window in any order. Details in
+    the module documentation. The counting is one Ibis expression run in the engine.
+
+    Parameters
+    ----------
+    events : ibis.Table or pandas.DataFrame
+        The events table (``customer_id``, ``ts``, ``event`` and any extras).
+    steps : list of str
+        Event names in funnel order, e.g. ``["visit", "signup", "purchase"]``.
+    window : str, pandas.Timedelta or int, default "14D"
+        Conversion window from the entry event (an int is days).
+    order : {"ordered", "strict", "any"}, default "ordered"
+        How steps must follow each other.
+    by : str or list of str, optional
+        Breakdown columns of ``events``, valued at the entry event.
+    start, end : str or pandas.Timestamp, optional
+        Entry period ``[start, end)``, UTC. Default: all entries.
+    as_of : str or pandas.Timestamp, optional
+        End of the data, exclusive (default: the day after the latest event's day);
+        windows ending later are open.
+    complete_only : bool, default False
+        Count only users whose window has closed by ``as_of``.
+    customers : ibis.Table or pandas.DataFrame, optional
+        For ``by`` columns the events lack (see :func:`funnel_users`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per step (and ``by`` group): the ``by`` columns, ``step_index`` (1-based),
+        ``step``, ``users`` (reaching the step), ``conversion`` (from step 1),
+        ``step_conversion`` (from the previous step), ``ci_low``/``ci_high`` (95% Wilson on
+        ``conversion``), ``step_ci_low``/``step_ci_high`` (on ``step_conversion``),
+        ``entered`` (the denominator of ``conversion``), ``small_sample`` (entered < 30),
+        ``users_window_open`` (of ``users``, how many still have an open window) and
+        ``window_complete`` (no open window in the row).
+
+    Raises
+    ------
+    DataError
+        When ``events`` lacks a required column or a ``by`` column.
+
+    Notes
+    -----
+    Conversion never increases along the steps. Recent entrants whose window is still
+    open pull conversion down; read ``users_window_open`` or use ``complete_only``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> events = pd.DataFrame({
+    ...     "customer_id": ["a", "a", "a", "b", "b", "c"],
+    ...     "ts": ["2026-10-01", "2026-10-02", "2026-10-03", "2026-10-01", "2026-10-20",
+    ...            "2026-10-10"],
+    ...     "event": ["visit", "signup", "purchase", "visit", "signup", "visit"]})
+    >>> f = funnel(events, ["visit", "signup", "purchase"], window="14D")
+
+    ``b`` signed up after the window; ``c``'s window (from 10-10) is still open at the end
+    of the data (10-20):
+
+    >>> f[["step", "users", "conversion", "step_conversion", "users_window_open"]]
+           step  users  conversion  step_conversion  users_window_open
+    0     visit      3    1.000000         1.000000                  1
+    1    signup      1    0.333333         0.333333                  0
+    2  purchase      1    0.333333         1.000000                  0
+    """
+    steps = _check_steps(steps)
+    by_columns = column_list(by)
+    users = funnel_users(events, steps, window=window, order=order, by=by_columns, start=start, end=end,
+                         as_of=as_of, customers=customers)
+    counts = _funnel_counts(users, len(steps), by_columns, complete_only)
+    return _long_funnel(counts, steps, by_columns)
+
+
+def describe_funnel(steps: Sequence[str], *, window: WindowLike = "14D", order: Order = "ordered") -> str:
+    """How people enter and move through the funnel, in Markdown, from its parameters.
+
+    The notebook's prose about the funnel comes from here, so it names the steps and the
+    window actually used.
+
+    Examples
+    --------
+    >>> print(describe_funnel(["mql", "sql", "won"], window="30D"))
+    People enter at their **first** `mql` of the month; from that moment they have 30 days (the conversion window) to take each next step — `sql`, then `won` — in that order (other events may come in between).
+    >>> print(describe_funnel(["visit"], window="36h"))
+    People enter at their **first** `visit` of the month; a one-step funnel counts the entrants only.
+    """
+    steps = _check_steps(steps)
+    order = _check_order(order)
+    duration_seconds(window)  # a window that is no duration is refused by name
+    entry = f"People enter at their **first** `{steps[0]}` of the month"
+    if len(steps) == 1:
+        return f"{entry}; a one-step funnel counts the entrants only."
+    rest = [f"`{s}`" for s in steps[1:]]
+    how = {
+        "ordered": "in that order (other events may come in between)",
+        "strict": "in that order, with no other step event in between",
+        "any": "in any order",
+    }[order]
+    listed = rest[0] if len(rest) == 1 else ", ".join(rest[:-1]) + f", then {rest[-1]}"
+    next_steps = f"the next step, {listed}," if len(rest) == 1 else f"each next step — {listed} —"
+    return (f"{entry}; from that moment they have {duration_text(window, 'window')} (the conversion window) to take "
+            f"{next_steps} {how}.")
+
+
+@computes("conversion_rate")
+def conversion_rate(
+    events: ibis.Table | pd.DataFrame,
+    steps: Sequence[str],
+    *,
+    by: str | Sequence[str] | None = None,
+    to_step: int | str = -1,
+    window: WindowLike = "14D",
+    order: Order = "ordered",
+    start: TimeLike = None,
+    end: TimeLike = None,
+    as_of: TimeLike = None,
+    complete_only: bool = False,
+    customers: ibis.Table | pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    r"""Conversion from the first step to ``to_step`` (default the last), per group.
+
+    Same rules as :func:`funnel`, reported as one rate per ``by`` group.
+
+    Parameters
+    ----------
+    events : ibis.Table or pandas.DataFrame
+        The events table.
+    steps : list of str
+        Funnel steps.
+    by : str or list of str, optional
+        Breakdown columns of ``events`` (value at entry), or of ``customers``.
+    to_step : int or str, default -1
+        The step converted to: a 1-based position, a negative position from the end, or
+        a step name.
+    window, order, start, end, as_of, complete_only, customers
+        As in :func:`funnel`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns, ``numerator`` (users reaching ``to_step``), ``denominator``
+        (entering users), ``rate``, ``ci_low``, ``ci_high``, ``small_sample`` (denominator
+        under 30) and ``users_window_open`` (entrants whose window is still open).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> events = pd.DataFrame({"customer_id": ["a", "a", "b"],
+    ...     "ts": ["2026-10-01", "2026-10-02", "2026-10-01"],
+    ...     "event": ["visit", "signup", "visit"], "channel": ["social", None, "email"]})
+    >>> conversion_rate(events, ["visit", "signup"], by="channel")[["channel", "numerator", "denominator", "rate"]]
+      channel  numerator  denominator  rate
+    0   email          0            1   0.0
+    1  social          1            1   1.0
+    """
+    steps = _check_steps(steps)
+    target = _step_index(to_step, steps, "to_step")
+    by_columns = column_list(by)
+    table = funnel(events, steps, window=window, order=order, by=by_columns, start=start, end=end,
+                   as_of=as_of, complete_only=complete_only, customers=customers)
+    entered = table[table.step_index == 1].reset_index(drop=True)
+    reached = table[table.step_index == target].reset_index(drop=True)
+    rates = rate_frame(reached["users"], entered["users"])
+    out = pd.concat([reached[by_columns], rates], axis=1)
+    out["users_window_open"] = entered["users_window_open"].to_numpy()
+    return out
+
+
+@computes("drop_off_rate")
+def drop_off(funnel_table: pd.DataFrame) -> pd.DataFrame:
+    r"""Drop-off between consecutive steps of a :func:`funnel` result.
+
+    Parameters
+    ----------
+    funnel_table : pandas.DataFrame
+        The result of :func:`funnel` (any ``by`` columns are kept).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per step transition: the ``by`` columns, ``from_step``, ``to_step``,
+        ``users_from``, ``users_to``, ``dropped``, ``drop_off_rate`` with its Wilson
+        interval ``ci_low``/``ci_high`` and ``small_sample`` (``users_from`` under 30).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"step_index": [1, 2, 3], "step": ["visit", "signup", "buy"],
+    ...                       "users": [100, 40, 10]})
+    >>> drop_off(table)[["from_step", "to_step", "dropped", "drop_off_rate"]]
+      from_step to_step  dropped  drop_off_rate
+    0     visit  signup       60           0.60
+    1    signup     buy       30           0.75
+    """
+    required = {"step_index", "step", "users"}
+    missing = required - set(funnel_table.columns)
+    if missing:
+        raise ValueError(f"drop_off needs the result of funnel(); missing columns {sorted(missing)}")
+    known = {"step_index", "step", "users", "conversion", "step_conversion", "ci_low", "ci_high",
+             "step_ci_low", "step_ci_high", "entered", "small_sample", "users_window_open",
+             "window_complete"}
+    by = [c for c in funnel_table.columns if c not in known]
+    ordered = funnel_table.sort_values([*by, "step_index"], na_position="last")
+    groups = ordered.groupby(by, sort=False, dropna=False) if by else [((), ordered)]
+    rows = []
+    for key, group in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        group = group.reset_index(drop=True)
+        for i in range(1, len(group)):
+            rows.append(
+                {
+                    **dict(zip(by, key, strict=True)),
+                    "from_step": group.step[i - 1],
+                    "to_step": group.step[i],
+                    "users_from": int(group.users[i - 1]),
+                    "users_to": int(group.users[i]),
+                }
+            )
+    out = pd.DataFrame(rows, columns=[*by, "from_step", "to_step", "users_from", "users_to"])
+    out["dropped"] = out.users_from - out.users_to
+    rates = rate_frame(out["dropped"], out["users_from"])
+    out["drop_off_rate"] = rates["rate"].to_numpy()
+    out["ci_low"] = rates["ci_low"].to_numpy()
+    out["ci_high"] = rates["ci_high"].to_numpy()
+    out["small_sample"] = rates["small_sample"].to_numpy()
+    return out
+
+
+@dataclass
+class TimeToConvert:
+    """Result of :func:`time_to_convert`.
+
+    Attributes
+    ----------
+    summary : pandas.DataFrame
+        Per ``by`` group: ``converters``, ``mean_days``, ``p25_days``, ``median_days``,
+        ``p75_days``, ``p90_days``.
+    histogram : pandas.DataFrame
+        Per ``by`` group and bin: ``bin_start_days``, ``bin_end_days``, ``users``.
+    from_step, to_step : str
+        The two steps, labelled ``"1. visit"`` etc.
+    """
+
+    summary: pd.DataFrame
+    histogram: pd.DataFrame
+    from_step: str
+    to_step: str
+
+    def _repr_html_(self) -> str:
+        return self.summary._repr_html_()
+
+
+@computes("time_to_convert")
+def time_to_convert(
+    events: ibis.Table | pd.DataFrame,
+    steps: Sequence[str],
+    *,
+    from_step: int | str = 1,
+    to_step: int | str = -1,
+    window: WindowLike = "14D",
+    order: Literal["ordered", "strict"] = "ordered",
+    by: str | Sequence[str] | None = None,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    as_of: TimeLike = None,
+    complete_only: bool = False,
+    bins: int = 28,
+) -> TimeToConvert:
+    r"""Time between two funnel steps for the users who reach both.
+
+    Uses the greedy earliest match of :func:`funnel`; the durations, their quantiles and
+    the histogram are computed in the engine.
+
+    Parameters
+    ----------
+    events : ibis.Table or pandas.DataFrame
+        The events table.
+    steps : list of str
+        Funnel steps.
+    from_step, to_step : int or str, default 1 and -1
+        1-based positions (negative from the end) or step names.
+    window, order, by, start, end, as_of, complete_only
+        As in :func:`funnel` (``order="any"`` has no step times and is refused).
+    bins : int, default 28
+        Histogram bins of equal width spanning the window.
+
+    Returns
+    -------
+    TimeToConvert
+        ``summary`` and ``histogram`` frames (days).
+
+    Notes
+    -----
+    For each converter :math:`u`, :math:`d_u = t_{u,\text{to}} - t_{u,\text{from}}` in days;
+    the summary reports the mean and the 25th, 50th, 75th and 90th percentiles
+    (linear interpolation, like ``numpy.quantile``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> events = pd.DataFrame({"customer_id": ["a", "a", "b", "b"],
+    ...     "ts": ["2026-10-01", "2026-10-02", "2026-10-01", "2026-10-04"],
+    ...     "event": ["visit", "signup", "visit", "signup"]})
+    >>> result = time_to_convert(events, ["visit", "signup"], window="7D", bins=7)
+    >>> result.summary[["converters", "mean_days", "median_days"]]
+       converters  mean_days  median_days
+    0           2        2.0          2.0
+    >>> result.histogram.users.tolist()
+    [0, 1, 0, 1, 0, 0, 0]
+    """
+    steps = _check_steps(steps)
+    if order == "any":
+        raise ValueError("time_to_convert needs ordered steps; use order='ordered' or 'strict'")
+    first, last = _step_index(from_step, steps, "from_step"), _step_index(to_step, steps, "to_step")
+    if last <= first:
+        raise ValueError(f"to_step ({to_step!r}) must come after from_step ({from_step!r})")
+    if bins < 1:
+        raise ValueError(f"bins must be at least 1, got {bins}")
+    by_columns = column_list(by)
+    users = funnel_users(events, steps, window=window, order=order, by=by_columns, start=start, end=end,
+                         as_of=as_of)
+    if complete_only:
+        users = users.filter(~users.window_open)
+    users = users.filter(users[_reached_column(last)])
+    seconds = (
+        users[_step_column(last)].epoch_seconds().cast("float64")
+        - users[_step_column(first)].epoch_seconds().cast("float64")
+    )
+    durations = users.select(*by_columns, days=seconds / _DAY_SECONDS)
+
+    quantiles = {f"{name}_days": durations.days.quantile(q) for name, q in _QUANTILES.items()}
+    aggregates = {"converters": durations.count(), "mean_days": durations.days.mean(), **quantiles}
+    summary = (durations.group_by(by_columns).agg(**aggregates) if by_columns
+               else durations.aggregate(**aggregates)).to_pandas()
+    summary["converters"] = summary["converters"].astype("int64")
+    summary = summary[[*by_columns, "converters", "mean_days", "p25_days", "median_days", "p75_days", "p90_days"]]
+
+    width = int(duration_seconds(window)) / _DAY_SECONDS / bins
+    binned = durations.mutate(bin=(durations.days / width).floor().cast("int64").clip(0, bins - 1))
+    counts = binned.group_by([*by_columns, "bin"]).agg(users=binned.count()).to_pandas()
+    if by_columns:
+        summary = summary.sort_values(by_columns, ignore_index=True)
+        groups = summary[by_columns].drop_duplicates()
+    else:
+        groups = pd.DataFrame(index=[0])
+    grid = groups.merge(pd.DataFrame({"bin": range(bins)}), how="cross")
+    histogram = grid.merge(counts, on=[*by_columns, "bin"], how="left")
+    histogram["users"] = histogram["users"].fillna(0).astype("int64")
+    histogram["bin_start_days"] = histogram["bin"] * width
+    histogram["bin_end_days"] = (histogram["bin"] + 1) * width
+    histogram = histogram[[*by_columns, "bin_start_days", "bin_end_days", "users"]]
+    return TimeToConvert(summary, histogram, f"{first}. {steps[first - 1]}", f"{last}. {steps[last - 1]}")
+
+
+@computes("landing_page_conversion_rate")
+def landing_page_conversion(
+    events: ibis.Table | pd.DataFrame,
+    goal: str = "signup",
+    *,
+    entry_event: str = "visit",
+    page_column: str = "page",
+    window: WindowLike = "14D",
+    start: TimeLike = None,
+    end: TimeLike = None,
+    as_of: TimeLike = None,
+    complete_only: bool = False,
+) -> pd.DataFrame:
+    r"""Conversion of each landing page: visitors who reach ``goal`` within the window.
+
+    The landing page of a person is the ``page_column`` value of their first
+    ``entry_event`` in ``[start, end)``; it is the two-step funnel
+    ``[entry_event, goal]`` broken down by that page.
+
+    Parameters
+    ----------
+    events : ibis.Table or pandas.DataFrame
+        The events table, with a page column on visit events.
+    goal : str, default "signup"
+        The event that counts as converting.
+    entry_event : str, default "visit"
+        The event that carries the landing page.
+    page_column : str, default "page"
+        Column of ``events`` with the page.
+    window, start, end, as_of, complete_only
+        As in :func:`funnel`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``page_column``, ``numerator`` (converting visitors), ``denominator`` (visitors),
+        ``rate``, ``ci_low``, ``ci_high``, ``small_sample``, ``users_window_open``; the
+        busiest pages first.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> events = pd.DataFrame({"customer_id": ["a", "a", "b", "c"],
+    ...     "ts": ["2026-10-01", "2026-10-02", "2026-10-01", "2026-10-01"],
+    ...     "event": ["visit", "signup", "visit", "visit"],
+    ...     "page": ["/pricing", None, "/pricing", "/blog"]})
+    >>> landing_page_conversion(events)[["page", "numerator", "denominator", "rate"]]
+           page  numerator  denominator  rate
+    0  /pricing          1            2   0.5
+    1     /blog          0            1   0.0
+    """
+    rates = conversion_rate(events, [entry_event, goal], by=page_column, window=window, start=start,
+                            end=end, as_of=as_of, complete_only=complete_only)
+    return rates.sort_values(["denominator", page_column], ascending=[False, True],
+                             ignore_index=True)
