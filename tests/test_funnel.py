@@ -441,6 +441,98 @@ def test_headline_metrics_frame_for_the_report_index():
         get(name)  # every row is a registered metric
 
 
+
+# --- MQL options: one object, the old keywords for one release ----------------------------
+
+
+def _nurture_data():
+    events = events_from([
+        ("a", 0, "visit"), ("a", 1, "lead"), ("a", 40, "signup"), ("a", 41, "share"),
+        ("b", 0, "signup"), ("b", 0, "signup"), ("b", 5, "lead"), ("b", 50, "visit"),
+        ("c", 33, "lead"), ("c", 34, "visit"), ("c", 35, "purchase"),
+        ("d", 36, "visit"), ("d", 37, "signup"),
+    ])
+    customers = pd.DataFrame({"customer_id": list("abcd"), "signup_at": [DAY0] * 4,
+                              "channel": ["email"] * 4, "segment": ["smb", "enterprise", "smb", "smb"]})
+    spend = pd.DataFrame({"date": ["2026-01-05", "2026-02-01"], "channel": "email", "cost": [100.0, 50.0]})
+    return events, customers, spend
+
+
+_OLD = {"behaviour_points": {"visit": 1, "lead": 10, "signup": 10, "share": 4},
+        "profile_points": {"segment": {"enterprise": 5}}, "threshold": 21}
+_MQL_CALLS = {
+    "lead_score": (lambda e, c, s, **k: F.lead_score(e, c, **k).to_pandas(), _OLD),
+    "mql_count": (lambda e, c, s, **k: F.mql_count(e, c, **k),
+                  {**_OLD, "method": "score", "mql_event": "mql", "lead_event": "lead"}),
+    "cost_per_mql": (lambda e, c, s, **k: F.cost_per_mql(e, s, c, **k), {**_OLD, "method": "auto"}),
+    "new_lead_score_profile": (lambda e, c, s, **k: F.new_lead_score_profile(e, c, **k),
+                               {**_OLD, "lead_event": "lead"}),
+    "nurture_summary": (lambda e, c, s, **k: F.nurture_summary(e, s, c, **k), {**_OLD, "method": "score"}),
+    "headline_metrics": (lambda e, c, s, **k: F.headline_metrics(e, "2026-02", ["visit", "signup"], "7D", s,
+                                                                 customers=c, **k),
+                         {**_OLD, "mql_method": "score"}),
+}
+
+
+@pytest.mark.parametrize("name", list(_MQL_CALLS))
+def test_old_mql_keywords_warn_and_give_the_same_numbers(name):
+    call, old = _MQL_CALLS[name]
+    events, customers, spend = _nurture_data()
+    fields = {("method" if key == "mql_method" else key): value for key, value in old.items()}
+    new = call(events, customers, spend, mql=F.MQLOptions(**fields))
+    with pytest.warns(FutureWarning, match=rf"{name}\(.*\) is deprecated.*use mql=MQLOptions\("):
+        legacy = call(events, customers, spend, **old)
+    pd.testing.assert_frame_equal(legacy, new)
+    assert len(new) > 0
+    with pytest.raises(TypeError, match="both mql= and the deprecated"):
+        call(events, customers, spend, mql=F.MQLOptions(), threshold=3)
+
+
+def test_mql_options_drive_every_nurture_function():
+    events, customers, spend = _nurture_data()
+    mql = F.MQLOptions(behaviour_points={"visit": 1, "lead": 10, "signup": 10}, threshold=21)
+    # a: 11 points at the lead, 21 with the signup on day 40; b: 30 at the lead on day 5
+    counts = F.mql_count(events, mql=mql)
+    assert dict(zip(counts.month, counts.mql_count, strict=True)) == {"2026-01": 1, "2026-02": 1}
+    assert counts.mql_method.unique().tolist() == ["score"]
+    assert F.mql_count(events, mql=F.MQLOptions(method="event")).empty
+    money = F.cost_per_mql(events, spend, mql=mql)
+    assert money.cost_per_mql.tolist() == [100.0, 50.0]
+    scores = F.lead_score(events, customers, mql=F.MQLOptions(profile_points={"segment": {"enterprise": 5}},
+                                                              threshold=25)).to_pandas()
+    assert scores.set_index("customer_id").score.to_dict() == {"a": 26.0, "b": 36.0, "c": 11.0, "d": 11.0}
+    assert scores.is_mql.tolist() == [True, True, False, False]
+    # the lead event of the options counts the new leads of the summary and the headline
+    enquiries = events.replace({"event": {"lead": "enquiry"}})
+    summary = F.nurture_summary(enquiries, mql=F.MQLOptions(lead_event="enquiry", method="event"))
+    assert summary.new_leads.tolist() == [2, 1] and summary.mql_count.tolist() == [0, 0]
+    headline = F.headline_metrics(enquiries, "2026-02", ["visit", "signup"], "7D",
+                                  mql=F.MQLOptions(lead_event="enquiry")).set_index(["metric", "month"])
+    assert headline.loc[("new_leads", "2026-02"), "value"] == 1
+    assert np.isnan(F.headline_metrics(enquiries, "2026-02", ["visit", "signup"], "7D")
+                    .set_index(["metric", "month"]).loc[("new_leads", "2026-02"), "value"])
+
+
+def test_mql_options_object():
+    defaults = F.MQLOptions()
+    assert (defaults.method, defaults.mql_event, defaults.lead_event, defaults.threshold) == (
+        "auto", "mql", "lead", F.DEFAULT_MQL_THRESHOLD)
+    assert defaults.behaviour_points == F.DEFAULT_BEHAVIOUR_POINTS and defaults.profile_points == {}
+    assert F.MQLOptions(behaviour_points=None, profile_points=None) == defaults
+    points = {"visit": 2}
+    options = F.MQLOptions(behaviour_points=points)
+    points["visit"] = 99  # the options keep their own copy
+    assert options.behaviour_points == {"visit": 2}
+    assert hash(options) == hash(F.MQLOptions(behaviour_points={"visit": 5}))  # points take no part
+    with pytest.raises(AttributeError):
+        options.threshold = 3  # frozen
+    with pytest.raises(ValueError, match="method must be 'auto', 'event' or 'score'"):
+        F.MQLOptions(method="events")
+    events, _, _ = _nurture_data()
+    with pytest.raises(TypeError, match=r"mql must be a kpilib.funnel.MQLOptions, got dict.*MQLOptions\(\*\*"):
+        F.mql_count(events, mql={"threshold": 3})
+
+
 # --- the generator's ground truth ---------------------------------------------------------
 
 
