@@ -18,6 +18,7 @@ import pytest  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
 from kpilib import plots  # noqa: E402
+from kpilib.plots import _style  # noqa: E402
 
 NAN = float("nan")
 # per row: estimate, low, high — inside, above the estimate (not containing it), a missing low bound
@@ -55,10 +56,10 @@ def points(ax) -> set[tuple[float, float]]:
 
 def test_the_helper_draws_the_segment_and_skips_a_missing_bound():
     _, ax = plt.subplots()
-    plots._draw_intervals(ax, [0, 1, 2, 3], [0.4, 0.25, NAN, 0.7], [0.6, 0.35, 0.15, np.inf])
+    _style._draw_intervals(ax, [0, 1, 2, 3], [0.4, 0.25, NAN, 0.7], [0.6, 0.35, 0.15, np.inf])
     assert whiskers(ax) == [((0.0, 0.4), (0.0, 0.6)), ((1.0, 0.25), (1.0, 0.35))]
     _, ax = plt.subplots()
-    assert plots._draw_intervals(ax, [0], [NAN], [NAN]) is None and not ax.collections
+    assert _style._draw_intervals(ax, [0], [NAN], [NAN]) is None and not ax.collections
 
 
 def test_funnel_bars():

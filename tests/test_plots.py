@@ -93,7 +93,7 @@ def test_plot_nurture_and_lead_score_profile(events):
     ax = plots.plot_nurture(summary)
     assert len(ax.get_legend().get_texts()) == 3
     assert len(ax.get_lines()) >= 3
-    profile = F.new_lead_score_profile(events, behaviour_points={"lead": 10, "signup": 5})
+    profile = F.new_lead_score_profile(events, mql=F.MQLOptions(behaviour_points={"lead": 10, "signup": 5}))
     ax = plots.plot_lead_score_profile(profile, threshold=12)
     assert len(ax.get_lines()) == 3  # median, mean, threshold
     assert len(ax.collections) == 1  # the interquartile band

@@ -17,6 +17,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from kpilib import plots  # noqa: E402
+from kpilib.plots import _style  # noqa: E402
 
 SAVE = os.environ.get("KPILIB_SAVE_PLOTS")  # a folder to write the PNGs to, for a look
 
@@ -44,11 +45,11 @@ def _retention(rates: dict[str, list[float]]) -> pd.DataFrame:
 
 
 def test_percent_decimals_give_two_significant_digits():
-    assert plots._significant_decimals([0.0027, 0.01]) == 2
-    assert plots._significant_decimals([0.013, 0.2]) == 1
-    assert plots._significant_decimals([0.45, 0.9]) == 0
-    assert plots._significant_decimals([0.0, np.nan]) == 0
-    formatter = plots._PercentTicks()
+    assert _style._significant_decimals([0.0027, 0.01]) == 2
+    assert _style._significant_decimals([0.013, 0.2]) == 1
+    assert _style._significant_decimals([0.45, 0.9]) == 0
+    assert _style._significant_decimals([0.0, np.nan]) == 0
+    formatter = _style._PercentTicks()
     formatter.set_locs([0.0, 0.0025, 0.005])
     assert [formatter(v) for v in (0.0, 0.0025, 0.005)] == ["0.00%", "0.25%", "0.50%"]
     formatter.set_locs([0.0, 0.2, 0.4])

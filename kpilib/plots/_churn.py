@@ -1,0 +1,263 @@
+"""Figures of churn and retention (:mod:`kpilib.churn`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
+
+from kpilib.churn import (
+    SAAS_MONTHLY_CHURN_BENCHMARK,
+    SBGFit,
+    SBGProjection,
+    SurvivalResult,
+    retention_matrix,
+)
+from kpilib.plots._style import (
+    _axes,
+    _nothing_to_plot,
+    _percent_axis,
+    _PercentTicks,
+    _require,
+    _require_rows,
+    _significant_decimals,
+    _with_missing_label,
+)
+
+__all__ = [
+    "plot_churn_rate",
+    "plot_mrr_movements",
+    "plot_retention_heatmap",
+    "plot_revenue_retention",
+    "plot_sbg_projection",
+    "plot_sbg_projections",
+    "plot_survival",
+]
+
+
+#: Neutral colour of the cohort heatmap's offset-0 cells (100 % by definition, off the scale).
+_OFFSET_ZERO_COLOUR = "0.88"
+
+
+def plot_churn_rate(
+    churn: pd.DataFrame, ax: Axes | None = None, *, group: str | None = None,
+    benchmark: bool = True,
+) -> Axes:
+    """Churn rate per period with its Wilson interval (one line per group).
+
+    Parameters
+    ----------
+    churn : pandas.DataFrame
+        Output of :func:`kpilib.churn.churn_rate`.
+    ax : matplotlib Axes, optional
+    group : str, optional
+        The breakdown column to draw one line per value of.
+    benchmark : bool, default True
+        Shade the commonly quoted 3–8 % monthly SaaS range, as context (monthly data only).
+    """
+    _require(churn, ["period", "churn_rate", "ci_low", "ci_high"], "plot_churn_rate")
+    ax = _axes(ax)
+    groups = [(None, churn)] if group is None else list(churn.groupby(group, sort=True))
+    palette = sns.color_palette(n_colors=max(len(groups), 1))
+    for color, (name, part) in zip(palette, groups, strict=False):
+        x = np.arange(len(part))
+        ax.plot(x, part["churn_rate"], marker="o", color=color, label=name or "churn rate")
+        ax.fill_between(x, part["ci_low"], part["ci_high"], color=color, alpha=0.2, linewidth=0)
+    labels = list(groups[0][1]["period"]) if groups else []
+    ax.set_xticks(np.arange(len(labels)))
+    ax.set_xticklabels(labels, rotation=45, ha="right")
+    if benchmark:
+        lo, hi = SAAS_MONTHLY_CHURN_BENCHMARK
+        ax.axhspan(lo, hi, color="grey", alpha=0.08, label="3–8 % monthly, often quoted for SaaS (context)")
+    _percent_axis(ax.yaxis)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("period")
+    ax.set_ylabel("customer churn (95% CI)")
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
+
+
+def plot_revenue_retention(revenue: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """GRR and NRR per period with their intervals, and the 100 % line."""
+    _require(revenue, ["period", "grr", "nrr", "grr_ci_low", "nrr_ci_low"], "plot_revenue_retention")
+    ax = _axes(ax)
+    data = revenue.dropna(subset=["grr"])
+    x = np.arange(len(data))
+    for name, color in (("grr", "C0"), ("nrr", "C2")):
+        ax.plot(x, data[name], marker="o", color=color, label=name.upper())
+        ax.fill_between(x, data[f"{name}_ci_low"], data[f"{name}_ci_high"], color=color, alpha=0.2, linewidth=0)
+    ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
+    ax.set_xticks(x)
+    ax.set_xticklabels(data["period"], rotation=45, ha="right")
+    _percent_axis(ax.yaxis)
+    ax.set_ylabel("revenue retention of the starting cohort")
+    ax.legend(loc="lower left", fontsize="small")
+    return ax
+
+
+def plot_mrr_movements(revenue: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """MRR movements per period: gains above zero, losses below."""
+    parts = {"new_mrr": "new", "reactivation_mrr": "reactivation", "expansion_mrr": "expansion",
+             "contraction_mrr": "contraction", "churned_mrr": "churned"}
+    _require(revenue, ["period", *parts], "plot_mrr_movements")
+    ax = _axes(ax)
+    x = np.arange(len(revenue))
+    colors = dict(zip(parts.values(), ["C2", "C9", "C0", "C1", "C3"], strict=True))
+    up = np.zeros(len(revenue))
+    down = np.zeros(len(revenue))
+    for column, label in parts.items():
+        values = revenue[column].to_numpy(dtype=float)
+        if label in ("contraction", "churned"):
+            ax.bar(x, -values, bottom=down, color=colors[label], label=label)
+            down -= values
+        else:
+            ax.bar(x, values, bottom=up, color=colors[label], label=label)
+            up += values
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(x)
+    ax.set_xticklabels(revenue["period"], rotation=45, ha="right")
+    ax.set_ylabel("MRR movement")
+    ax.legend(loc="upper left", fontsize="small", ncol=3)
+    return ax
+
+
+def plot_retention_heatmap(
+    retention: pd.DataFrame, ax: Axes | None = None, *, average: str | None = "pooled",
+    title: str | None = None,
+) -> Axes:
+    """Cohort × offset heatmap; incomplete cells are left blank, the average row labelled.
+
+    Offset 0 is 100 % by definition: its cells are drawn in a neutral grey and kept off
+    the colour scale, which spans 0 to the largest retention at offsets ≥ 1, so
+    e-commerce levels (0.1–1 %) are not flattened. Cell labels and the colour bar use
+    as many decimals as the smallest non-zero rate needs for two significant digits
+    (0.27 %, 1.3 %, 45 %).
+
+    Parameters
+    ----------
+    retention : pandas.DataFrame
+        Output of :func:`kpilib.churn.cohort_retention` (one group).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw.
+    average : {"pooled", "simple"} or None
+        The average row to append (labelled with its kind).
+    title : str, optional
+        The title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The heatmap (``ax.collections[0]``, offset 0 masked) with its colour bar.
+
+    Raises
+    ------
+    ValueError
+        "nothing to plot: …" for an empty result.
+    """
+    _require(retention, {"cohort", "offset", "rate"}, "plot_retention_heatmap")
+    matrix = retention_matrix(retention, "rate", average)
+    if matrix.isna().all(axis=None):
+        raise _nothing_to_plot("plot_retention_heatmap", "no retention rate (every cell incomplete)")
+    ax = _axes(ax, (max(6, 0.5 * matrix.shape[1] + 2), max(4, 0.35 * matrix.shape[0] + 1)))
+    offset_zero = np.asarray([c == 0 for c in matrix.columns])
+    later = matrix.loc[:, ~offset_zero].to_numpy(dtype=float)
+    top = float(np.nanmax(later)) if np.isfinite(later).any() else 1.0
+    top = top if top > 0 else 1.0
+    decimals = _significant_decimals(later[np.isfinite(later)] if np.isfinite(later).any() else matrix)
+    annotate = matrix.shape[1] <= 14
+    mask = matrix.isna() | offset_zero[np.newaxis, :]
+    sns.heatmap(matrix, ax=ax, mask=mask, annot=annotate, fmt=f".{decimals}%", cmap="crest", vmin=0, vmax=top,
+                cbar_kws={"format": _PercentTicks(), "label": "retained (offsets ≥ 1)"},
+                annot_kws={"fontsize": 7})
+    for row, value in enumerate(matrix.loc[:, offset_zero].iloc[:, 0] if offset_zero.any() else []):
+        if pd.isna(value):
+            continue
+        column = int(np.flatnonzero(offset_zero)[0])
+        ax.add_patch(plt.Rectangle((column, row), 1, 1, facecolor=_OFFSET_ZERO_COLOUR, edgecolor="none"))
+        if annotate:
+            ax.text(column + 0.5, row + 0.5, f"{value:.0%}", ha="center", va="center", fontsize=7, color="0.3")
+    ax.grid(False)
+    if average is not None:
+        ax.axhline(len(matrix) - 1, color="white", linewidth=2)
+    ax.set_xlabel("periods since the cohort's first period (0: 100 % by definition, grey)")
+    ax.set_ylabel("cohort")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_survival(result: SurvivalResult, ax: Axes | None = None, *, title: str | None = None) -> Axes:
+    """Kaplan–Meier curves with their bands, and the log-rank p-value in the title."""
+    curves = result.curves
+    _require_rows(curves, "plot_survival")
+    curves = _with_missing_label(curves, ["group"])
+    ax = _axes(ax)
+    for color, (name, part) in zip(sns.color_palette(n_colors=curves["group"].nunique()),
+                                   curves.groupby("group", sort=True), strict=False):
+        ax.step(part["tenure"], part["survival"], where="post", color=color, label=str(name))
+        ax.fill_between(part["tenure"], part["ci_low"], part["ci_high"], step="post", color=color,
+                        alpha=0.15, linewidth=0)
+    ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+    ax.set_ylim(0, 1.02)
+    _percent_axis(ax.yaxis)
+    ax.set_xlabel("tenure (months)")
+    ax.set_ylabel("still subscribed (Kaplan–Meier, 95% CI)")
+    text = title or ""
+    if result.logrank is not None:
+        p = float(result.logrank["p_value"].iloc[0])
+        text = (text + " — " if text else "") + f"log-rank p = {p:.3g}"
+    ax.set_title(text)
+    ax.legend(loc="lower left", fontsize="small")
+    return ax
+
+
+def plot_sbg_projection(
+    fit: SBGFit, ax: Axes | None = None, *, actual: Any = None, periods: int | None = None,
+    label: str = "",
+) -> Axes:
+    """Actual survivors against the sBG projection; the calibration end is marked."""
+    n = len(actual) - 1 if actual is not None else fit.n_periods_
+    proj = fit.projection(periods or max(n, fit.n_periods_), actual)
+    ax = _axes(ax)
+    line = ax.plot(proj["period"], proj["expected"] / proj["expected"].iloc[0], linestyle="--",
+                   label=f"sBG projection {label}".strip())[0]
+    cal = proj["calibration"]
+    ax.plot(proj.loc[cal, "period"], proj.loc[cal, "actual"] / proj["actual"].iloc[0], "o",
+            color=line.get_color(), label=f"actual, calibration {label}".strip())
+    hold = ~cal & proj["actual"].notna()
+    if hold.any():
+        ax.plot(proj.loc[hold, "period"], proj.loc[hold, "actual"] / proj["actual"].iloc[0], "o",
+                markerfacecolor="white", color=line.get_color(), label=f"actual, holdout {label}".strip())
+    ax.axvline(fit.n_periods_, color="grey", linewidth=0.8, linestyle=":")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(0, 1.02)
+    _percent_axis(ax.yaxis)
+    ax.set_xlabel("tenure (periods)")
+    ax.set_ylabel("share of the cohort still subscribed")
+    ax.legend(loc="lower left", fontsize="small")
+    return ax
+
+
+def plot_sbg_projections(projection: SBGProjection, ax: Axes | None = None, *, extend: int = 6) -> Axes:
+    """Every segment of an :func:`kpilib.churn.sbg_projection`: actual (filled:
+    calibration, open: holdout) against the projection, ``extend`` periods beyond."""
+    _require_rows(projection.alive, "plot_sbg_projections")
+    if not projection.fits:
+        raise _nothing_to_plot("plot_sbg_projections", "no fitted segment")
+    ax = _axes(ax, (9, 5))
+    by = [c for c in projection.alive.columns if c not in {
+        "tenure", "cohort_size", "alive", "survival", "ci_low", "ci_high", "churned", "retention"}]
+    groups = projection.alive.groupby(by, sort=True) if by else [("all", projection.alive)]
+    for key, part in groups:
+        label = " · ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+        if label in projection.fits:
+            counts = part.sort_values("tenure")["alive"].to_numpy()
+            plot_sbg_projection(projection.fits[label], ax=ax, actual=counts,
+                                periods=len(counts) - 1 + extend, label=label)
+    ax.set_title(f"sBG fitted on tenure 0–{projection.calibration}, projected beyond")
+    return ax
