@@ -127,7 +127,7 @@ def test_channel_breakdown_comes_from_customers_and_unknown_columns_say_how_to_f
     assert set(out["channel"]) == {"email", "social"}
     with pytest.raises(DataError, match="customers=ds.customers"):
         churn.churn_rate(s, by="channel", as_of="2026-03-01")
-    with pytest.raises(ValueError, match="period must be one of"):
+    with pytest.raises(ValueError, match=r"period must be 'W' \(week\), 'M' \(month\), 'Q' \(quarter\) or 'Y' \(year\)"):
         churn.churn_rate(s, period="fortnight")
 
 
