@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -347,7 +348,7 @@ def test_survey_answers_recover_the_generator_probabilities(sample, truth):
     scale = truth["surveys"]["scale"]
     confidence = 1 - 0.05 / 9
     for survey in ("nps", "csat", "ces"):
-        counts = E.score_counts(sample.surveys, survey, by="plan", freq=None, customers=sample.customers)
+        counts = E.score_counts(sample.surveys, survey, by="plan", period=None, customers=sample.customers)
         for plan, p in probabilities[survey].items():
             scores = np.arange(scale[survey][0], scale[survey][1] + 1)
             observed = counts[counts.plan == plan].set_index("score").responses.reindex(scores, fill_value=0)
@@ -562,3 +563,84 @@ def test_health_score_tenure_counts_calendar_months():
     # 29 February: 8 months to 29 October, then 3 of the 31 days to 29 November
     assert h.loc["c", "tenure_months"] == pytest.approx(8 + 3 / 31)
     assert h.loc["c", "tenure"] == pytest.approx((8 + 3 / 31) / 12)
+
+
+# ---------------------------------------------------------------------------------- issue 13
+
+
+def _same(new, old):
+    """Equal results: frames, or the frames a result object holds."""
+    if isinstance(new, E.TimeToValue):
+        pd.testing.assert_frame_equal(new.summary, old.summary)
+        pd.testing.assert_frame_equal(new.curve, old.curve)
+    else:
+        pd.testing.assert_frame_equal(new, old)
+
+
+def _renamed_calls():
+    """(function, positional arguments, old keyword, new keyword, value) for every renamed argument."""
+    events = pd.DataFrame({
+        "customer_id": ["a", "a", "b", "b", "c"],
+        "ts": ["2026-08-03 09:00", "2026-09-10 10:00", "2026-09-11 11:00", "2026-10-02 08:00", "2026-10-20 12:00"],
+        "event": ["page_view", "feature_use", "feature_use", "share", "page_view"],
+        "feature": [None, "api", "reports", None, None],
+    })
+    customers = pd.DataFrame({"customer_id": list("abc"), "channel": "email",
+                              "signup_at": ["2026-08-01", "2026-09-05", "2026-10-01"]})
+    surveys = pd.DataFrame({"customer_id": list("abcdef"), "survey": ["nps", "nps", "csat", "csat", "ces", "ces"],
+                            "ts": ["2026-09-03", "2026-10-03"] * 3, "score": [10, 6, 5, 2, 7, 4]})
+    return [
+        (E.active_users, (events,), "freq", "period", "W"),
+        (E.lifecycle, (events,), "freq", "period", "W"),
+        (E.feature_adoption, (events,), "freq", "period", "W"),
+        (E.usage_per_user, (events,), "freq", "period", "D"),
+        (E.score_counts, (surveys, "nps"), "freq", "period", None),
+        (E.nps_by, (surveys,), "freq", "period", "W"),
+        (E.csat_by, (surveys,), "freq", "period", None),
+        (E.ces_by, (surveys,), "freq", "period", "M"),
+        (E.time_to_value, (events, customers), "cohort_freq", "cohort_period", "W"),
+    ]
+
+
+@pytest.mark.parametrize("fn, args, old, new, value", _renamed_calls(),
+                         ids=[f"{c[0].__name__}-{c[2]}" for c in _renamed_calls()])
+def test_old_argument_names_warn_and_give_the_same_numbers(fn, args, old, new, value):
+    with pytest.warns(FutureWarning, match=rf"{fn.__name__}\({old}=\.\.\.\) is deprecated.*use {new}="):
+        before = fn(*args, **{old: value})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        after = fn(*args, **{new: value})
+    _same(after, before)
+    with pytest.raises(TypeError, match=f"pass only {new}="):
+        fn(*args, **{old: value, new: value})
+
+
+def test_period_is_checked_with_the_shared_vocabulary():
+    events = _events([("a", "2026-10-01"), ("b", "2026-10-09")])
+    pd.testing.assert_frame_equal(E.active_users(events, "w"), E.active_users(events, "W"))
+    with pytest.raises(ValueError, match=r"period must be 'W' \(week\) or 'M' \(month\), got 'D'"):
+        E.lifecycle(events, "D")
+    with pytest.raises(ValueError, match="period must be .*None \\(the whole span\\), got 'Q'"):
+        E.nps_by(pd.DataFrame({"customer_id": ["a"], "ts": ["2026-10-01"], "survey": ["nps"], "score": [9]}),
+                 period="Q")
+
+
+def test_each_formula_is_written_once_in_the_record():
+    """The functions that compute a registered metric show the record's formula (inserted by
+    the registry) and restate no formula by hand; every public path imports."""
+    import importlib
+
+    computing = [getattr(E, name) for name in E.__all__ if hasattr(getattr(E, name), "metrics")]
+    assert {f.__name__ for f in computing} >= {"email_metrics", "active_users", "stickiness", "lifecycle",
+                                               "feature_adoption", "usage_per_user", "time_to_value", "nps",
+                                               "csat", "ces", "health_score", "roc_auc", "validate_health_score"}
+    for fn in computing:
+        assert fn.__doc__.count(".. math::") == len(fn.metrics), fn.__name__
+        for record in fn.metrics:
+            assert fn.__doc__.count(record.formula) == 1, (fn.__name__, record.name)
+    for record in kpilib.metrics.all_metrics():
+        if record.stage != "engagement":
+            continue
+        for path in record.computed_by:
+            module, name = path.rsplit(".", 1)
+            assert module == "kpilib.engagement" and hasattr(importlib.import_module(module), name), path
