@@ -19,7 +19,7 @@ CAL_END = "1997-09-30"
 @pytest.fixture(scope="module")
 def checked():
     cdnow = clv.load_cdnow()
-    split = clv.calibration_holdout_summary(cdnow, CAL_END, monetary_value_col="amount", freq_multiplier=7)
+    split = clv.calibration_holdout_summary(cdnow, CAL_END, monetary_value_col="amount", period_multiplier=7)
     return cdnow, split, clv.fit_clv(split)
 
 
@@ -39,7 +39,7 @@ def test_period_transactions(checked):
 
 def test_tracking_cumulative_and_incremental(checked):
     cdnow, _, fit = checked
-    track = clv.purchase_tracking(cdnow, fit, calibration_period_end=CAL_END, freq_multiplier=7)
+    track = clv.purchase_tracking(cdnow, fit, calibration_period_end=CAL_END, period_multiplier=7)
     ax = plots.plot_tracking(track)
     assert [line.get_label() for line in ax.get_lines()] == ["actual", "model"]
     assert list(ax.get_lines()[0].get_ydata()) == list(track["cumulative_actual"])
@@ -69,7 +69,7 @@ def test_frequency_recency_matrix(checked):
 
 def test_value_figures(checked):
     cdnow, _, _ = checked
-    value = clv.customer_value(cdnow, freq_multiplier=7)
+    value = clv.customer_value(cdnow, period_multiplier=7)
     ax = plots.plot_clv_distribution(value)
     assert ax.get_xscale() == "log" and any("median" in t.get_text() for t in ax.get_legend().get_texts())
     ax = plots.plot_value_tiers(clv.value_tiers(value))

@@ -238,7 +238,7 @@ def plot_survey_trend(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ----------
     result : pandas.DataFrame
         Output of :func:`kpilib.engagement.nps_by`, ``csat_by`` or ``ces_by`` (with
-        ``freq``); a ``by`` breakdown gives one line per segment.
+        ``period``); a ``by`` breakdown gives one line per segment.
     ax : matplotlib.axes.Axes, optional
 
     Returns
