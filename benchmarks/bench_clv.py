@@ -117,7 +117,7 @@ def measure(customers: int, repeat: int) -> list[dict]:
     pd.testing.assert_frame_equal(split, their_split, check_exact=False, rtol=1e-12)
 
     fits = []
-    for unit, summary in (("days", ours), ("weeks", clv.rfm_summary(orders, freq="W"))):
+    for unit, summary in (("days", ours), ("weeks", clv.rfm_summary(orders, period="W"))):
         weighted_s, weighted = best_of(repeat, lambda summary=summary: clv.fit_bgnbd(summary))
         plain_s, plain = best_of(repeat, lambda summary=summary: BetaGeoFitter().fit(
             summary["frequency"], summary["recency"], summary["T"]))

@@ -19,15 +19,29 @@ from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, Pa
 from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
 from scipy.optimize import OptimizeResult, minimize
 from scipy.special import betaln, expit, gammaln
-from scipy.stats import invgamma
+from scipy.stats import chisquare, invgamma
 
 from kpilib import clv
 from kpilib.data import DataError, load_dataset
 from kpilib.metrics import get
+from kpilib.periods import default_cutoff
 from kpilib.synth import generate_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 CAL_END = "1997-09-30"
+AS_OF = "1997-10-01"  # the exclusive cut-off after the calibration's last day
+
+
+def _as_of(end: str | None, period: str) -> pd.Timestamp | None:
+    """The exclusive cut-off equal to lifetimes' inclusive ``observation_period_end``,
+    which it floors to its period: the first instant of the next period."""
+    if end is None:
+        return None
+    stamp = pd.Timestamp(end, tz="UTC")
+    start = stamp.floor("h") if period == "h" else stamp.normalize()
+    if period == "W":
+        start -= pd.Timedelta(days=start.dayofweek)  # the Monday of its week
+    return start + pd.Timedelta(hours=1) if period == "h" else start + pd.Timedelta(days=1 if period == "D" else 7)
 
 
 def _naive(frame: pd.DataFrame) -> pd.DataFrame:
@@ -54,7 +68,7 @@ def cdnow() -> pd.DataFrame:
 def cdnow_calibration(cdnow) -> pd.DataFrame:
     """The paper's calibration summary: 39 weeks to 1997-09-30, weeks of 7 days."""
     return clv.rfm_summary(cdnow[cdnow.ts <= CAL_END], monetary_value_col="amount",
-                           observation_period_end=CAL_END, freq="D", freq_multiplier=7)
+                           as_of=AS_OF, period="D", period_multiplier=7)
 
 
 @pytest.fixture(scope="module")
@@ -111,10 +125,13 @@ def test_published_pareto_nbd_parameters(cdnow_calibration):
 @pytest.mark.parametrize("monetary", [None, "amount"])
 @pytest.mark.parametrize("end", [None, CAL_END])
 def test_rfm_summary_equals_lifetimes_on_cdnow(cdnow, freq, monetary, end):
-    ours = clv.rfm_summary(cdnow, monetary_value_col=monetary, observation_period_end=end, freq=freq)
     theirs = summary_data_from_transaction_data(_naive(cdnow), "customer_id", "ts", monetary_value_col=monetary,
                                                 observation_period_end=end, freq=freq)
+    ours = clv.rfm_summary(cdnow, monetary_value_col=monetary, as_of=_as_of(end, freq), period=freq)
     _same(ours, theirs)
+    with pytest.warns(FutureWarning, match="observation_period_end"):
+        old = clv.rfm_summary(cdnow, monetary_value_col=monetary, observation_period_end=end, period=freq)
+    _same(old, theirs)
 
 
 @pytest.mark.parametrize("freq, multiplier", [("D", 1), ("W", 1), ("D", 7), ("h", 24)])
@@ -122,12 +139,22 @@ def test_rfm_summary_equals_lifetimes_on_cdnow(cdnow, freq, monetary, end):
 def test_rfm_summary_equals_lifetimes_on_generated_orders(generated, freq, multiplier, monetary):
     orders = generated[0]["orders"]
     end = "2026-07-15 13:30"  # mid-week, mid-day: the end is floored to its period as lifetimes does
-    ours = clv.rfm_summary(orders, monetary_value_col=monetary, observation_period_end=end, freq=freq,
-                           freq_multiplier=multiplier)
     theirs = summary_data_from_transaction_data(_naive(orders), "customer_id", "ts", monetary_value_col=monetary,
                                                 observation_period_end=end, freq=freq, freq_multiplier=multiplier)
+    ours = clv.rfm_summary(orders, monetary_value_col=monetary, as_of=_as_of(end, freq), period=freq,
+                           period_multiplier=multiplier)
     _same(ours, theirs)
-    assert ours.attrs["freq"] == freq and ours.attrs["freq_multiplier"] == multiplier
+    assert ours.attrs["period"] == freq and ours.attrs["period_multiplier"] == multiplier
+    with pytest.warns(FutureWarning) as caught:  # the old names: the same numbers
+        old = clv.rfm_summary(orders, monetary_value_col=monetary, observation_period_end=end, freq=freq,
+                              freq_multiplier=multiplier)
+    assert {str(w.message).split("(")[1].split("=")[0] for w in caught} == {
+        "observation_period_end", "freq", "freq_multiplier"}
+    _same(old, theirs)
+    # no end: every order, T to the latest order's period (its hour for hours), as lifetimes
+    _same(clv.rfm_summary(orders, monetary_value_col=monetary, period=freq, period_multiplier=multiplier),
+          summary_data_from_transaction_data(_naive(orders), "customer_id", "ts", monetary_value_col=monetary,
+                                             freq=freq, freq_multiplier=multiplier))
 
 
 def test_rfm_summary_include_first_transaction_custom_columns_and_numeric_ids(cdnow):
@@ -144,24 +171,30 @@ def test_rfm_summary_include_first_transaction_custom_columns_and_numeric_ids(cd
 def test_rfm_summary_runs_on_an_ibis_table_in_the_engine(cdnow):
     con = ibis.duckdb.connect()
     table = con.create_table("orders", cdnow)
-    _same(clv.rfm_summary(table, monetary_value_col="amount", freq="W"),
-          clv.rfm_summary(cdnow, monetary_value_col="amount", freq="W"))
+    _same(clv.rfm_summary(table, monetary_value_col="amount", period="W"),
+          clv.rfm_summary(cdnow, monetary_value_col="amount", period="W"))
 
 
 @pytest.mark.parametrize("freq", ["D", "W"])
 @pytest.mark.parametrize("monetary", [None, "amount"])
 def test_calibration_holdout_equals_lifetimes(cdnow, generated, freq, monetary):
-    ours = clv.calibration_holdout_summary(cdnow, CAL_END, monetary_value_col=monetary, freq=freq)
+    ours = clv.calibration_holdout_summary(cdnow, CAL_END, monetary_value_col=monetary, period=freq)
     theirs = calibration_and_holdout_data(_naive(cdnow), "customer_id", "ts", CAL_END,
                                           monetary_value_col=monetary, freq=freq)
     _same(ours, theirs)
     orders = generated[0]["orders"]
     cal, end = "2026-03-15 12:00", "2026-09-01"  # the calibration end is compared to exact times
-    ours = clv.calibration_holdout_summary(orders, cal, observation_period_end=end, monetary_value_col=monetary,
-                                           freq=freq)
     theirs = calibration_and_holdout_data(_naive(orders), "customer_id", "ts", cal, observation_period_end=end,
                                           monetary_value_col=monetary, freq=freq)
+    # lifetimes' holdout end is inclusive and compared to exact times: the cut-off is 1 µs later
+    ours = clv.calibration_holdout_summary(orders, cal, as_of=pd.Timestamp(end, tz="UTC") + pd.Timedelta(1, "us"),
+                                           monetary_value_col=monetary, period=freq)
     _same(ours, theirs)
+    with pytest.warns(FutureWarning) as caught:
+        old = clv.calibration_holdout_summary(orders, cal, observation_period_end=end, monetary_value_col=monetary,
+                                              freq=freq)
+    assert len(caught) == 2
+    _same(old, theirs)
 
 
 def test_every_way_of_giving_the_times_gives_the_same_summary(cdnow):
@@ -178,7 +211,7 @@ def test_every_way_of_giving_the_times_gives_the_same_summary(cdnow):
         "numeric ids": naive.assign(customer_id=naive["customer_id"].astype(int)),
     }
     for name, orders in variants.items():
-        ours = clv.rfm_summary(orders, monetary_value_col="amount", freq="W")
+        ours = clv.rfm_summary(orders, monetary_value_col="amount", period="W")
         expected = theirs.set_axis(theirs.index.astype(int), axis=0).sort_index() if name == "numeric ids" else theirs
         _same(ours, expected)
 
@@ -203,8 +236,8 @@ def test_summaries_refuse_bad_input_with_a_data_error(cdnow):
         clv.rfm_summary(cdnow.assign(amount=-cdnow["amount"]), monetary_value_col="amount")
     with pytest.raises(DataError, match="no order after the calibration end"):
         clv.calibration_holdout_summary(cdnow, "1999-01-01")
-    with pytest.raises(clv.UnitMismatchError, match="freq must be one of"):
-        clv.rfm_summary(cdnow, freq="M")
+    with pytest.raises(clv.UnitMismatchError, match=r"period must be 'D' \(day\), 'W' \(week\) or 'h' \(hour\)"):
+        clv.rfm_summary(cdnow, period="M")
 
 
 # ------------------------------------------------------------------------------ fits
@@ -251,7 +284,7 @@ def test_units_are_recorded_and_horizons_converted(cdnow_calibration):
 
 
 def test_units_contract_refuses_a_mismatch(cdnow):
-    weekly = clv.fit_clv(clv.rfm_summary(cdnow, monetary_value_col="amount", freq_multiplier=7))
+    weekly = clv.fit_clv(clv.rfm_summary(cdnow, monetary_value_col="amount", period_multiplier=7))
     daily = clv.rfm_summary(cdnow, monetary_value_col="amount")
     with pytest.raises(clv.UnitMismatchError, match="fitted in weeks but the summary is in days"):
         clv.expected_purchases(weekly.transactions, daily, horizon=1, horizon_unit="months")
@@ -268,7 +301,7 @@ def test_units_contract_refuses_a_mismatch(cdnow):
 
 def test_clv_of_a_weekly_model_is_not_silently_off_several_fold(cdnow):
     """lifetimes reads 12 'months' as 12 × 30 model units unless told freq="W"; kpilib converts."""
-    summary = clv.rfm_summary(cdnow, monetary_value_col="amount", freq_multiplier=7)
+    summary = clv.rfm_summary(cdnow, monetary_value_col="amount", period_multiplier=7)
     fit = clv.fit_clv(summary)
     ours = clv.customer_value(fit, horizon=12, horizon_unit="months", annual_discount_rate=0.0)["clv"].mean()
     args = (fit.transactions, summary["frequency"], summary["recency"], summary["T"], summary["monetary_value"])
@@ -279,7 +312,7 @@ def test_clv_of_a_weekly_model_is_not_silently_off_several_fold(cdnow):
 
 
 def test_customer_value_by_hand(cdnow):
-    summary = clv.rfm_summary(cdnow, monetary_value_col="amount", freq_multiplier=7)
+    summary = clv.rfm_summary(cdnow, monetary_value_col="amount", period_multiplier=7)
     fit = clv.fit_clv(summary)
     value = clv.customer_value(fit, horizon=3, horizon_unit="months", annual_discount_rate=0.12)
     f, r, t, m = (summary[c].to_numpy() for c in ("frequency", "recency", "T", "monetary_value"))
@@ -295,15 +328,15 @@ def test_customer_value_by_hand(cdnow):
 
 
 def test_customer_value_takes_orders_directly(cdnow):
-    direct = clv.customer_value(cdnow, freq_multiplier=7)
-    fitted = clv.customer_value(clv.fit_clv(clv.rfm_summary(cdnow, monetary_value_col="amount", freq_multiplier=7)))
+    direct = clv.customer_value(cdnow, period_multiplier=7)
+    fitted = clv.customer_value(clv.fit_clv(clv.rfm_summary(cdnow, monetary_value_col="amount", period_multiplier=7)))
     pd.testing.assert_frame_equal(direct, fitted)
 
 
 def test_customer_value_warns_when_spend_depends_on_frequency(cdnow):
     orders = cdnow.assign(amount=cdnow["amount"] * cdnow.groupby("customer_id")["amount"].transform("size"))
     with pytest.warns(UserWarning, match="Gamma–Gamma assumes they are independent"):
-        value = clv.customer_value(orders, freq_multiplier=7)
+        value = clv.customer_value(orders, period_multiplier=7)
     assert value.attrs["frequency_monetary_correlation"] > 0.3
 
 
@@ -320,7 +353,7 @@ def test_period_transactions_expected_counts_add_up(cdnow_calibration):
 
 
 def test_holdout_scorecard_baselines_by_hand(cdnow):
-    split = clv.calibration_holdout_summary(cdnow, CAL_END, freq_multiplier=7)
+    split = clv.calibration_holdout_summary(cdnow, CAL_END, period_multiplier=7)
     card = clv.holdout_scorecard(clv.fit_clv(split), split).set_index("predictor")
     actual = split["frequency_holdout"]
     assert card.loc["zero", "mae"] == pytest.approx(actual.mean())
@@ -332,12 +365,12 @@ def test_holdout_scorecard_baselines_by_hand(cdnow):
 
 
 def test_conditional_expectations_and_tracking(cdnow):
-    split = clv.calibration_holdout_summary(cdnow, CAL_END, freq_multiplier=7)
+    split = clv.calibration_holdout_summary(cdnow, CAL_END, period_multiplier=7)
     fit = clv.fit_clv(split)
     expectations = clv.conditional_expectations(fit, split)
     assert expectations["customers"].sum() == 2357
     assert (expectations["expected"].diff().dropna() > 0).all()  # more past purchases, more future ones
-    track = clv.purchase_tracking(cdnow, fit, calibration_period_end=CAL_END, freq_multiplier=7)
+    track = clv.purchase_tracking(cdnow, fit, calibration_period_end=CAL_END, period_multiplier=7)
     calibration = track[~track["holdout"]]
     assert calibration["actual"].sum() == split["frequency_cal"].sum() == 2457
     assert track["cumulative_expected"].iloc[-1] == pytest.approx(track["cumulative_actual"].iloc[-1], rel=0.06)
@@ -367,7 +400,7 @@ def test_parameter_recovery_within_bootstrap_intervals(generated):
     """
     tables, truth = generated
     summary = clv.rfm_summary(tables["orders"], monetary_value_col="amount",
-                              observation_period_end=truth["generator"]["end_at"])
+                              as_of=default_cutoff(truth["generator"]["end_at"]))
     fit = clv.fit_clv(summary)
     boot = clv.bootstrap(fit, replicates=60, seed=2, confidence=0.99)
     table = clv.parameter_table(fit, reference=truth["clv"], intervals=boot)
@@ -409,7 +442,7 @@ def test_clv_cac_by_channel_with_a_channel_without_customers():
 
 
 def test_headline_metrics_contract(cdnow):
-    kpis = clv.headline_metrics(cdnow, "1998-06", freq_multiplier=7, holdout_months=3)
+    kpis = clv.headline_metrics(cdnow, "1998-06", period_multiplier=7, holdout_months=3)
     assert list(kpis.columns) == ["metric", "month", "value", "numerator", "denominator", "ci_low", "ci_high",
                                   "note"]
     assert kpis["note"].isna().all()  # a healthy fit is not marked unreliable
@@ -497,8 +530,7 @@ def _homogeneous_dropout_loglik(params, f, tx, T, w):
 def boundary_summary():
     """The sample's orders up to 2025-07: few customers, a BG/NBD maximum on a boundary."""
     orders = load_dataset().orders
-    return clv.rfm_summary(orders.filter(orders.ts < pd.Timestamp("2025-08-01", tz="UTC")),
-                           observation_period_end="2025-07-31 23:59:59")
+    return clv.rfm_summary(orders.filter(orders.ts < pd.Timestamp("2025-08-01", tz="UTC")), as_of="2025-08-01")
 
 
 def test_a_boundary_maximum_is_refitted_with_the_smallest_penalizer_and_said(boundary_summary):
@@ -618,3 +650,89 @@ def test_a_young_dataset_gets_a_shorter_holdout_with_a_warning():
     assert study.calibration_end == pd.Timestamp("2025-04-01", tz="UTC") - pd.Timedelta(1, "us")
     with pytest.raises(DataError, match="less than two months of history"):
         clv.clv_study("sample", month="2025-01")
+
+
+# ------------------------------------------------------------------------------ one vocabulary (issue #13)
+
+
+def test_old_argument_names_of_customer_value_and_tracking_give_the_same_numbers(cdnow):
+    new = clv.customer_value(cdnow, as_of="1998-01-01", period="D", period_multiplier=7)
+    with pytest.warns(FutureWarning, match=r"customer_value\(observation_period_end=\.\.\.\)"):
+        old = clv.customer_value(cdnow, observation_period_end="1997-12-31", freq="D", freq_multiplier=7)
+    pd.testing.assert_frame_equal(old, new)
+    split = clv.calibration_holdout_summary(cdnow, CAL_END, period_multiplier=7)
+    fit = clv.fit_clv(split)
+    new = clv.purchase_tracking(cdnow, fit, calibration_period_end=CAL_END, as_of="1998-04-01", period="D",
+                                period_multiplier=7)
+    with pytest.warns(FutureWarning, match="purchase_tracking"):
+        old = clv.purchase_tracking(cdnow, fit, calibration_period_end=CAL_END, observation_period_end="1998-03-31",
+                                    freq="D", freq_multiplier=7)
+    pd.testing.assert_frame_equal(old, new)
+    assert new["t"].iloc[-1] == pytest.approx((pd.Timestamp("1998-03-31") - pd.Timestamp("1997-01-01")).days / 7)
+
+
+def test_a_mid_day_cut_off_keeps_only_the_orders_before_it():
+    orders = pd.DataFrame({"customer_id": ["a", "a", "a"], "ts": ["2026-01-01", "2026-01-05 09:00", "2026-01-05 18:00"],
+                           "amount": [1.0, 2.0, 4.0]})
+    summary = clv.rfm_summary(orders, monetary_value_col="amount", as_of="2026-01-05 12:00")
+    assert summary.loc["a"].to_dict() == {"frequency": 1.0, "recency": 4.0, "T": 4.0, "monetary_value": 2.0}
+    assert summary.attrs["as_of"] == "2026-01-05 12:00:00+00:00"
+    with pytest.warns(FutureWarning):  # the old inclusive end kept the whole day, as lifetimes
+        old = clv.rfm_summary(orders, monetary_value_col="amount", observation_period_end="2026-01-05 12:00")
+    assert old.loc["a", "monetary_value"] == 6.0 and old.attrs["as_of"] == "2026-01-06 00:00:00+00:00"
+
+
+def test_holdout_default_cut_off_is_after_the_latest_order(cdnow):
+    split = clv.calibration_holdout_summary(cdnow, CAL_END, period_multiplier=7)
+    assert split.attrs["as_of"] == str(default_cutoff(cdnow["ts"].max()))
+    assert split.attrs["calibration_period_end"] == "1997-09-30 00:00:00+00:00"
+
+
+def test_old_argument_names_of_headline_metrics_give_the_same_numbers(cdnow):
+    new = clv.headline_metrics(cdnow, "1998-06", period_multiplier=7, holdout_months=3)
+    with pytest.warns(FutureWarning, match="freq_multiplier"):
+        old = clv.headline_metrics(cdnow, "1998-06", freq_multiplier=7, holdout_months=3)
+    pd.testing.assert_frame_equal(old, new)
+
+
+def test_time_unit_old_names_and_old_attrs_keys_still_read():
+    with pytest.warns(FutureWarning, match="freq"):
+        unit = clv.TimeUnit(freq="D", freq_multiplier=7)
+    assert unit == clv.TimeUnit("D", 7) and unit.name == "weeks"
+    with pytest.warns(FutureWarning, match="TimeUnit.period"):
+        assert unit.freq == "D"
+    hand = pd.DataFrame({"frequency": [1.0], "recency": [1.0], "T": [2.0]})
+    hand.attrs.update(freq="D", freq_multiplier=7)  # what kpilib wrote before
+    assert clv.time_unit(hand).name == "weeks"
+    assert clv.TimeUnit("d").period == "D"
+    with pytest.raises(clv.UnitMismatchError, match="period must be"):
+        clv.TimeUnit("M")
+
+
+def test_the_study_reads_truth_json_only_from_a_folder(tmp_path):
+    sample = clv.clv_study("sample")  # the bundled sample, a folder with truth.json
+    assert sample.reference is not None and sample.reference_label.startswith("true")
+    assert sample.as_of == pd.Timestamp("2026-11-01", tz="UTC") and sample.unit == {"period": "D",
+                                                                                    "period_multiplier": 1}
+    assert clv.clv_study("sample", source=load_dataset()).reference == sample.reference  # a Dataset from it
+    frames = {"orders": load_dataset().orders.execute()}
+    assert clv.clv_study("sample", source=frames).reference is None  # DataFrames: no folder
+    truth = tmp_path / "truth.json"
+    truth.write_text((ROOT / "data" / "sample" / "truth.json").read_text())
+    assert clv.clv_study("sample", source=frames, truth=truth).reference == sample.reference
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        clv.clv_study("sample", source=frames, truth=tmp_path / "missing.json")
+    cdnow = clv.clv_study("cdnow")
+    assert cdnow.as_of == pd.Timestamp("1998-07-01", tz="UTC")
+    with pytest.warns(FutureWarning):
+        assert (cdnow.freq, cdnow.freq_multiplier) == ("D", 7)
+    with pytest.warns(FutureWarning):
+        assert cdnow.observation_end.date() == pd.Timestamp("1998-06-30").date()
+
+
+def test_period_transactions_chi_square_is_pearsons(cdnow_calibration):
+    table = clv.period_transactions(clv.fit_clv(cdnow_calibration))
+    expected = table["expected"].to_numpy()
+    reference = chisquare(table["actual"], expected * table["actual"].sum() / expected.sum(), ddof=4)
+    assert table.attrs["chi2"] == pytest.approx(reference.statistic, rel=1e-9)
+    assert table.attrs["p_value"] == pytest.approx(reference.pvalue, rel=1e-6)
