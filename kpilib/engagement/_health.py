@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats as _sps
 
 from kpilib.data import as_table
@@ -294,7 +296,7 @@ register(
 
 
 @computes("health_score_auc")
-def roc_auc(outcome, score) -> float:
+def roc_auc(outcome: ArrayLike, score: ArrayLike) -> float:
     r"""Area under the ROC curve by the Mann–Whitney rank formula.
 
     Parameters
@@ -495,7 +497,7 @@ def health_score_backtest(
     events: ibis.Table | pd.DataFrame,
     subscriptions: ibis.Table | pd.DataFrame,
     months: Sequence[str],
-    **score_options,
+    **score_options: Any,
 ) -> pd.DataFrame:
     """The health score's AUC month by month: each month's churn against the score of the month before.
 

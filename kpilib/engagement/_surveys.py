@@ -15,6 +15,7 @@ from typing import Literal
 import ibis
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from kpilib.data import as_table, column_list, require_columns
 from kpilib.deprecation import renamed_arguments
@@ -42,6 +43,12 @@ def _scores_array(scores, low: int, high: int, what: str) -> np.ndarray:
             f"{len(bad)} are not (examples: {bad.head(5).tolist()})"
         )
     return values.to_numpy(dtype="int64")
+
+
+def _record(frame: pd.DataFrame) -> pd.Series:
+    """The single row of ``frame`` as a Series of plain Python values."""
+    return pd.Series({k: (v.item() if hasattr(v, "item") else v) for k, v in frame.iloc[0].items()},
+                     dtype=object)
 
 
 def _nps_frame(promoters, passives, detractors, confidence: float = 0.95) -> pd.DataFrame:
@@ -98,7 +105,7 @@ register(
 
 
 @computes("nps")
-def nps(scores, confidence: float = 0.95) -> pd.Series:
+def nps(scores: ArrayLike, confidence: float = 0.95) -> pd.Series:
     r"""Net Promoter Score of 0–10 answers, in points, with its 95 % interval.
 
     Parameters
@@ -148,12 +155,6 @@ def nps(scores, confidence: float = 0.95) -> pd.Series:
     return _record(_nps_frame(*counts, confidence=confidence))
 
 
-def _record(frame: pd.DataFrame) -> pd.Series:
-    """The single row of ``frame`` as a Series of plain Python values."""
-    return pd.Series({k: (v.item() if hasattr(v, "item") else v) for k, v in frame.iloc[0].items()},
-                     dtype=object)
-
-
 register(
     Metric(
         name="csat",
@@ -181,7 +182,7 @@ register(
 
 
 @computes("csat")
-def csat(scores, scale: int = 5, satisfied_min: int = 4) -> pd.Series:
+def csat(scores: ArrayLike, scale: int = 5, satisfied_min: int = 4) -> pd.Series:
     r"""Customer satisfaction: the share of satisfied answers, with its Wilson interval.
 
     Parameters
@@ -246,7 +247,7 @@ register(
 
 
 @computes("ces")
-def ces(scores, scale: int = 7, agree_min: int = 5, confidence: float = 0.95) -> pd.Series:
+def ces(scores: ArrayLike, scale: int = 7, agree_min: int = 5, confidence: float = 0.95) -> pd.Series:
     r"""Customer effort score: the mean with its t-interval, and the share who agree.
 
     Parameters
