@@ -50,6 +50,11 @@ def headline_metrics(
         Revenue ratios carry their delta-method interval but no numerator/denominator
         (they are sums of money, not counts of trials), so no count-based test is made
         on their month-over-month change. A missing table skips its metrics.
+
+    Notes
+    -----
+    Month-1 retention of ``month`` is the :func:`kpilib.churn.cohort_retention` cell at
+    offset 1 of the cohort of the month before, complete once ``month`` has ended.
     """
     month = validate_month(month)
     prev = previous_month(month)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import optimize as _opt
 from scipy import special as _sp
 
@@ -107,22 +108,22 @@ class SBGFit:
         """α / (α + β): expected churn probability of a new customer (period-1 churn)."""
         return self.alpha_ / (self.alpha_ + self.beta_)
 
-    def survival(self, t):
+    def survival(self, t: ArrayLike) -> np.ndarray | float:
         """S(t): probability a customer is still active after t periods (t ≥ 0)."""
         t = np.asarray(t, dtype=float)
         return np.exp(_sp.betaln(self.alpha_, self.beta_ + t) - _sp.betaln(self.alpha_, self.beta_))
 
-    def churn_probability(self, t):
+    def churn_probability(self, t: ArrayLike) -> np.ndarray | float:
         """P(T = t): probability a customer churns in period t (t ≥ 1)."""
         t = np.asarray(t, dtype=float)
         return np.exp(_sp.betaln(self.alpha_ + 1, self.beta_ + t - 1) - _sp.betaln(self.alpha_, self.beta_))
 
-    def retention_rate(self, t):
+    def retention_rate(self, t: ArrayLike) -> np.ndarray | float:
         """r_t = S(t) / S(t-1): share of those active after t-1 periods still active after t."""
         t = np.asarray(t, dtype=float)
         return (self.beta_ + t - 1) / (self.alpha_ + self.beta_ + t - 1)
 
-    def expected_alive(self, t):
+    def expected_alive(self, t: ArrayLike) -> np.ndarray | float:
         """Expected customers still active after t periods, of the cohort's initial size."""
         return float(self.alive_[0]) * self.survival(t)
 
