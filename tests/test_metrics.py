@@ -108,8 +108,8 @@ def _squeeze(text: str) -> str:
 
 def _hand_formulas(doc: str) -> list[str]:
     """The ``.. math::`` formulas a docstring spells out itself (not inserted by computes)."""
-    doc = _INSERTED.sub("", inspect.cleandoc(doc))
-    return [_squeeze((m.group("inline") or "") + m.group("block")) for m in _MATH.finditer(doc + "\n")]
+    doc = _INSERTED.sub("", inspect.cleandoc(doc) + "\n")
+    return [_squeeze((m.group("inline") or "") + m.group("block")) for m in _MATH.finditer(doc)]
 
 
 def _function(path: str):
