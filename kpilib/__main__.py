@@ -165,13 +165,13 @@ def _section_plan(dataset, parameters: dict[str, object]) -> list[str]:
     """``check``'s plan: per notebook, whether it runs, and per section why not."""
     import nbformat
 
-    from kpilib.report import _notebook_title, default_notebooks_dir, select_notebooks
+    from kpilib.report import default_notebooks_dir, notebook_title, select_notebooks
     from kpilib.sections import check_lines, notebook_parameters
 
     notebooks, titles = {}, {}
     for path in select_notebooks(default_notebooks_dir()):
         notebooks[path.stem] = {**notebook_parameters(path), **parameters}
-        titles[path.stem] = _notebook_title(nbformat.read(path, as_version=4), path.stem)
+        titles[path.stem] = notebook_title(nbformat.read(path, as_version=4), path.stem)
     return check_lines(dataset, notebooks, titles)
 
 

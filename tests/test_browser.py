@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from kpilib import report as kr
+from kpilib.report import _checks, _headline
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = "<script>window.__x=1</script>"
@@ -354,7 +355,7 @@ def test_same_data_gives_identical_headline_numbers(history, tmp_path):
         first = _notebook_json(history, stem)["metrics"]
         second = json.loads((tmp_path / MONTH / f"{stem}.json").read_text())["metrics"]
         # what the reader sees is identical, to the last digit shown ...
-        assert [kr._display_row(r) for r in second] == [kr._display_row(r) for r in first], stem
+        assert [_headline._display_row(r) for r in second] == [_headline._display_row(r) for r in first], stem
         # ... and so are the numbers behind it
         assert len(first) == len(second), stem
         for a, b in zip(first, second, strict=True):
@@ -407,13 +408,13 @@ def hostile_parameter_page(tmp_path_factory, small_sample):
     (root / "nb").mkdir()
     nbformat.write(nb, root / "nb" / "01_hostile.ipynb")
     out = root / "reports"
-    default = kr.default_notebooks_dir
-    kr.default_notebooks_dir = lambda: root / "nb"  # the command line has no option for it
+    default = _checks.default_notebooks_dir
+    _checks.default_notebooks_dir = lambda: root / "nb"  # the command line has no option for it
     try:
         code = main(["report", "--month", MONTH, "--source", str(small_sample), "--out", str(out),
                      "--quiet", "-p", f"label={PAYLOAD}"])
     finally:
-        kr.default_notebooks_dir = default
+        _checks.default_notebooks_dir = default
     assert code == 0
     page = out / MONTH / "01_hostile.html"
     with sync_api.sync_playwright() as playwright:

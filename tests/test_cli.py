@@ -225,8 +225,8 @@ def test_module_entry_point_exit_code_and_stderr(tmp_path):
 _CLI_ON_NOTEBOOKS = """
 import sys
 from pathlib import Path
-import kpilib.report
-kpilib.report.default_notebooks_dir = lambda: Path(sys.argv[1])
+import kpilib.report._checks
+kpilib.report._checks.default_notebooks_dir = lambda: Path(sys.argv[1])
 from kpilib.__main__ import main
 sys.exit(main(sys.argv[2:]))
 """

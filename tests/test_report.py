@@ -21,6 +21,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 import kpilib
 from kpilib import metrics
 from kpilib import report as kr
+from kpilib.report import _checks, _folders, _headline, _html, _months, _pages, _pdf, _results, _run
 
 SCRIPT = "<script>alert(1)</script>"
 SCRIPT_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -321,7 +322,7 @@ def test_select_notebooks(tmp_path):
 
 def test_bad_arguments_fail_before_running(tmp_path, monkeypatch):
     folder = write_notebooks(tmp_path / "nb", **{"01_plain": PLAIN})
-    monkeypatch.setattr(kr, "_run_notebook", _fake_run("never"))
+    monkeypatch.setattr(_run, "_run_notebook", _fake_run("never"))
     (tmp_path / "file").write_text("not a folder")
     nope, file = tmp_path / "nope", tmp_path / "file"
     cases = [
@@ -365,7 +366,7 @@ def _tiny_source(folder: Path, times: list[str], amounts: list[float] | None = N
 def test_months_without_data_are_refused_before_anything_runs(tmp_path, monkeypatch):
     folder = write_notebooks(tmp_path / "nb", **{"01_plain": PLAIN})
     calls: list[str] = []
-    monkeypatch.setattr(kr, "_run_notebook", _fake_run("run", calls=calls))
+    monkeypatch.setattr(_run, "_run_notebook", _fake_run("run", calls=calls))
     data = _tiny_source(tmp_path / "data", ["2026-10-15 08:00", "2026-12-02 23:30"])
     options = {"source": data, "out": tmp_path / "r", "notebooks_dir": folder, "progress": False}
     span = "the source's data run from 2026-10-15 to 2026-12-02"
@@ -389,7 +390,7 @@ def test_months_without_data_are_refused_before_anything_runs(tmp_path, monkeypa
         kr.run_report(MONTH, **{**options, "source": empty})
     assert str(caught.value) == "no data for 2026-10: the source holds no dated rows"
     # a URL is left to the notebooks; check_data=False skips the check
-    assert kr._check_data("duckdb:///nowhere.db", ["2030-01"]) is None
+    assert _checks._check_data("duckdb:///nowhere.db", ["2030-01"]) is None
     assert kr.run_report("2030-01", **options, check_data=False).ok
 
 
@@ -398,7 +399,7 @@ def test_data_breaking_the_contract_fail_before_anything_runs(tmp_path, monkeypa
 
     folder = write_notebooks(tmp_path / "nb", **{"01_plain": PLAIN})
     calls: list[str] = []
-    monkeypatch.setattr(kr, "_run_notebook", _fake_run("run", calls=calls))
+    monkeypatch.setattr(_run, "_run_notebook", _fake_run("run", calls=calls))
     bad = _tiny_source(tmp_path / "bad", ["2026-10-01"], amounts=[-3.0])
     for run in (lambda **kw: kr.run_report(MONTH, **kw), lambda **kw: kr.run_history(MONTH, MONTH, **kw)):
         with pytest.raises(DataError, match=r"^table 'orders', column 'amount': .*negative"):
@@ -407,9 +408,9 @@ def test_data_breaking_the_contract_fail_before_anything_runs(tmp_path, monkeypa
 
 
 def test_month_runs():
-    assert kr._month_runs(["2026-10"]) == "2026-10"
-    assert kr._month_runs(["2026-09", "2026-10"]) == "2026-09 to 2026-10"
-    assert kr._month_runs(["2025-12", "2026-01", "2026-05", "2026-07", "2026-08"]) == (
+    assert _months._month_runs(["2026-10"]) == "2026-10"
+    assert _months._month_runs(["2026-09", "2026-10"]) == "2026-09 to 2026-10"
+    assert _months._month_runs(["2025-12", "2026-01", "2026-05", "2026-07", "2026-08"]) == (
         "2025-12 to 2026-01, 2026-05 and 2026-07 to 2026-08"
     )
 
@@ -627,12 +628,12 @@ def _fake_run(
 def test_rerun_replaces_month(tmp_path, monkeypatch, capsys):
     folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN, "02_b": PLAIN})
     out = tmp_path / "reports"
-    monkeypatch.setattr(kr, "_run_notebook", _fake_run("first"))
+    monkeypatch.setattr(_run, "_run_notebook", _fake_run("first"))
     kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=True, check_data=False)
     assert "notebook" in capsys.readouterr().err  # the progress bar, on stderr
     (out / MONTH / "stale.txt").write_text("from an older run")
 
-    monkeypatch.setattr(kr, "_run_notebook", _fake_run("second"))
+    monkeypatch.setattr(_run, "_run_notebook", _fake_run("second"))
     result = kr.run_report(MONTH, out=out, notebooks_dir=folder, only=["b"], progress=False,
                            check_data=False)
     assert result.path == out / MONTH
@@ -651,11 +652,11 @@ def test_rerun_replaces_month(tmp_path, monkeypatch, capsys):
 def test_crash_midway_keeps_previous_month(tmp_path, monkeypatch, error):
     folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN, "02_b": PLAIN, "03_c": PLAIN})
     out = tmp_path / "reports"
-    monkeypatch.setattr(kr, "_run_notebook", _fake_run("first"))
+    monkeypatch.setattr(_run, "_run_notebook", _fake_run("first"))
     kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=False, check_data=False)
     before = {p.name: p.read_bytes() for p in (out / MONTH).iterdir()}
 
-    monkeypatch.setattr(kr, "_run_notebook", _fake_run("second", fail_at=2, error=error))
+    monkeypatch.setattr(_run, "_run_notebook", _fake_run("second", fail_at=2, error=error))
     with pytest.raises(error, match="crash midway"):
         kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=False, check_data=False)
     assert {p.name: p.read_bytes() for p in (out / MONTH).iterdir()} == before
@@ -674,11 +675,11 @@ def _month_folders(tmp_path: Path, old: str | None) -> tuple[Path, Path]:
 
 def test_swap_in(tmp_path):
     staging, final = _month_folders(tmp_path, old=None)
-    kr._swap_in(staging, final)
+    _folders._swap_in(staging, final)
     assert (final / "index.html").read_text() == "new"
     staging, final = _month_folders(tmp_path, old=None)  # the month folder exists already
     (staging / "index.html").write_text("newer")
-    kr._swap_in(staging, final)
+    _folders._swap_in(staging, final)
     assert (final / "index.html").read_text() == "newer"
     assert [p.name for p in tmp_path.iterdir()] == [MONTH]
 
@@ -694,7 +695,7 @@ def test_failed_swap_restores_previous_month(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Path, "rename", failing_rename)
     with pytest.raises(OSError, match="disk full"):
-        kr._swap_in(staging, final)
+        _folders._swap_in(staging, final)
     assert (final / "index.html").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([MONTH, staging.name])
 
@@ -709,9 +710,9 @@ def _dead_pid() -> int:
 def test_leftovers_of_killed_runs_are_removed_and_live_ones_kept(tmp_path, monkeypatch):
     folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN})
     out = tmp_path / "reports"
-    monkeypatch.setattr(kr, "_run_notebook", _fake_run("first"))
+    monkeypatch.setattr(_run, "_run_notebook", _fake_run("first"))
     kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=False, check_data=False)
-    host, dead, alive = kr._host_tag(), _dead_pid(), os.getppid()
+    host, dead, alive = _folders._host_tag(), _dead_pid(), os.getppid()
     other = "0" * 8 if host != "0" * 8 else "1" * 8
     old = 3 * 24 * 3600
     made = {
@@ -736,18 +737,18 @@ def test_leftovers_of_killed_runs_are_removed_and_live_ones_kept(tmp_path, monke
     (out / MONTH / f".report.pdf.tmp-{dead}-{host}-deadbeef").write_text("partial")
     (out / MONTH / f".report.pdf.tmp-{alive}-{host}-cafebabe").write_text("being printed")
 
-    monkeypatch.setattr(kr, "_run_notebook", _fake_run("second"))
+    monkeypatch.setattr(_run, "_run_notebook", _fake_run("second"))
     kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=False, check_data=False)
     kept = sorted(p.name for p in out.iterdir())
     assert kept == sorted([MONTH, "index.html", *(n for n, (gone, _) in made.items() if not gone)])
     # the month was rebuilt: only what a live run owns is left in it
     assert [p.name for p in (out / MONTH).glob(".*")] == []
-    assert kr._LEFTOVER.fullmatch(kr._temp_prefix(MONTH) + "x1y2z3")["pid"] == str(os.getpid())
+    assert _folders._LEFTOVER.fullmatch(_folders._temp_prefix(MONTH) + "x1y2z3")["pid"] == str(os.getpid())
 
 
 def test_sigterm_raises_during_a_run_and_the_handler_is_restored():
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    with pytest.raises(SystemExit) as caught, kr._sigterm_as_exception():
+    with pytest.raises(SystemExit) as caught, _run._sigterm_as_exception():
         os.kill(os.getpid(), signal.SIGTERM)
         for _ in range(100):  # the handler runs between bytecodes
             time.sleep(0.01)
@@ -757,7 +758,7 @@ def test_sigterm_raises_during_a_run_and_the_handler_is_restored():
     seen = []
     signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
     try:
-        with kr._sigterm_as_exception():
+        with _run._sigterm_as_exception():
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(0.05)
         assert seen == [signal.SIGTERM]
@@ -767,7 +768,7 @@ def test_sigterm_raises_during_a_run_and_the_handler_is_restored():
 
 def test_interrupted_swap_still_removes_the_old_month(tmp_path, monkeypatch):
     staging, final = _month_folders(tmp_path, old="old")
-    rmtree, calls = kr.shutil.rmtree, []
+    rmtree, calls = _folders.shutil.rmtree, []
 
     def interrupted_once(path, *args, **kwargs):
         calls.append(Path(path).name)
@@ -775,12 +776,12 @@ def test_interrupted_swap_still_removes_the_old_month(tmp_path, monkeypatch):
             raise KeyboardInterrupt  # a signal in the middle of the deletion
         return rmtree(path, *args, **kwargs)
 
-    monkeypatch.setattr(kr.shutil, "rmtree", interrupted_once)
+    monkeypatch.setattr(_folders.shutil, "rmtree", interrupted_once)
     with pytest.raises(KeyboardInterrupt):
-        kr._swap_in(staging, final)
+        _folders._swap_in(staging, final)
     assert (final / "index.html").read_text() == "new"
     assert [p.name for p in tmp_path.iterdir()] == [MONTH]  # no .old-* left
-    assert len(calls) == 2 and calls[0].startswith(f".{MONTH}.old-{os.getpid()}-{kr._host_tag()}-")
+    assert len(calls) == 2 and calls[0].startswith(f".{MONTH}.old-{os.getpid()}-{_folders._host_tag()}-")
 
 
 # --------------------------------------------------------------------------- the real notebooks
@@ -914,6 +915,33 @@ def test_format_table_intervals_follow_their_column():
     assert _cells(forced)[0] == "2050.0%" and _cells(forced)[6] == "4.200"
 
 
+def test_format_table_takes_units_from_the_registry(monkeypatch):
+    """A column named after a registered metric is formatted by that metric's unit, whatever
+    its name suggests; only ``rate``/``share`` suffixes of unregistered columns are read."""
+    for name, unit in (("test_loyalty", "rate"), ("test_growth_rate", "ratio")):
+        record = metrics.Metric(
+            name=name, title=name, stage="retention", unit=unit, higher_is_better=True,
+            formula="x", definition="d", pitfalls="p", example=">>> 1\n1",
+        )  # fmt: skip
+        monkeypatch.setitem(metrics._REGISTRY, name, record)
+    frame = pd.DataFrame(
+        {
+            "test_loyalty": [0.25],           # a rate by the registry, not by its name
+            "test_loyalty_ci_low": [0.2],     # its interval follows it
+            "test_growth_rate": [1.25],       # "_rate", but registered as a ratio
+            "conversion": [0.1],              # conversion_rate without its suffix: a rate
+            "value_share": [0.5],             # not a metric: a share is a proportion
+            "loyalty": [0.3],                 # neither: a plain number
+        }
+    )  # fmt: skip
+    assert _cells(kr.format_table(frame).to_html()) == [
+        "25.0%", "20.0%", "1.25", "10.0%", "50.0%", "0.30",
+    ]  # fmt: skip
+    unit = metrics.get("stickiness").unit  # stickiness is as its record says, not a percentage by name
+    html = kr.format_table(pd.DataFrame({"stickiness": [0.234]})).to_html()
+    assert _cells(html) == ["23.4%" if unit == "rate" else "0.23"]
+
+
 def test_format_table_escapes_and_hides_row_positions():
     frame = pd.DataFrame({SCRIPT: ["ok", SCRIPT], "n": [1, 2]}).tail(1)
     html = kr.format_table(frame).to_html()
@@ -964,16 +992,16 @@ def test_pages_have_header_formatted_tables_and_nothing_remote(report_run):
 
 def test_formulas_get_a_local_mathjax(tmp_path):
     report = kr.ReportResult(month=MONTH, path=tmp_path, notebooks=[], failed=[])
-    pages = kr._NotebookPages(report, titles={"01_math": "Math", "02_text": "Text"})
+    pages = _pages._NotebookPages(report, titles={"01_math": "Math", "02_text": "Text"})
     math = new_notebook(cells=[new_markdown_cell("# Math\n\n$$ \\frac{a}{b} $$")])
     html = pages.render("01_math", math, error=None, run_at="now")
     assert pages.needs_math
     assert '<script src="_static/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML' in html
     assert "cdnjs" not in html and "require" not in html
-    text = kr._NotebookPages(report, titles={"02_text": "Text"})
+    text = _pages._NotebookPages(report, titles={"02_text": "Text"})
     assert "MathJax" not in text.render("02_text", PLAIN, error=None, run_at="now")
     assert not text.needs_math
-    kr._copy_mathjax(tmp_path / "mathjax")
+    _html._copy_mathjax(tmp_path / "mathjax")
     assert (tmp_path / "mathjax" / "MathJax.js").is_file()
     assert (tmp_path / "mathjax" / "config" / "TeX-AMS-MML_HTMLorMML-full.js").is_file()
     assert not (tmp_path / "mathjax" / "localization").exists()
@@ -1006,7 +1034,7 @@ class _Elements(__import__("html.parser").parser.HTMLParser):
 
 def _page_of(cells: list) -> str:
     report = kr.ReportResult(month=MONTH, path=Path("nowhere"), notebooks=[], failed=[])
-    pages = kr._NotebookPages(report, titles={"01_x": "Sanitised"})
+    pages = _pages._NotebookPages(report, titles={"01_x": "Sanitised"})
     html = pages.render("01_x", new_notebook(cells=cells), error=None, run_at="now")
     assert pages.needs_math  # the formula in the payload
     return html
@@ -1048,26 +1076,26 @@ def test_sanitiser_keeps_what_reports_show():
     table = ('<style type="text/css">#T_1 td { color: red; }</style><table id="T_1" class="dataframe" '
              'border="1"><thead><tr><th scope="col" colspan="2">a_<wbr>b</th></tr></thead><tbody><tr>'
              '<td rowspan="1" style="text-align: right;">1,500</td></tr></tbody></table>')
-    assert kr._sanitise_cell(table) == table
+    assert _html._sanitise_cell(table) == table
     figure = f'<img src="data:image/png;base64,{PNG}\n" alt="figure">'
-    assert kr._sanitise_cell(figure) == figure
-    assert kr._sanitise_cell('<a href="https://x.org/?a=1&amp;b=2">x</a>') == '<a href="https://x.org/?a=1&amp;b=2">x</a>'
-    assert kr._sanitise_cell('<span class="ansi-red-fg">Error</span>') == '<span class="ansi-red-fg">Error</span>'
-    assert kr._sanitise_cell('<p><img src="data:image/svg+xml;base64,PHN2Zz4=" alt="x"></p>') == "<p></p>"
-    assert kr._sanitise_cell('<a href="JaVaScRiPt:alert(1)">x</a>') == "<a>x</a>"
-    assert kr._sanitise_cell('<p style="color: red; background: url(x.png)">p</p>') == "<p>p</p>"
+    assert _html._sanitise_cell(figure) == figure
+    assert _html._sanitise_cell('<a href="https://x.org/?a=1&amp;b=2">x</a>') == '<a href="https://x.org/?a=1&amp;b=2">x</a>'
+    assert _html._sanitise_cell('<span class="ansi-red-fg">Error</span>') == '<span class="ansi-red-fg">Error</span>'
+    assert _html._sanitise_cell('<p><img src="data:image/svg+xml;base64,PHN2Zz4=" alt="x"></p>') == "<p></p>"
+    assert _html._sanitise_cell('<a href="JaVaScRiPt:alert(1)">x</a>') == "<a>x</a>"
+    assert _html._sanitise_cell('<p style="color: red; background: url(x.png)">p</p>') == "<p>p</p>"
 
 
 def test_built_months_match_exactly(tmp_path):
     for name in (MONTH, f"{MONTH}\n", "２０２６-11", "2026-12 ", "x2026-09"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "index.html").write_text("built")
-    assert kr._built_months(tmp_path) == [MONTH]
+    assert _results._built_months(tmp_path) == [MONTH]
 
 
 def test_warnings_read_as_notes_on_the_page_and_stay_in_the_notebook(tmp_path):
     report = kr.ReportResult(month=MONTH, path=tmp_path, notebooks=[], failed=[])
-    pages = kr._NotebookPages(report, titles={"04_clv": "CLV"})
+    pages = _pages._NotebookPages(report, titles={"04_clv": "CLV"})
     raw = ("/venv/lib/kpilib/clv.py:1163: UserWarning: Gamma–Gamma did not converge on 41 repeat buyers\n"
            "  warnings.warn(\n")
     cell = new_code_cell("fit()", outputs=[new_output("stream", name="stderr", text=raw)])
@@ -1082,7 +1110,7 @@ def test_repeated_warnings_are_one_line_per_section_with_a_count(tmp_path):
     """1,822 numerical warnings in a section are one line with the count on the page; other
     stderr text stays; the next section gets its own summary."""
     report = kr.ReportResult(month=MONTH, path=tmp_path, notebooks=[], failed=[])
-    pages = kr._NotebookPages(report, titles={"04_clv": "CLV"})
+    pages = _pages._NotebookPages(report, titles={"04_clv": "CLV"})
     warn = "/venv/lib/numpy/x.py:12: RuntimeWarning: overflow encountered in exp\n  y = np.exp(x)\n"
     other = "/venv/lib/kpilib/clv.py:9: UserWarning: few repeat buyers\n  warnings.warn(\n"
     nb = new_notebook(cells=[
@@ -1139,7 +1167,7 @@ def test_run_history_builds_skips_and_links_months(tmp_path, monkeypatch, test_m
     folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN})
     out = tmp_path / "reports"
     calls: list[str] = []
-    monkeypatch.setattr(kr, "_run_notebook", _fake_history_run(calls, fail={"2026-09 01_a"}))
+    monkeypatch.setattr(_run, "_run_notebook", _fake_history_run(calls, fail={"2026-09 01_a"}))
     results = kr.run_history("2026-08", "2026-10", out=out, notebooks_dir=folder, progress=False,
                              check_data=False)
     assert [r.month for r in results] == ["2026-08", "2026-09", "2026-10"]
@@ -1165,7 +1193,7 @@ def test_run_history_builds_skips_and_links_months(tmp_path, monkeypatch, test_m
 
     # a second run skips the months that are complete and rebuilds the failed one
     calls.clear()
-    monkeypatch.setattr(kr, "_run_notebook", _fake_history_run(calls))
+    monkeypatch.setattr(_run, "_run_notebook", _fake_history_run(calls))
     again = kr.run_history("2026-08", "2026-10", out=out, notebooks_dir=folder, progress=False,
                            check_data=False)
     assert calls == ["2026-09 01_a"]
@@ -1184,7 +1212,7 @@ def test_run_history_builds_skips_and_links_months(tmp_path, monkeypatch, test_m
 
 def test_month_index_cards(tmp_path, monkeypatch, test_metrics):
     folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN})
-    monkeypatch.setattr(kr, "_run_notebook", _fake_history_run([]))
+    monkeypatch.setattr(_run, "_run_notebook", _fake_history_run([]))
     result = kr.run_report(MONTH, out=tmp_path / "r", notebooks_dir=folder, progress=False,
                            check_data=False)
     index = result.index.read_text()
@@ -1223,7 +1251,7 @@ def test_unreliable_note_is_optional_and_suppresses_significance(test_metrics):
     assert record["significant"] is None  # not tested: the value is not to be trusted
     assert note.replace("<", "&lt;") in headline.to_html() and note in headline.to_text()
     assert json.loads(json.dumps(headline.to_records()))[0]["note"] == note
-    assert kr._display_row(record)["reliable"] is False
+    assert _headline._display_row(record)["reliable"] is False
 
 
 def test_unreliable_value_is_marked_on_its_index_card(tmp_path, monkeypatch, test_metrics):
@@ -1237,7 +1265,7 @@ def test_unreliable_value_is_marked_on_its_index_card(tmp_path, monkeypatch, tes
         return kr.NotebookStatus(notebook=path.stem, title=path.stem, status="ok",
                                  metrics=kr.record_headline(kpis).to_records())
 
-    monkeypatch.setattr(kr, "_run_notebook", run)
+    monkeypatch.setattr(_run, "_run_notebook", run)
     result = kr.run_report(MONTH, out=tmp_path / "r", notebooks_dir=folder, progress=False,
                            check_data=False)
     index = result.index.read_text()
@@ -1250,7 +1278,7 @@ def test_unreliable_value_is_marked_on_its_index_card(tmp_path, monkeypatch, tes
     assert json.loads((result.index.parent / "01_a.json").read_text())["metrics"][0]["note"] == note
 
     # the same numbers without a note: a plain card with the significant badge
-    monkeypatch.setattr(kr, "_run_notebook", _fake_history_run([]))
+    monkeypatch.setattr(_run, "_run_notebook", _fake_history_run([]))
     plain = kr.run_report(MONTH, out=tmp_path / "plain", notebooks_dir=folder, progress=False,
                           check_data=False).index.read_text()
     assert "unreliable" not in plain.split("</style>")[-1]
@@ -1258,8 +1286,8 @@ def test_unreliable_value_is_marked_on_its_index_card(tmp_path, monkeypatch, tes
 
 def test_pdf_needs_chromium_before_anything_runs(tmp_path, monkeypatch):
     folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN})
-    monkeypatch.setattr(kr, "find_chromium", lambda: None)
-    monkeypatch.setattr(kr, "_run_notebook", _fake_run("never"))
+    monkeypatch.setattr(_pdf, "find_chromium", lambda: None)
+    monkeypatch.setattr(_run, "_run_notebook", _fake_run("never"))
     with pytest.raises(RuntimeError, match="apt-get install chromium"):
         kr.run_report(MONTH, out=tmp_path / "r", notebooks_dir=folder, pdf=True, progress=False)
     with pytest.raises(RuntimeError, match="KPILIB_CHROMIUM"):
@@ -1321,7 +1349,7 @@ def _fake_statuses(statuses: dict[str, dict]):
 
 def test_skipped_and_partial_notebooks_are_grey_with_their_reasons_and_no_failure(tmp_path, monkeypatch):
     folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN, "02_b": PLAIN, "03_c": PLAIN})
-    monkeypatch.setattr(kr, "_run_notebook", _fake_statuses({
+    monkeypatch.setattr(_run, "_run_notebook", _fake_statuses({
         "01_a": {"status": "partial", "skipped_sections": [
             {"section": "feature_adoption", "title": "Feature adoption", "reason": FEATURE_REASON}]},
         "02_b": {"status": "skipped", "reason": ORDERS_REASON},
@@ -1349,7 +1377,7 @@ def test_skipped_and_partial_notebooks_are_grey_with_their_reasons_and_no_failur
     again = kr.load_report(out / MONTH)
     assert [(s.status, s.reason, s.skipped_sections) for s in again.notebooks] == [
         (s.status, s.reason, s.skipped_sections) for s in result.notebooks]
-    assert kr._is_up_to_date(out / MONTH, ["01_a", "02_b", "03_c"])  # a skipped notebook is done
+    assert _results._is_up_to_date(out / MONTH, ["01_a", "02_b", "03_c"])  # a skipped notebook is done
     history = (out / "index.html").read_text()
     assert "1 ok, 1 partial, " in history and '<span class="status skipped">1 skipped</span>' in history
 
@@ -1358,8 +1386,8 @@ def test_cli_exits_0_when_notebooks_are_skipped_or_partial(tmp_path, monkeypatch
     from kpilib.__main__ import main
 
     folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN, "02_b": PLAIN})
-    monkeypatch.setattr(kr, "default_notebooks_dir", lambda: folder)
-    monkeypatch.setattr(kr, "_run_notebook", _fake_statuses({
+    monkeypatch.setattr(_checks, "default_notebooks_dir", lambda: folder)
+    monkeypatch.setattr(_run, "_run_notebook", _fake_statuses({
         "01_a": {"status": "partial", "skipped_sections": [
             {"section": "feature_adoption", "title": "Feature adoption", "reason": FEATURE_REASON}]},
         "02_b": {"status": "skipped", "reason": ORDERS_REASON},

@@ -1,0 +1,491 @@
+"""Running a report: papermill in a kernel per notebook, month by month.
+
+:func:`run_report` builds one month, :func:`run_history` a range. Each month is built in a
+staging folder and swapped in whole (:mod:`kpilib.report._folders`); SIGINT and SIGTERM
+remove what was being built. The kernel is ipykernel started with this process's
+interpreter, with :func:`~kpilib.report.use_report_tables` on. A progress bar shows the
+notebooks as they run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import kpilib
+from kpilib import sections as _sections
+from kpilib.periods import month_range, validate_month
+from kpilib.report._checks import (
+    ReportArgumentError,
+    _Plan,
+    _plan,
+    _summarise_source,
+    notebook_title,
+)
+from kpilib.report._folders import _remove_leftovers, _remove_tree, _swap_in, _temp_prefix
+from kpilib.report._html import MATHJAX_DIR, _copy_mathjax
+from kpilib.report._pages import _NotebookPages, _render_month_index, write_history_index
+from kpilib.report._pdf import print_pdf
+from kpilib.report._results import (
+    MANIFEST_NAME,
+    NotebookStatus,
+    ReportResult,
+    _built_months,
+    _is_up_to_date,
+    _now,
+    _read_headline,
+    _read_skipped_sections,
+    load_report,
+)
+from kpilib.sections import NotebookSkipped
+
+logger = logging.getLogger(__name__)
+
+#: The kernel every notebook runs in (started with the caller's interpreter).
+KERNEL_NAME = "python3"
+
+
+class _Terminated(SystemExit):
+    """SIGTERM during a report run, raised so that the run's cleanup runs (exit 143)."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_exception() -> Iterator[None]:
+    """While a run is in progress, SIGTERM raises :class:`_Terminated` (a ``SystemExit``
+    with code 143) instead of killing the process, so the run removes its staging folder
+    and shuts its kernel down, as it does for SIGINT.
+
+    The first signal raises; later ones are ignored while the cleanup runs. The previous
+    handler is restored afterwards. Nothing is installed outside the main thread, or when
+    the program already handles or ignores SIGTERM itself (its handler stays in charge).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        yield
+        return
+    raised = False
+
+    def terminate(signum: int, frame: Any) -> None:
+        nonlocal raised
+        if not raised:
+            raised = True
+            raise _Terminated(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_report(
+    month: str,
+    *,
+    source: str | Path | None = None,
+    out: str | Path = "reports",
+    only: Sequence[str] | None = None,
+    parameters: Mapping[str, object] | None = None,
+    notebooks_dir: str | Path | None = None,
+    progress: bool = True,
+    pdf: bool = False,
+    check_data: bool = True,
+) -> ReportResult:
+    """Run the month's report: execute every notebook and write ``<out>/<month>/``.
+
+    Parameters
+    ----------
+    month : str
+        The report month, ``"YYYY-MM"``; injected into each notebook as ``month``.
+    source : str or Path, optional
+        The data; injected as ``source`` (an absolute path; a URL with ``://`` is passed
+        as is). When omitted, each notebook uses its own default (the bundled sample).
+    out : str or Path, default "reports"
+        Folder that holds the month folders.
+    only : sequence of str, optional
+        Run only these notebooks (``"01_funnel"`` or ``"funnel"``).
+    parameters : mapping, optional
+        Further notebook parameters, e.g. from ``-p NAME=VALUE`` via
+        :func:`parse_parameter`.
+    notebooks_dir : str or Path, optional
+        Where the notebooks are; by default the repository's ``notebooks/``. Notebooks
+        run with that folder as working directory.
+    progress : bool, default True
+        Show a progress bar over notebooks (on stderr).
+    pdf : bool, default False
+        Also print the month to ``report.pdf`` (see :func:`print_pdf`); needs Chromium,
+        checked before any notebook runs.
+    check_data : bool, default True
+        Before any notebook runs, load and validate the source once
+        (:func:`kpilib.data.load_dataset`) and refuse a month that lies wholly outside
+        its data (:meth:`kpilib.data.Dataset.time_span`); the row counts of the page
+        headers come from that load. A source given as a URL is left to the notebooks.
+        Turn off only for notebooks that do not read ``source``.
+
+    Returns
+    -------
+    ReportResult
+        ``failed`` lists the notebooks that raised; the command line exits 1 on those. A
+        notebook skipped for want of its tables, or partial (some sections skipped), is
+        not a failure.
+
+    Raises
+    ------
+    ReportArgumentError
+        Before anything runs or is written: a malformed month, an unknown notebook, a
+        bad parameter, a source that is not a folder, an ``out`` that is (or is below) a
+        file, or a month with no data in the source.
+    kpilib.DataError
+        Before anything runs or is written, when the source breaks the data contract.
+    RuntimeError
+        When ``pdf`` is asked for and no Chromium is found, or printing fails (the HTML
+        report is in place by then).
+
+    Notes
+    -----
+    For each notebook the month folder gets ``<stem>.ipynb`` (executed), ``<stem>.html``
+    (no code, prompts hidden, every cell sanitised after rendering, a header naming the
+    month, the data source and its row counts, the kpilib version and the run date) and
+    ``<stem>.json`` (status, error and the headline metrics recorded with
+    :func:`record_headline`), plus ``index.json`` (the run's summary), ``index.html``
+    (KPI cards and the notebooks) and, when a page has formulas, ``_static/mathjax/`` (so
+    the pages need no network). Displayed DataFrames are formatted by
+    :func:`format_table`. A failing notebook is still rendered, with its traceback, and
+    the others still run.
+
+    The folder is built as ``<out>/.<month>.tmp-<pid>-<host>-*`` and swapped in only when
+    complete (the old folder is renamed aside, the new renamed in, the old deleted), so a
+    crash leaves the previous report intact and a rerun replaces it. An interrupted or
+    terminated run (SIGINT; SIGTERM, which raises ``SystemExit(143)`` during the run)
+    removes its staging folder; what a killed run (SIGKILL, a power cut) leaves behind is
+    removed by the next run once its process is gone (see :func:`_remove_leftovers`).
+    Then :func:`write_history_index` refreshes ``<out>/index.html`` and the previous/next
+    links of every month.
+
+    The kernel is ipykernel started with this process's interpreter (``sys.executable``)
+    whatever ``python3`` kernel spec is installed, with its folder first on ``PATH`` and
+    without an inherited ``MPLBACKEND`` (so figures render inline into the pages).
+    """
+    with _sigterm_as_exception():
+        try:
+            month = validate_month(month)
+        except ValueError as exc:
+            raise ReportArgumentError(str(exc)) from None
+        plan = _plan(
+            [month], source=source, out=out, only=only, parameters=parameters,
+            notebooks_dir=notebooks_dir, pdf=pdf, check_data=check_data,
+        )  # fmt: skip
+        return _build_month(month, plan, progress=progress)
+
+
+def _build_month(month: str, plan: _Plan, *, progress: bool) -> ReportResult:
+    """Run the notebooks of ``plan`` for ``month`` and swap the month folder in."""
+    out_dir = plan.out_dir
+    _remove_leftovers(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    params = {**plan.params, "month": month}
+    final = out_dir / month
+    staging = None
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=_temp_prefix(month), dir=out_dir))
+        staging.chmod(0o755)  # mkdtemp makes it private; a report is meant to be read
+        import nbformat
+        from tqdm.auto import tqdm
+
+        notes: list[str] = []
+        if plan.summary is not None:
+            label, row_counts, source_error = plan.summary.label, plan.summary.row_counts, None
+            notes = plan.summary.notes(month)
+        else:
+            label, row_counts, source_error = _summarise_source(params.get("source"))  # type: ignore[arg-type]
+        report = ReportResult(
+            month=month, path=final, notebooks=[], failed=[], source=label,
+            row_counts=row_counts, kpilib_version=kpilib.__version__, run_at=_now(),
+            data_notes=notes,
+        )  # fmt: skip
+        pages = _NotebookPages(
+            report,
+            titles={p.stem: notebook_title(nbformat.read(p, as_version=4), p.stem) for p in plan.notebooks},
+            source_error=source_error,
+        )
+        bar = tqdm(
+            plan.notebooks, desc=f"report {month}", unit="notebook", disable=not progress,
+            file=sys.stderr,
+        )  # fmt: skip
+        for path in bar:
+            bar.set_postfix_str(path.stem)
+            dataset = plan.summary.dataset if plan.summary is not None else None
+            reason = _skip_before_running(path, params, dataset)
+            if reason is not None:  # the notebook would skip itself: no kernel for it
+                status = _skip_notebook(path, staging, reason, pages)
+            else:
+                status = _run_notebook(path, staging, params, plan.notebooks_dir, pages)
+            (staging / f"{path.stem}.json").write_text(
+                json.dumps(status.to_json(month), indent=2, allow_nan=False) + "\n",
+                encoding="utf-8",
+            )
+            report.notebooks.append(status)
+        bar.close()
+        report.failed = [s.notebook for s in report.notebooks if not s.ok]
+        if pages.needs_math:
+            _copy_mathjax(staging / MATHJAX_DIR)
+        (staging / MANIFEST_NAME).write_text(
+            json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8"
+        )
+        neighbours = sorted(set(_built_months(out_dir)) | {month})
+        (staging / "index.html").write_text(
+            _render_month_index(report, neighbours), encoding="utf-8"
+        )
+        _swap_in(staging, final)
+    except BaseException:
+        if staging is not None:
+            _remove_tree(staging)
+        raise
+    try:
+        if plan.chromium is not None:
+            print_pdf(final, chromium=plan.chromium)
+    finally:
+        write_history_index(out_dir)
+    return report
+
+
+def run_history(
+    start_month: str,
+    end_month: str,
+    *,
+    force: bool = False,
+    pdf: bool = False,
+    source: str | Path | None = None,
+    out: str | Path = "reports",
+    only: Sequence[str] | None = None,
+    parameters: Mapping[str, object] | None = None,
+    notebooks_dir: str | Path | None = None,
+    progress: bool = True,
+    check_data: bool = True,
+) -> list[ReportResult]:
+    """Build the report of every month from ``start_month`` to ``end_month``.
+
+    A month already built is skipped unless ``force``: one is built when its folder has
+    an ``index.json`` and every notebook to run has a ``<notebook>.json`` with status
+    ``ok``, ``partial`` or ``skipped``, so a month with a failed or a missing notebook is
+    built again. Each build
+    (see :func:`run_report`) refreshes ``<out>/index.html``, the overview of every month
+    with a trend line per headline KPI.
+
+    Parameters
+    ----------
+    start_month, end_month : str
+        The first and the last month, ``"YYYY-MM"``, both included.
+    force : bool, default False
+        Rebuild months that are up to date.
+    pdf : bool, default False
+        Make sure every month in the range has ``report.pdf`` (printing only, for a
+        skipped month that has none).
+    source, out, only, parameters, notebooks_dir, progress
+        As for :func:`run_report`.
+    check_data : bool, default True
+        As for :func:`run_report`: the source is loaded and validated once for the whole
+        range, and the range is refused when any of its months lies wholly outside the
+        data (the message names those months).
+
+    Returns
+    -------
+    list of ReportResult
+        One per month, oldest first; ``skipped`` marks the months not rebuilt.
+
+    Raises
+    ------
+    ReportArgumentError
+        Before anything runs: a malformed month, ``end_month`` before ``start_month``,
+        months with no data, or any other bad argument of :func:`run_report`.
+    kpilib.DataError
+        Before anything runs, when the source breaks the data contract.
+    RuntimeError
+        When ``pdf`` is asked for and no Chromium is found (before anything runs).
+    """
+    with _sigterm_as_exception():
+        try:
+            months = month_range(start_month, end_month)
+        except ValueError as exc:
+            raise ReportArgumentError(str(exc)) from None
+        plan = _plan(
+            months, source=source, out=out, only=only, parameters=parameters,
+            notebooks_dir=notebooks_dir, pdf=pdf, check_data=check_data,
+        )  # fmt: skip
+        _remove_leftovers(plan.out_dir)
+        stems = [p.stem for p in plan.notebooks]
+        results: list[ReportResult] = []
+        for month in months:
+            existing = plan.out_dir / month
+            if not force and _is_up_to_date(existing, stems):
+                logger.info("report %s is up to date; skipped (force to rebuild)", month)
+                report = load_report(existing)
+                report.skipped = True
+                if plan.chromium is not None and report.pdf is None:
+                    print_pdf(existing, chromium=plan.chromium)
+                    write_history_index(plan.out_dir)
+                results.append(report)
+                continue
+            results.append(_build_month(month, plan, progress=progress))
+        return results
+
+
+def _skip_before_running(path: Path, params: Mapping[str, object], dataset: Any) -> str | None:
+    """Why notebook ``path`` would skip itself on ``dataset`` (its sections' plan with its
+    default parameters and ``params``), or None: such a notebook is not started at all."""
+    if dataset is None or path.stem not in _sections.NOTEBOOKS:
+        return None
+    try:
+        values = {**_sections.notebook_parameters(path), **params}
+        return _sections.skip_reason(_sections.evaluate(dataset, path.stem, values))
+    except Exception:  # the notebook decides for itself when it runs
+        logger.debug("no section plan for %s before running it", path.name, exc_info=True)
+        return None
+
+
+def _skipped_status(path: Path, title: str, reason: str, seconds: float = 0.0) -> NotebookStatus:
+    logger.info("notebook %s skipped: %s", path.name, reason)
+    return NotebookStatus(notebook=path.stem, title=title, status="skipped", reason=reason, seconds=seconds)
+
+
+def _skip_notebook(path: Path, staging: Path, reason: str, pages: _NotebookPages) -> NotebookStatus:
+    """A notebook not run at all: its page (introduction and reason) and its status."""
+    import nbformat
+
+    page = pages.render(path.stem, nbformat.read(path, as_version=4), error=None, run_at=_now(), skipped=reason)
+    (staging / f"{path.stem}.html").write_text(page, encoding="utf-8")
+    return _skipped_status(path, pages.titles[path.stem], reason)
+
+
+def _run_notebook(
+    path: Path, staging: Path, params: Mapping[str, object], cwd: Path, pages: _NotebookPages
+) -> NotebookStatus:
+    import nbformat
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    executed = staging / f"{path.stem}.ipynb"
+    title = pages.titles[path.stem]
+    error: str | None = None
+    nb = None
+    run_at = _now()
+    reason = None
+    start = time.perf_counter()
+    try:
+        nb = papermill.execute_notebook(
+            str(path),
+            str(executed),
+            parameters=dict(params),
+            kernel_name=KERNEL_NAME,
+            cwd=str(cwd),
+            progress_bar=False,
+            kernel_manager_class=_kernel_manager_class(),
+        )
+    except PapermillExecutionError as exc:
+        if exc.ename == NotebookSkipped.__name__:
+            reason = exc.evalue
+        else:
+            error = f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
+    except (CellTimeoutError, DeadKernelError) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    seconds = time.perf_counter() - start
+    if nb is None and executed.exists():
+        nb = nbformat.read(executed, as_version=4)
+
+    html = pages.render(path.stem, nb, error=error, run_at=run_at, skipped=reason)
+    (staging / f"{path.stem}.html").write_text(html, encoding="utf-8")
+    if reason is not None:
+        return _skipped_status(path, title, reason, seconds)
+    if error is not None:
+        logger.warning("notebook %s failed: %s", path.name, error)
+    headline = _read_headline(nb) if nb is not None else []
+    other_months = sorted({str(r.get("month")) for r in headline} - {str(params["month"])})
+    if other_months:
+        logger.warning(
+            "notebook %s recorded headline metrics for %s instead of %s; "
+            "call record_headline(kpis, month=month)",
+            path.name,
+            ", ".join(other_months),
+            params["month"],
+        )
+    skipped_sections = _read_skipped_sections(nb) if nb is not None else []
+    return NotebookStatus(
+        notebook=path.stem,
+        title=title,
+        status="failed" if error is not None else ("partial" if skipped_sections else "ok"),
+        error=error,
+        metrics=headline,
+        seconds=seconds,
+        skipped_sections=skipped_sections,
+    )
+
+
+# --------------------------------------------------------------------------- kernel
+
+#: Run in every report kernel before the notebook: DataFrames display as
+#: :func:`format_table` formats them.
+_KERNEL_SETUP = "__import__('kpilib.report').report.use_report_tables()"
+
+
+@functools.cache
+def _kernel_manager_class() -> type:
+    """A kernel manager that starts ipykernel with ``sys.executable``.
+
+    The ``python3`` kernel spec that jupyter_client finds first may belong to another
+    interpreter (a user-level spec, ``JUPYTER_PATH``), and ``python`` on ``PATH`` may not
+    be this one when the venv is not activated. This manager ignores installed specs for
+    ``python3``, launches ``sys.executable -m ipykernel_launcher``, and puts the
+    interpreter's folder first on the kernel's ``PATH`` (for ``!pip`` or subprocesses).
+    It also drops an inherited ``MPLBACKEND`` so that figures are shown inline, and turns
+    on :func:`use_report_tables` at start-up (nothing is added to the notebook).
+    """
+    from ipykernel.kernelspec import RESOURCES, get_kernel_dict
+    from jupyter_client import AsyncKernelManager
+    from jupyter_client.kernelspec import NATIVE_KERNEL_NAME, KernelSpecManager
+    from traitlets import default
+
+    class CallerKernelSpecManager(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name: str):
+            if kernel_name == NATIVE_KERNEL_NAME:
+                spec = get_kernel_dict()
+                # The kernel's own log lines (the TCP notice, the interrupt at shutdown)
+                # are noise on a report's console; cell errors arrive as outputs.
+                spec["argv"] = [
+                    *spec["argv"],
+                    "--IPKernelApp.log_level=CRITICAL",
+                    f"--IPKernelApp.exec_lines={[_KERNEL_SETUP]!r}",
+                ]
+                return self.kernel_spec_class(resource_dir=RESOURCES, **spec)
+            return super().get_kernel_spec(kernel_name)
+
+    class CallerKernelManager(AsyncKernelManager):
+        @default("kernel_spec_manager")
+        def _default_kernel_spec_manager(self):
+            return CallerKernelSpecManager(data_dir=self.data_dir)
+
+        async def start_kernel(self, **kw: Any) -> None:
+            env = dict(kw.pop("env", None) or os.environ)
+            bindir = os.path.dirname(sys.executable)
+            parts = [p for p in env.get("PATH", "").split(os.pathsep) if p and p != bindir]
+            env["PATH"] = os.pathsep.join([bindir, *parts])
+            # ipykernel picks the inline backend only when MPLBACKEND is unset; an
+            # inherited "Agg" (headless servers, test runs) would drop every figure.
+            env.pop("MPLBACKEND", None)
+            await super().start_kernel(env=env, **kw)
+
+    return CallerKernelManager
+
