@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from lifelines import KaplanMeierFitter
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
@@ -18,15 +19,21 @@ from kpilib.churn import (
     SurvivalResult,
     retention_matrix,
 )
+from kpilib.deprecation import renamed_arguments
 from kpilib.plots._style import (
+    _OTHER,
+    _OTHER_COLOUR,
     _axes,
+    _is_other,
     _nothing_to_plot,
     _percent_axis,
     _PercentTicks,
     _require,
     _require_rows,
     _significant_decimals,
+    _top_n,
     _with_missing_label,
+    label_missing,
 )
 
 __all__ = [
@@ -44,9 +51,10 @@ __all__ = [
 _OFFSET_ZERO_COLOUR = "0.88"
 
 
+@renamed_arguments(top="top_n")
 def plot_churn_rate(
     churn: pd.DataFrame, ax: Axes | None = None, *, group: str | None = None,
-    benchmark: bool = True,
+    benchmark: bool = True, top_n: int | None = 10,
 ) -> Axes:
     """Churn rate per period with its Wilson interval (one line per group).
 
@@ -56,21 +64,62 @@ def plot_churn_rate(
         Output of :func:`kpilib.churn.churn_rate`.
     ax : matplotlib Axes, optional
     group : str, optional
-        The breakdown column to draw one line per value of.
+        The breakdown column to draw one line per value of; a missing value is drawn as
+        :data:`MISSING_LABEL`.
     benchmark : bool, default True
         Shade the commonly quoted 3–8 % monthly SaaS range, as context (monthly data only).
+    top_n : int or None, default 10
+        With ``group``: draw the ``top_n`` groups with the most customers at risk
+        (``active_at_start`` summed over the periods); the rest are one grey
+        ``"other (k more)"`` line whose churn rate and interval are recomputed per period
+        from their summed churners and customers at risk (never averaged). Without those
+        two columns the rest are left out and the legend title says so. None draws every
+        group.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> from kpilib.stats import rate_frame
+    >>> counts = pd.DataFrame({"period": ["2026-01"] * 3, "plan": ["a", "b", "c"],
+    ...     "active_at_start": [100, 50, 50], "churned": [5, 1, 3]})
+    >>> rates = rate_frame(counts["churned"], counts["active_at_start"])
+    >>> frame = counts.assign(churn_rate=rates["rate"], ci_low=rates["ci_low"], ci_high=rates["ci_high"])
+    >>> ax = plot_churn_rate(frame, group="plan", top_n=1, benchmark=False)
+    >>> [(line.get_label(), float(line.get_ydata()[0])) for line in ax.lines]
+    [('a', 0.05), ('other (2 more)', 0.04)]
     """
     _require(churn, ["period", "churn_rate", "ci_low", "ci_high"], "plot_churn_rate")
     ax = _axes(ax)
-    groups = [(None, churn)] if group is None else list(churn.groupby(group, sort=True))
+    note = ""
+    periods = list(dict.fromkeys(churn.sort_values("period_start")["period"] if "period_start" in churn
+                                 else churn["period"]))
+    position = {p: i for i, p in enumerate(periods)}
+    if group is None:
+        groups = [(None, churn)]
+    else:
+        churn = _with_missing_label(churn, [group])
+        size = "active_at_start" if "active_at_start" in churn.columns else "churn_rate"
+        churn, note = _top_n(
+            churn, group, top_n, size=size, within=["period"], additive=[c for c in ("new", "active_at_end") if c in churn],
+            rates={"churn_rate": ("churned", "active_at_start", "ci_low", "ci_high")},
+            drawn=["churn_rate", "ci_low", "ci_high"], noun=f"{group} values",
+            measure="customers at risk" if size == "active_at_start" else None)
+        names = sorted(set(churn[group]), key=lambda v: (_is_other(v), str(v)))
+        groups = [(name, churn[churn[group] == name]) for name in names]
     palette = sns.color_palette(n_colors=max(len(groups), 1))
     for color, (name, part) in zip(palette, groups, strict=False):
-        x = np.arange(len(part))
+        color = _OTHER_COLOUR if _is_other(name) else color
+        x = part["period"].map(position).to_numpy(dtype=float)
         ax.plot(x, part["churn_rate"], marker="o", color=color, label=name or "churn rate")
         ax.fill_between(x, part["ci_low"], part["ci_high"], color=color, alpha=0.2, linewidth=0)
-    labels = list(groups[0][1]["period"]) if groups else []
-    ax.set_xticks(np.arange(len(labels)))
-    ax.set_xticklabels(labels, rotation=45, ha="right")
+    ax.set_xticks(np.arange(len(periods)))
+    ax.set_xticklabels(periods, rotation=45, ha="right")
     if benchmark:
         lo, hi = SAAS_MONTHLY_CHURN_BENCHMARK
         ax.axhspan(lo, hi, color="grey", alpha=0.08, label="3–8 % monthly, often quoted for SaaS (context)")
@@ -78,7 +127,7 @@ def plot_churn_rate(
     ax.set_ylim(bottom=0)
     ax.set_xlabel("period")
     ax.set_ylabel("customer churn (95% CI)")
-    ax.legend(loc="upper left", fontsize="small")
+    ax.legend(loc="upper left", fontsize="small", title=note or None, title_fontsize="small")
     return ax
 
 
@@ -191,14 +240,90 @@ def plot_retention_heatmap(
     return ax
 
 
-def plot_survival(result: SurvivalResult, ax: Axes | None = None, *, title: str | None = None) -> Axes:
-    """Kaplan–Meier curves with their bands, and the log-rank p-value in the title."""
+def _survival_labels(result: SurvivalResult) -> dict[str, str]:
+    """Group → label, with a missing breakdown value shown as :data:`MISSING_LABEL`
+    (the result names such a group "None" or "nan")."""
+    by = list(getattr(result, "by", []) or [])
+    summary = getattr(result, "summary", None)
+    if not by or summary is None or "group" not in summary.columns or not set(by) <= set(summary.columns):
+        return {}
+    labels = summary[by].apply(label_missing).astype(str).agg(" · ".join, axis=1)
+    return dict(zip(summary["group"].astype(str), labels, strict=True))
+
+
+def _pooled_curve(result: SurvivalResult, groups: list[str], label: str) -> pd.DataFrame | None:
+    """The Kaplan–Meier curve of the customers of ``groups`` pooled, fitted like
+    :func:`kpilib.churn.survival` fits each group (same confidence level), from the
+    result's per-customer ``lifetimes``; None without them."""
+    life = getattr(result, "lifetimes", None)
+    if life is None or not {"group", "duration", "churned"} <= set(life.columns):
+        return None
+    part = life[life["group"].astype(str).isin(groups)]
+    if part.empty:
+        return None
+    fitters = getattr(result, "fitters", None) or {}
+    alpha = float(next(iter(fitters.values())).alpha) if fitters else 0.05
+    kmf = KaplanMeierFitter(alpha=alpha, label=label).fit(part["duration"], event_observed=part["churned"])
+    ci = kmf.confidence_interval_survival_function_
+    return pd.DataFrame({"group": label, "tenure": kmf.survival_function_.index.to_numpy(),
+                         "survival": kmf.survival_function_.iloc[:, 0].to_numpy(),
+                         "ci_low": ci.iloc[:, 0].to_numpy(), "ci_high": ci.iloc[:, 1].to_numpy()})
+
+
+@renamed_arguments(top="top_n")
+def plot_survival(
+    result: SurvivalResult, ax: Axes | None = None, *, title: str | None = None, top_n: int | None = 10,
+) -> Axes:
+    """Kaplan–Meier curves with their bands, and the log-rank p-value in the title.
+
+    Parameters
+    ----------
+    result : kpilib.churn.SurvivalResult
+        Output of :func:`kpilib.churn.survival`; a missing breakdown value is drawn as
+        :data:`MISSING_LABEL`.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw.
+    title : str, optional
+        The title (the log-rank p-value, over every group, is appended).
+    top_n : int or None, default 10
+        Draw the ``top_n`` groups with the most customers; the rest are one grey
+        ``"other (k more)"`` curve, the Kaplan–Meier estimate of their customers pooled
+        (fitted from the result's per-customer ``lifetimes``, never an average of
+        curves). Without ``lifetimes`` the rest are left out and the legend title says
+        how many. None draws every group.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One step curve and band per group drawn.
+    """
     curves = result.curves
     _require_rows(curves, "plot_survival")
+    curves = curves.assign(group=curves["group"].astype(str))
+    first = curves.sort_values("tenure").groupby("group", sort=False)["at_risk"].first() \
+        if "at_risk" in curves.columns else curves.groupby("group", sort=False).size()
+    sizes = first.astype(float)
+    life = getattr(result, "lifetimes", None)
+    if life is not None and {"group"} <= set(life.columns):
+        sizes = life["group"].astype(str).value_counts().reindex(sizes.index).fillna(sizes).astype(float)
+    note = ""
+    if top_n is not None and len(sizes) > top_n:
+        order = sorted(sizes.index, key=lambda g: (-sizes[g], g))
+        rest = order[top_n:]
+        label = f"{_OTHER} ({len(rest)} more)"
+        pooled = _pooled_curve(result, rest, label)
+        curves = curves[curves["group"].isin(order[:top_n])]
+        if pooled is not None:
+            curves = pd.concat([curves, pooled], ignore_index=True)
+        else:
+            note = f"top {top_n} of {len(sizes)} groups by customers; {len(rest)} not drawn"
+    curves = curves.assign(group=curves["group"].map(lambda g: _survival_labels(result).get(g, g)))
     curves = _with_missing_label(curves, ["group"])
     ax = _axes(ax)
-    for color, (name, part) in zip(sns.color_palette(n_colors=curves["group"].nunique()),
-                                   curves.groupby("group", sort=True), strict=False):
+    names = sorted(set(curves["group"]), key=lambda v: (_is_other(v), str(v)))
+    for color, name in zip(sns.color_palette(n_colors=max(len(names), 1)), names, strict=False):
+        color = _OTHER_COLOUR if _is_other(name) else color
+        part = curves[curves["group"] == name].sort_values("tenure")
         ax.step(part["tenure"], part["survival"], where="post", color=color, label=str(name))
         ax.fill_between(part["tenure"], part["ci_low"], part["ci_high"], step="post", color=color,
                         alpha=0.15, linewidth=0)
@@ -212,7 +337,7 @@ def plot_survival(result: SurvivalResult, ax: Axes | None = None, *, title: str 
         p = float(result.logrank["p_value"].iloc[0])
         text = (text + " — " if text else "") + f"log-rank p = {p:.3g}"
     ax.set_title(text)
-    ax.legend(loc="lower left", fontsize="small")
+    ax.legend(loc="lower left", fontsize="small", title=note or None, title_fontsize="small")
     return ax
 
 

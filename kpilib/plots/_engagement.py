@@ -7,14 +7,22 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
+from kpilib.deprecation import renamed_arguments
+from kpilib.engagement import EMAIL_RATES
 from kpilib.plots._style import (
+    _OTHER_COLOUR,
     _axes,
     _draw_intervals,
+    _height,
+    _is_other,
     _nothing_to_plot,
     _percent_axis,
+    _percent_labels,
     _PercentTicks,
     _require,
+    _top_n,
     _with_missing_label,
+    _with_note,
 )
 
 __all__ = [
@@ -44,26 +52,71 @@ _RATE_LABELS = {
 _LIFECYCLE_COLOURS = {"new": "#4c9f70", "returning": "#3b75af", "resurrecting": "#9bc5e8", "dormant": "#d1605e"}
 
 
-def plot_email_campaigns(result: pd.DataFrame, rates=("open_rate", "click_rate"), ax: Axes | None = None) -> Axes:
+#: Label columns of :func:`kpilib.engagement.email_metrics` that are a time axis (never cut to a top N).
+_TIME_LABELS = {"month", "period", "week", "day", "date"}
+
+
+@renamed_arguments(top="top_n")
+def plot_email_campaigns(result: pd.DataFrame, rates=("open_rate", "click_rate"), ax: Axes | None = None, *,
+                         top_n: int | None = 10) -> Axes:
     """Email rates per campaign (in send order) with their 95 % Wilson intervals.
 
     Parameters
     ----------
     result : pandas.DataFrame
         Output of :func:`kpilib.engagement.email_metrics` (``by="campaign"`` or ``"month"``).
+        A missing campaign is drawn as :data:`MISSING_LABEL`.
     rates : sequence of str
         Rate columns to draw.
     ax : matplotlib.axes.Axes, optional
+    top_n : int or None, default 10
+        Draw the ``top_n`` campaigns with the most mails sent (in send order); the rest are
+        one grey ``"other (k more)"`` group at the end, each rate and interval recomputed
+        from their summed counts (:data:`kpilib.engagement.EMAIL_RATES`: opens over
+        delivered …, never an average of rates). Without the counts the rest are left out
+        and the title says so. A time breakdown (``by="month"``) is never cut. None draws
+        every campaign.
 
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> from kpilib.stats import rate_frame
+    >>> counts = pd.DataFrame({"campaign": ["a", "b", "c"], "sent": [100, 60, 40],
+    ...     "delivered": [100, 50, 50], "unique_opens": [40, 10, 30]})
+    >>> r = rate_frame(counts["unique_opens"], counts["delivered"])
+    >>> frame = counts.assign(open_rate=r["rate"], open_rate_ci_low=r["ci_low"], open_rate_ci_high=r["ci_high"])
+    >>> ax = plot_email_campaigns(frame, rates=["open_rate"], top_n=1)
+    >>> [t.get_text() for t in ax.get_xticklabels()], [float(line.get_ydata()[0]) for line in ax.lines[-2:]]
+    (['a', 'other (2 more)'], [0.4, 0.4])
     """
     rates = list(rates)
     _require(result, [*rates, *[f"{r}_ci_low" for r in rates]], "plot_email_campaigns")
-    ax = _axes(ax, (10, 4))
     label_col = result.columns[0] if result.columns[0] != "first_sent_at" else None
-    labels = result[label_col].astype(str).tolist() if label_col else [str(i) for i in range(len(result))]
+    note = ""
+    if label_col is None:
+        result = result.assign(_label=[str(i) for i in range(len(result))])
+    else:
+        result = _with_missing_label(result, [label_col]).assign(_label=lambda f: f[label_col].astype(str))
+        timed = label_col in _TIME_LABELS or pd.api.types.is_datetime64_any_dtype(result[label_col])
+        if not timed:
+            size = "sent" if "sent" in result.columns else "delivered" if "delivered" in result.columns else None
+            if size is None:
+                result = result.assign(_size=1.0)
+                size = "_size"
+            pooled = {r: (*EMAIL_RATES[r], f"{r}_ci_low", f"{r}_ci_high") for r in rates if r in EMAIL_RATES}
+            counts = [c for c in ("sent", "delivered") if c in result.columns]
+            result, note = _top_n(result, "_label", top_n, size=size, additive=counts, rates=pooled,
+                                  drawn=[*rates, *[f"{r}_ci_{e}" for r in rates for e in ("low", "high")]],
+                                  noun="campaigns", measure="mails sent" if size == "sent" else "rows")
+    ax = _axes(ax, (10, 4))
+    labels = result["_label"].tolist()
+    other = result["_label"].map(_is_other).to_numpy()
     x = np.arange(len(result))
     palette = sns.color_palette(n_colors=len(rates))
     for i, (rate, colour) in enumerate(zip(rates, palette, strict=True)):
@@ -71,14 +124,16 @@ def plot_email_campaigns(result: pd.DataFrame, rates=("open_rate", "click_rate")
         values = result[rate].to_numpy(dtype=float)
         _draw_intervals(ax, x + shift, result[f"{rate}_ci_low"], result[f"{rate}_ci_high"], ecolor=colour,
                         capsize=2)
-        ax.plot(x + shift, values, "o", ms=4, color=colour, label=_RATE_LABELS.get(rate, rate))
+        ax.plot(x[~other] + shift, values[~other], "o", ms=4, color=colour, label=_RATE_LABELS.get(rate, rate))
+        if other.any():
+            ax.plot(x[other] + shift, values[other], "D", ms=5, color=colour, markeredgecolor=_OTHER_COLOUR)
     ax.set_xticks(x)
     ax.set_xticklabels(labels, rotation=90, fontsize=8)
     _percent_axis(ax.yaxis)
     ax.set_ylim(bottom=0)
     ax.set_xlabel(label_col or "")
     ax.set_ylabel("share of mails (95 % interval)")
-    ax.set_title("Email performance by campaign")
+    ax.set_title(_with_note("Email performance by campaign", note))
     ax.legend(loc="best")
     return ax
 
@@ -196,28 +251,59 @@ def plot_lifecycle(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_feature_adoption(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
+@renamed_arguments(top="top_n")
+def plot_feature_adoption(result: pd.DataFrame, ax: Axes | None = None, *, top_n: int | None = 10) -> Axes:
     """Heatmap of feature adoption (share of active users) by period.
+
+    The colour scale runs from 0 to the largest adoption drawn (not to 100 %), and the
+    cell labels carry as many decimals as the smallest non-zero adoption needs for two
+    significant digits, so adoption of 0.1–1 % stays legible (0.14 %, not "0 %").
 
     Parameters
     ----------
     result : pandas.DataFrame
-        Output of :func:`kpilib.engagement.feature_adoption`.
+        Output of :func:`kpilib.engagement.feature_adoption`. A missing feature is drawn
+        as :data:`MISSING_LABEL`.
     ax : matplotlib.axes.Axes, optional
+    top_n : int or None, default 10
+        Draw the ``top_n`` features with the most users (adopters summed over the
+        periods). The rest are left out — not pooled: one customer may use several
+        features, so their adoption cannot be recomputed from per-feature counts — and
+        the title says "top 10 of 400 features by users". None draws every feature.
 
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"period": ["2026-01-01"] * 3, "feature": ["a", "b", "c"],
+    ...     "numerator": [9, 3, 1], "denominator": [1000] * 3, "rate": [0.009, 0.003, 0.001]})
+    >>> ax = plot_feature_adoption(frame, top_n=2)
+    >>> [t.get_text() for t in ax.texts], ax.get_title()
+    (['0.90%', '0.30%'], 'Feature adoption (top 2 of 3 features by users)')
     """
     _require(result, ["period", "feature", "rate"], "plot_feature_adoption", dates=["period"])
-    ax = _axes(ax, (11, 3.5))
+    result = _with_missing_label(result, ["feature"])
+    size = "numerator" if "numerator" in result.columns else "rate"
+    result, note = _top_n(result, "feature", top_n, size=size, pool=False,
+                          noun="features", measure="users" if size == "numerator" else "adoption")
     grid = result.assign(period=pd.to_datetime(result["period"]).dt.strftime("%Y-%m")).pivot_table(
         index="feature", columns="period", values="rate", aggfunc="first")
-    sns.heatmap(grid, ax=ax, cmap="Blues", vmin=0, vmax=1, annot=grid.shape[1] <= 12, fmt=".0%",
+    totals = result.groupby("feature")[size].sum()
+    grid = grid.reindex(sorted(grid.index, key=lambda f: (-float(totals.get(f, 0)), str(f))))
+    ax = _axes(ax, (11, _height(len(grid), 0.35, 1.5, 3.5)))
+    values = grid.to_numpy(dtype=float)
+    top = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
+    sns.heatmap(grid, ax=ax, cmap="Blues", vmin=0, vmax=top if top > 0 else 1.0,
+                annot=grid.shape[1] <= 12 and grid.shape[0] <= 30, fmt=_percent_labels(values),
                 cbar_kws={"label": "share of active users", "format": _PercentTicks()})
     ax.set_xlabel("")
     ax.set_ylabel("feature")
-    ax.set_title("Feature adoption")
+    ax.set_title(_with_note("Feature adoption", note))
     return ax
 
 

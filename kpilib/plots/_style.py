@@ -33,6 +33,11 @@ _MODEL = "#dd8452"
 #: Label stem of the bar that aggregates the categories beyond the top N.
 _OTHER = "other"
 
+#: Colour of the "other (k more)" line, bar or bubble.
+_OTHER_COLOUR = "0.55"
+
+#: Tallest figure (inches) a chart grows to however many rows it gets: about a screen.
+_MOST_HEIGHT = 10.0
 
 
 def _axes(ax: Axes | None, size: tuple[float, float] = (8, 4.5)) -> Axes:
@@ -121,7 +126,7 @@ def _top_n(
     frame: pd.DataFrame, key: str, top: int | None, *, size: str, within: Sequence[str] = (),
     additive: Sequence[str] = (), rates: dict[str, tuple[str, str, str | None, str | None]] | None = None,
     derived: dict[str, Any] | None = None, drawn: Sequence[str] = (), fixed: Sequence[Any] = (),
-    noun: str = "categories", measure: str | None = None,
+    noun: str = "categories", measure: str | None = None, pool: bool = True,
 ) -> tuple[pd.DataFrame, str]:
     """The ``top`` values of ``key`` with the largest total ``size``; the rest as one
     ``"other (k more)"`` category, or dropped.
@@ -134,7 +139,9 @@ def _top_n(
     frame}``) likewise — a rate is never averaged. Otherwise the rest are dropped and the
     returned note says so ("top 10 of 495 pages by visitors"); the note is empty when
     nothing was cut or the rest are drawn as "other". Values in ``fixed`` (e.g. the
-    blended ``"all"`` rows) are always kept and neither ranked nor counted.
+    blended ``"all"`` rows) are always kept and neither ranked nor counted. ``pool=False``
+    always drops the rest (for values that no per-category count can recombine, e.g.
+    shares of distinct users who may sit in several categories).
     """
     rates, derived = rates or {}, derived or {}
     ranked = frame[~frame[key].isin(list(fixed))]
@@ -150,7 +157,7 @@ def _top_n(
     summable = list(dict.fromkeys([*additive, *(c for spec in rates.values() for c in spec[:2])]))
     sources = set(summable)
     keep = frame[~frame[key].isin(rest)]
-    if set(drawn) <= covered and sources <= set(frame.columns):
+    if pool and set(drawn) <= covered and sources <= set(frame.columns):
         others = frame[frame[key].isin(rest)]
         summed = (others.groupby(list(within), sort=False, dropna=False)[summable].sum().reset_index()
                   if within else others[summable].sum().to_frame().T)
@@ -169,6 +176,19 @@ def _top_n(
         summed[key] = label
         return pd.concat([keep, summed.reindex(columns=frame.columns)], ignore_index=True), ""
     return keep.reset_index(drop=True), f"top {top} of {len(totals)} {noun} by {measure or size.replace('_', ' ')}"
+
+
+def _height(rows: int, per_row: float, base: float, least: float) -> float:
+    """Figure height for ``rows`` rows: ``base + per_row × rows``, at least ``least`` and
+    at most :data:`_MOST_HEIGHT` (about a screen) however many rows come in."""
+    return float(np.clip(base + per_row * rows, least, _MOST_HEIGHT))
+
+
+def _percent_labels(values: Any, least: int = 0) -> str:
+    """The format spec (``".2%"``) of percent labels for ``values``: the adaptive decimals
+    of :func:`_significant_decimals` (two significant digits on the smallest non-zero
+    value), at least ``least`` — so 0.4 % never reads "0 %"."""
+    return f".{max(least, _significant_decimals(values))}%"
 
 
 def _with_note(title: str, note: str) -> str:
