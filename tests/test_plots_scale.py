@@ -166,7 +166,7 @@ def _landing_pages(n: int = 495) -> pd.DataFrame:
 
 
 def test_495_landing_pages_show_the_top_10_and_other_from_summed_counts():
-    ax = plots.plot_conversion_by(_landing_pages(), top=10)
+    ax = plots.plot_conversion_by(_landing_pages(), top_n=10)
     _save(ax, "landing_pages_top10")
     bars = [p for p in ax.patches if isinstance(p, matplotlib.patches.Rectangle)]
     assert len(bars) == 11
@@ -180,21 +180,21 @@ def test_495_landing_pages_show_the_top_10_and_other_from_summed_counts():
 
 
 def test_without_numerators_the_rest_is_dropped_and_the_title_says_so():
-    ax = plots.plot_conversion_by(_landing_pages().drop(columns="numerator"), top=10)
+    ax = plots.plot_conversion_by(_landing_pages().drop(columns="numerator"), top_n=10)
     assert len(ax.patches) == 10
     assert "top 10 of 495 pages" in ax.get_title()
-    assert len(plots.plot_conversion_by(_landing_pages(30), top=None).patches) == 30
+    assert len(plots.plot_conversion_by(_landing_pages(30), top_n=None).patches) == 30
 
 
 def test_spend_and_cac_sum_the_rest_of_the_channels():
     rows = [{"period": p, "channel": c, "spend": 100.0 * (i + 1), "new_customers": i + 1, "cac": 100.0}
             for p in ("2026-01", "2026-02") for i, c in enumerate(["a", "b", "c", "d", None])]
     costs = pd.DataFrame(rows)
-    ax = plots.plot_spend(costs, top=2)
+    ax = plots.plot_spend(costs, top_n=2)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == [plots.MISSING_LABEL, "d", "other (3 more)"] or sorted(legend) == sorted(
         [plots.MISSING_LABEL, "d", "other (3 more)"])
     assert sum(p.get_height() for p in ax.patches) == pytest.approx(costs["spend"].sum())
-    ax = plots.plot_cac(costs, top=2)
+    ax = plots.plot_cac(costs, top_n=2)
     other = [line for line in ax.lines if line.get_label() == "other (3 more)"]
     assert other and np.allclose(other[0].get_ydata(), (100 + 200 + 300) / (1 + 2 + 3))

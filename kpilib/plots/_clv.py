@@ -7,13 +7,19 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
+from kpilib.deprecation import renamed_arguments
 from kpilib.plots._style import (
     _ACTUAL,
     _MODEL,
+    _OTHER_COLOUR,
     _axes,
     _draw_intervals,
+    _is_other,
     _percent_axis,
     _require,
+    _top_n,
+    _with_missing_label,
+    _with_note,
 )
 
 __all__ = [
@@ -186,23 +192,67 @@ def plot_value_tiers(tiers: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_value_by_channel(channels: pd.DataFrame, ax: Axes | None = None) -> Axes:
+@renamed_arguments(top="top_n")
+def plot_value_by_channel(channels: pd.DataFrame, ax: Axes | None = None, *, top_n: int | None = 10) -> Axes:
     """CLV:CAC by acquisition channel, with the break-even line at 1.
 
     Parameters
     ----------
     channels : pandas.DataFrame
-        The result of :func:`kpilib.clv.value_by_channel`; channels without a CAC are left out.
+        The result of :func:`kpilib.clv.value_by_channel`; channels without a CAC are left
+        out, a missing channel is drawn as :data:`MISSING_LABEL`.
+    top_n : int or None, default 10
+        Draw the ``top_n`` channels with the most new customers; the rest are one grey
+        ``"other (k more)"`` bar whose CLV:CAC is recomputed from their summed predicted
+        value, spend and new customers (never an average of ratios). Without those
+        columns the rest are left out and the title says so. None draws every channel.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> channels = pd.DataFrame({"channel": ["a", "b", "c"], "new_customers": [10, 4, 6],
+    ...     "clv_total": [300.0, 40.0, 80.0], "spend": [100.0, 20.0, 30.0]}).assign(
+    ...     clv_per_customer=lambda f: f.clv_total / f.new_customers, cac=lambda f: f.spend / f.new_customers,
+    ...     clv_to_cac=lambda f: f.clv_per_customer / f.cac)
+    >>> ax = plot_value_by_channel(channels, top_n=1)
+    >>> [t.get_text() for t in ax.get_xticklabels()], [round(float(p.get_height()), 2) for p in ax.patches]
+    (['a', 'other (2 more)'], [3.0, 2.4])
     """
     _require(channels, {"channel", "clv_to_cac"}, "plot_value_by_channel")
+    channels = _with_missing_label(channels, ["channel"])
+    note = ""
+    if "new_customers" in channels.columns:
+        channels, note = _top_n(
+            channels, "channel", top_n, size="new_customers",
+            additive=[c for c in ("new_customers", "buyers", "clv_total", "spend") if c in channels],
+            derived={"clv_per_customer": _per_customer, "cac": _cac,
+                     "clv_to_cac": lambda f: _per_customer(f) / _cac(f).where(_cac(f) > 0)},
+            drawn=["clv_to_cac", "clv_total", "spend"], noun="channels", measure="new customers")
+    elif top_n is not None and channels["channel"].nunique() > top_n:
+        kept = list(dict.fromkeys(channels["channel"]))[:top_n]
+        note = f"first {top_n} of {channels['channel'].nunique()} channels"
+        channels = channels[channels["channel"].isin(kept)]
+    shown = channels.dropna(subset=["clv_to_cac"]).reset_index(drop=True)
     ax = _axes(ax, (7, 4))
-    shown = channels.dropna(subset=["clv_to_cac"])
-    sns.barplot(data=shown, x="channel", y="clv_to_cac", color=_ACTUAL, ax=ax)
+    colours = [_OTHER_COLOUR if _is_other(c) else _ACTUAL for c in shown["channel"]]
+    ax.bar(np.arange(len(shown)), shown["clv_to_cac"].to_numpy(dtype=float), color=colours, width=0.7)
+    ax.set_xticks(np.arange(len(shown)), shown["channel"].astype(str),
+                  rotation=45 if len(shown) > 6 else 0, ha="right" if len(shown) > 6 else "center")
     ax.axhline(1.0, color="0.3", linestyle="--", label="break-even (1)")
     ax.set(xlabel="acquisition channel", ylabel="CLV : CAC",
-           title="Predicted value per acquired customer over acquisition cost")
+           title=_with_note("Predicted value per acquired customer over acquisition cost", note))
     ax.legend()
     return ax
+
+
+def _per_customer(frame: pd.DataFrame) -> pd.Series:
+    return frame["clv_total"] / frame["new_customers"].where(frame["new_customers"] > 0)
+
+
+def _cac(frame: pd.DataFrame) -> pd.Series:
+    return frame["spend"] / frame["new_customers"].where(frame["new_customers"] > 0)
 
 
 def plot_parameter_recovery(table: pd.DataFrame, ax: Axes | None = None) -> Axes:

@@ -9,7 +9,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
+from kpilib.deprecation import renamed_arguments
 from kpilib.plots._style import (
+    _OTHER_COLOUR,
     SMALL_SAMPLE_COLOUR,
     _axes,
     _draw_intervals,
@@ -17,6 +19,7 @@ from kpilib.plots._style import (
     _is_other,
     _nothing_to_plot,
     _percent_axis,
+    _percent_labels,
     _require,
     _require_rows,
     _top_n,
@@ -43,45 +46,80 @@ _FUNNEL_COLUMNS = {
 }
 
 
-def plot_funnel(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
+@renamed_arguments(top="top_n")
+def plot_funnel(table: pd.DataFrame, ax: Axes | None = None, *, top_n: int | None = 10) -> Axes:
     """Bars of conversion from the first step, with 95% interval whiskers.
+
+    Bar labels carry as many decimals as the smallest non-zero conversion needs for two
+    significant digits (0.42 %, 3.1 %, 45 %), so a small conversion never reads "0 %".
 
     Parameters
     ----------
     table : pandas.DataFrame
-        The result of :func:`kpilib.funnel.funnel`; any breakdown columns become the hue.
+        The result of :func:`kpilib.funnel.funnel`; any breakdown columns become the hue
+        (a missing value drawn as :data:`MISSING_LABEL`).
     ax : matplotlib.axes.Axes, optional
         Where to draw.
+    top_n : int or None, default 10
+        With a breakdown: draw the ``top_n`` groups with the most people entering the
+        funnel; the rest are one grey ``"other (k more)"`` group whose conversion and
+        interval at each step are recomputed from their summed users and entrants (never
+        averaged); without an ``entered`` column they are left out and the legend title
+        says so. None draws every group.
 
     Returns
     -------
     matplotlib.axes.Axes
         One bar per step (and group), labelled with the conversion and the users.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"step_index": [1, 2], "step": ["visit", "buy"], "users": [5000, 21],
+    ...     "conversion": [1.0, 0.0042], "ci_low": [0.999, 0.0027], "ci_high": [1.0, 0.0064]})
+    >>> [t.get_text() for t in plot_funnel(table).texts]
+    ['100.00%\\n5,000', '0.42%\\n21']
     """
     _require(table, {"step_index", "step", "users", "conversion", "ci_low", "ci_high"}, "plot_funnel")
     ax = _axes(ax)
     by = [c for c in table.columns if c not in _FUNNEL_COLUMNS]
-    table = table.sort_values([*by, "step_index"]).reset_index(drop=True)
-    groups = _group_labels(table, by)
+    note = ""
+    if by:
+        table = table.assign(_group=_group_labels(table, by).to_numpy())
+        size = "entered" if "entered" in table.columns else "users"
+        table, note = _top_n(table, "_group", top_n, size=size, within=["step_index", "step"],
+                             rates={"conversion": ("users", "entered", "ci_low", "ci_high")},
+                             drawn=["conversion", "ci_low", "ci_high", "users"], noun="groups",
+                             measure="people entering")
+        table = table.assign(_other=table["_group"].map(_is_other)).sort_values(
+            ["_other", "_group", "step_index"]).reset_index(drop=True)
+        groups = table["_group"]
+    else:
+        table = table.sort_values("step_index").reset_index(drop=True)
+        groups = _group_labels(table, by)
     levels = list(dict.fromkeys(groups))
     steps = table.drop_duplicates("step_index").sort_values("step_index")
     labels = [f"{i}. {s}" for i, s in zip(steps.step_index, steps.step, strict=True)]
     width = 0.8 / len(levels)
     palette = sns.color_palette(n_colors=max(len(levels), 1))
+    fmt = _percent_labels(table["conversion"], least=1 if len(levels) == 1 else 0)
     for g, level in enumerate(levels):
         rows = table[groups == level]
         x = rows.step_index.to_numpy() - 1 - 0.4 + width * (g + 0.5)
-        y = rows.conversion.to_numpy()
-        ax.bar(x, y, width=width * 0.95, color=palette[g], label=level if by else None)
+        y = rows.conversion.to_numpy(dtype=float)
+        colour = _OTHER_COLOUR if _is_other(level) else palette[g]
+        ax.bar(x, y, width=width * 0.95, color=colour, label=level if by else None)
         _draw_intervals(ax, x, rows.ci_low, rows.ci_high, ecolor="0.2", capsize=3, lw=1)
         for xi, yi, users in zip(x, y, rows.users, strict=True):
             if not np.isfinite(yi):
                 continue
             if len(levels) == 1:
-                ax.annotate(f"{yi:.1%}\n{users:,}", (xi, yi), xytext=(0, 4), textcoords="offset points",
+                ax.annotate(f"{yi:{fmt}}\n{int(users):,}", (xi, yi), xytext=(0, 4), textcoords="offset points",
                             ha="center", va="bottom", fontsize=9)
             elif yi < 1:  # the first step is 100% for every group; label the rest, upright
-                ax.annotate(f"{yi:.0%}", (xi, yi), xytext=(0, 4), textcoords="offset points",
+                ax.annotate(f"{yi:{fmt}}", (xi, yi), xytext=(0, 4), textcoords="offset points",
                             ha="center", va="bottom", fontsize=7, rotation=90)
     ax.set_xticks(range(len(labels)), labels)
     ax.set_ylim(0, 1.15)
@@ -90,12 +128,14 @@ def plot_funnel(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_xlabel("")
     ax.set_title("Funnel conversion (95% Wilson intervals)")
     if by:
-        ax.legend(title=" / ".join(by), fontsize=8)
+        ax.legend(title=" / ".join(by) + (f" ({note})" if note else ""), fontsize=8,
+                  ncols=2 if len(levels) > 6 else 1)
     sns.despine(ax=ax)
     return ax
 
 
-def plot_conversion_by(rates: pd.DataFrame, ax: Axes | None = None, *, top: int | None = 10) -> Axes:
+@renamed_arguments(top="top_n")
+def plot_conversion_by(rates: pd.DataFrame, ax: Axes | None = None, *, top_n: int | None = 10) -> Axes:
     """Rates per group as horizontal bars with 95% interval error bars.
 
     Groups with a denominator under 30 (``small_sample``) are drawn grey and hatched,
@@ -109,8 +149,8 @@ def plot_conversion_by(rates: pd.DataFrame, ax: Axes | None = None, *, top: int 
         ``rate``, ``ci_low``, ``ci_high``, ``small_sample``).
     ax : matplotlib.axes.Axes, optional
         Where to draw.
-    top : int or None, default 10
-        Draw the ``top`` groups with the most people in the denominator; the rest become one
+    top_n : int or None, default 10
+        Draw the ``top_n`` groups with the most people in the denominator; the rest become one
         ``"other (k more)"`` bar at the bottom, its rate and interval recomputed from their
         summed numerators and denominators (without a ``numerator`` column the rest are
         left out and the title says "top 10 of 495 …"). None draws every group.
@@ -124,7 +164,7 @@ def plot_conversion_by(rates: pd.DataFrame, ax: Axes | None = None, *, top: int 
     ax = _axes(ax)
     by = [c for c in rates.columns if c not in _RATE_COLUMNS]
     rates = rates.assign(_label=_group_labels(rates, by).to_numpy())
-    rates, note = _top_n(rates, "_label", top, size="denominator", additive=["users_window_open"],
+    rates, note = _top_n(rates, "_label", top_n, size="denominator", additive=["users_window_open"],
                          rates={"rate": ("numerator", "denominator", "ci_low", "ci_high")},
                          drawn=["rate", "ci_low", "ci_high", "denominator"],
                          noun=f"{' / '.join(by) or 'group'}s", measure="denominator (n)")

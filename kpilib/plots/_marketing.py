@@ -7,9 +7,12 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
+from kpilib.deprecation import renamed_arguments
 from kpilib.marketing import NO_TOUCH
 from kpilib.plots._style import (
+    _OTHER_COLOUR,
     _axes,
+    _is_other,
     _percent_axis,
     _require,
     _top_n,
@@ -35,7 +38,8 @@ def _breakdown(frame: pd.DataFrame) -> str:
     return frame.columns[1]
 
 
-def plot_spend(costs: pd.DataFrame, ax: Axes | None = None, *, top: int | None = 10) -> Axes:
+@renamed_arguments(top="top_n")
+def plot_spend(costs: pd.DataFrame, ax: Axes | None = None, *, top_n: int | None = 10) -> Axes:
     """Spend per period, stacked by channel.
 
     Parameters
@@ -45,8 +49,8 @@ def plot_spend(costs: pd.DataFrame, ax: Axes | None = None, *, top: int | None =
         are left out).
     ax : matplotlib.axes.Axes, optional
         Where to draw.
-    top : int or None, default 10
-        The ``top`` channels with the most spend over all periods; the rest are summed into one "other (k more)" layer; None draws every channel.
+    top_n : int or None, default 10
+        The ``top_n`` channels with the most spend over all periods; the rest are summed into one "other (k more)" layer; None draws every channel.
 
     Returns
     -------
@@ -60,7 +64,7 @@ def plot_spend(costs: pd.DataFrame, ax: Axes | None = None, *, top: int | None =
     if parts.empty:
         parts = costs
     parts = _with_missing_label(parts, [channel])
-    parts, _ = _top_n(parts, channel, top, size="spend", within=["period"], additive=["spend"], noun="channels")
+    parts, _ = _top_n(parts, channel, top_n, size="spend", within=["period"], additive=["spend"], noun="channels")
     wide = parts.pivot_table(index="period", columns=channel, values="spend", aggfunc="sum").fillna(0.0)
     x = np.arange(len(wide))
     bottom = np.zeros(len(wide))
@@ -75,7 +79,8 @@ def plot_spend(costs: pd.DataFrame, ax: Axes | None = None, *, top: int | None =
     return ax
 
 
-def plot_cac(costs: pd.DataFrame, ax: Axes | None = None, *, top: int | None = 10) -> Axes:
+@renamed_arguments(top="top_n")
+def plot_cac(costs: pd.DataFrame, ax: Axes | None = None, *, top_n: int | None = 10) -> Axes:
     """CAC per period, one line per channel and the blended CAC dashed.
 
     Periods where a channel's CAC is undefined (spend but no new customers) are gaps in
@@ -87,14 +92,14 @@ def plot_cac(costs: pd.DataFrame, ax: Axes | None = None, *, top: int | None = 1
         Output of :func:`kpilib.marketing.acquisition_costs`.
     ax : matplotlib.axes.Axes, optional
         Where to draw.
-    top : int or None, default 10
-        The ``top`` channels with the most spend over all periods (the blended line is always drawn); the rest are one "other (k more)" line whose CAC is their summed spend over their summed new customers; None draws every channel.
+    top_n : int or None, default 10
+        The ``top_n`` channels with the most spend over all periods (the blended line is always drawn); the rest are one "other (k more)" line whose CAC is their summed spend over their summed new customers; None draws every channel.
     """
     _require(costs, {"period", "cac", "spend", "new_customers"}, "plot_cac")
     ax = _axes(ax, (10, 4.5))
     channel = _breakdown(costs)
     costs = _with_missing_label(costs, [channel])
-    costs, _ = _top_n(costs, channel, top, size="spend", within=["period"], additive=["spend", "new_customers"],
+    costs, _ = _top_n(costs, channel, top_n, size="spend", within=["period"], additive=["spend", "new_customers"],
                       derived={"cac": lambda f: (f["spend"] / f["new_customers"]).where(f["new_customers"] > 0)},
                       fixed=[_ALL], noun="channels")
     periods = list(dict.fromkeys(costs["period"]))
@@ -125,7 +130,8 @@ def plot_cac(costs: pd.DataFrame, ax: Axes | None = None, *, top: int | None = 1
     return ax
 
 
-def plot_return_on_spend(costs: pd.DataFrame, ax: Axes | None = None, *, top: int | None = 10) -> Axes:
+@renamed_arguments(top="top_n")
+def plot_return_on_spend(costs: pd.DataFrame, ax: Axes | None = None, *, top_n: int | None = 10) -> Axes:
     """ROAS per channel as horizontal bars, labelled with ROI, and the break-even line.
 
     Parameters
@@ -136,8 +142,8 @@ def plot_return_on_spend(costs: pd.DataFrame, ax: Axes | None = None, *, top: in
         for one model. Channels without spend (undefined ROAS) are listed, without a bar.
     ax : matplotlib.axes.Axes, optional
         Where to draw.
-    top : int or None, default 10
-        The ``top`` channels with the most spend (the blended bar is always drawn); the rest are one "other (k more)" bar, its ROAS and ROI recomputed from their summed revenue and spend (without those columns they are left out and the title says so); None draws every channel.
+    top_n : int or None, default 10
+        The ``top_n`` channels with the most spend (the blended bar is always drawn); the rest are one "other (k more)" bar, its ROAS and ROI recomputed from their summed revenue and spend (without those columns they are left out and the title says so); None draws every channel.
     """
     _require(costs, {"roas", "roi"}, "plot_return_on_spend")
     ax = _axes(ax)
@@ -146,7 +152,7 @@ def plot_return_on_spend(costs: pd.DataFrame, ax: Axes | None = None, *, top: in
     note = ""
     if "spend" in costs.columns:
         costs, note = _top_n(
-            costs, channel, top, size="spend", additive=["spend", "revenue"] if "revenue" in costs else [],
+            costs, channel, top_n, size="spend", additive=["spend", "revenue"] if "revenue" in costs else [],
             derived={"roas": lambda f: (f["revenue"] / f["spend"]).where(f["spend"] > 0),
                      "roi": lambda f: ((f["revenue"] - f["spend"]) / f["spend"]).where(f["spend"] > 0)},
             drawn=["roas", "roi"] if "revenue" in costs else ["roas", "roi", "revenue"], fixed=[_ALL],
@@ -170,7 +176,16 @@ def plot_return_on_spend(costs: pd.DataFrame, ax: Axes | None = None, *, top: in
     return ax
 
 
-def plot_clv_cac(costs: pd.DataFrame, ax: Axes | None = None) -> Axes:
+def _cac(frame: pd.DataFrame) -> pd.Series:
+    return frame["spend"] / frame["new_customers"].where(frame["new_customers"] > 0)
+
+
+def _clv_per_customer(frame: pd.DataFrame) -> pd.Series:
+    return frame["_clv_total"] / frame["new_customers"].where(frame["new_customers"] > 0)
+
+
+@renamed_arguments(top="top_n")
+def plot_clv_cac(costs: pd.DataFrame, ax: Axes | None = None, *, top_n: int | None = 10) -> Axes:
     """Bubble chart: CAC (x) against predicted CLV per new customer (y), bubble size = new customers.
 
     The lines CLV = CAC and CLV = 3 × CAC frame the usual reading: below the first a
@@ -180,17 +195,48 @@ def plot_clv_cac(costs: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ----------
     costs : pandas.DataFrame
         :func:`kpilib.marketing.acquisition_costs` output with ``clv`` given (one row per
-        channel, e.g. ``period=None``). Channels with an undefined CAC are left out.
+        channel, e.g. ``period=None``). Channels with an undefined CAC are left out; a
+        missing channel is labelled :data:`MISSING_LABEL`.
     ax : matplotlib.axes.Axes, optional
         Where to draw.
+    top_n : int or None, default 10
+        Draw the ``top_n`` channels with the most new customers (the blended bubble is
+        always drawn); the rest are one grey ``"other (k more)"`` bubble whose CAC, CLV
+        per customer and CLV:CAC are recomputed from their summed spend, new customers
+        and predicted value (CLV per customer × new customers) — never averaged. None
+        draws every channel.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> costs = pd.DataFrame({"period": "all", "channel": ["a", "b", "c"], "spend": [100.0, 20.0, 30.0],
+    ...     "new_customers": [10, 4, 6], "cac": [10.0, 5.0, 5.0], "clv_per_customer": [30.0, 10.0, 15.0],
+    ...     "clv_to_cac": [3.0, 2.0, 3.0]})
+    >>> ax = plot_clv_cac(costs, top_n=1)
+    >>> [t.get_text() for t in ax.texts]
+    ['a\\n3.0:1', 'other (2 more)\\n2.6:1']
     """
     _require(costs, {"cac", "clv_per_customer", "new_customers", "clv_to_cac"}, "plot_clv_cac")
-    ax = _axes(ax, (7, 5))
     channel = _breakdown(costs)
+    costs = _with_missing_label(costs, [channel])
+    note = ""
+    if "spend" in costs.columns:
+        costs = costs.assign(_clv_total=costs["clv_per_customer"] * costs["new_customers"])
+        costs, note = _top_n(
+            costs, channel, top_n, size="new_customers", within=["period"] if "period" in costs else (),
+            additive=["spend", "new_customers", "_clv_total"],
+            derived={"cac": _cac, "clv_per_customer": _clv_per_customer,
+                     "clv_to_cac": lambda f: _clv_per_customer(f) / _cac(f).where(_cac(f) > 0)},
+            drawn=["cac", "clv_per_customer", "clv_to_cac", "new_customers"], fixed=[_ALL], noun="channels",
+            measure="new customers")
+    ax = _axes(ax, (7, 5))
     data = costs[costs["cac"].notna() & costs["clv_per_customer"].notna()]
     sizes = data["new_customers"].to_numpy(dtype=float)
     scale = 1500 / max(float(sizes.max(initial=1)), 1.0)
-    colours = ["0.3" if c == _ALL else f"C{i % 10}" for i, c in enumerate(data[channel])]
+    colours = ["0.3" if c == _ALL else _OTHER_COLOUR if _is_other(c) else f"C{i % 10}"
+               for i, c in enumerate(data[channel])]
     ax.scatter(data["cac"], data["clv_per_customer"], s=np.maximum(sizes * scale, 20), c=colours, alpha=0.55,
                edgecolors="0.2")
     for name, x, yv, ratio in zip(data[channel], data["cac"], data["clv_per_customer"], data["clv_to_cac"],
@@ -207,14 +253,15 @@ def plot_clv_cac(costs: pd.DataFrame, ax: Axes | None = None) -> Axes:
                        top))
     ax.set_xlabel("CAC")
     ax.set_ylabel("predicted CLV per new customer")
-    ax.set_title("CLV against CAC (bubble size: new customers)")
+    ax.set_title(_with_note("CLV against CAC (bubble size: new customers)", note))
     ax.legend(fontsize="small", loc="upper left")
     sns.despine(ax=ax)
     return ax
 
 
+@renamed_arguments(top="top_n")
 def plot_attribution(credit: pd.DataFrame, ax: Axes | None = None, *, value: str = "conversions",
-                     show_no_touch: bool = False, top: int | None = 10) -> Axes:
+                     show_no_touch: bool = False, top_n: int | None = 10) -> Axes:
     """Credited conversions (or revenue) per channel, one bar per attribution model.
 
     Conversions without a touch get the same credit under every model; by default they are
@@ -231,8 +278,8 @@ def plot_attribution(credit: pd.DataFrame, ax: Axes | None = None, *, value: str
         What to draw.
     show_no_touch : bool, default False
         Draw the ``"(no touch)"`` bars too.
-    top : int or None, default 10
-        The ``top`` channels with the most credited ``value`` over all models; the rest are summed into one "other (k more)" group per model; None draws every channel.
+    top_n : int or None, default 10
+        The ``top_n`` channels with the most credited ``value`` over all models; the rest are summed into one "other (k more)" group per model; None draws every channel.
     """
     _require(credit, {"model", "channel", value}, "plot_attribution")
     ax = _axes(ax, (10, 4.5))
@@ -243,7 +290,7 @@ def plot_attribution(credit: pd.DataFrame, ax: Axes | None = None, *, value: str
                     xycoords="axes fraction", ha="right", va="top", fontsize=8, color="0.3")
         credit = credit[credit["channel"] != NO_TOUCH]
     credit = _with_missing_label(credit, ["channel"])
-    credit, _ = _top_n(credit, "channel", top, size=value, within=["model"], additive=[value], fixed=[NO_TOUCH],
+    credit, _ = _top_n(credit, "channel", top_n, size=value, within=["model"], additive=[value], fixed=[NO_TOUCH],
                        noun="channels")
     models = list(dict.fromkeys(credit["model"]))
     channels = list(dict.fromkeys(credit["channel"]))
