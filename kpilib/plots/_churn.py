@@ -24,6 +24,7 @@ from kpilib.plots._style import (
     _OTHER,
     _OTHER_COLOUR,
     _axes,
+    _height,
     _is_other,
     _nothing_to_plot,
     _percent_axis,
@@ -212,13 +213,13 @@ def plot_retention_heatmap(
     matrix = retention_matrix(retention, "rate", average)
     if matrix.isna().all(axis=None):
         raise _nothing_to_plot("plot_retention_heatmap", "no retention rate (every cell incomplete)")
-    ax = _axes(ax, (max(6, 0.5 * matrix.shape[1] + 2), max(4, 0.35 * matrix.shape[0] + 1)))
+    ax = _axes(ax, (min(max(6, 0.5 * matrix.shape[1] + 2), 16), _height(matrix.shape[0], 0.35, 1, 4)))
     offset_zero = np.asarray([c == 0 for c in matrix.columns])
     later = matrix.loc[:, ~offset_zero].to_numpy(dtype=float)
     top = float(np.nanmax(later)) if np.isfinite(later).any() else 1.0
     top = top if top > 0 else 1.0
     decimals = _significant_decimals(later[np.isfinite(later)] if np.isfinite(later).any() else matrix)
-    annotate = matrix.shape[1] <= 14
+    annotate = matrix.shape[1] <= 14 and matrix.shape[0] <= 26
     mask = matrix.isna() | offset_zero[np.newaxis, :]
     sns.heatmap(matrix, ax=ax, mask=mask, annot=annotate, fmt=f".{decimals}%", cmap="crest", vmin=0, vmax=top,
                 cbar_kws={"format": _PercentTicks(), "label": "retained (offsets ≥ 1)"},
@@ -368,9 +369,26 @@ def plot_sbg_projection(
     return ax
 
 
-def plot_sbg_projections(projection: SBGProjection, ax: Axes | None = None, *, extend: int = 6) -> Axes:
+@renamed_arguments(top="top_n")
+def plot_sbg_projections(
+    projection: SBGProjection, ax: Axes | None = None, *, extend: int = 6, top_n: int | None = 10,
+) -> Axes:
     """Every segment of an :func:`kpilib.churn.sbg_projection`: actual (filled:
-    calibration, open: holdout) against the projection, ``extend`` periods beyond."""
+    calibration, open: holdout) against the projection, ``extend`` periods beyond.
+
+    Parameters
+    ----------
+    projection : kpilib.churn.SBGProjection
+        The fitted segments.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw.
+    extend : int, default 6
+        Periods projected beyond the data.
+    top_n : int or None, default 10
+        Draw the ``top_n`` fitted segments with the largest cohorts; each fit is its own
+        model, so the rest cannot be pooled: they are left out and the title says how
+        many. None draws every segment.
+    """
     _require_rows(projection.alive, "plot_sbg_projections")
     if not projection.fits:
         raise _nothing_to_plot("plot_sbg_projections", "no fitted segment")
@@ -378,11 +396,19 @@ def plot_sbg_projections(projection: SBGProjection, ax: Axes | None = None, *, e
     by = [c for c in projection.alive.columns if c not in {
         "tenure", "cohort_size", "alive", "survival", "ci_low", "ci_high", "churned", "retention"}]
     groups = projection.alive.groupby(by, sort=True) if by else [("all", projection.alive)]
+    parts = {}
     for key, part in groups:
         label = " · ".join(map(str, key)) if isinstance(key, tuple) else str(key)
         if label in projection.fits:
-            counts = part.sort_values("tenure")["alive"].to_numpy()
-            plot_sbg_projection(projection.fits[label], ax=ax, actual=counts,
-                                periods=len(counts) - 1 + extend, label=label)
-    ax.set_title(f"sBG fitted on tenure 0–{projection.calibration}, projected beyond")
+            parts[label] = part.sort_values("tenure")["alive"].to_numpy()
+    order = sorted(parts, key=lambda k: (-float(parts[k][0]) if len(parts[k]) else 0.0, k))
+    shown = order if top_n is None else order[:top_n]
+    for label in sorted(shown):
+        counts = parts[label]
+        plot_sbg_projection(projection.fits[label], ax=ax, actual=counts,
+                            periods=len(counts) - 1 + extend, label=label)
+    title = f"sBG fitted on tenure 0–{projection.calibration}, projected beyond"
+    if len(shown) < len(order):
+        title += f" (largest {len(shown)} of {len(order)} segments; {len(order) - len(shown)} not drawn)"
+    ax.set_title(title)
     return ax

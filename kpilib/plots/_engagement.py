@@ -317,15 +317,23 @@ def _survey_columns(result: pd.DataFrame) -> tuple[str, str, str, str]:
     raise ValueError("plot_survey_trend needs the result of nps_by, csat_by or ces_by")
 
 
-def plot_survey_trend(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
+@renamed_arguments(top="top_n")
+def plot_survey_trend(result: pd.DataFrame, ax: Axes | None = None, *, top_n: int | None = 10) -> Axes:
     """NPS, CSAT or CES per period with its 95 % interval as a band.
 
     Parameters
     ----------
     result : pandas.DataFrame
         Output of :func:`kpilib.engagement.nps_by`, ``csat_by`` or ``ces_by`` (with
-        ``period``); a ``by`` breakdown gives one line per segment.
+        ``period``); a ``by`` breakdown gives one line per segment (a missing segment
+        drawn as :data:`MISSING_LABEL`).
     ax : matplotlib.axes.Axes, optional
+    top_n : int or None, default 10
+        With a breakdown: draw the ``top_n`` segments with the most answers; for CSAT
+        the rest are one grey ``"other (k more)"`` line recomputed from their summed
+        satisfied and answering counts; for NPS and CES (whose intervals need the
+        answers themselves) the rest are left out and the legend title says so. None
+        draws every segment.
 
     Returns
     -------
@@ -340,9 +348,18 @@ def plot_survey_trend(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
     if result[value].isna().all():
         raise _nothing_to_plot("plot_survey_trend", f"no {value} value (every period without responses)")
     result = _with_missing_label(result, extra[:1])
-    groups = result.groupby(extra[0]) if extra else [(None, result)]
+    note = ""
+    if extra:
+        size = "denominator" if "denominator" in result.columns else "n" if "n" in result.columns else value
+        result, note = _top_n(result, extra[0], top_n, size=size, within=["period"],
+                              rates={"rate": ("numerator", "denominator", "ci_low", "ci_high")},
+                              drawn=[value, low, high], pool=value == "rate", noun="segments", measure="answers")
+    names = sorted(set(result[extra[0]]), key=lambda v: (_is_other(v), str(v))) if extra else [None]
+    groups = [(name, result[result[extra[0]] == name] if extra else result) for name in names]
     for name, part in groups:
-        line = ax.plot(part["period"], part[value], marker="o", label=name if name is not None else label)[0]
+        colour = _OTHER_COLOUR if _is_other(name) else None
+        line = ax.plot(part["period"], part[value], marker="o", color=colour,
+                       label=name if name is not None else label)[0]
         ax.fill_between(part["period"], part[low].astype(float), part[high].astype(float),
                         color=line.get_color(), alpha=0.2)
     if value == "rate":
@@ -351,7 +368,7 @@ def plot_survey_trend(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
         ax.axhline(0, color="grey", lw=0.8)
     ax.set_ylabel(label)
     ax.set_title(f"{label.split(' (')[0]} by period (95 % interval)")
-    ax.legend(loc="best")
+    ax.legend(loc="best", title=note or None, title_fontsize="small")
     return ax
 
 

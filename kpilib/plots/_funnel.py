@@ -16,6 +16,7 @@ from kpilib.plots._style import (
     _axes,
     _draw_intervals,
     _group_labels,
+    _height,
     _is_other,
     _nothing_to_plot,
     _percent_axis,
@@ -224,7 +225,8 @@ def plot_drop_off(drops: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_time_to_convert(result, ax: Axes | None = None) -> Axes:
+@renamed_arguments(top="top_n")
+def plot_time_to_convert(result, ax: Axes | None = None, *, top_n: int | None = 10) -> Axes:
     """Histogram of time to convert, with the median and 90th percentile marked.
 
     Parameters
@@ -234,6 +236,10 @@ def plot_time_to_convert(result, ax: Axes | None = None) -> Axes:
         ``summary``); with a breakdown, one step line per group.
     ax : matplotlib.axes.Axes, optional
         Where to draw.
+    top_n : int or None, default 10
+        With a breakdown: draw the ``top_n`` groups with the most converters; the rest
+        are left out (a median of the pooled rest needs the individual times) and the
+        legend title says so. None draws every group.
 
     Returns
     -------
@@ -247,6 +253,7 @@ def plot_time_to_convert(result, ax: Axes | None = None) -> Axes:
     ax = _axes(ax)
     by = [c for c in histogram.columns if c not in {"bin_start_days", "bin_end_days", "users"}]
     palette = sns.color_palette()
+    note = ""
     if not by:
         ax.bar(histogram.bin_start_days, histogram.users, width=histogram.bin_end_days - histogram.bin_start_days,
                align="edge", color=palette[0], edgecolor="white")
@@ -255,7 +262,10 @@ def plot_time_to_convert(result, ax: Axes | None = None) -> Axes:
             ax.axvline(median, color="0.2", ls="--", lw=1.2, label=f"median {median:.1f} days")
             ax.axvline(p90, color="0.5", ls=":", lw=1.2, label=f"90th percentile {p90:.1f} days")
     else:
-        labels = _group_labels(histogram, by)
+        histogram = histogram.assign(_group=_group_labels(histogram, by).to_numpy())
+        histogram, note = _top_n(histogram, "_group", top_n, size="users", pool=False, noun="groups",
+                                 measure="converters")
+        labels = histogram["_group"]
         summary_labels = _group_labels(summary, by)
         for g, level in enumerate(dict.fromkeys(labels)):
             rows = histogram[labels == level]
@@ -269,7 +279,7 @@ def plot_time_to_convert(result, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("converters")
     ax.set_title("Time to convert")
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, title=note or None, title_fontsize=8)
     sns.despine(ax=ax)
     return ax
 
@@ -364,7 +374,7 @@ def plot_ab_comparison(result: pd.DataFrame, ax: Axes | None = None) -> Axes:
         One point with an error bar per comparison and a vertical line at 0.
     """
     _require(result, {"a", "b", "difference", "ci_low", "ci_high", "significant"}, "plot_ab_comparison")
-    ax = _axes(ax, size=(8, 1.2 + 0.6 * len(result)))
+    ax = _axes(ax, size=(8, _height(len(result), 0.6, 1.2, 1.8)))
     y = np.arange(len(result))
     diff = result.difference.to_numpy(dtype=float) * 100
     lows, highs = result.ci_low.to_numpy(dtype=float) * 100, result.ci_high.to_numpy(dtype=float) * 100
