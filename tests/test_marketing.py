@@ -136,6 +136,38 @@ def test_cost_per_mql_is_the_funnels_per_channel():
                                                                    nan_ok=True)
 
 
+def test_mql_options_object_and_the_old_dict_give_the_same_mqls():
+    spend = _spend([("2026-10-01", "paid", 120.0)])
+    customers = _customers([("a", "2026-10-01", "paid"), ("b", "2026-10-01", "paid"), ("c", "2026-10-01", "paid")])
+    # no mql events: MQLs come from the score. By hand with 10 points a visit, threshold 20:
+    # a (lead + 2 visits) crosses in October, b (lead + 1 visit) does not, c is never a lead
+    events = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b", "c", "c"],
+                           "ts": ["2026-10-02", "2026-10-03", "2026-10-04", "2026-10-02", "2026-10-03",
+                                  "2026-10-02", "2026-10-03"],
+                           "event": ["lead", "visit", "visit", "lead", "visit", "visit", "visit"]})
+    options = funnel.MQLOptions(method="score", behaviour_points={"visit": 10}, threshold=20)
+    new = mk.acquisition_costs(spend, customers, events=events, period=None).set_index("channel")
+    assert new.loc["paid", "mqls"] == 0  # the default points (1 a visit, 40 to qualify) make none
+    new = mk.acquisition_costs(spend, customers, events=events, period=None, mql=options).set_index("channel")
+    assert new.loc["paid", "mqls"] == 1 and new.loc["paid", "cost_per_mql"] == 120.0
+    old_keywords = {"method": "score", "behaviour_points": {"visit": 10}, "threshold": 20}
+    with pytest.warns(FutureWarning, match=r"acquisition_costs\(mql_options=...\) is deprecated.*use mql="):
+        old = mk.acquisition_costs(spend, customers, events=events, period=None,
+                                   mql_options=old_keywords).set_index("channel")
+    pd.testing.assert_frame_equal(old, new)
+    with pytest.raises(TypeError, match="both"):
+        mk.acquisition_costs(spend, customers, events=events, mql=options, mql_options=old_keywords)
+
+
+def test_the_mql_keyword_passes_no_deprecated_funnel_keywords(recwarn):
+    spend = _spend([("2026-10-01", "paid", 10.0)])
+    customers = _customers([("a", "2026-10-01", "paid")])
+    events = pd.DataFrame({"customer_id": ["a"], "ts": ["2026-10-02"], "event": ["mql"]})
+    mk.acquisition_costs(spend, customers, events=events, mql=funnel.MQLOptions(threshold=30))
+    mk.acquisition_costs(spend, customers, events=events)
+    assert not [w for w in recwarn if issubclass(w.category, FutureWarning)]
+
+
 # --------------------------------------------------------------------------- revenue, ROAS, ROI, payback
 
 
@@ -164,7 +196,34 @@ def test_recent_cohorts_are_flagged_incomplete_and_exposure_stops_at_as_of():
     c = mk.acquisition_costs(spend, customers, orders, period=None, revenue_months=12,
                              as_of="2026-10-31").set_index("channel")
     assert not bool(c.loc["paid", "revenue_complete"])
-    assert c.loc["paid", "customer_months"] == pytest.approx(30 / mk.MONTH_DAYS)
+    # calendar months: 30 of October's 31 days (1 October to the cut-off, 31 October 00:00)
+    assert c.loc["paid", "customer_months"] == pytest.approx(30 / 31)
+
+
+def test_the_revenue_horizon_and_exposure_are_calendar_months_at_a_leap_month_end():
+    """A customer from 2024-01-31 with a one-month horizon: it ends on 2024-02-29 (exclusive),
+    as months_between counts tenure; 30.4375 days would have run to 1 March 10:30."""
+    spend = _spend([("2024-01-31", "paid", 100.0)])
+    customers = _customers([("a", "2024-01-31", "paid")])
+    orders = _orders([("a", "2024-02-28 23:59:59", 30.0), ("a", "2024-02-29", 500.0), ("a", "2024-03-01", 700.0)])
+    late = mk.acquisition_costs(spend, customers, orders, period=None, by=None, revenue_months=1,
+                                as_of="2024-06-01").iloc[0]
+    assert late.revenue == 30.0  # the order on the anniversary is outside the horizon
+    assert late.customer_months == 1.0 and bool(late.revenue_complete)
+    assert late.revenue_per_customer_month == 30.0
+    # to 15 February: 15 of the 29 days from 31 January to 29 February
+    early = mk.acquisition_costs(spend, customers, orders, period=None, by=None, revenue_months=1,
+                                 as_of="2024-02-15").iloc[0]
+    assert early.customer_months == pytest.approx(15 / 29) and not bool(early.revenue_complete)
+    on_the_day = mk.acquisition_costs(spend, customers, orders, period=None, by=None, revenue_months=1,
+                                      as_of="2024-02-29").iloc[0]
+    assert on_the_day.customer_months == 1.0 and bool(on_the_day.revenue_complete)
+    # period basis: January holds 1 of the 29 days of the customer's first month, February the other 28
+    months = mk.acquisition_costs(spend, customers, orders, period="M", by=None, revenue_months=1,
+                                  revenue_basis="period", start="2024-01-01", end="2024-04-01",
+                                  as_of="2024-06-01").set_index("period")
+    assert months.customer_months.tolist() == pytest.approx([1 / 29, 28 / 29, 0.0])
+    assert months.revenue.tolist() == [0.0, 30.0, 0.0]
 
 
 def test_period_basis_counts_orders_of_the_period_from_recent_customers():
@@ -177,8 +236,8 @@ def test_period_basis_counts_orders_of_the_period_from_recent_customers():
     row = c.iloc[0]
     assert row.revenue == 50.0  # "old" is past the 12-month horizon, September is another period
     assert row.roas == 0.5
-    # exposure in October: a the whole month, b from Oct 1 too: 2 × 31 days
-    assert row.customer_months == pytest.approx(62 / mk.MONTH_DAYS)
+    # exposure in October: a the whole month, b from Oct 1 too: 2 whole calendar months
+    assert row.customer_months == pytest.approx(2.0)
     assert bool(row.revenue_complete)
 
 

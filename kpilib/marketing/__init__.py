@@ -27,8 +27,9 @@ Conventions
   ``revenue_months`` months (recent cohorts are still incomplete: ``revenue_complete``);
   ``revenue_basis="period"`` with the orders placed *in* the period by customers acquired
   less than ``revenue_months`` months before the order (complete at period end, so months
-  compare fairly; in a steady state both give the same ROAS). A month of revenue is
-  :data:`kpilib.periods.MONTH_DAYS` (30.4375) days.
+  compare fairly; in a steady state both give the same ROAS). Months of revenue
+  (the horizon, ``customer_months``, payback) are calendar months, counted as tenure is
+  everywhere (:func:`kpilib.periods.months_between`): 2024-01-31 → 2024-02-29 is one month.
 * **Attribution paths.** A conversion's journey is the customer's touchpoints in the
   ``lookback`` window before it (a touch at the conversion instant counts) and after the
   customer's previous conversion, so a touch is credited once. Conversions without any

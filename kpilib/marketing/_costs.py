@@ -12,11 +12,11 @@ import pandas as pd
 
 from kpilib import funnel
 from kpilib.data import as_table, exact_sum
+from kpilib.deprecation import renamed_arguments
 from kpilib.marketing import _definitions  # noqa: F401  (the records, before @computes)
 from kpilib.marketing._attribution import first_orders
 from kpilib.marketing._grouping import (
     _ALL,
-    _MONTH_SECONDS,
     _PERIODS,
     _breakdown,
     _period_label,
@@ -48,7 +48,7 @@ def _note(*parts: tuple[pd.Series, str]) -> pd.Series:
 
 def _mql_costs(events: ibis.Table, spend: ibis.Table, customers: ibis.Table, by: list[str],
                period: str | None, start: pd.Timestamp | None, end: pd.Timestamp | None,
-               mql_options: Mapping[str, Any]) -> pd.DataFrame:
+               mql: funnel.MQLOptions) -> pd.DataFrame:
     """MQLs per period (and channel) from :func:`kpilib.funnel.cost_per_mql`.
 
     With a breakdown it is called once per channel (the events of the channel's customers,
@@ -63,7 +63,7 @@ def _mql_costs(events: ibis.Table, spend: ibis.Table, customers: ibis.Table, by:
             groups.append((value, events.semi_join(members, "customer_id"), spend.filter(spend[col] == value)))
     frames = []
     for value, group_events, group_spend in groups:
-        monthly = funnel.cost_per_mql(group_events, group_spend, customers, start=start, end=end, **mql_options)
+        monthly = funnel.cost_per_mql(group_events, group_spend, customers, start=start, end=end, mql=mql)
         if period is None:
             monthly["period"] = _ALL
         else:
@@ -81,7 +81,15 @@ def _with_owner(table: ibis.Table, customers: ibis.Table, by: list[str]) -> ibis
     return joined.select(*table.columns, **{c: joined[f"c_{c}"] for c in by})
 
 
+def _mql_from_dict(options: Mapping[str, Any] | None) -> funnel.MQLOptions | None:
+    """The old ``mql_options`` dict (the keywords of :class:`kpilib.funnel.MQLOptions`) as options."""
+    if options is None or isinstance(options, funnel.MQLOptions):
+        return options
+    return funnel.MQLOptions(**options)
+
+
 @computes("cac", "cost_per_acquisition", "roas", "marketing_roi", "payback_months", "clv_to_cac")
+@renamed_arguments(mql_options=("mql", _mql_from_dict))
 def acquisition_costs(
     spend: ibis.Table | pd.DataFrame,
     customers: ibis.Table | pd.DataFrame,
@@ -99,7 +107,7 @@ def acquisition_costs(
     start: TimeLike = None,
     end: TimeLike = None,
     as_of: TimeLike = None,
-    mql_options: Mapping[str, Any] | None = None,
+    mql: funnel.MQLOptions | None = None,
 ) -> pd.DataFrame:
     r"""Acquisition economics per period and channel: CAC, CPA, cost per MQL, ROAS, ROI, payback, CLV:CAC.
 
@@ -131,7 +139,10 @@ def acquisition_costs(
     gross_margin : float, default 0.7
         Share of revenue kept as gross margin, for the payback period.
     revenue_months : float, default 12
-        Revenue horizon after a customer's sign-up, in months of 30.4375 days.
+        Revenue horizon after a customer's sign-up, in calendar months
+        (:func:`kpilib.periods.months_between`): a customer who signed up on 2024-01-31
+        has a one-month horizon up to 2024-02-29, exclusive. A fraction adds that share
+        of the next calendar month.
     revenue_basis : {"cohort", "period"}, default "cohort"
         ``"cohort"``: revenue of the period's new customers in their first
         ``revenue_months``; ``"period"``: revenue of orders placed in the period by
@@ -142,17 +153,19 @@ def acquisition_costs(
         End of the data (exclusive), for revenue exposure: orders before it count.
         Default: :func:`kpilib.periods.default_cutoff` of the latest sign-up or order —
         the start of the day after it, so the whole last day is data.
-    mql_options : dict, optional
-        Keyword arguments for :func:`kpilib.funnel.cost_per_mql` (``method``,
-        ``behaviour_points``, ``threshold`` …).
+    mql : kpilib.funnel.MQLOptions, optional
+        How an MQL is recognised, for the cost per MQL (passed to
+        :func:`kpilib.funnel.cost_per_mql`); ``None`` for the defaults. The old
+        ``mql_options=`` dict of the same keywords still works for one release, with a
+        :class:`FutureWarning`.
 
     Returns
     -------
     pandas.DataFrame
         One row per period and channel (blended first): ``period``, the breakdown column,
         ``spend``, ``new_customers``, ``cac``, ``conversions``, ``cpa``, [``mqls``,
-        ``cost_per_mql``], ``revenue``, ``roas``, ``roi``, ``customer_months`` (months of
-        revenue observed), ``revenue_per_customer_month``, ``payback_months``,
+        ``cost_per_mql``], ``revenue``, ``roas``, ``roi``, ``customer_months`` (calendar
+        months of revenue observed, summed over customers), ``revenue_per_customer_month``, ``payback_months``,
         ``revenue_complete`` (the revenue horizon has passed for every customer counted),
         [``clv_per_customer``, ``clv_to_cac``] and ``note`` (why a figure is undefined).
 
@@ -213,7 +226,7 @@ def acquisition_costs(
         converted = converted.mutate(period=_period_label(converted.ts, period))
         frame = frame.merge(_sum_by(converted, keys, conversions=converted.count()), on=keys, how="outer")
     if events is not None:
-        mqls = _mql_costs(events, spend, customers, by, period, start, end, mql_options or {})
+        mqls = _mql_costs(events, spend, customers, by, period, start, end, funnel.MQLOptions() if mql is None else mql)
         frame = frame.merge(mqls if by else mqls.drop(columns="channel"), on=keys, how="outer")
 
     if orders is not None:
@@ -221,13 +234,12 @@ def acquisition_costs(
             latest = [to_utc(t) for t in (_scalar(customers.signup_at.max()), _scalar(orders.ts.max()))
                       if t is not None and not pd.isna(t)]
             as_of = default_cutoff(max(latest)) if latest else (end or pd.Timestamp.now(tz="UTC"))
-        horizon = revenue_months * _MONTH_SECONDS
         if revenue_basis == "cohort":
-            revenue = _cohort_revenue(cohort, orders, keys, horizon, as_of)
+            revenue = _cohort_revenue(cohort, orders, keys, revenue_months, as_of)
         else:
             first = start if start is not None else pd.Timestamp(_scalar(spend.date.min()), tz="UTC")
             last = end if end is not None else as_of
-            revenue = _period_revenue(customers, orders, keys, by, period, first, last, horizon, as_of)
+            revenue = _period_revenue(customers, orders, keys, by, period, first, last, revenue_months, as_of)
         frame = frame.merge(revenue, on=keys, how="outer")
 
     if clv is not None:
@@ -267,7 +279,7 @@ def _economics(frame: pd.DataFrame, by: list[str], column: str, period: str | No
     if complete is not None:
         flags = pd.Series(complete.to_numpy(), index=frame.index.get_level_values("period"), dtype="boolean")
         flags = flags.fillna(True).astype(bool).groupby(level=0).all()
-        sums["revenue_complete"] = sums["period"].map(flags).fillna(True).astype(bool)
+        sums["revenue_complete"] = sums["period"].map(flags).astype("boolean").fillna(True).astype(bool)
 
     out = sums[["period", column]].copy()
     out["spend"] = sums["spend"].astype(float)

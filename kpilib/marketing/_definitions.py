@@ -147,7 +147,9 @@ register(
         formula=r"\text{payback} = \frac{\mathrm{CAC}}{m \cdot \overline{\text{revenue per customer-month}}}",
         definition=(
             "Months of gross margin (margin m of the revenue per customer per month "
-            "observed in the customers' first months) it takes to earn back the CAC."
+            "observed in the customers' first months) it takes to earn back the CAC. "
+            "Months are calendar months from each sign-up (a customer since 1 October seen "
+            "to 31 October has 30/31 of a month)."
         ),
         pitfalls=(
             "Assumes revenue per month stays at its observed average: first orders make "
@@ -159,9 +161,9 @@ register(
         example=_EXAMPLE_ECONOMICS.replace('as_of="2026-10-31")', 'as_of="2026-10-31", gross_margin=0.5)')
         + '>>> costs[["channel", "customer_months", "revenue_per_customer_month", "payback_months"]].round(2)\n'
         '  channel  customer_months  revenue_per_customer_month  payback_months\n'
-        '0     all             1.91                      314.87            1.43\n'
+        '0     all             1.87                      320.69            1.40\n'
         '1   email             0.00                         NaN             NaN\n'
-        '2  social             1.91                      314.87            1.27',
+        '2  social             1.87                      320.69            1.25',
         reference="Skok, 'SaaS metrics 2.0' (forEntrepreneurs, 2013): months to recover CAC.",
     )
 )

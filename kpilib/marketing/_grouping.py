@@ -1,6 +1,7 @@
 """How marketing rows are grouped: calendar-period labels computed in the engine, the
-period labels of a span, the breakdown column and the blended label; and the durations
-(windows, days, months of revenue) the domain measures in."""
+period labels of a span, the breakdown column and the blended label; the seconds of a day
+(attribution's time decay is in days). Months of revenue are calendar months
+(:func:`kpilib.periods.months_between`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import ibis
 import pandas as pd
 
 from kpilib.data import require_columns
-from kpilib.periods import MONTH_DAYS, period_grid
+from kpilib.periods import period_grid
 
 __all__ = ["WindowLike"]
 
@@ -21,7 +22,6 @@ WindowLike = str | pd.Timedelta | int
 #: The periods marketing groups by (``None``: the whole span, one row labelled ``"all"``).
 _PERIODS = ("M", "Q", "Y")
 _DAY_SECONDS = 86_400.0
-_MONTH_SECONDS = MONTH_DAYS * _DAY_SECONDS
 #: The label of the blended rows (all channels) and of the whole span (no period).
 _ALL = "all"
 

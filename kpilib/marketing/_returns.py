@@ -13,7 +13,6 @@ from kpilib.data import DataError, as_table, exact_sum, memtable
 from kpilib.marketing import _definitions  # noqa: F401  (the records, before @computes)
 from kpilib.marketing._attribution import _touchpoints, marketing_touchpoints
 from kpilib.marketing._grouping import (
-    _MONTH_SECONDS,
     _PERIODS,
     WindowLike,
     _period_label,
@@ -21,7 +20,14 @@ from kpilib.marketing._grouping import (
     _sum_by,
 )
 from kpilib.metrics import computes
-from kpilib.periods import TimeLike, check_period, duration_seconds, time_filter, to_utc
+from kpilib.periods import (
+    TimeLike,
+    check_period,
+    duration_seconds,
+    months_between,
+    time_filter,
+    to_utc,
+)
 from kpilib.stats import rate_frame
 
 __all__ = ["attributed_return", "marketing_influenced_revenue"]
@@ -40,34 +46,41 @@ def _clv_table(clv: pd.DataFrame | ibis.Table, column: str) -> ibis.Table:
     return table.select(v_customer_id=table.customer_id.cast("string"), v_clv=table[column].cast("float64"))
 
 
-def _cohort_revenue(cohort: ibis.Table, orders: ibis.Table, keys: list[str], horizon: float,
+def _cohort_revenue(cohort: ibis.Table, orders: ibis.Table, keys: list[str], months: float,
                     as_of: pd.Timestamp) -> pd.DataFrame:
-    """Revenue of each cohort's customers in their first ``horizon`` seconds, and their exposure."""
+    """Revenue of each cohort's customers in their first ``months`` calendar months, and their
+    exposure in calendar months (:func:`kpilib.periods.months_between`).
+
+    An order counts while the customer's age at it is under ``months`` (so one placed on the
+    anniversary does not); a customer is exposed from sign-up to the earlier of ``as_of``
+    and the anniversary.
+    """
     o = orders.select(o_customer_id=orders.customer_id, o_ts=orders.ts, o_amount=orders.amount)
-    joined = cohort.join(o, [cohort.customer_id == o.o_customer_id, o.o_ts >= cohort.signup_at,
-                             o.o_ts < cohort.signup_at + ibis.interval(seconds=int(horizon)), o.o_ts < as_of])
+    joined = cohort.join(o, [cohort.customer_id == o.o_customer_id, o.o_ts >= cohort.signup_at, o.o_ts < as_of])
+    joined = months_between(joined, "signup_at", "o_ts", name="_age")
+    joined = joined.filter(joined._age < months)
     revenue = _sum_by(joined, keys, revenue=exact_sum(joined.o_amount))
-    observed = (ibis.least(ibis.literal(as_of), cohort.signup_at + ibis.interval(seconds=int(horizon)))
-                .epoch_seconds() - cohort.signup_at.epoch_seconds()).cast("float64")
-    exposed = cohort.mutate(months=ibis.greatest(observed, 0.0) / _MONTH_SECONDS)
-    exposure = _sum_by(exposed, keys, customer_months=exposed.months.sum(),
-                       last_signup=exposed.signup_at.max())
-    exposure["revenue_complete"] = (
-        pd.to_datetime(exposure.pop("last_signup"), utc=True) + pd.Timedelta(seconds=horizon) <= as_of
-    )
+    exposed = months_between(cohort, "signup_at", ibis.literal(as_of), name="_elapsed")
+    exposed = exposed.mutate(months=ibis.least(ibis.greatest(exposed._elapsed, 0.0), months))
+    exposure = _sum_by(exposed, keys, customer_months=exposed.months.sum(), least_elapsed=exposed._elapsed.min())
+    # complete when the latest sign-up of the cohort has reached its anniversary by as_of
+    exposure["revenue_complete"] = exposure.pop("least_elapsed") >= months
     return revenue.merge(exposure, on=keys, how="outer")
 
 
 def _period_revenue(customers: ibis.Table, orders: ibis.Table, keys: list[str], by: list[str], period: str | None,
-                    start: pd.Timestamp, end: pd.Timestamp, horizon: float, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Revenue placed in each period by customers acquired less than ``horizon`` before, and their exposure."""
-    span = ibis.interval(seconds=int(horizon))
-    eligible = customers.filter(customers.signup_at < end, customers.signup_at + span > start)
-    eligible = eligible.select("customer_id", "signup_at", *by)
+                    start: pd.Timestamp, end: pd.Timestamp, months: float, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Revenue placed in each period by customers acquired less than ``months`` calendar
+    months before the order, and their exposure (calendar months, see :func:`_cohort_revenue`)."""
+    eligible = customers.filter(customers.signup_at < end)
+    eligible = months_between(eligible, "signup_at", ibis.literal(start), name="_age_at_start")
+    eligible = eligible.filter(eligible._age_at_start < months).select("customer_id", "signup_at", *by)
     o = time_filter(orders, "ts", start, end)
     o = o.select(o_customer_id=o.customer_id, o_ts=o.ts, o_amount=o.amount)
     joined = eligible.join(o, [eligible.customer_id == o.o_customer_id, o.o_ts >= eligible.signup_at,
-                               o.o_ts < eligible.signup_at + span, o.o_ts < as_of])
+                               o.o_ts < as_of])
+    joined = months_between(joined, "signup_at", "o_ts", name="_age")
+    joined = joined.filter(joined._age < months)
     joined = joined.mutate(period=_period_label(joined.o_ts, period))
     revenue = _sum_by(joined, keys, revenue=exact_sum(joined.o_amount))
 
@@ -83,9 +96,10 @@ def _period_revenue(customers: ibis.Table, orders: ibis.Table, keys: list[str], 
         })
     grid = memtable(bounds)
     cross = eligible.cross_join(grid)
-    stop = ibis.least(cross.p_end, cross.signup_at + span, ibis.literal(as_of))
-    begin = ibis.greatest(cross.p_start, cross.signup_at)
-    cross = cross.mutate(months=(stop.epoch_seconds() - begin.epoch_seconds()).cast("float64") / _MONTH_SECONDS)
+    # the customer's age (calendar months) where the cell's exposure begins and stops
+    cross = months_between(cross, "signup_at", ibis.greatest(cross.p_start, cross.signup_at), name="_from")
+    cross = months_between(cross, "signup_at", ibis.least(cross.p_end, ibis.literal(as_of)), name="_to")
+    cross = cross.mutate(months=ibis.least(cross._to, months) - cross._from)
     cross = cross.filter(cross.months > 0)
     exposure = _sum_by(cross, keys, customer_months=cross.months.sum())
     exposure["revenue_complete"] = exposure["period"].map(
