@@ -62,6 +62,12 @@ _NO_DROPOUT = (np.array([0.0, 0.0, 0.0, 1.0]), "b → ∞ (nobody drops out)")
 _RIDGES: dict[str, list[tuple[np.ndarray, str]]] = {
     "bgnbd": [_DROPOUT_RIDGE, _RATE_RIDGE, _NO_DROPOUT],
     "mbgnbd": [_DROPOUT_RIDGE, _RATE_RIDGE, _NO_DROPOUT],
+    # Pareto/NBD's (r, α, s, β): lifetimes' α, β are in time scaled to the longest age
+    "pareto_nbd": [
+        (np.array([0.0, 0.0, 1.0, 1.0]), "s, β → ∞ (no heterogeneity in dropout rates)"),
+        _RATE_RIDGE,
+        (np.array([0.0, 0.0, 0.0, 1.0]), "β → ∞ (nobody drops out)"),
+    ],
     "gamma_gamma": [
         (np.array([1.0, 0.0, -1.0]), "p → ∞, γ → 0 with pγ fixed (order values do not vary within a customer)"),
         (np.array([0.0, 1.0, 1.0]), "q, γ → ∞ with q/γ fixed (no heterogeneity in average order values)"),
@@ -91,13 +97,52 @@ def _active(x: np.ndarray, gradient: np.ndarray, bounds: Any) -> np.ndarray:
     return held
 
 
-def _newton(objective: Any, x: np.ndarray, args: tuple, free: np.ndarray, bounds: Any) -> np.ndarray:
+def _autograd_derivatives(objective: Any) -> tuple[Any, Any]:
+    """Exact gradient and Hessian of an autograd-traceable objective."""
+    return _ag_grad(objective), _ag_hessian(objective)
+
+
+#: Steps (in log-parameters) of the central differences of :func:`_numeric_derivatives`:
+#: truncation (h²) and rounding (ε/h, ε/h²) errors both near 1e-10 of the objective's scale.
+_GRADIENT_STEP, _HESSIAN_STEP = 1e-5, 1e-4
+
+
+def _numeric_derivatives(objective: Any) -> tuple[Any, Any]:
+    """Central-difference gradient and Hessian, for an objective autograd cannot trace
+    (lifetimes' Pareto/NBD likelihood calls scipy's ``hyp2f1``)."""
+
+    def gradient(x: np.ndarray, *args: Any) -> np.ndarray:
+        h = _GRADIENT_STEP
+        return np.array([(objective(x + h * e, *args) - objective(x - h * e, *args)) / (2 * h)
+                         for e in np.eye(len(x))])
+
+    def curvature(x: np.ndarray, *args: Any) -> np.ndarray:
+        h, basis, k = _HESSIAN_STEP, np.eye(len(x)), len(x)
+        f0 = objective(x, *args)
+        out = np.empty((k, k))
+        for i in range(k):
+            for j in range(i, k):
+                if i == j:
+                    out[i, i] = (objective(x + h * basis[i], *args) - 2 * f0
+                                 + objective(x - h * basis[i], *args)) / h**2
+                else:
+                    ei, ej = h * basis[i], h * basis[j]
+                    out[i, j] = out[j, i] = (objective(x + ei + ej, *args) - objective(x + ei - ej, *args)
+                                             - objective(x - ei + ej, *args)
+                                             + objective(x - ei - ej, *args)) / (4 * h**2)
+        return out
+
+    return gradient, curvature
+
+
+def _newton(objective: Any, x: np.ndarray, args: tuple, free: np.ndarray, bounds: Any,
+            derivatives: Any = _autograd_derivatives) -> np.ndarray:
     """Newton steps with step halving on the ``free`` coordinates while the Hessian there
     is positive definite and the objective does not rise: where the optimiser stopped
     (a line-search stop, a BLAS kernel's rounding) no longer matters."""
     low = np.array([-np.inf if b is None or b[0] is None else b[0] for b in (bounds or [None] * len(x))])
     high = np.array([np.inf if b is None or b[1] is None else b[1] for b in (bounds or [None] * len(x))])
-    gradient, curvature = _ag_grad(objective), _ag_hessian(objective)
+    gradient, curvature = derivatives(objective)
     value = objective(x, *args)
     # lifetimes' objective loses digits to differences of large log-gammas far along a
     # ridge (1e-9 at p = 1e6); the steps themselves follow the exact gradient
@@ -141,7 +186,7 @@ def _along_ridge(objective: Any, x: np.ndarray, value: float, args: tuple, n: fl
 
 
 def _judge(objective: Any, x: np.ndarray, args: tuple, n: float, ridges: list[tuple[np.ndarray, str]],
-           bounds: Any = None) -> _Verdict:
+           bounds: Any = None, derivatives: Any = _autograd_derivatives) -> _Verdict:
     """Judge an optimiser's stop from the fit itself, with tolerances, never from its
     success flag or message (which a line-search stop near the optimum flips, depending
     on the BLAS kernel):
@@ -157,10 +202,11 @@ def _judge(objective: Any, x: np.ndarray, args: tuple, n: float, ridges: list[tu
        gradient under 1e-6.
 
     Returns ``"converged"``, ``"at bound"`` (converged with an optimiser bound active),
-    ``"boundary"`` or ``"not converged"``.
+    ``"boundary"`` or ``"not converged"``. ``derivatives`` makes the gradient and Hessian
+    functions of the objective (exact, by autograd, unless the objective cannot be traced).
     """
     x = np.asarray(x, dtype=float)
-    gradient, curvature = _ag_grad(objective), _ag_hessian(objective)
+    gradient, curvature = derivatives(objective)
     with np.errstate(all="ignore"):
         value = objective(x, *args)
         if not np.isfinite(value):
@@ -170,7 +216,7 @@ def _judge(objective: Any, x: np.ndarray, args: tuple, n: float, ridges: list[tu
             return ridge
         # Newton steps from the stop, so the fit reported is the same maximum (to
         # rounding) wherever the optimiser stopped near it
-        x = _newton(objective, x, args, ~_active(x, gradient(x, *args), bounds), bounds)
+        x = _newton(objective, x, args, ~_active(x, gradient(x, *args), bounds), bounds, derivatives)
         value = objective(x, *args)
         ridge = _along_ridge(objective, x, value, args, n, ridges)
         if ridge is not None:
@@ -231,6 +277,36 @@ def _judged(fitter: Any, ridges: list[tuple[np.ndarray, str]], n: float, *, cano
     return fitter
 
 
+def _pareto_objective(x: np.ndarray, frequency: Any, recency: Any, T: Any, weights: Any,
+                      penalizer: float) -> float:
+    """lifetimes' Pareto/NBD objective in log-parameters, per customer: lifetimes divides
+    the weighted sum by the *mean* weight, so dividing by the number of rows gives the
+    mean negative log-likelihood per customer that :func:`_judge` expects."""
+    return ParetoNBDFitter._negative_log_likelihood(np.exp(x), frequency, recency, T, weights,
+                                                    penalizer) / len(weights)
+
+
+def _judged_pareto(fitter: ParetoNBDFitter, n: float) -> ParetoNBDFitter:
+    """Make a Pareto/NBD ``fitter`` run lifetimes' own Nelder–Mead search (whose success
+    flag lifetimes never reads), then judge and polish its stop like BG/NBD's with
+    :func:`_judge` — in log-parameters, on the ridges of ``_RIDGES["pareto_nbd"]``, with
+    central-difference derivatives (the likelihood calls scipy's ``hyp2f1``, which
+    autograd cannot trace). The verdict lands on ``fitter.verdict_`` / ``fitter.note_``."""
+    search = fitter._fit
+
+    def fit(args, *options, **kwargs):
+        params, _ = search(args, *options, **kwargs)
+        with np.errstate(all="ignore"):
+            stop = _judge(_pareto_objective, np.log(np.asarray(params, dtype=float)), args, n,
+                          _RIDGES["pareto_nbd"], derivatives=_numeric_derivatives)
+            x = np.exp(stop.x)
+            fitter.verdict_, fitter.note_, fitter._ridge = stop.verdict, stop.note, stop.ridge
+            return x, ParetoNBDFitter._negative_log_likelihood(x, *args)
+
+    fitter._fit = fit
+    return fitter
+
+
 # ---------------------------------------------------------------------------------------
 # Fitting
 # ---------------------------------------------------------------------------------------
@@ -273,7 +349,9 @@ def _fit_transactions(kind: str, summary: pd.DataFrame, penalizer: float, unit: 
     reasons = []
     for coefficient in fallbacks:
         fitter = MODELS[kind](penalizer_coef=coefficient)
-        if kind in _RIDGES:  # lifetimes' Pareto/NBD runs its own Nelder–Mead and never judges
+        if kind == "pareto_nbd":  # lifetimes runs its own Nelder–Mead and never judges it
+            _judged_pareto(fitter, n)
+        else:
             _judged(fitter, _RIDGES[kind], n)
         _quiet_fit(fitter, rows["frequency"], rows["recency"], rows["T"], weights=rows["weight"], **options)
         verdict = getattr(fitter, "verdict_", "converged")
