@@ -458,6 +458,14 @@ def fit_pareto_nbd(summary: pd.DataFrame, *, penalizer: float = 0.0,
     starts its Nelder–Mead search at a random point with tolerance 1e-4; kpilib starts at
     a fixed point with tolerance 1e-8, so fits are reproducible.
 
+    lifetimes never reads its search's success flag; kpilib judges the stop as it judges
+    BG/NBD's (see :func:`fit_bgnbd`): Newton steps polish it, then the gradient and
+    Hessian (by central differences — the likelihood's ``hyp2f1`` cannot be traced by
+    autograd) must show an interior maximum, and the likelihood must fall along the
+    ridges to the limit models (s, β → ∞: the same dropout rate for everyone; r, α → ∞:
+    the same purchase rate; β → ∞: nobody drops out). Otherwise the fit is redone with
+    penalizer 1e-4, then 1e-3, with a warning, or refused with ``ConvergenceError``.
+
     Parameters, Returns
         As :func:`fit_bgnbd`; ``params_`` are ``r``, ``alpha``, ``s``, ``beta``.
 
