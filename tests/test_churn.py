@@ -714,3 +714,67 @@ def test_signup_cohorts_older_than_the_activity_log_are_missing_there_not_zero()
     assert cells.loc[("2026-01", 0), "rate"] == 1.0 and cells.loc[("2026-01", 1), "rate"] == 1.0
     avg = churn.retention_average(r).set_index("offset")
     assert avg.loc[0, "cohorts"] == 1  # only January's offset 0 was observed
+
+
+# --------------------------------------------------------------------------- issue 11: sBG verdict
+
+
+def test_sbg_on_the_sample_is_not_marked_and_beats_the_constant_churn_baseline(sample):
+    """The saas sample's pooled cohort (281 customers, 6 calibration months, 77 churners):
+    a healthy fit. Its holdout error beats the naive constant-churn model, computed here
+    by hand from the survivor counts, and nothing marks it."""
+    ds, _ = sample
+    as_of = pd.Timestamp("2026-11-01", tz="UTC")
+    projection = churn.sbg_projection(ds.subscriptions, 12, 6, by=None, as_of=as_of)
+    row = projection.summary.iloc[0]
+    alive = projection.alive.sort_values("tenure")["alive"].to_numpy(dtype=float)
+    p = (alive[0] - alive[6]) / alive[:6].sum()
+    hand = np.mean([abs(alive[0] * (1 - p) ** t / alive[t] - 1) for t in range(7, 13)])
+    assert row["baseline_mape"] == pytest.approx(hand, rel=1e-12)
+    assert row["holdout_mape"] < hand
+    assert bool(row["reliable"]) and row["note"] == ""
+    assert churn.sbg_reliability(projection.fits["all"], alive) is None
+
+
+def test_sbg_fitted_on_two_periods_or_few_churners_is_marked():
+    """Two calibration periods: the two parameters reproduce the data exactly, nothing
+    tests the model; six churners in all. Both reasons appear; a healthy series (the
+    paper's high-end segment) gives none."""
+    note = churn.sbg_reliability(churn.fit_sbg([40, 36, 34]))
+    assert note.startswith("unreliable: ")
+    assert "fitted on 2 periods (< 3 needed)" in note and "6 customers churned" in note
+    assert churn.sbg_reliability(churn.fit_sbg(HIGH_END[:8]), HIGH_END) is None
+
+
+def test_sbg_at_a_bound_is_marked():
+    note = churn.sbg_reliability(churn.fit_sbg([100, 40, 40, 40]))
+    assert note.startswith("unreliable: the fit is at bound")
+
+
+def test_sbg_that_loses_to_constant_churn_in_the_holdout_is_marked():
+    """Churn falls fast in the calibration periods (the sBG reads strong heterogeneity)
+    and then rises again: the constant-churn baseline (p = lost / exposure, by hand)
+    projects the holdout better, by more than the thresholds."""
+    alive = [1000, 800, 700, 650, 620, 600, 590, 520, 450, 380, 310, 240, 170]
+    fit = churn.fit_sbg(alive[:7])
+    assert fit.verdict_ == "converged"
+    p = (1000 - 590) / sum(alive[:6])
+    baseline = np.mean([abs(1000 * (1 - p) ** t / alive[t] - 1) for t in range(7, 13)])
+    model = np.mean([abs(fit.expected_alive(t) / alive[t] - 1) for t in range(7, 13)])
+    assert model > 1.5 * baseline and model - baseline > 0.02
+    note = churn.sbg_reliability(fit, alive)
+    assert note.startswith("unreliable: loses to a constant churn rate in the holdout")
+    assert churn.sbg_reliability(fit) is None  # without the holdout there is nothing to lose
+
+
+def test_sbg_projection_of_a_snapshot_cohort_is_marked():
+    """A snapshot-like export: of 60 customers who started in January 2025, the leavers
+    before the export are mostly missing, so only 3 churn in the 6 calibration months.
+    The fit is made and shown, but its figures are marked with the reason."""
+    ends = [None] * 52 + ["2025-03-10", "2025-05-03", "2025-06-20", "2025-09-02", "2025-10-11",
+                          "2025-11-05", "2025-12-15", "2025-12-20"]
+    frame = subs([(f"c{i}", "2025-01-01", end, 10.0) for i, end in enumerate(ends)])
+    projection = churn.sbg_projection(frame, 12, 6, by=None, as_of="2026-02-01")
+    row = projection.summary.iloc[0]
+    assert row["cohort_size"] == 60 and not row["reliable"]
+    assert row["note"].startswith("unreliable: ") and "3 customers churned" in row["note"]

@@ -50,7 +50,8 @@ Import everything from ``kpilib.churn``; the private modules are the layout:
   :func:`retention_matrix`;
 * ``_survival`` — :func:`customer_spells`, :func:`survival` (Kaplan–Meier, log-rank),
   :func:`tenure_survivors`, :func:`month_one_churn`;
-* ``_sbg`` — :func:`fit_sbg`, :class:`SBGFit`, :func:`sbg_projection`;
+* ``_sbg`` — :func:`fit_sbg`, :class:`SBGFit`, :func:`sbg_projection`, :func:`sbg_reliability`
+  and its :data:`SBG_RELIABILITY_THRESHOLDS`;
 * ``_headline`` — :func:`headline_metrics` for the monthly report.
 
 References
@@ -85,7 +86,14 @@ from kpilib.churn._rates import (
 
 # The sBG's optimiser module and verdict, reachable here for tests that stand in for the
 # optimiser (monkeypatch.setattr(kpilib.churn._opt, "minimize", ...)) or judge a stop.
-from kpilib.churn._sbg import SBGFit, SBGProjection, fit_sbg, sbg_projection
+from kpilib.churn._sbg import (
+    SBG_RELIABILITY_THRESHOLDS,
+    SBGFit,
+    SBGProjection,
+    fit_sbg,
+    sbg_projection,
+    sbg_reliability,
+)
 from kpilib.churn._sbg import _opt as _opt
 from kpilib.churn._sbg import _sbg_verdict as _sbg_verdict
 from kpilib.churn._sbg import _SBGData as _SBGData
@@ -105,6 +113,7 @@ __all__ = [
     "Mode",
     "PERIODS_PER_YEAR",
     "SAAS_MONTHLY_CHURN_BENCHMARK",
+    "SBG_RELIABILITY_THRESHOLDS",
     "SNAPSHOT_CHANCE",
     "SNAPSHOT_ZERO_PERIODS",
     "SBGFit",
@@ -122,6 +131,7 @@ __all__ = [
     "retention_matrix",
     "revenue_retention",
     "sbg_projection",
+    "sbg_reliability",
     "snapshot_note",
     "survival",
     "tenure_survivors",

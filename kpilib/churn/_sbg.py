@@ -23,7 +23,34 @@ from kpilib.data import column_list
 from kpilib.metrics import computes
 from kpilib.stats import delta_interval
 
-__all__ = ["SBGFit", "SBGProjection", "fit_sbg", "sbg_projection"]
+__all__ = ["SBG_RELIABILITY_THRESHOLDS", "SBGFit", "SBGProjection", "fit_sbg", "sbg_projection", "sbg_reliability"]
+
+#: Thresholds of the sBG verdict (see :func:`sbg_reliability`): figures from a fit are
+#: marked "unreliable" when
+#:
+#: * ``min_calibration_periods`` — it was fitted on fewer periods: with two periods the
+#:   two parameters reproduce the data exactly, so nothing tests the model; with one, only
+#:   α/(α+β) is identified. Three periods leave one degree of freedom.
+#: * ``min_churned`` — fewer customers churned in the calibration periods: the
+#:   heterogeneity (how churn falls with tenure) rests on a handful of events.
+#: * ``max_relative_interval_width`` — the 95 % interval of the mean churn α/(α+β) is
+#:   wider than this many times its value (2: the interval reaches 0 or spans ± the
+#:   estimate itself).
+#: * ``max_mape_ratio`` and ``min_mape_gap`` — on the holdout periods, the sBG's mean
+#:   absolute percentage error of the survivors exceeds the naive constant-churn
+#:   baseline's (p = lost / exposure of the calibration periods) by more than this factor
+#:   *and* by more than this many points (so two small errors are not called a loss).
+#:
+#: A verdict of "at bound" or "not converged" always marks the fit. "No heterogeneity"
+#: does not: the maximum is then the geometric model itself, whose constant churn and
+#: projection are well estimated (only α and β separately are not).
+SBG_RELIABILITY_THRESHOLDS: dict[str, float] = {
+    "min_calibration_periods": 3,
+    "min_churned": 10,
+    "max_relative_interval_width": 2.0,
+    "max_mape_ratio": 1.5,
+    "min_mape_gap": 0.02,
+}
 
 #: Bounds of (ln α, ln β) for the optimiser.
 _LOG_BOUNDS = (-10.0, 14.0)
@@ -426,6 +453,74 @@ def fit_sbg(alive: Sequence[float]) -> SBGFit:
     )
 
 
+def _holdout_mape(expected: np.ndarray, actual: np.ndarray) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        errors = np.abs(expected / actual - 1)
+    errors = errors[np.isfinite(errors)]
+    return float(errors.mean()) if len(errors) else float("nan")
+
+
+def _baseline_mape(fit: SBGFit, actual: Sequence[float]) -> float:
+    """Holdout MAPE of the naive constant-churn model fitted on the same calibration
+    periods: survivors ``alive[0] (1 − p)^t`` with p = lost / exposure."""
+    p, _, _ = _SBGData(np.asarray(fit.alive_, dtype=float)).geometric()
+    actual = np.asarray(actual, dtype=float)
+    t = np.arange(fit.n_periods_ + 1, len(actual))
+    return _holdout_mape(fit.alive_[0] * (1 - p) ** t, actual[t])
+
+
+def sbg_reliability(fit: SBGFit, actual: Sequence[float] | None = None) -> str | None:
+    """Whether figures from an sBG fit can be trusted: ``None``, or ``"unreliable: …"``
+    naming every reason (thresholds in :data:`SBG_RELIABILITY_THRESHOLDS`).
+
+    Parameters
+    ----------
+    fit : SBGFit
+        From :func:`fit_sbg`.
+    actual : sequence of float, optional
+        Alive counts for periods 0 … beyond the calibration periods (the holdout): the fit
+        is then also compared with the naive constant-churn baseline on them.
+
+    Returns
+    -------
+    str or None
+        The note, or None for a fit whose figures can be shown as they are.
+
+    Examples
+    --------
+    The paper's "high end" segment, years 1–7, is a healthy fit; two periods of a small
+    cohort are not:
+
+    >>> sbg_reliability(fit_sbg([1000, 869, 743, 653, 593, 551, 517, 491])) is None
+    True
+    >>> sbg_reliability(fit_sbg([40, 36, 34])).split("; ")
+    ['unreliable: fitted on 2 periods (< 3 needed)', '6 customers churned in the calibration periods (< 10 needed)']
+    """
+    limits = SBG_RELIABILITY_THRESHOLDS
+    reasons = []
+    if fit.verdict_ in ("at bound", "not converged"):
+        reasons.append(f"the fit is {fit.verdict_} ({fit.note_})")
+    if fit.n_periods_ < limits["min_calibration_periods"]:
+        reasons.append(f"fitted on {fit.n_periods_} period{'s' * (fit.n_periods_ != 1)} "
+                       f"(< {limits['min_calibration_periods']:g} needed)")
+    churned = float(fit.alive_[0] - fit.alive_[-1])
+    if churned < limits["min_churned"]:
+        reasons.append(f"{churned:g} customers churned in the calibration periods (< {limits['min_churned']:g} needed)")
+    low, high = fit.mean_churn_interval()
+    mean = fit.mean_churn_
+    width = limits["max_relative_interval_width"]
+    if not (np.isfinite(low) and np.isfinite(high)) or high - low > width * mean:
+        reasons.append(f"the 95% interval of mean churn ({low:.1%}–{high:.1%}) is wider than {width:g} times "
+                       f"its value ({mean:.1%})")
+    if actual is not None and len(actual) > fit.n_periods_ + 1:
+        actual = np.asarray(actual, dtype=float)
+        t = np.arange(fit.n_periods_ + 1, len(actual))
+        model, baseline = _holdout_mape(np.asarray(fit.expected_alive(t)), actual[t]), _baseline_mape(fit, actual)
+        if model > limits["max_mape_ratio"] * baseline and model - baseline > limits["min_mape_gap"]:
+            reasons.append(f"loses to a constant churn rate in the holdout (error {model:.1%} against {baseline:.1%})")
+    return f"unreliable: {'; '.join(reasons)}" if reasons else None
+
+
 @dataclass(eq=False)
 class SBGProjection:
     """sBG fits per segment on tenure survivors, made by :func:`sbg_projection`.
@@ -441,10 +536,13 @@ class SBGProjection:
         (E[θ], month-1 churn of a new customer) with ``mean_churn_ci_low``/``_high``,
         ``projected_survival`` and ``actual_survival`` at the last tenure,
         ``holdout_mape`` (mean absolute percentage error of the projected survivors over
-        the holdout months), ``converged`` (:attr:`SBGFit.converged_`; False typically
-        because α and β run to their bound: no heterogeneity in the data, a plain
-        geometric fits) and ``note`` (why a segment was skipped, or
-        :attr:`SBGFit.note_` of a fit that did not converge).
+        the holdout months), ``baseline_mape`` (the same for the naive constant-churn
+        model fitted on the calibration months), ``converged`` (:attr:`SBGFit.converged_`;
+        False typically because α and β run to their bound: no heterogeneity in the data,
+        a plain geometric fits), ``reliable`` (False when :func:`sbg_reliability` marks
+        the fit, NaN for a segment without a fit) and ``note``: ``"unreliable: …"`` with
+        the reasons for a fit not to be trusted, otherwise why a segment was skipped or
+        :attr:`SBGFit.note_` of a fit that did not converge (e.g. no heterogeneity).
     calibration : int
         Tenure periods fitted on.
     """
@@ -509,15 +607,17 @@ def sbg_projection(
         proj = fit.projection(periods, counts)
         hold = proj[~proj["calibration"]]
         low, high = fit.mean_churn_interval()
+        unreliable = sbg_reliability(fit, counts)
         rows.append({
             **row, "alpha": fit.alpha_, "beta": fit.beta_, "mean_churn": fit.mean_churn_,
             "mean_churn_ci_low": low, "mean_churn_ci_high": high,
             "projected_survival": float(fit.survival(periods)),
-            "holdout_mape": float((hold["expected"] / hold["actual"] - 1).abs().mean()) if len(hold) else np.nan,
-            "converged": fit.converged_, "note": fit.note_,
+            "holdout_mape": _holdout_mape(hold["expected"].to_numpy(), hold["actual"].to_numpy()),
+            "baseline_mape": _baseline_mape(fit, counts),
+            "converged": fit.converged_, "reliable": unreliable is None, "note": unreliable or fit.note_,
         })
     columns = ["segment", "cohort_size", "alpha", "beta", "mean_churn", "mean_churn_ci_low",
                "mean_churn_ci_high", "projected_survival", "actual_survival", "holdout_mape",
-               "converged", "note"]
+               "baseline_mape", "converged", "reliable", "note"]
     summary = pd.DataFrame(rows).reindex(columns=columns)
     return SBGProjection(alive=alive, fits=fits, summary=summary, calibration=calibration)
