@@ -178,7 +178,8 @@ def _top_n(
             with np.errstate(divide="ignore", invalid="ignore"):
                 summed[column] = function(summed)
         summed[key] = label
-        return pd.concat([keep, summed.reindex(columns=frame.columns)], ignore_index=True), ""
+        summed = summed[[c for c in frame.columns if c in summed.columns]]
+        return pd.concat([keep, summed], ignore_index=True).reindex(columns=frame.columns), ""
     return keep.reset_index(drop=True), f"top {top} of {len(totals)} {noun} by {measure or size.replace('_', ' ')}"
 
 
