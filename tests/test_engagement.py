@@ -402,21 +402,23 @@ def test_health_score_components_by_hand():
     subs = pd.DataFrame({"customer_id": ["a", "b", "c", "d"],
                          "start_at": ["2026-04-01", "2025-01-01", "2026-10-01", "2026-01-01"],
                          "end_at": [None, None, None, "2026-10-15"], "mrr": [99.0, 29.0, 399.0, 29.0]})
-    surveys = pd.DataFrame({"customer_id": ["a"], "ts": ["2026-09-01"], "survey": ["nps"], "score": [8]})
+    surveys = pd.DataFrame({"customer_id": ["a", "b"], "ts": ["2026-09-01", "2026-08-01"], "survey": ["nps", "nps"],
+                            "score": [8, 4]})
     weights = {"recency": 2, "breadth": 1, "nps": 1, "tenure": 1, "plan": 1}
     h = E.health_score(events, "2026-10", subscriptions=subs, surveys=surveys, weights=weights).set_index("customer_id")
     assert set(h.index) == {"a", "b", "c"}  # d churned before the end of October
+    assert h.attrs["dropped_components"] == {} and h.attrs["note"] is None
     a, b, c = h.loc["a"], h.loc["b"], h.loc["c"]
     assert a.recency == pytest.approx(1 - 0.5 / 30) and b.recency == pytest.approx(1 - 16 / 30)
     assert c.recency == 0 and c.active_days == 0
     assert (a.breadth, b.breadth, c.breadth) == (0.5, 0.5, 0.0)
-    assert a.nps == 0.8 and np.isnan(b.nps)
+    assert a.nps == 0.8 and b.nps == 0.4 and np.isnan(c.nps)
     assert (a.plan, b.plan, c.plan) == (0.5, 0.0, 1.0)
     assert b.tenure == 1.0 and a.tenure == 7 / 12  # 1 April to 1 November: 7 calendar months exactly
     expected_a = 100 * (2 * a.recency + 0.5 + 0.8 + a.tenure + 0.5) / 6
     assert a.score == pytest.approx(round(expected_a, 1))
-    expected_b = 100 * (2 * b.recency + 0.5 + 1 + 0) / 5  # no NPS answer: the other weights rescale
-    assert b.score == pytest.approx(round(expected_b, 1))
+    expected_c = 100 * (0 + 0 + 1 / 12 + 1) / 5  # no NPS answer: the other weights rescale
+    assert c.score == pytest.approx(round(expected_c, 1))
     assert E.health_score(events, "2026-10", subscriptions=subs).score.is_monotonic_increasing
     assert c.band == "at risk" and c.weakest == "recency"
     with pytest.raises(ValueError, match="unknown health-score component"):
@@ -475,7 +477,8 @@ def test_health_score_on_the_sample_is_validated_month_by_month(sample):
 
 def test_headline_metrics_feed_the_report(sample):
     h = E.headline_metrics(sample, "2026-10")
-    assert list(h.columns) == ["metric", "month", "value", "numerator", "denominator", "ci_low", "ci_high"]
+    assert list(h.columns) == ["metric", "month", "value", "numerator", "denominator", "ci_low", "ci_high", "note"]
+    assert h["note"].isna().all()  # the sample's health score validates (the AUC's verdict below)
     assert set(h.metric) == {"open_rate", "click_rate", "mau", "stickiness", "nps", "csat", "health_score_auc"}
     for metric, rows in h.groupby("metric"):
         assert sorted(rows.month) == ["2026-09", "2026-10"], metric
@@ -644,3 +647,79 @@ def test_each_formula_is_written_once_in_the_record():
         for path in record.computed_by:
             module, name = path.rsplit(".", 1)
             assert module == "kpilib.engagement" and hasattr(importlib.import_module(module), name), path
+
+
+# --------------------------------------------------------------------------- issue 11: health-score trust
+
+
+def test_a_component_without_variation_is_left_out_of_the_score_and_said():
+    """Three subscribers on one plan, all past 12 months of tenure, each sent two mails and
+    opening none: email, plan and tenure are the same for everyone. Kept in, they add the
+    same points to every score; they are left out, the weights of recency (.25) and
+    frequency (.20) rescale, and the note says which and why. By hand: recency
+    1 − days/30; frequency active days / 90th percentile of (3, 2, 1) = 2.8, capped at 1."""
+    days = {"a": ["2026-10-31", "2026-10-30", "2026-10-29"], "b": ["2026-10-21", "2026-10-20"], "c": ["2026-10-11"]}
+    events = pd.DataFrame([(cid, ts, "page_view") for cid, stamps in days.items() for ts in stamps],
+                          columns=["customer_id", "ts", "event"])
+    subs = pd.DataFrame({"customer_id": list("abc"), "start_at": ["2024-01-01"] * 3, "end_at": [None] * 3,
+                         "mrr": [49.0] * 3})
+    email = pd.DataFrame({"campaign": "news", "customer_id": [c for c in "abc" for _ in range(2)],
+                          "sent_at": ["2026-10-05", "2026-10-19"] * 3, "bounce": "none", "opened_at": None,
+                          "clicked_at": None, "unsubscribed_at": None, "complained_at": None})
+    h = E.health_score(events, "2026-10", subscriptions=subs, email=email).set_index("customer_id")
+    recency = {"a": 1 - 1 / 30, "b": 1 - 11 / 30, "c": 1 - 21 / 30}
+    frequency = {"a": 1.0, "b": 2 / 2.8, "c": 1 / 2.8}
+    for cid in "abc":
+        hand = 100 * (0.25 * recency[cid] + 0.20 * frequency[cid]) / 0.45
+        assert h.loc[cid, "score"] == pytest.approx(round(hand, 1)), cid
+    assert set(h.attrs["dropped_components"]) == {"email", "plan", "tenure", "breadth"}
+    assert h.attrs["dropped_components"]["email"] == "the same for every scored customer (0)"
+    assert h.attrs["weights"] == pytest.approx({"recency": 0.25 / 0.45, "frequency": 0.20 / 0.45})
+    assert h.attrs["note"].startswith("Left out of the score") and "email (the same for every" in h.attrs["note"]
+    assert not {"email", "plan", "tenure"} & set(h.columns)
+    # one customer opens a mail: email varies again and is kept
+    email.loc[0, "opened_at"] = "2026-10-06"
+    assert "email" in E.health_score(events, "2026-10", subscriptions=subs, email=email).columns
+
+
+def test_the_samples_health_score_validates_and_a_one_signal_score_is_marked(sample):
+    """On the saas sample the score of September against October's churn is not marked:
+    22 churners (≥ 10), an interval above 0.5, seven varying components. Scored on
+    recency alone it is one signal, not a health score: marked, with the reason."""
+    options = dict(subscriptions=sample.subscriptions, email=sample.email, surveys=sample.surveys)
+    v = E.validate_health_score(E.health_score(sample.events, "2026-09", **options), sample.subscriptions)
+    assert v.churned == 22 and v.auc_ci_low > 0.5 and len(v.informative_components) == 7
+    assert v.note is None and v.summary()["note"].isna().all()
+    single = E.health_score(sample.events, "2026-09", weights={"recency": 1}, **options)
+    marked = E.validate_health_score(single, sample.subscriptions)
+    assert marked.note == "unreliable: 1 component vary (recency; < 2 needed)"
+
+
+def test_an_auc_with_few_churners_or_an_interval_around_chance_is_marked():
+    """12 churners among 100 scored subscribers, their scores spread like the others':
+    the Hanley–McNeil interval (computed here from the AUC by hand) contains 0.5."""
+    ids = [f"c{i:03d}" for i in range(100)]
+    scores = pd.DataFrame({"customer_id": ids, "month": "2026-09", "score": np.arange(100.0),
+                           "recency": np.linspace(0, 1, 100), "frequency": np.linspace(1, 0, 100)})
+    churners = set(ids[4::8][:12])
+    subs = pd.DataFrame({"customer_id": ids, "start_at": "2025-01-01",
+                         "end_at": ["2026-10-10" if c in churners else None for c in ids], "mrr": 10.0})
+    v = E.validate_health_score(scores, subs)
+    q1, q2 = v.auc / (2 - v.auc), 2 * v.auc**2 / (1 + v.auc)
+    se = np.sqrt((v.auc * (1 - v.auc) + 11 * (q1 - v.auc**2) + 87 * (q2 - v.auc**2)) / (12 * 88))
+    assert v.auc - 1.96 * se < 0.5 < v.auc + 1.96 * se
+    assert v.churned == 12 and v.note.startswith("unreliable: the AUC's 95% interval")
+    assert "contains 0.5" in v.note and "component" not in v.note
+    few = E.validate_health_score(scores, subs.assign(end_at=[None] * 99 + ["2026-10-10"]))
+    assert few.note.startswith("unreliable: 1 subscriber churned (< 10 needed)")
+
+
+def test_a_marked_health_auc_reaches_the_report_card(sample):
+    h = E.headline_metrics(sample, "2026-10", health_weights={"recency": 1})
+    auc = h[h.metric == "health_score_auc"]
+    assert len(auc) == 2 and auc["note"].str.startswith("unreliable: 1 component vary").all()
+    assert h[h.metric != "health_score_auc"]["note"].isna().all()
+    from kpilib.report import record_headline
+
+    row = record_headline(h, month="2026-10").comparison.set_index("metric").loc["health_score_auc"]
+    assert row["note"].startswith("unreliable:") and row["significant"] is None

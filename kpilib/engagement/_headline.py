@@ -40,7 +40,10 @@ def headline_metrics(
     * ``nps`` — points, with the trinomial interval (``denominator`` = answers);
     * ``csat`` — a rate with counts;
     * ``health_score_auc`` — the score at the end of the month before against the churn
-      of the month (needs ``subscriptions``), with its Hanley–McNeil interval.
+      of the month (needs ``subscriptions``), with its Hanley–McNeil interval; its
+      ``note`` is ``"unreliable: …"`` when the validation cannot support the score (too
+      few churners, an interval containing 0.5, fewer than 2 varying components: see
+      :data:`HEALTH_RELIABILITY_THRESHOLDS`).
 
     Parameters
     ----------
@@ -59,7 +62,7 @@ def headline_metrics(
     -------
     pandas.DataFrame
         Columns ``metric``, ``month``, ``value``, ``numerator``, ``denominator``,
-        ``ci_low``, ``ci_high``.
+        ``ci_low``, ``ci_high`` and ``note`` (None, or ``"unreliable: …"``).
 
     Examples
     --------
@@ -83,9 +86,9 @@ def headline_metrics(
     labels = {p.to_timestamp(): str(p) for p in (previous, previous + 1)}
     rows: list[dict] = []
 
-    def add(metric, label, value, numerator=np.nan, denominator=np.nan, low=np.nan, high=np.nan):
+    def add(metric, label, value, numerator=np.nan, denominator=np.nan, low=np.nan, high=np.nan, note=None):
         rows.append({"metric": metric, "month": label, "value": float(value), "numerator": numerator,
-                     "denominator": denominator, "ci_low": low, "ci_high": high})
+                     "denominator": denominator, "ci_low": low, "ci_high": high, "note": note})
 
     if ds.email is not None:
         mail = email_metrics(ds.email, by="month", start=prev_start, end=this_end).set_index("month")
@@ -117,8 +120,10 @@ def headline_metrics(
         options = dict(email=ds.email, surveys=ds.surveys, weights=health_weights, activity_events=activity_events)
         backtest = health_score_backtest(events, ds.subscriptions, list(labels.values()), **options)
         for _, r in backtest.iterrows():
-            add("health_score_auc", r.month, r.auc, np.nan, r.churned + r.stayed, r.auc_ci_low, r.auc_ci_high)
-    out = pd.DataFrame(rows, columns=["metric", "month", "value", "numerator", "denominator", "ci_low", "ci_high"])
+            add("health_score_auc", r.month, r.auc, np.nan, r.churned + r.stayed, r.auc_ci_low, r.auc_ci_high,
+                r.note if isinstance(r.note, str) else None)
+    out = pd.DataFrame(rows, columns=["metric", "month", "value", "numerator", "denominator", "ci_low", "ci_high",
+                                      "note"]).astype({"note": object})
     order = {m: i for i, m in enumerate(["open_rate", "click_rate", "mau", "stickiness", "nps", "csat",
                                          "health_score_auc"])}
     return out.sort_values(["metric", "month"], key=lambda s: s.map(order) if s.name == "metric" else s,

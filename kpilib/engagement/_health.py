@@ -13,7 +13,7 @@ one spell. A customer churns when a spell ends; a same-instant plan change is no
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
@@ -51,6 +51,20 @@ DEFAULT_HEALTH_WEIGHTS: dict[str, float] = {
     "nps": 0.10,
     "plan": 0.10,
     "tenure": 0.10,
+}
+
+
+#: Thresholds of the health score's verdict (see :func:`validate_health_score`): an AUC
+#: is marked "unreliable" when fewer than ``min_churned`` scored subscribers churned (an
+#: AUC on a handful of churners swings by chance, and its Hanley–McNeil interval is then
+#: itself approximate), when its 95 % interval contains ``chance_auc`` (0.5: the score may
+#: rank churners no better than a coin), or when fewer than ``min_informative_components``
+#: components vary across the scored customers (one varying component is a single
+#: signal, e.g. recency alone, not a health score).
+HEALTH_RELIABILITY_THRESHOLDS: dict[str, float] = {
+    "min_churned": 10,
+    "chance_auc": 0.5,
+    "min_informative_components": 2,
 }
 
 
@@ -169,9 +183,11 @@ def health_score(
         One row per scored customer, lowest score first: ``customer_id``, ``month``, the
         raw inputs (``days_since_active``, ``active_days``, ``features_used``,
         ``mails_delivered``, ``latest_nps``, ``mrr``, ``tenure_months`` where available),
-        one 0–1 column per weighted component, ``score`` (0–100, one decimal), ``band``
-        and ``weakest`` (the component that costs the most points: largest
-        :math:`w_k (1 - c_k)`).
+        one 0–1 column per weighted component that enters the score, ``score`` (0–100,
+        one decimal), ``band`` and ``weakest`` (the component that costs the most points:
+        largest :math:`w_k (1 - c_k)`). ``attrs`` hold ``weights`` (the components that
+        entered the score, with their weights rescaled to sum to 1), ``dropped_components``
+        (component → why it was left out) and ``note`` (one sentence saying so, or None).
 
     Notes
     -----
@@ -181,6 +197,13 @@ def health_score(
     needs a delivered mail in the lookback, ``nps`` an answer in the last 365 days,
     ``plan`` and ``tenure`` the subscriptions table. The component formulas are in
     :data:`HEALTH_COMPONENTS`.
+
+    A component with no variation across the scored customers (the same value for
+    everyone — no email table in the lookback, every tenure capped at 12 months, one
+    plan — or no value for anyone) carries no information: it is left out of the score,
+    the remaining weights rescale, and ``attrs["note"]`` says which and why. (Kept in, it
+    only shifts every score by the same points — or, for customers who lack it, makes
+    scores tie at a few values.) When no component varies at all, nothing is dropped.
 
     Examples
     --------
@@ -251,6 +274,16 @@ def health_score(
     if not used:
         raise ValueError(f"none of the weighted components {list(w)} can be computed from the tables given")
     comp = components[list(used)]
+    varying = [k for k in used if comp[k].nunique(dropna=True) > 1]
+    dropped: dict[str, str] = {}
+    if varying:
+        for k in used:
+            if k not in varying:
+                values = comp[k].dropna().unique()
+                dropped[k] = (f"the same for every scored customer ({values[0]:.3g})" if len(values)
+                              else "no value for any scored customer")
+        used = {k: v for k, v in used.items() if k in varying}
+        comp = comp[varying]
     weight = pd.Series(used)
     available = comp.notna().mul(weight, axis=1).sum(axis=1)
     points = comp.fillna(0).mul(weight, axis=1).sum(axis=1)
@@ -262,7 +295,14 @@ def health_score(
     out["band"] = np.select([out.score < at_risk_below, out.score >= healthy_from], ["at risk", "healthy"], "watch")
     shortfall = (1 - comp).mul(weight, axis=1)
     out["weakest"] = shortfall.fillna(-1).idxmax(axis=1) if len(out) else pd.Series(dtype=object)
-    return out.sort_values(["score", "customer_id"]).reset_index(drop=True)
+    out = out.sort_values(["score", "customer_id"]).reset_index(drop=True)
+    total = sum(used.values())
+    out.attrs["weights"] = {k: v / total for k, v in used.items()}
+    out.attrs["dropped_components"] = dropped
+    out.attrs["note"] = ("Left out of the score, as they do not vary (no information): "
+                         + "; ".join(f"{k} ({why})" for k, why in dropped.items())
+                         + ". The other weights rescale.") if dropped else None
+    return out
 
 
 register(
@@ -360,6 +400,11 @@ class HealthScoreValidation:
         with a score at or below the threshold).
     outcomes : pandas.DataFrame
         Per scored subscriber: ``customer_id``, ``score``, ``churned``.
+    informative_components : list of str
+        The score's components that vary across the scored customers.
+    note : str or None
+        ``"unreliable: …"`` with every reason the validation cannot support the score
+        (thresholds in :data:`HEALTH_RELIABILITY_THRESHOLDS`), or None.
     """
 
     month: str
@@ -371,12 +416,14 @@ class HealthScoreValidation:
     lift: pd.DataFrame
     roc: pd.DataFrame
     outcomes: pd.DataFrame
+    informative_components: list[str] = field(default_factory=list)
+    note: str | None = None
 
     def summary(self) -> pd.DataFrame:
-        """One-row frame of the headline numbers."""
+        """One-row frame of the headline numbers (``note``: the verdict)."""
         return pd.DataFrame([{"month": self.month, "auc": self.auc, "auc_ci_low": self.auc_ci_low,
                               "auc_ci_high": self.auc_ci_high, "churned": self.churned,
-                              "stayed": self.stayed}])
+                              "stayed": self.stayed, "note": self.note}])
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_() + self.lift._repr_html_()
@@ -416,6 +463,12 @@ def validate_health_score(
     :func:`roc_auc` on the risk :math:`-h`, its interval with
     :func:`kpilib.stats.auc_interval` (Hanley–McNeil).
 
+    The verdict (:attr:`HealthScoreValidation.note`) is ``"unreliable: …"`` when fewer
+    than 10 scored subscribers churned, when the AUC's 95 % interval contains 0.5 (or the
+    AUC is undefined: nobody churned or nobody stayed), or when fewer than 2 of the
+    score's components vary across the scored customers (see
+    :data:`HEALTH_RELIABILITY_THRESHOLDS`). The example below, one churner, is marked.
+
     Examples
     --------
     >>> import pandas as pd
@@ -426,6 +479,8 @@ def validate_health_score(
     >>> v = validate_health_score(scores, subs, groups=3)
     >>> v.auc, v.churned, v.stayed
     (1.0, 1, 2)
+    >>> v.note.split("; ")[0]
+    'unreliable: 1 subscriber churned (< 10 needed)'
     """
     for column in ("customer_id", "month", "score"):
         if column not in scores.columns:
@@ -452,10 +507,31 @@ def validate_health_score(
     auc = roc_auc(y, -outcomes.score.to_numpy())
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     low, high = auc_interval(auc, n_pos, n_neg)
+    informative = [k for k in HEALTH_COMPONENTS if k in scores.columns and scores[k].nunique(dropna=True) > 1]
     return HealthScoreValidation(
         month=str(scored_month + 1), auc=auc, auc_ci_low=low, auc_ci_high=high, churned=n_pos,
         stayed=n_neg, lift=_lift_table(outcomes, groups), roc=_roc_curve(outcomes), outcomes=outcomes,
+        informative_components=informative, note=_health_verdict(auc, low, high, n_pos, n_neg, informative),
     )
+
+
+def _health_verdict(auc: float, low: float, high: float, churned: int, stayed: int,
+                    informative: Sequence[str]) -> str | None:
+    """``"unreliable: …"`` naming every reason of :data:`HEALTH_RELIABILITY_THRESHOLDS`, or None."""
+    limits = HEALTH_RELIABILITY_THRESHOLDS
+    reasons = []
+    if churned < limits["min_churned"]:
+        reasons.append(f"{churned} subscriber{'s' * (churned != 1)} churned (< {limits['min_churned']:g} needed)")
+    if not np.isfinite(auc):
+        reasons.append("the AUC is undefined (" + ("nobody churned" if not churned else "nobody stayed") + ")")
+    elif np.isfinite(low) and np.isfinite(high) and low <= limits["chance_auc"] <= high:
+        reasons.append(f"the AUC's 95% interval ({low:.2f}–{high:.2f}) contains {limits['chance_auc']:g}: "
+                       "no better than chance")
+    if len(informative) < limits["min_informative_components"]:
+        which = ", ".join(informative) or "none"
+        reasons.append(f"{len(informative)} component{'s' * (len(informative) != 1)} vary ({which}; "
+                       f"< {limits['min_informative_components']:g} needed)")
+    return f"unreliable: {'; '.join(reasons)}" if reasons else None
 
 
 def _lift_table(outcomes: pd.DataFrame, groups: int) -> pd.DataFrame:
@@ -517,7 +593,7 @@ def health_score_backtest(
     -------
     pandas.DataFrame
         Per outcome ``month``: ``auc``, ``auc_ci_low``, ``auc_ci_high``, ``churned``,
-        ``stayed``.
+        ``stayed`` and ``note`` (the verdict of :func:`validate_health_score`).
 
     Examples
     --------
@@ -535,5 +611,5 @@ def health_score_backtest(
         previous = str(pd.Period(month, freq="M") - 1)
         scores = health_score(events, previous, subscriptions=subscriptions, **score_options)
         rows.append(validate_health_score(scores, subscriptions, month=previous).summary())
-    columns = ["month", "auc", "auc_ci_low", "auc_ci_high", "churned", "stayed"]
+    columns = ["month", "auc", "auc_ci_low", "auc_ci_high", "churned", "stayed", "note"]
     return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
