@@ -9,6 +9,8 @@ a folder outside the repository.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import site
 import subprocess
 import sys
@@ -22,8 +24,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# The dependencies' data files (nbconvert's page templates) live under the test
+# environment's share/jupyter, which a .pth line cannot reach: point Jupyter at them.
+_ENV = {**os.environ, "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
+
+
 def _run(args: list, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                            env=_ENV)
     assert result.returncode == 0, f"{args} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
 
@@ -32,9 +40,13 @@ def _run(args: list, cwd: Path, timeout: int = 600) -> subprocess.CompletedProce
 def installed(tmp_path_factory) -> tuple[Path, Path]:
     """(python of a fresh venv with the kpilib wheel installed, a working folder outside the repo)."""
     tmp = tmp_path_factory.mktemp("packaging")
+    # build from a copy without build leftovers (a stale build/lib would be packaged too)
+    src = tmp / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", "build", "*.egg-info", "_bundle", "reports", ".venv", "__pycache__", ".pytest_cache"))
     wheels = tmp / "wheels"
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
-          "-w", wheels, ROOT], cwd=tmp)
+          "-w", wheels, src], cwd=tmp)
     wheel = next(wheels.glob("kpilib-*.whl"))
     env = tmp / "venv"
     venv.EnvBuilder(with_pip=False).create(env)
