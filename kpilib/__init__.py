@@ -1,18 +1,28 @@
 """kpilib — customer-journey KPIs with their definitions, intervals and a monthly report.
 
-The package is flat, one module per concern:
+Foundations, imported by everything above them:
 
-- :mod:`kpilib.data` — sources, the data contract, loading and :class:`DataError`
-- :mod:`kpilib.periods` — calendar months and UTC timestamps
-- :mod:`kpilib.stats` — intervals and tests shared by every domain
+- :mod:`kpilib.periods` — calendar periods, cut-offs and UTC timestamps
+- :mod:`kpilib.stats` — every interval and test
 - :mod:`kpilib.metrics` — the registry of metric definitions
-- :mod:`kpilib.glossary` — docs and the glossary notebook, rendered from the registry
+- :mod:`kpilib.deprecation` — old argument names kept for one release
+- :mod:`kpilib.bundle` — where the bundled notebooks and sample live
+
+Data: :mod:`kpilib.data` (sources, the contract, mapping, loading, :class:`DataError`) and
+:mod:`kpilib.spells` (subscription spells shared by churn and engagement).
+
+Domains, each a package of private modules behind one public namespace:
+
 - :mod:`kpilib.funnel` — funnel conversion and lead nurture
 - :mod:`kpilib.engagement` — email, active users, usage, NPS/CSAT/CES, health score
 - :mod:`kpilib.churn` — churn, revenue retention, cohorts, survival, sBG projection
-- :mod:`kpilib.plots` — every figure
-- :mod:`kpilib.report` — the monthly report (papermill + nbconvert)
-- :mod:`kpilib.synth` — the sample-data generator and its ground truth
+- :mod:`kpilib.clv` — RFM, BG/NBD family, Gamma–Gamma, customer value
+- :mod:`kpilib.marketing` — spend, CAC, ROAS/ROI, payback, attribution
+
+Presentation and running: :mod:`kpilib.plots` (every figure), :mod:`kpilib.glossary`
+(docs from the registry), :mod:`kpilib.sections` (what each notebook section needs),
+:mod:`kpilib.report` (the monthly report), :mod:`kpilib.synth` (the sample generator).
+See ``docs/architecture.md``.
 """
 
 import importlib
@@ -36,8 +46,8 @@ def _import_domains() -> None:
 _metrics.add_loader(_import_domains)
 
 _SUBMODULES = {
-    "churn", "clv", "data", "engagement", "funnel", "glossary", "marketing", "metrics", "periods",
-    "plots", "report", "stats", "synth",
+    "bundle", "churn", "clv", "data", "deprecation", "engagement", "funnel", "glossary", "marketing",
+    "metrics", "periods", "plots", "report", "sections", "spells", "stats", "synth",
 }
 
 
