@@ -61,8 +61,6 @@ def z_quantile(confidence: float) -> float:
     return float(_sps.norm.ppf(0.5 + confidence / 2))
 
 
-_z = z_quantile
-
 
 def wilson_interval(successes, trials, confidence: float = 0.95):
     r"""Wilson score interval for a binomial proportion (vectorised).
@@ -113,7 +111,7 @@ def wilson_interval(successes, trials, confidence: float = 0.95):
         raise ValueError("successes and trials must be non-negative")
     if np.any(x > n):
         raise ValueError("successes cannot exceed trials")
-    z = _z(confidence)
+    z = z_quantile(confidence)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = np.where(n > 0, x / n, np.nan)
         denom = 1 + z**2 / n
