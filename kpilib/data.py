@@ -42,6 +42,7 @@ __all__ = [
     "ContractOptions",
     "DataError",
     "Dataset",
+    "FunnelSettings",
     "NULL_LIKE_IDS",
     "RowRule",
     "TableMapping",
@@ -619,7 +620,9 @@ class Dataset:
     Build one with :func:`load_dataset`. Aggregations run where the tables live (DuckDB
     for files and DataFrames, the warehouse for a backend connection). ``notes`` lists
     what validation accepted but a reader should know (e.g. clicks counted as opens,
-    future times kept by ``allow_future``), one line each.
+    future times kept by ``allow_future``), one line each. ``funnel`` is the funnel the
+    source declares in its ``kpilib.toml`` (:class:`FunnelSettings`; all ``None`` without
+    one), which the funnel notebook and ``check`` use unless given steps explicitly.
     """
 
     customers: ibis.Table | None = None
@@ -631,6 +634,7 @@ class Dataset:
     spend: ibis.Table | None = None
     source: str = field(default="", compare=False)
     notes: list[str] = field(default_factory=list, compare=False)
+    funnel: FunnelSettings = field(default_factory=lambda: FunnelSettings(), compare=False)
 
     def tables(self) -> dict[str, ibis.Table]:
         """The tables present, by name."""
@@ -969,12 +973,52 @@ class TableMapping:
     columns: dict[str, str] = field(default_factory=dict)
 
 
+_FUNNEL_ORDERS = ("ordered", "strict", "any")
+
+
+@dataclass(frozen=True)
+class FunnelSettings:
+    """The funnel a source declares in its ``kpilib.toml``; ``None`` where it says nothing.
+
+    A source whose journey is not the built-in ``visit → signup → lead → mql → sql →
+    purchase`` (a shop: ``visit → add_to_cart → purchase``; a sales team: ``lead → mql →
+    sql → won``) names its steps once, and every funnel section of the notebooks, the
+    report and ``python -m kpilib check`` use them (a notebook parameter given
+    explicitly still wins; :func:`kpilib.funnel.funnel_settings` resolves the three)::
+
+        [funnel]
+        steps = ["lead", "mql", "sql", "won"]   # event names, in order (after [events] mapping)
+        window = "180D"                          # optional: conversion window from the first step
+        order = "ordered"                        # optional: ordered, strict or any
+
+    Attributes
+    ----------
+    steps : tuple of str or None
+        The funnel's event names in order (a name may repeat).
+    window : str or None
+        The conversion window, a duration such as ``"14D"`` or ``"36h"``.
+    order : {"ordered", "strict", "any"} or None
+        How the steps must follow each other (see :mod:`kpilib.funnel`).
+
+    Examples
+    --------
+    >>> FunnelSettings(steps=("mql", "sql", "won")).window is None
+    True
+    """
+
+    steps: tuple[str, ...] | None = None
+    window: str | None = None
+    order: str | None = None
+
+
 @dataclass(frozen=True)
 class SourceSettings:
-    """What a source folder's ``kpilib.toml`` says: contract options, table and event mapping.
+    """What a source folder's ``kpilib.toml`` says: contract options, table and event mapping,
+    and the source's funnel.
 
     ``events`` maps the source's event names to the contract's (``first_contact = "lead"``),
-    applied to ``events.event`` in the engine; unmapped names pass unchanged.
+    applied to ``events.event`` in the engine; unmapped names pass unchanged. ``funnel``
+    is the ``[funnel]`` table (:class:`FunnelSettings`), handed on as :attr:`Dataset.funnel`.
     """
 
     path: Path
@@ -982,6 +1026,7 @@ class SourceSettings:
     contract: ContractOptions = field(default_factory=ContractOptions)
     tables: dict[str, TableMapping] = field(default_factory=dict)
     events: dict[str, str] = field(default_factory=dict)
+    funnel: FunnelSettings = field(default_factory=FunnelSettings)
 
     def line_of(self, section: str, key: str | None = None) -> str:
         """``kpilib.toml, line N`` of ``key`` in ``[section]`` (or of the section header)."""
@@ -999,9 +1044,43 @@ class SourceSettings:
         return DataError(f"{self.line_of(section, key)}: {message}", table=table, fix=fix)
 
 
-_SETTINGS_SECTIONS = {"contract", "tables", "events"}
+_SETTINGS_SECTIONS = {"contract", "tables", "events", "funnel"}
 _CONTRACT_KEYS = {"as_of", "future_tolerance", "allow_future"}
 _TABLE_KEYS = {"file", "columns"}
+_FUNNEL_KEYS = ("steps", "window", "order")
+
+
+def _parse_funnel(raw: Any, settings: SourceSettings) -> FunnelSettings:
+    """The ``[funnel]`` table checked, each error naming its line."""
+    if not isinstance(raw, dict):
+        raise settings.error("funnel", None, "[funnel] must be a table", 'e.g. [funnel] then steps = ["lead", "won"]')
+    unknown = sorted(set(raw) - set(_FUNNEL_KEYS))
+    if unknown:
+        raise settings.error("funnel", unknown[0], f"unknown setting {unknown[0]} under [funnel]",
+                             f"The settings are {', '.join(_FUNNEL_KEYS)}")
+    steps = raw.get("steps")
+    if steps is not None and (not isinstance(steps, list) or not steps
+                              or not all(isinstance(s, str) and s.strip() for s in steps)):
+        raise settings.error("funnel", "steps", f"steps must be a non-empty list of event names, got {steps!r}",
+                             'e.g. steps = ["visit", "add_to_cart", "purchase"]', table="events")
+    window = raw.get("window")
+    if isinstance(window, int) and not isinstance(window, bool):
+        window = f"{window}D"  # a number is days, as everywhere in kpilib
+    if window is not None:
+        try:
+            bad = (not isinstance(window, str) or not re.search(r"[A-Za-z]", window)  # "14" would be 14 ns
+                   or not pd.Timedelta(window) > pd.Timedelta(0))
+        except ValueError:
+            bad = True
+        if bad:
+            raise settings.error("funnel", "window", f"window must be a positive duration, got {window!r}",
+                                 'e.g. window = "14D" (days) or "36h" (hours)')
+    order = raw.get("order")
+    if order is not None and order not in _FUNNEL_ORDERS:
+        raise settings.error("funnel", "order", f"order must be one of {', '.join(_FUNNEL_ORDERS)}, got {order!r}",
+                             'e.g. order = "ordered"')
+    return FunnelSettings(steps=tuple(s.strip() for s in steps) if steps is not None else None,
+                          window=window, order=order)
 
 
 def _parse_settings(path: Path) -> SourceSettings:
@@ -1058,7 +1137,8 @@ def _parse_settings(path: Path) -> SourceSettings:
         if not isinstance(ours, str) or not ours.strip():
             raise settings.error("events", theirs, "an event maps onto one event name",
                                  'e.g. first_contact = "lead"', table="events")
-    return replace(settings, contract=options, tables=tables, events=dict(events))
+    funnel = _parse_funnel(raw.get("funnel", {}), settings)
+    return replace(settings, contract=options, tables=tables, events=dict(events), funnel=funnel)
 
 
 def _read_settings(folder: Path) -> SourceSettings | None:
@@ -1175,7 +1255,8 @@ def _read_folder(folder: Path, validate: bool, settings: SourceSettings | None, 
             fix=f"A source folder holds files named like {', '.join(n + '.parquet' for n in TABLE_NAMES[:3])} …; "
             "python -m kpilib sample-data --out DIR writes an example",
         )
-    return Dataset(**tables, source=str(folder), notes=notes)
+    return Dataset(**tables, source=str(folder), notes=notes,
+                   funnel=settings.funnel if settings else FunnelSettings())
 
 
 def load_dataset(

@@ -7,6 +7,11 @@ needs: tables, optional columns (``"events.feature"``), and event names that mus
 ending in ``" if <parameter>"`` counts only when that parameter is set. Event names are
 checked when the section needs the events table.
 
+A parameter whose default comes from the source (:data:`FROM_SOURCE`) is resolved the way
+the notebook resolves it: the funnel notebook's ``steps``, ``window`` and ``order`` left
+``None`` are the source's ``kpilib.toml`` ``[funnel]`` settings, else the built-in funnel
+(:func:`kpilib.funnel.funnel_settings`), so ``check``, the report and the page agree.
+
 The same table drives
 
 * the notebooks: :func:`sections` (``kpilib.report.sections``) evaluates it once per
@@ -45,7 +50,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kpilib import funnel
+
 __all__ = [
+    "FROM_SOURCE",
     "NOTEBOOKS",
     "SECTION_MIMETYPE",
     "NotebookPlan",
@@ -69,6 +77,8 @@ _MAX_NAMES = 8
 _MAX_REASONS = 3
 #: The section that records a notebook's headline metrics: it runs only beside another.
 HEADLINE = "headline"
+#: Parameters a source may also set in its kpilib.toml, for the hint in a reason.
+_SETTING_OF = {"steps": "[funnel] steps"}
 
 
 @dataclass(frozen=True)
@@ -187,14 +197,31 @@ NOTEBOOKS: dict[str, tuple[Section, ...]] = {
 # --------------------------------------------------------------------------- parameters
 
 
+def _funnel_parameters(ds: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The funnel notebook's ``steps``, ``window``, ``order`` and ``landing_goal`` as it
+    resolves them: given, else the source's ``[funnel]``, else the defaults."""
+    chosen = funnel.funnel_settings(ds, steps=params.get("steps"), window=params.get("window"),
+                                    order=params.get("order"))
+    out = {**params, "steps": list(chosen.steps), "window": chosen.window, "order": chosen.order}
+    if not params.get("landing_goal"):
+        out["landing_goal"] = funnel.landing_goal(chosen.steps)
+    return out
+
+
+#: Notebook → how it fills the parameters it leaves ``None`` from the source.
+FROM_SOURCE: dict[str, Callable[[Any, Mapping[str, Any]], dict[str, Any]]] = {
+    "01_funnel": _funnel_parameters,
+}
+
+
 def notebook_parameters(path: str | Path) -> dict[str, Any]:
     """The default parameters of a notebook: the literals assigned in its ``parameters`` cell.
 
     Examples
     --------
     >>> from kpilib.report import default_notebooks_dir
-    >>> notebook_parameters(default_notebooks_dir() / "01_funnel.ipynb")["landing_goal"]
-    'signup'
+    >>> notebook_parameters(default_notebooks_dir() / "01_funnel.ipynb")["breakdown"]
+    'channel'
     """
     import nbformat
 
@@ -348,7 +375,8 @@ def _blocking_reason(section: Section, facts: _Facts, params: Mapping[str, Any]
         if absent_events:
             shown = ", ".join(have[:_MAX_NAMES]) + (" …" if len(have) > _MAX_NAMES else "")
             where = f" (it has {shown})" if have else " (it has none)"
-            fix = (f"set {source} to event names it has, or map yours onto them in kpilib.toml [events]"
+            setting = f" (or {_SETTING_OF[source]} in kpilib.toml)" if source in _SETTING_OF else ""
+            fix = (f"set {source}{setting} to event names it has, or map yours onto them in kpilib.toml [events]"
                    if source else "add them, or map your event names onto them in kpilib.toml [events]")
             return f"needs {listed} events in the events table{where}: {fix}", []
     return None, []
@@ -404,6 +432,8 @@ def evaluate(ds: Any, notebook: str, params: Mapping[str, Any] | None = None, *,
     if notebook not in NOTEBOOKS:
         raise KeyError(f"no sections are listed for notebook {notebook!r}; known: {', '.join(NOTEBOOKS)}")
     values = dict(params or {})
+    if notebook in FROM_SOURCE:
+        values = FROM_SOURCE[notebook](ds, values)
     facts = facts or _Facts(ds)
     plan = {}
     for section in NOTEBOOKS[notebook]:

@@ -357,15 +357,16 @@ def test_mql_count_uses_the_event_when_present_and_the_score_otherwise():
         ("c", 1, "signup"), ("c", 2, "signup"), ("c", 3, "visit"),  # never a lead
     ])
     weights = {"visit": 1, "lead": 10, "signup": 10}
-    counts = F.mql_count(scored, behaviour_points=weights, threshold=21)
+    options = F.MQLOptions(behaviour_points=weights, threshold=21)
+    counts = F.mql_count(scored, mql=options)
     assert counts.mql_method.unique().tolist() == ["score"]
     assert dict(zip(counts.month, counts.mql_count, strict=True)) == {"2026-01": 1, "2026-02": 1}
     explicit = pd.concat([scored, events_from([("c", 4, "mql")])])
-    counts = F.mql_count(explicit, behaviour_points=weights, threshold=21)
+    counts = F.mql_count(explicit, mql=options)
     assert counts.mql_method.tolist() == ["event"] and counts.mql_count.tolist() == [1]
     spend = pd.DataFrame({"date": ["2026-01-05", "2026-02-01", "2026-03-01"], "channel": "social",
                           "cost": [100.0, 50.0, 30.0]})
-    money = F.cost_per_mql(scored, spend, behaviour_points=weights, threshold=21)
+    money = F.cost_per_mql(scored, spend, mql=options)
     assert money.cost.tolist() == [100.0, 50.0, 30.0]
     assert money.mql_count.tolist() == [1, 1, 0]
     assert money.cost_per_mql.tolist()[:2] == [100.0, 50.0] and np.isnan(money.cost_per_mql[2])
@@ -377,17 +378,17 @@ def test_lead_score_is_the_sum_of_its_shown_parts():
     customers = pd.DataFrame({"customer_id": ["a", "b"], "signup_at": [DAY0, DAY0],
                               "channel": ["email", "social"], "segment": ["smb", "enterprise"],
                               "plan": ["pro", "basic"]})
-    scores = F.lead_score(events, customers, behaviour_points={"visit": 2, "share": 5},
-                          profile_points={"segment": {"enterprise": 20}, "plan": {"pro": 7}},
-                          threshold=15, as_of=DAY0 + pd.Timedelta(days=10)).to_pandas()
+    options = F.MQLOptions(behaviour_points={"visit": 2, "share": 5},
+                           profile_points={"segment": {"enterprise": 20}, "plan": {"pro": 7}}, threshold=15)
+    scores = F.lead_score(events, customers, mql=options, as_of=DAY0 + pd.Timedelta(days=10)).to_pandas()
     a, b = scores.set_index("customer_id").loc[["a", "b"]].itertuples()
     assert (a.points_visit, a.points_share, a.behaviour_points, a.profile_points, a.score) == (4, 5, 9, 7, 16)
     assert (b.points_visit, b.profile_points, b.score) == (2, 20, 22)
     assert a.is_mql and b.is_mql
     with pytest.raises(DataError, match="customers"):
-        F.lead_score(events, profile_points={"segment": {"enterprise": 1}})
+        F.lead_score(events, mql=F.MQLOptions(profile_points={"segment": {"enterprise": 1}}))
     with pytest.raises(DataError, match="tier"):
-        F.lead_score(events, customers, profile_points={"tier": {"gold": 1}})
+        F.lead_score(events, customers, mql=F.MQLOptions(profile_points={"tier": {"gold": 1}}))
 
 
 def test_new_lead_score_profile_scores_at_month_end():
@@ -396,8 +397,8 @@ def test_new_lead_score_profile_scores_at_month_end():
         ("b", 10, "lead"), ("b", 11, "share"),
         ("c", 40, "lead"),
     ])
-    profile = F.new_lead_score_profile(events, behaviour_points={"lead": 10, "visit": 1, "share": 5},
-                                       threshold=12)
+    profile = F.new_lead_score_profile(
+        events, mql=F.MQLOptions(behaviour_points={"lead": 10, "visit": 1, "share": 5}, threshold=12))
     jan, feb = profile.itertuples()
     assert (jan.month, jan.leads, jan.median_score, jan.mean_score) == ("2026-01", 2, 13.0, 13.0)
     assert (jan.numerator, jan.denominator, jan.rate) == (1, 2, 0.5)
@@ -558,3 +559,59 @@ def test_funnel_recovers_the_generators_step_probabilities(generated):
     assert len(table) == 25
     assert np.all((low <= expected) & (expected <= high)), table.assign(expected=expected)
     assert (table.users_window_open == 0).all()
+
+
+# --- the source's funnel (kpilib.toml [funnel]) ------------------------------------------
+
+CRM_SETTINGS = '[funnel]\nsteps = ["lead", "mql", "sql", "won"]\nwindow = "60D"\n'
+
+
+def crm_source(folder, settings: str = CRM_SETTINGS):
+    """A CRM export in a folder: five leads, by hand (days after 2026-01-01)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [
+        ("a", 0, "lead"), ("a", 5, "mql"), ("a", 20, "sql"), ("a", 50, "won"),  # won on day 50: inside 60D
+        ("b", 1, "lead"), ("b", 3, "mql"), ("b", 70, "sql"),  # sql after the 60-day window
+        ("c", 2, "lead"), ("c", 4, "sql"), ("c", 6, "mql"), ("c", 8, "sql"),  # sql before mql is skipped
+        ("d", 3, "lead"),
+        ("e", 4, "mql"),  # never a lead: never enters
+    ]
+    events_from(rows).to_csv(folder / "events.csv", index=False)
+    (folder / "kpilib.toml").write_text(settings, encoding="utf-8")
+    return folder
+
+
+def test_a_source_declares_its_funnel_and_gets_it(tmp_path):
+    from kpilib import load_dataset
+
+    ds = load_dataset(crm_source(tmp_path / "crm"))
+    assert ds.funnel.steps == ("lead", "mql", "sql", "won") and ds.funnel.window == "60D"
+    chosen = F.funnel_settings(ds)
+    assert (chosen.steps, chosen.window, chosen.order) == (("lead", "mql", "sql", "won"), "60D", "ordered")
+    table = F.funnel(ds.events, chosen.steps, window=chosen.window, order=chosen.order, as_of="2026-12-31")
+    # by hand: 4 leads (a b c d); mql a b c; sql a (day 20) and c (day 8, after its mql); won a
+    assert table.step.tolist() == ["lead", "mql", "sql", "won"]
+    assert table.users.tolist() == [4, 3, 2, 1]
+    # the built-in 14-day window would lose a's sql (day 20) and won (day 50)
+    short = F.funnel(ds.events, chosen.steps, window=F.DEFAULT_WINDOW, as_of="2026-12-31")
+    assert short.users.tolist() == [4, 3, 1, 0]
+    # order from the settings too: strict breaks c (an sql before its mql lies between lead and mql)
+    strict_ds = load_dataset(crm_source(tmp_path / "strict", CRM_SETTINGS + 'order = "strict"\n'))
+    strict = F.funnel_settings(strict_ds)
+    assert strict.order == "strict"
+    assert F.funnel(strict_ds.events, strict.steps, window=strict.window, order=strict.order,
+                    as_of="2026-12-31").users.tolist() == [4, 2, 1, 1]
+
+
+def test_funnel_settings_given_then_the_sources_then_the_defaults():
+    from kpilib.data import FunnelSettings
+
+    declared = FunnelSettings(steps=("lead", "won"), window="90D", order="any")
+    assert F.funnel_settings(declared, steps=["visit", "signup"]) == FunnelSettings(("visit", "signup"), "90D", "any")
+    assert F.funnel_settings(declared, window="7D", order="strict") == FunnelSettings(("lead", "won"), "7D", "strict")
+    assert F.funnel_settings(declared, steps=[], window="") == declared  # empty is "not given", as in a notebook
+    assert F.funnel_settings(None) == FunnelSettings(F.DEFAULT_STEPS, "14D", "ordered")
+    assert F.funnel_settings(FunnelSettings(window="30D")).steps == F.DEFAULT_STEPS
+    assert F.landing_goal(("visit", "add_to_cart", "purchase")) == "add_to_cart"
+    with pytest.raises(ValueError, match="list of event names"):
+        F.funnel_settings(declared, steps="lead")

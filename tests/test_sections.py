@@ -7,6 +7,7 @@ running a notebook (``tests/test_report_sources.py`` runs the report end to end 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -171,7 +172,8 @@ def test_sections_follow_the_parameters(full, defaults):
     plan = ks.evaluate(ds, "01_funnel", crm)
     assert plan["funnel"].reason == (
         "needs won events in the events table (it has feature_use, lead, mql, page_view, purchase, share, "
-        "signup, sql …): set steps to event names it has, or map yours onto them in kpilib.toml [events]")
+        "signup, sql …): set steps (or [funnel] steps in kpilib.toml) to event names it has, or map yours onto "
+        "them in kpilib.toml [events]")
     assert plan["lead_score"].reason == "needs column segment in the customers table: add it to the source"
     assert not plan["by_group"].runs  # country is on customers, but the steps are not all there
     assert ks.evaluate(full, "01_funnel", {**crm, "steps": ["lead", "mql"]})["by_group"].runs
@@ -182,7 +184,7 @@ def test_sections_follow_the_parameters(full, defaults):
                        )["time_to_value"].reason == "needs column feature in the events table: add it to the source"
     churn = ks.evaluate(without(full, "events"), "03_churn", {**defaults["03_churn"], "activity": "orders"})
     assert churn["cohort_retention"].runs  # orders define activity: no event names needed
-    with pytest.raises(KeyError, match="steps"):
+    with pytest.raises(KeyError, match="breakdown"):  # steps default to the source's, breakdown does not
         ks.evaluate(full, "01_funnel", {})
 
 
@@ -330,3 +332,36 @@ def test_sections_module_has_no_notebook_dependency():
     source = Path(ks.__file__).read_text()
     head = source[: source.index("__all__")]
     assert "import nbformat" not in head and "lifetimes" not in head
+
+
+# --------------------------------------------------------------------------- the source's funnel
+
+
+@pytest.fixture(scope="module", params=["ecommerce", "b2b-leads"])
+def profile_sample(request, tmp_path_factory) -> tuple[str, Path]:
+    folder = tmp_path_factory.mktemp(request.param)
+    kpilib.synth.write_sample(folder, profile=request.param, customers=300, seed=3)
+    return request.param, folder
+
+
+def test_a_profiles_funnel_sections_run_with_the_notebooks_defaults(profile_sample, defaults):
+    profile, folder = profile_sample
+    ds = kpilib.load_dataset(folder)
+    truth = json.loads((folder / "truth.json").read_text())
+    steps = [truth["funnel"]["entry"], *truth["funnel"]["steps"]]
+    assert list(ds.funnel.steps) == steps  # the sample declares its own funnel
+    params = defaults["01_funnel"]
+    assert params["steps"] is None and params["window"] is None  # the notebook leaves them to the source
+    plan = ks.evaluate(ds, "01_funnel", params)
+    runs = {name for name, status in plan.items() if status.runs}
+    assert {"funnel", "by_group", "ab_comparison", "time_to_convert"} <= runs, plan
+    if profile == "ecommerce":
+        assert plan["landing_pages"].runs  # goal: the funnel's second step, add_to_cart
+    # the same steps the notebook computes with; without the settings, the built-in ones are missing
+    assert ks.FROM_SOURCE["01_funnel"](ds, params)["steps"] == steps
+    bare = replace(ds, funnel=kpilib.data.FunnelSettings())
+    assert not ks.evaluate(bare, "01_funnel", params)["funnel"].runs
+    # an explicit parameter still wins over the source's
+    assert not ks.evaluate(ds, "01_funnel", {**params, "steps": ["visit", "signup"]})["funnel"].runs
+    lines = ks.check_lines(ds, {"01_funnel": params})
+    assert "  runs     The funnel of the month" in lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -199,3 +200,50 @@ def test_long_numeric_ids_under_another_name_stay_exact(tmp_path):
     orders = load_dataset(folder).orders.execute()
     assert orders.customer_id.tolist() == ["10000000000000000001", "10000000000000000002"]
     assert orders.amount.tolist() == [5.0, 7.0]
+
+
+# --------------------------------------------------------------------------- [funnel]
+
+FUNNEL_EVENTS = "customer_id,ts,event\na,2026-01-01,lead\na,2026-01-05,won\n"
+
+
+@pytest.mark.parametrize(
+    ("funnel", "line", "says"),
+    [
+        ('steps = "lead"', 2, "steps must be a non-empty list of event names"),
+        ("steps = []", 2, "steps must be a non-empty list of event names"),
+        ('steps = ["lead", 3]', 2, "steps must be a non-empty list of event names"),
+        ('steps = ["lead", "won"]\nwindow = "soon"', 3, "window must be a positive duration, got 'soon'"),
+        ('steps = ["lead", "won"]\nwindow = "14"', 3, "window must be a positive duration"),
+        ('steps = ["lead", "won"]\nwindow = "-2D"', 3, "window must be a positive duration"),
+        ('steps = ["lead", "won"]\n\norder = "random"', 4, "order must be one of ordered, strict, any"),
+        ('stepz = ["lead", "won"]', 2, "unknown setting stepz under [funnel]"),
+    ],
+)
+def test_funnel_settings_errors_name_the_line(tmp_path, funnel, line, says):
+    (tmp_path / "events.csv").write_text(FUNNEL_EVENTS)
+    (tmp_path / "kpilib.toml").write_text(f"[funnel]\n{funnel}\n")
+    with pytest.raises(DataError) as info:
+        load_dataset(tmp_path)
+    assert says in str(info.value)
+    assert f"kpilib.toml, line {line} ([funnel]" in str(info.value)
+
+
+def test_funnel_settings_are_read_beside_the_mapping(tmp_path):
+    (tmp_path / "crm.csv").write_text("lead_id,at,stage\na,2026-01-01,created\na,2026-01-05,closed_won\n")
+    (tmp_path / "kpilib.toml").write_text(
+        '[tables.events]\nfile = "crm.csv"\n[tables.events.columns]\ncustomer_id = "lead_id"\nts = "at"\n'
+        'event = "stage"\n\n[events]\ncreated = "lead"\nclosed_won = "won"\n\n'
+        '[funnel]\nsteps = ["lead", "won"]  # after the [events] mapping\nwindow = 30\n'
+    )
+    ds = load_dataset(tmp_path)
+    assert (ds.funnel.steps, ds.funnel.window, ds.funnel.order) == (("lead", "won"), "30D", None)
+    assert sorted(ds.events.execute().event) == ["lead", "won"]
+
+
+def test_sources_without_settings_declare_no_funnel(small_sample):
+    from kpilib.data import FunnelSettings
+
+    assert load_dataset(small_sample).funnel == FunnelSettings()
+    frames = load_dataset({"events": pd.read_csv(io.StringIO(FUNNEL_EVENTS))})
+    assert frames.funnel.steps is None

@@ -369,9 +369,11 @@ def test_each_profile_is_deterministic_and_passes_the_contract(tmp_path, profile
     assert files_a == _files(b)
     assert truth["profile"] == profile
     assert set(truth["tables"]) <= set(synth.TABLES)
-    assert sorted(files_a) == sorted([f"{t}.parquet" for t in truth["tables"]] + ["truth.json"])
+    settings = ["kpilib.toml"] if synth.profile_settings(profile) else []
+    assert sorted(files_a) == sorted([f"{t}.parquet" for t in truth["tables"]] + ["truth.json", *settings])
     for name in files_a:
-        assert files_a[name] != files_c[name], name
+        if name != "kpilib.toml":  # the settings are the profile's, not the seed's
+            assert files_a[name] != files_c[name], name
     dataset = load_dataset(a)  # every rule of the contract, the default as-of (now) included
     counts = dataset.row_counts().set_index("table")
     for name in synth.TABLES:
@@ -413,6 +415,32 @@ def test_a_profile_written_over_another_leaves_no_foreign_table(tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "mine"
     assert json.loads((tmp_path / "truth.json").read_text())["profile"] == "ecommerce"
     assert pd.read_parquet(tmp_path / "customers.parquet").shape[0] == truth["realized"]["customers"]
+
+
+@pytest.mark.parametrize("profile", synth.PROFILES)
+def test_a_profile_declares_the_funnel_its_truth_describes(tmp_path, profile):
+    from kpilib import load_dataset
+
+    truth = synth.write_sample(tmp_path, profile=profile, customers=30, seed=1)
+    declared = load_dataset(tmp_path).funnel
+    if profile == "saas":  # the built-in funnel is the saas one: nothing to declare
+        assert not (tmp_path / "kpilib.toml").exists() and declared.steps is None
+        from kpilib.funnel import DEFAULT_STEPS
+
+        assert ["visit", *truth["funnel"]["steps"]] == list(DEFAULT_STEPS)
+    else:
+        assert list(declared.steps) == [truth["funnel"]["entry"], *truth["funnel"]["steps"]]
+        assert declared.window is not None
+
+
+def test_a_profile_without_settings_removes_only_the_settings_a_sample_wrote(tmp_path):
+    synth.write_sample(tmp_path, profile="b2b-leads", customers=30, seed=1)
+    assert (tmp_path / "kpilib.toml").read_text().startswith(synth.SETTINGS_MARKER)
+    synth.write_sample(tmp_path, profile="saas", customers=30, seed=1)
+    assert not (tmp_path / "kpilib.toml").exists()  # the leads' funnel is not this company's
+    (tmp_path / "kpilib.toml").write_text('[contract]\nallow_future = true\n')
+    synth.write_sample(tmp_path, profile="saas", customers=30, seed=1)
+    assert (tmp_path / "kpilib.toml").read_text() == '[contract]\nallow_future = true\n'  # the user's own
 
 
 # --- ecommerce ----------------------------------------------------------------------------

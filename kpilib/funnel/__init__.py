@@ -19,6 +19,9 @@ Where things are
   :func:`landing_page_conversion`, :func:`describe_funnel`
 * ``_ab`` — :func:`ab_comparison`
 * ``_options`` — :class:`MQLOptions` and the default lead-score points
+* ``_settings`` — :func:`funnel_settings`: the steps, window and order to use (given,
+  else the source's ``kpilib.toml`` ``[funnel]``, else :data:`DEFAULT_STEPS` …);
+  :func:`landing_goal`, the landing pages' default goal
 * ``_leads`` — :func:`new_leads`, :func:`reopened_leads`, :func:`lead_score`,
   :func:`mql_count`, :func:`cost_per_mql`, :func:`new_lead_score_profile`,
   :func:`sales_cycle_length`, :func:`nurture_summary`
@@ -27,7 +30,9 @@ Where things are
 
 How a user moves through a funnel
 ---------------------------------
-``steps`` is a list of event names, e.g. ``["visit", "signup", "purchase"]``.
+``steps`` is a list of event names, e.g. ``["visit", "signup", "purchase"]``. A source
+declares its own once, under ``[funnel]`` in its ``kpilib.toml`` (``steps``, and optionally
+``window`` and ``order``); :func:`funnel_settings` picks what to use.
 
 * **Entry.** A user enters at their *first* step-1 event whose time is in
   ``[start, end)``. The conversion window runs from that event for ``window``
@@ -71,6 +76,7 @@ from kpilib.funnel._leads import (
     sales_cycle_length,
 )
 from kpilib.funnel._options import DEFAULT_BEHAVIOUR_POINTS, DEFAULT_MQL_THRESHOLD, MQLOptions
+from kpilib.funnel._settings import DEFAULT_ORDER, DEFAULT_STEPS, DEFAULT_WINDOW, funnel_settings, landing_goal
 from kpilib.funnel._steps import Order, WindowLike  # noqa: F401  (type aliases, importable as before)
 from kpilib.funnel._steps import (
     TimeToConvert,
@@ -87,6 +93,9 @@ from kpilib.periods import TimeLike  # noqa: F401  (importable from here as befo
 __all__ = [
     "DEFAULT_BEHAVIOUR_POINTS",
     "DEFAULT_MQL_THRESHOLD",
+    "DEFAULT_ORDER",
+    "DEFAULT_STEPS",
+    "DEFAULT_WINDOW",
     "MQLOptions",
     "TimeToConvert",
     "ab_comparison",
@@ -95,8 +104,10 @@ __all__ = [
     "describe_funnel",
     "drop_off",
     "funnel",
+    "funnel_settings",
     "funnel_users",
     "headline_metrics",
+    "landing_goal",
     "landing_page_conversion",
     "lead_score",
     "mql_count",

@@ -26,6 +26,11 @@ profile           tables (optional columns)                          default siz
                   No orders, subscriptions, email or surveys.
 ================  ================================================  =====================
 
+``ecommerce`` and ``b2b-leads`` also write a ``kpilib.toml`` declaring their funnel
+(``[funnel] steps`` and ``window``, see :class:`kpilib.data.FunnelSettings`), so the funnel
+notebook and ``python -m kpilib check`` follow their journeys without parameters; ``saas``
+uses the built-in funnel and writes none.
+
 ``truth["profile"]`` names the profile and ``truth["tables"]`` lists the tables written;
 a table that is not listed is not written at all (no empty file), and
 ``truth["tables_left_out"]`` says why. In every profile ``truth["funnel"]["steps"]``
@@ -78,9 +83,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from kpilib.data import SETTINGS_FILE
 from kpilib.synth import _b2b, _ecommerce, _saas
 
-__all__ = ["CHUNK_PERSONS", "PROFILES", "TABLES", "generate_sample", "write_sample"]
+__all__ = ["CHUNK_PERSONS", "PROFILES", "SETTINGS_MARKER", "TABLES", "generate_sample", "profile_settings",
+           "write_sample"]
 
 #: Persons (visitors) simulated per chunk; the output depends on it.
 CHUNK_PERSONS = 100_000
@@ -92,6 +99,28 @@ _MODULES = {"saas": _saas, "ecommerce": _ecommerce, "b2b-leads": _b2b}
 
 #: The sample companies :func:`generate_sample` and :func:`write_sample` can simulate.
 PROFILES = tuple(_MODULES)  # ("saas", "ecommerce", "b2b-leads")
+
+#: The first line of a ``kpilib.toml`` written by :func:`write_sample`; a later sample of a
+#: profile without settings removes only a file that starts with it.
+SETTINGS_MARKER = "# Written by python -m kpilib sample-data"
+
+
+def profile_settings(profile: str) -> str | None:
+    """The ``kpilib.toml`` a profile writes beside its tables, or None (``saas``).
+
+    Examples
+    --------
+    >>> print(profile_settings("b2b-leads"))
+    # Written by python -m kpilib sample-data (profile b2b-leads): the funnel of this company.
+    [funnel]
+    steps = ["lead", "mql", "sql", "won"]
+    window = "180D"
+    <BLANKLINE>
+    >>> profile_settings("saas") is None
+    True
+    """
+    text = getattr(_module(profile), "SETTINGS", None)
+    return None if text is None else f"{SETTINGS_MARKER} (profile {profile}): the funnel of this company.\n{text}"
 
 
 def _module(profile: str):
@@ -200,7 +229,8 @@ def write_sample(
         Folder to write to (created if missing). Existing files of the same names are
         replaced, and a ``<table>.parquet`` of a contract table the profile does not
         write (say ``subscriptions.parquet`` left by a ``saas`` sample) is removed, so the
-        folder never mixes two companies.
+        folder never mixes two companies; so is a ``kpilib.toml`` an earlier sample wrote
+        (:data:`SETTINGS_MARKER`) when this profile writes none.
     profile, customers, seed, start, end
         As in :func:`generate_sample`; keyword-only.
 
@@ -219,8 +249,8 @@ def write_sample(
     ...     leads = sorted(p.name for p in Path(folder).iterdir())
     >>> saas[:3]
     ['customers.parquet', 'email.parquet', 'events.parquet']
-    >>> leads  # written over the saas sample: its other tables are gone
-    ['customers.parquet', 'events.parquet', 'spend.parquet', 'truth.json']
+    >>> leads  # written over the saas sample: its other tables are gone; the funnel is declared
+    ['customers.parquet', 'events.parquet', 'kpilib.toml', 'spend.parquet', 'truth.json']
     """
     schemas = _module(profile).SCHEMAS
     folder = Path(out)
@@ -244,11 +274,18 @@ def write_sample(
             for writer in writers.values():
                 writer.close()
         (staging / "truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
+        settings = profile_settings(profile)
+        if settings is not None:
+            (staging / SETTINGS_FILE).write_text(settings, encoding="utf-8")
         for path in sorted(staging.iterdir()):
             os.replace(path, folder / path.name)
         for name in TABLES:
             if name not in schemas:
                 (folder / f"{name}.parquet").unlink(missing_ok=True)
+        old_settings = folder / SETTINGS_FILE
+        if settings is None and old_settings.is_file() and old_settings.read_text(
+                encoding="utf-8", errors="replace").startswith(SETTINGS_MARKER):
+            old_settings.unlink()  # a previous profile's funnel, not this company's
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return truth

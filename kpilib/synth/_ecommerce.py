@@ -71,6 +71,14 @@ DEFAULT_CUSTOMERS = 5000
 
 CHANNELS = ("paid_search", "social", "affiliate", "organic", "direct", "email")
 EVENTS = ("visit", "page_view", "add_to_cart", "purchase")
+#: The ``kpilib.toml`` written beside the tables: the shop's funnel, so the funnel notebook
+#: and ``check`` use it without parameters. The window is a month: a buyer's first purchase
+#: comes within 30 days of the first visit ~95 % of the time (a browse-only session is cheap).
+SETTINGS = """\
+[funnel]
+steps = ["visit", "add_to_cart", "purchase"]
+window = "30D"
+"""
 CATEGORIES = (
     "dresses", "tops", "knitwear", "jeans", "trousers", "skirts", "jackets", "coats",
     "shoes", "sneakers", "boots", "bags", "belts", "hats", "scarves", "jewelry", "watches",
