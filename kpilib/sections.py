@@ -9,8 +9,9 @@ checked when the section needs the events table.
 
 A parameter whose default comes from the source (:data:`FROM_SOURCE`) is resolved the way
 the notebook resolves it: the funnel notebook's ``steps``, ``window`` and ``order`` left
-``None`` are the source's ``kpilib.toml`` ``[funnel]`` settings, else the built-in funnel
-(:func:`kpilib.funnel.funnel_settings`), so ``check``, the report and the page agree.
+empty (their defaults) are the source's ``kpilib.toml`` ``[funnel]`` settings, else the
+built-in funnel (:func:`kpilib.funnel.funnel_settings`), and an empty ``landing_goal`` is
+the funnel's second step, so ``check``, the report and the page agree.
 
 The same table drives
 
@@ -208,7 +209,7 @@ def _funnel_parameters(ds: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-#: Notebook → how it fills the parameters it leaves ``None`` from the source.
+#: Notebook → how it fills the parameters it leaves empty from the source.
 FROM_SOURCE: dict[str, Callable[[Any, Mapping[str, Any]], dict[str, Any]]] = {
     "01_funnel": _funnel_parameters,
 }

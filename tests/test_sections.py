@@ -351,7 +351,7 @@ def test_a_profiles_funnel_sections_run_with_the_notebooks_defaults(profile_samp
     steps = [truth["funnel"]["entry"], *truth["funnel"]["steps"]]
     assert list(ds.funnel.steps) == steps  # the sample declares its own funnel
     params = defaults["01_funnel"]
-    assert params["steps"] is None and params["window"] is None  # the notebook leaves them to the source
+    assert params["steps"] == [] and params["window"] == ""  # the notebook leaves them to the source
     plan = ks.evaluate(ds, "01_funnel", params)
     runs = {name for name, status in plan.items() if status.runs}
     assert {"funnel", "by_group", "ab_comparison", "time_to_convert"} <= runs, plan
