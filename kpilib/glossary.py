@@ -186,6 +186,17 @@ def contract_markdown() -> str:
         "allow_future = true         # keep such rows; check and the report list them instead",
         "```",
         "",
+        "Its `[funnel]` section declares the source's funnel, so the funnel notebook, `check` "
+        "and the report use it whenever the notebook's `steps`, `window` or `order` are not "
+        "given:",
+        "",
+        "```toml",
+        "[funnel]",
+        'steps = ["lead", "mql", "sql", "won"]   # in order, event names after the [events] mapping',
+        'window = "180D"                        # optional, default 14D; a whole number means days',
+        'order = "ordered"                      # optional: ordered (default), strict or any',
+        "```",
+        "",
         "Rows a rule keeps but a reader should know about (future times allowed as above, "
         "clicks without a recorded open) are listed by `python -m kpilib check` and on the "
         "report.",

@@ -60,8 +60,9 @@ def test_marketing_revenue_and_exposure_run_through_the_last_day(clock):
     costs = marketing.acquisition_costs(spend, customers, orders, "M").set_index(["period", "channel"])
     row = costs.loc[("2026-09", "email")]
     assert row.revenue == 100.0
-    # exposure through the end of 30 September: 30 days for a, one whole day for b
-    assert row.customer_months == pytest.approx(31 / marketing.MONTH_DAYS)
+    # exposure through the end of 30 September, in calendar months: all of September for a,
+    # one whole day of a 30-day month for b
+    assert row.customer_months == pytest.approx(1 + 1 / 30)
 
 
 @pytest.mark.parametrize("clock", ["00:00:00", "23:59:59"])
