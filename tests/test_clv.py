@@ -16,7 +16,11 @@ import papermill as pm
 import pytest
 import scipy.optimize
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
-from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
+from lifetimes.utils import (
+    ConvergenceError,
+    calibration_and_holdout_data,
+    summary_data_from_transaction_data,
+)
 from scipy.optimize import OptimizeResult, minimize
 from scipy.special import betaln, expit, gammaln
 from scipy.stats import chisquare, invgamma
@@ -482,6 +486,22 @@ def test_headline_metrics_mark_a_degenerate_fit_unreliable():
 
     record = record_headline(kpis).to_records()[0]
     assert record["note"].startswith("unreliable:") and record["significant"] is None
+
+
+def test_a_fit_that_fails_leaves_no_data_with_its_reason(monkeypatch, cdnow):
+    from kpilib.clv import _headline
+
+    def refuse(summary, **kwargs):
+        raise ConvergenceError("the optimiser found no finite optimum")
+
+    monkeypatch.setattr(_headline, "fit_clv", refuse)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        kpis = clv.headline_metrics(cdnow, "1998-06", period_multiplier=7, holdout_months=3)
+    model = kpis[kpis["metric"].isin(["clv_active_customers", "clv_total", "clv_median"])]
+    assert model["value"].isna().all()  # "no data", never 0
+    assert model["note"].str.fullmatch(
+        r"unreliable: the BG/NBD fit failed, so there are no figures \(the optimiser found no finite optimum\)").all()
 
 
 def test_per_customer_metrics_are_registered_and_tied():

@@ -94,6 +94,7 @@ def _month_figures(orders: ibis.Table | pd.DataFrame, month: str, *, model: str,
                                    annual_discount_rate=annual_discount_rate)
     except (ConvergenceError, DataError) as exc:
         warnings.warn(f"{month}: no CLV figures ({exc})", UserWarning, stacklevel=3)
+        reasons.append(f"the {_MODEL_TITLES.get(model, model)} fit failed, so there are no figures ({exc})")
     else:
         active = int((value["p_alive"] > 0.5).sum())
         figures["clv_active_customers"].update(value=active, numerator=active, denominator=len(value))
