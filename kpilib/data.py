@@ -34,6 +34,7 @@ from kpilib.periods import duration_text, month_bounds, to_utc
 
 __all__ = [
     "ACTIVITY_COLUMNS",
+    "MISSING_LABEL",
     "SAMPLE_DIR",
     "SCHEMAS",
     "SETTINGS_FILE",
@@ -53,6 +54,10 @@ __all__ = [
     "load_dataset",
     "memtable",
 ]
+
+#: How a breakdown value that is null (a customer without a plan, an event without a
+#: channel) is labelled wherever kpilib groups by it: results, tables and figures alike.
+MISSING_LABEL = "(none)"
 
 #: The committed sample data, used when no source is given (see :mod:`kpilib.bundle`).
 SAMPLE_DIR = sample_dir()

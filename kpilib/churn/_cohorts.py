@@ -12,7 +12,7 @@ import pandas as pd
 
 from kpilib.churn import _definitions  # noqa: F401  (the records, before @computes)
 from kpilib.churn._inputs import _attributes, _resolve_as_of
-from kpilib.data import DataError, as_table, column_list
+from kpilib.data import MISSING_LABEL, DataError, as_table, column_list
 from kpilib.metrics import computes
 from kpilib.periods import (
     PANDAS_FREQ,
@@ -166,7 +166,7 @@ def cohort_retention(
     attrs = _attributes(t, "ts", by_cols, customers, "activity")
     if attrs is not None:
         cohorts = cohorts.left_join(attrs, "customer_id").drop("customer_id_right")
-        cohorts = cohorts.mutate(**{c: cohorts[c].fill_null("(missing)") for c in by_cols})
+        cohorts = cohorts.mutate(**{c: cohorts[c].fill_null(MISSING_LABEL) for c in by_cols})
     sizes = cohorts.group_by(["cohort", *by_cols]).aggregate(cohort_size=cohorts.count()).execute()
     j = p.join(cohorts, "customer_id")
     j = j.mutate(offset=j.p - j.cohort).filter(lambda s: s.offset >= 0)

@@ -10,7 +10,7 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
-from kpilib.data import DataError, as_table, memtable
+from kpilib.data import MISSING_LABEL, DataError, as_table, memtable
 from kpilib.periods import default_cutoff, months_between, to_utc
 from kpilib.spells import subscription_spells
 
@@ -63,7 +63,7 @@ def _attributes(
     out = parts[0]
     for extra in parts[1:]:
         out = out.left_join(extra, "customer_id").drop("customer_id_right")
-    return out.mutate(**{c: out[c].cast("string").fill_null("(missing)") for c in by})
+    return out.mutate(**{c: out[c].cast("string").fill_null(MISSING_LABEL) for c in by})
 
 
 def _subs_and_as_of(subscriptions: Any, as_of: Any) -> tuple[ibis.Table, pd.Timestamp]:

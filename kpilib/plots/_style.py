@@ -14,6 +14,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.ticker import Formatter
 
+from kpilib.data import MISSING_LABEL
 from kpilib.stats import rate_frame
 
 __all__ = ["MISSING_LABEL", "SMALL_SAMPLE_COLOUR", "label_missing"]
@@ -21,13 +22,6 @@ __all__ = ["MISSING_LABEL", "SMALL_SAMPLE_COLOUR", "label_missing"]
 #: Colour of cells flagged for a small denominator.
 SMALL_SAMPLE_COLOUR = "0.6"
 
-#: The one label of a missing category (null, NaN, None or an empty string) in every
-#: figure; tables should use it too (see :func:`label_missing`).
-MISSING_LABEL = "(none)"
-
-#: Other spellings of a missing category that kpilib itself produces (``kpilib.churn``
-#: fills null breakdowns with ``"(missing)"``); figures show them as :data:`MISSING_LABEL`.
-_MISSING_SPELLINGS = frozenset({"(missing)"})
 
 
 #: Colours of observed and model-expected series in the model checks.
@@ -91,7 +85,7 @@ def _require(frame: pd.DataFrame, columns: Iterable[str], what: str, dates: Iter
 
 def label_missing(values: Any) -> pd.Series:
     """Category values with every missing one (null, NaN, None, NaT, empty or blank
-    string, or kpilib's own ``"(missing)"``) replaced by :data:`MISSING_LABEL`.
+    string) replaced by :data:`MISSING_LABEL`.
 
     The same rule for every figure and table, so a missing channel reads the same
     everywhere.
@@ -109,12 +103,12 @@ def label_missing(values: Any) -> pd.Series:
 
     Examples
     --------
-    >>> label_missing(["email", None, float("nan"), "", " ", "(missing)"]).tolist()
-    ['email', '(none)', '(none)', '(none)', '(none)', '(none)']
+    >>> label_missing(["email", None, float("nan"), "", " "]).tolist()
+    ['email', '(none)', '(none)', '(none)', '(none)']
     """
     series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
     series = series.astype(object)
-    blank = series.map(lambda v: isinstance(v, str) and (not v.strip() or v in _MISSING_SPELLINGS))
+    blank = series.map(lambda v: isinstance(v, str) and not v.strip())
     return series.where(~(series.isna() | blank), MISSING_LABEL)
 
 
