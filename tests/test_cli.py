@@ -89,6 +89,19 @@ MISUSE = [
     (["report", "--month", "2026-10", "-p", "=3"],
      "error: -p: a parameter must look like NAME=VALUE with NAME a Python identifier, got '=3'"),
     (["report", "--month", "2026-10", "-p", "month=2026-09"], "error: -p month=...: give the month with --month"),
+    # literals papermill would pass into the notebook as text
+    (["report", "--month", "2026-10", "-p", "steps=('visit', 'signup')"],
+     "error: -p: steps: a tuple cannot reach a notebook (papermill would pass the text \"('visit', 'signup')\"); "
+     "write a list instead: ['visit', 'signup']"),
+    (["report", "--month", "2026-10", "-p", "channels={{'paid', 'email'}}"],
+     "error: -p: channels: a set cannot reach a notebook (papermill would pass the text \"{{'email', 'paid'}}\"); "
+     "write a list instead: ['email', 'paid']"),
+    (["report", "--month", "2026-10", "-p", "source_tag=b'x'"],
+     "error: -p: source_tag: a bytes cannot reach a notebook (papermill would pass the text \"b'x'\"); "
+     "write a string, a number, a list or a dict instead"),
+    (["check", "-p", "steps=['visit', ('a', 'b')]"],
+     "error: -p: steps: a tuple cannot reach a notebook (papermill would pass the text \"('a', 'b')\"); "
+     "write a list instead: ['a', 'b']"),
     (["report", "--month", "2026-10", "-p", "source=/tmp"], "error: -p source=...: give the source with --source"),
     (["report", "--month", "2026-10\n"],
      "error: month must look like 'YYYY-MM' (e.g. '2026-10'), got '2026-10\\n'"),

@@ -29,8 +29,10 @@ from kpilib.report._pdf import _require_chromium
 def parse_parameter(text: str) -> tuple[str, object]:
     """Parse a ``NAME=VALUE`` command-line parameter.
 
-    The value is read as a Python literal (numbers, booleans, None, lists, quoted
-    strings); anything else is kept as the raw string.
+    The value is read as a Python literal (numbers, booleans, None, lists, dicts, quoted
+    strings); anything else is kept as the raw string. A literal papermill cannot carry
+    into a notebook (a tuple, set, bytes or complex number — it would arrive as text) is
+    refused with a ``ValueError`` saying what to write instead.
 
     Examples
     --------
@@ -40,6 +42,10 @@ def parse_parameter(text: str) -> tuple[str, object]:
     ('channel', 'email')
     >>> parse_parameter("channels=['email', 'paid']")
     ('channels', ['email', 'paid'])
+    >>> parse_parameter("steps=('visit', 'signup')")
+    Traceback (most recent call last):
+    ...
+    ValueError: steps: a tuple cannot reach a notebook (papermill would pass the text "('visit', 'signup')"); write a list instead: ['visit', 'signup']
     """
     name, sep, raw = text.partition("=")
     name = name.strip()
@@ -51,7 +57,49 @@ def parse_parameter(text: str) -> tuple[str, object]:
         value = ast.literal_eval(raw)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         value = raw
+    check_parameter_value(name, value)
     return name, value
+
+
+#: What a notebook parameter can be: the types papermill writes back as Python literals.
+_CARRIED = (type(None), bool, int, float, str)
+
+
+def check_parameter_value(name: str, value: object) -> None:
+    """Refuse a parameter value papermill cannot carry into a notebook.
+
+    papermill writes parameters into the notebook as Python source; it knows None,
+    booleans, numbers, strings, lists and dicts of those, and writes anything else (a
+    tuple, a set, bytes, a complex number, an object) as its ``str`` — a notebook expecting
+    a sequence would then iterate over characters.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter, what papermill would have passed and what to write instead.
+    """
+    if isinstance(value, _CARRIED):
+        return
+    if isinstance(value, list):
+        for item in value:
+            check_parameter_value(name, item)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_parameter_value(name, key)
+            check_parameter_value(name, item)
+        return
+    kind = type(value).__name__
+    text = str(value)
+    if isinstance(value, (tuple, set, frozenset)):
+        items = list(value)
+        if not isinstance(value, tuple):  # a set's order is arbitrary: show it sorted
+            items = sorted(value, key=repr)
+            text = "{" + ", ".join(map(repr, items)) + "}"
+        hint = f"write a list instead: {items!r}"
+    else:
+        hint = "write a string, a number, a list or a dict instead"
+    raise ValueError(f"{name}: a {kind} cannot reach a notebook (papermill would pass the text {text!r}); {hint}")
 
 
 class ReportArgumentError(ValueError):
@@ -159,6 +207,10 @@ def _report_parameters(
             raise ReportArgumentError(f"pass {name!r} as the {name}= argument, not in parameters")
         if not str(name).isidentifier():
             raise ReportArgumentError(f"parameter name {name!r} is not a Python identifier")
+        try:
+            check_parameter_value(name, value)
+        except ValueError as exc:
+            raise ReportArgumentError(f"parameter {exc}") from None
         params[name] = value
     return params
 
