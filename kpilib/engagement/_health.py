@@ -110,13 +110,17 @@ register(
             "mean of normalised components (recency of activity, frequency, breadth of "
             "feature use, email engagement, latest NPS, plan and tenure), each shown beside "
             "the score. A_u are the components available for the customer (no NPS answer: "
-            "that component is left out and the other weights rescale)."
+            "that component is left out and the other weights rescale). A component with the "
+            "same value for every customer carries no information and is left out for all "
+            "(the result names it), so it cannot tie the scores."
         ),
         pitfalls=(
             "The weights are a judgement, not a fit: a score is only worth what its "
             "validation shows (the AUC of last month's score against this month's churn). "
             "Components that merely describe the plan can rank churners without telling "
-            "anyone what to do; act on the weakest component instead."
+            "anyone what to do; act on the weakest component instead. With few churners "
+            "(or an AUC interval containing 0.5) the validation cannot support the score, "
+            "and kpilib marks it unreliable."
         ),
         unit="score",
         higher_is_better=True,
