@@ -38,12 +38,7 @@ __all__ = ["DataError", "Dataset", "__version__", "load_dataset"]
 DOMAINS = ("funnel", "engagement", "churn", "clv", "marketing")
 
 
-def _import_domains() -> None:
-    for name in DOMAINS:
-        importlib.import_module(f"kpilib.{name}")
-
-
-_metrics.add_loader(_import_domains)
+_metrics.add_domains(*(f"kpilib.{name}" for name in DOMAINS))
 
 _SUBMODULES = {
     "bundle", "churn", "clv", "data", "deprecation", "engagement", "funnel", "glossary", "marketing",

@@ -9,14 +9,17 @@ The glossary notebook (``notebooks/00_glossary.ipynb``) and ``docs/metrics.md`` 
 rendered from the registry, and the report index takes titles, units and directions from it.
 
 This module sits below the domains and imports none of them: the package
-(:mod:`kpilib`) tells it where the records live with :func:`add_loader`, so
-:func:`all_metrics` and :func:`get` see every domain's records.
+(:mod:`kpilib`) tells it which modules hold records, in the order the glossary presents
+them, with :func:`add_domains`, so :func:`all_metrics` and :func:`get` see every domain's
+records in the same order whichever module a program happened to import first.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -26,7 +29,7 @@ import pandas as pd
 __all__ = [
     "STAGES",
     "UNITS",
-    "add_loader",
+    "add_domains",
     "Metric",
     "all_metrics",
     "computes",
@@ -101,23 +104,43 @@ class Metric:
 
 
 _REGISTRY: dict[str, Metric] = {}
-_LOADERS: list[Callable[[], object]] = []
+#: Modules holding records, in presentation order (see :func:`add_domains`).
+_DOMAINS: list[str] = []
+#: The module that registered each record.
+_REGISTERED_BY: dict[str, str] = {}
 
 F = TypeVar("F", bound=Callable)
 
 
-def add_loader(loader: Callable[[], object]) -> None:
-    """Tell the registry how to make itself whole: ``loader()`` imports the modules whose
-    records are not registered yet. :mod:`kpilib` adds one that imports its domains; a
-    plug-in package adds its own. Loaders run before :func:`all_metrics` and before
-    :func:`get` misses."""
-    if loader not in _LOADERS:
-        _LOADERS.append(loader)
+def add_domains(*modules: str) -> None:
+    """Tell the registry which modules hold metric records, in the order the glossary and
+    docs present them within a journey stage. :mod:`kpilib` adds its five domains; a
+    plug-in package adds its own module. The modules are imported before
+    :func:`all_metrics` answers and when :func:`get` misses a name.
+
+    Examples
+    --------
+    >>> add_domains("kpilib.funnel")  # already known: nothing changes
+    >>> "kpilib.funnel" in _DOMAINS
+    True
+    """
+    for module in modules:
+        if module not in _DOMAINS:
+            _DOMAINS.append(module)
 
 
 def _load() -> None:
-    for loader in list(_LOADERS):
-        loader()
+    for module in list(_DOMAINS):
+        importlib.import_module(module)
+
+
+def _domain_rank(name: str) -> int:
+    """Position of the module that registered ``name`` among the domains (others last)."""
+    module = _REGISTERED_BY.get(name, "")
+    for rank, domain in enumerate(_DOMAINS):
+        if module == domain or module.startswith(domain + "."):
+            return rank
+    return len(_DOMAINS)
 
 
 def register(metric: Metric) -> Metric:
@@ -128,7 +151,9 @@ def register(metric: Metric) -> Metric:
     existing = _REGISTRY.get(metric.name)
     if existing is not None and existing != metric:
         raise ValueError(f"metric {metric.name!r} is already registered with another definition")
-    _REGISTRY.setdefault(metric.name, metric)
+    if metric.name not in _REGISTRY:
+        _REGISTRY[metric.name] = metric
+        _REGISTERED_BY[metric.name] = sys._getframe(1).f_globals.get("__name__", "")
     return _REGISTRY[metric.name]
 
 
@@ -215,10 +240,14 @@ def get(name: str) -> Metric:
 
 
 def all_metrics() -> list[Metric]:
-    """Every registered metric, ordered by journey stage and then by registration."""
+    """Every registered metric, ordered by journey stage, then by domain (the order of
+    :func:`add_domains`), then as its domain registers them — the same order whatever
+    was imported first."""
     _load()
     order = {stage: i for i, stage in enumerate(STAGES)}
-    return sorted(_REGISTRY.values(), key=lambda m: order[m.stage])
+    position = {name: i for i, name in enumerate(_REGISTRY)}
+    return sorted(_REGISTRY.values(),
+                  key=lambda m: (order[m.stage], _domain_rank(m.name), position[m.name]))
 
 
 def metrics_table() -> pd.DataFrame:

@@ -144,6 +144,18 @@ def test_the_registry_imports_no_domain():
     assert out.strip() == "[] True True"
 
 
+def test_the_order_does_not_depend_on_what_was_imported_first():
+    code = ("import importlib, sys\n"
+            "importlib.import_module(sys.argv[1])\n"
+            "import kpilib.metrics as m\n"
+            "print(' '.join(x.name for x in m.all_metrics()))\n")
+    orders = {first: subprocess.run([sys.executable, "-c", code, first], capture_output=True, text=True,
+                                    check=True).stdout.split()
+              for first in ("kpilib.marketing", "kpilib.clv", "kpilib.funnel", "kpilib.glossary")}
+    assert len({tuple(o) for o in orders.values()}) == 1, orders
+    assert orders["kpilib.funnel"] == [m.name for m in ALL]
+
+
 def test_every_domain_module_stays_short():
     root = Path(metrics.__file__).parent
     long = {str(p.relative_to(root)): n for p in root.rglob("*.py")
