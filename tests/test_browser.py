@@ -444,3 +444,260 @@ def test_hostile_parameter_in_markdown_is_shown_not_run(hostile_parameter_page):
     assert facts["mathLoaded"] and facts["math"] >= 2 and facts["mathErrors"] == 0
     assert "$$" not in facts["text"]
 
+
+
+# --------------------------------------------------------------------------- a shop's report, screen by screen
+#
+# Issue #11 found, on real-shaped data, what no unit test saw: a CLV page 41,000 px tall
+# with NumPy warnings, a 495-category chart, empty charts with 1970 axis labels, a missing
+# channel labelled "None". The ecommerce profile (sparse repeat buying, no subscriptions, a
+# long-tailed catalogue of landing pages) is reported here and every page is looked at
+# the way a reader scrolls it, in Chromium at 1280 x 800.
+#
+# The rules, and why:
+#
+# * **No element taller than 3 screens (2,400 px).** A reader scrolls past a figure or a
+#   table; one block that takes more than three screens is a wall (a warnings dump, a
+#   chart with a bar per page id, a table of every customer). Page containers (``body``,
+#   ``main``, the notebook) are exempt — a long page is fine — and so is any element that
+#   is tall only because a child is: the innermost tall element is the one reported.
+#   Tables are already capped at ``display.max_rows`` (60 rows ≈ 1,800 px) by
+#   ``kpilib.report.format_table``; a figure is 400–700 px.
+# * **No 1970 date**, in the visible text, image alt/title texts, or the text drawn in any
+#   figure: the epoch is what an empty or integer time axis shows. The figures are PNGs
+#   (no OCR): every text matplotlib draws — titles, tick labels, legends, annotations — is
+#   recorded in the kernels instead (``FIGURE_TEXTS``), a cheap and exact stand-in.
+# * **No missing-value token** — ``None``, ``nan``, ``NaN``, ``NaT``, ``<NA>`` — as a word
+#   of the visible text or of a figure's text, except inside ``<code>`` (a parameter's name
+#   or value quoted in the narrative) and except a sentence that opens with "None"
+#   followed by a lower-case word ("None of these is a proportion"). A table cell or KPI
+#   value that is exactly ``True`` or ``False`` also fails: tables show booleans as
+#   yes/no, a raw one is a column that escaped formatting.
+
+SHOP_CUSTOMERS = 400  # ~75 s of report; 700+ visitors a month, ~30 landing pages
+VIEWPORT = {"width": 1280, "height": 800}
+TALLEST = 3 * VIEWPORT["height"]
+MISSING_TOKENS = ("None", "nan", "NaN", "NaT", "<NA>")
+_MISSING_WORD = re.compile(r"(?<![\w<])(None|nan|NaN|NaT|<NA>)(?![\w>])")
+_EPOCH = re.compile(r"(?<!\d)1970(?!\d)")
+
+#: Run in every kernel of the shop's report (IPython's startup folder): each figure shown
+#: appends one JSON line {"pid", "titles", "texts"} with every text matplotlib drew.
+FIGURE_TEXTS = '''
+import json, os
+import matplotlib.backend_bases as _bases
+import matplotlib.text as _text
+
+_drawn = None
+_draw = _text.Text.draw
+_print_figure = _bases.FigureCanvasBase.print_figure
+
+
+def _recording_draw(self, renderer):
+    if _drawn is not None and self.get_visible() and self.get_text().strip():
+        _drawn.append(self.get_text())
+    return _draw(self, renderer)
+
+
+def _recording_print_figure(self, *args, **kwargs):
+    global _drawn
+    _drawn = []
+    try:
+        return _print_figure(self, *args, **kwargs)
+    finally:
+        texts, _drawn = list(dict.fromkeys(_drawn)), None
+        titles = [ax.get_title() for ax in self.figure.axes if ax.get_title()]
+        with open(os.environ["KPILIB_TEST_FIGURE_LOG"], "a") as log:
+            log.write(json.dumps({"pid": os.getpid(), "titles": titles, "texts": texts}) + "\\n")
+
+
+_text.Text.draw = _recording_draw
+_bases.FigureCanvasBase.print_figure = _recording_print_figure
+with open(os.environ["KPILIB_TEST_FIGURE_LOG"], "a") as log:
+    log.write(json.dumps({"pid": os.getpid(), "kernel": True}) + "\\n")
+'''
+
+#: What a reader sees on the page, collected in Chromium (argument: the height limit).
+SCREEN_FACTS = """(limit) => {
+  const containers = new Set([document.documentElement, document.body,
+                              ...document.querySelectorAll("main, .jp-Notebook")]);
+  const height = (el) => el.getBoundingClientRect().height;
+  const shown = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  const headings = Array.from(document.querySelectorAll("h1, h2, h3, h4"));
+  const describe = (el) => {
+    // the element, its height and text, its table column, and the heading it is under
+    const classes = (el.getAttribute("class") || "").split(/\\s+/).filter(Boolean).slice(0, 3);
+    const text = (el.getAttribute("alt") || el.innerText || el.textContent || "").replace(/\\s+/g, " ").trim();
+    const table = el.closest("table");
+    const header = el.tagName === "TD" && table && table.tHead
+      ? (table.tHead.rows[0].cells[el.cellIndex] || {}).innerText : "";
+    const heading = headings.filter((h) => h.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING).pop();
+    return `<${el.tagName.toLowerCase()}${classes.map((c) => "." + c).join("")}> ` +
+           `${Math.round(height(el))} px "${text.slice(0, 100)}"` +
+           (header ? ` in column "${header.trim()}"` : "") +
+           (heading ? ` under "${heading.innerText.trim()}"` : "");
+  };
+  const tall = Array.from(document.body.querySelectorAll("*"))
+    .filter((el) => !containers.has(el) && height(el) > limit)
+    .filter((el) => !Array.from(el.children).some((c) => !containers.has(c) && height(c) > limit))
+    .map(describe);
+  const texts = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!node.data.trim() || !parent || !shown(parent) || parent.closest("script, style")) continue;
+    const where = parent.closest("td, th, li, p, pre, h1, h2, h3, h4, caption, .value, .card, div") || parent;
+    texts.push({text: node.data, code: !!parent.closest("code"), where: describe(where)});
+  }
+  for (const el of document.querySelectorAll("img[alt], img[title], svg title, [aria-label]")) {
+    const text = el.getAttribute("alt") || el.getAttribute("title") || el.getAttribute("aria-label") || el.textContent;
+    if (text && text.trim()) texts.push({text, code: false, where: describe(el)});
+  }
+  const cells = Array.from(document.querySelectorAll("td, th, article.card .value"))
+    .filter(shown).map((el) => ({text: el.innerText.trim(), where: describe(el)}));
+  return {tall, texts, cells, images: document.images.length};
+}"""
+
+
+def _missing_words(text: str) -> list[str]:
+    """The missing-value tokens in ``text`` as words, each with its context; "None" that
+    opens a sentence before a lower-case word ("None of these …") is prose, not a value."""
+    found = []
+    for match in _MISSING_WORD.finditer(text):
+        before, after = text[: match.start()].rstrip(), text[match.end():]
+        if match.group(1) == "None" and (not before or before[-1] in ".!?:—") and re.match(r" [a-z]", after):
+            continue
+        found.append(text[max(0, match.start() - 50): match.end() + 50].replace("\n", " "))
+    return found
+
+
+def test_missing_word_rule():
+    assert _missing_words("a channel labelled None in one chart") == ["a channel labelled None in one chart"]
+    assert _missing_words("CAC (when the model ran). None of these is a proportion") == []
+    assert _missing_words("None") == ["None"] and _missing_words("NaT") == ["NaT"]
+    assert _missing_words("value <NA> here") and _missing_words("[nan, 0.5]")
+    assert _missing_words("finance, Nancy, NaNometer, Nones, None_x") == []
+
+
+#: A page with one of each thing the shop checks look for, and what they must let pass.
+SELF_TEST_PAGE = (
+    "<html><body><main><div class='jp-Notebook'>"
+    + "<div class='jp-Cell'><p>a short cell</p></div>" * 40  # a long page of short cells
+    + "<div class='jp-Cell'><pre style='height: 3000px'>RuntimeWarning ...</pre></div>"
+    + "<svg width='10' height='2500' aria-label='a chart with a bar per page'></svg>"
+    + "<h2>Dates</h2><p>data since 1970-01-01</p><p>None of these is a rate; <code>None</code> means auto.</p>"
+    + "<table><thead><tr><th>channel</th><th>significant</th></tr></thead>"
+    + "<tbody><tr><td>None</td><td>False</td></tr></tbody></table>"
+    + "</div></main></body></html>"
+)
+
+
+def test_screen_facts_see_what_a_reader_sees():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[f for f in kr.CHROMIUM_FLAGS if f not in ("--headless", "--hide-scrollbars")],
+        )
+        try:
+            page = browser.new_context(viewport=VIEWPORT).new_page()
+            page.set_content(SELF_TEST_PAGE)
+            facts = page.evaluate(SCREEN_FACTS, TALLEST)
+        finally:
+            browser.close()
+    # the innermost tall elements only: not the page, the notebook, nor the cell around the <pre>
+    assert [t.split(" ")[0] for t in facts["tall"]] == ["<pre>", "<svg>"], facts["tall"]
+    assert "3000 px" in facts["tall"][0] and 'under "' not in facts["tall"][0]
+    dates = [t["where"] for t in facts["texts"] if _EPOCH.search(t["text"])]
+    assert len(dates) == 1 and 'under "Dates"' in dates[0]
+    leaks = [(t["where"], s) for t in facts["texts"] if not t["code"] for s in _missing_words(t["text"])]
+    assert [w.split(" ")[0] for w, _ in leaks] == ["<td>"] and 'column "channel"' in leaks[0][0]
+    raw = [c["where"] for c in facts["cells"] if c["text"] in (*MISSING_TOKENS, "True", "False")]
+    assert len(raw) == 2 and 'in column "significant"' in raw[1]
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    """The ecommerce profile's report for MONTH (the domain notebooks; the glossary reads no
+    data), every figure's text recorded in the kernels, every page opened in Chromium."""
+    from kpilib.synth import write_sample
+
+    root = tmp_path_factory.mktemp("shop")
+    write_sample(root / "data", profile="ecommerce", customers=SHOP_CUSTOMERS)
+    startup = root / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-record-figure-texts.py").write_text(FIGURE_TEXTS)
+    log = root / "figures.jsonl"
+    log.touch()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IPYTHONDIR", str(root / "ipython"))
+        patch.setenv("KPILIB_TEST_FIGURE_LOG", str(log))
+        result = kr.run_report(MONTH, source=root / "data", out=root / "reports", progress=False,
+                               only=[s for s in NOTEBOOKS if "glossary" not in s],
+                               parameters={"bootstrap_replicates": 0})
+    # the kernels start one after the other, in the order the notebooks run
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    kernels = [line["pid"] for line in lines if line.get("kernel")]
+    stems = [s.notebook for s in result.notebooks]
+    assert len(kernels) == len(stems), "one kernel per notebook, with the startup script"
+    names = dict(zip(kernels, stems, strict=True))
+    figures = [{**line, "notebook": names[line["pid"]]} for line in lines if not line.get("kernel")]
+    targets = {"index": result.index, **{stem: result.path / f"{stem}.html" for stem in stems}}
+    shots = ARTIFACTS / "browser"
+    shots.mkdir(parents=True, exist_ok=True)
+    facts = {}
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[f for f in kr.CHROMIUM_FLAGS if f not in ("--headless", "--hide-scrollbars")],
+        )
+        try:
+            context = browser.new_context(viewport=VIEWPORT)
+            for name, path in targets.items():
+                page = context.new_page()
+                page.goto(path.as_uri(), wait_until="load")
+                page.screenshot(path=str(shots / f"shop-{name}.png"), full_page=True)
+                facts[name] = page.evaluate(SCREEN_FACTS, TALLEST)
+                page.close()
+        finally:
+            browser.close()
+    return {"result": result, "pages": facts, "figures": figures}
+
+
+def test_shop_report_runs_and_draws(shop):
+    result = shop["result"]
+    assert result.ok, [(s.notebook, s.error) for s in result.notebooks if not s.ok]
+    assert len(result.notebooks) == len(NOTEBOOKS) - 1
+    # the checks below look at something: pages with figures, figures with text
+    assert sum(facts["images"] for facts in shop["pages"].values()) >= 10
+    assert len(shop["figures"]) >= 10 and all(f["texts"] for f in shop["figures"])
+
+
+def test_shop_no_element_taller_than_three_screens(shop):
+    tall = {name: facts["tall"] for name, facts in shop["pages"].items() if facts["tall"]}
+    assert tall == {}, f"taller than {TALLEST} px (3 screens of {VIEWPORT['height']} px): {tall}"
+
+
+def test_shop_no_1970_dates(shop):
+    dates = {name: [(t["where"], t["text"].strip()[:120]) for t in facts["texts"] if _EPOCH.search(t["text"])]
+             for name, facts in shop["pages"].items()}
+    dates = {name: found for name, found in dates.items() if found}
+    assert dates == {}, f"a 1970 date on the page: {dates}"
+    drawn = [(f["notebook"], f["titles"], [t for t in f["texts"] if _EPOCH.search(t)]) for f in shop["figures"]]
+    drawn = [d for d in drawn if d[2]]
+    assert drawn == [], f"a 1970 date drawn in a figure (notebook, axes titles, texts): {drawn}"
+
+
+def test_shop_no_missing_value_tokens(shop):
+    leaks, raw = {}, {}
+    for name, facts in shop["pages"].items():
+        found = [(t["where"], snippet) for t in facts["texts"] if not t["code"]
+                 for snippet in _missing_words(t["text"])]
+        cells = [c["where"] for c in facts["cells"] if c["text"] in (*MISSING_TOKENS, "True", "False")]
+        leaks.update({name: found} if found else {})
+        raw.update({name: cells} if cells else {})
+    assert leaks == {}, f"a missing value shown as text (page: [(element, context)]): {leaks}"
+    assert raw == {}, f"a table cell or KPI value that is a raw Python value (page: [cell]): {raw}"
+    drawn = [(f["notebook"], f["titles"], [s for t in f["texts"] for s in _missing_words(t)])
+             for f in shop["figures"]]
+    drawn = [d for d in drawn if d[2]]
+    assert drawn == [], f"a missing value drawn in a figure (notebook, axes titles, texts): {drawn}"

@@ -84,3 +84,40 @@ def test_sbg_projection_plot_marks_calibration_and_holdout():
 def test_a_frame_of_the_wrong_kind_is_refused():
     with pytest.raises(ValueError, match="plot_churn_rate needs the columns"):
         plots.plot_churn_rate(pd.DataFrame({"x": [1]}))
+
+
+def _projection(segments: dict[str, list[float]], calibration: int) -> churn.SBGProjection:
+    """An SBGProjection built by hand: one fit per segment on its first ``calibration``
+    periods, its verdict from :func:`kpilib.churn.sbg_reliability` on the whole series."""
+    alive = pd.concat([pd.DataFrame({"plan": name, "tenure": range(len(counts)), "alive": counts})
+                       for name, counts in segments.items()], ignore_index=True)
+    fits = {name: churn.fit_sbg(counts[: calibration + 1]) for name, counts in segments.items()}
+    notes = {name: churn.sbg_reliability(fits[name], counts) for name, counts in segments.items()}
+    summary = pd.DataFrame({"segment": list(segments), "reliable": [notes[n] is None for n in segments],
+                            "note": [notes[n] for n in segments]})
+    return churn.SBGProjection(alive=alive, fits=fits, summary=summary, calibration=calibration)
+
+
+def test_sbg_projections_dash_and_label_the_unreliable_segments():
+    # the paper's "high end" segment (a healthy fit) and a small cohort with few churners
+    high_end = [1000, 869, 743, 653, 593, 551, 517, 491, 468, 445, 427, 409, 394]
+    small = [40, 38, 37, 36, 35, 35, 34, 34, 33]
+    projection = _projection({"high end": high_end, "small": small}, calibration=7)
+    assert projection.summary["reliable"].tolist() == [True, False]  # the verdicts drawn below
+    assert "churned in the calibration periods" in projection.summary["note"].iloc[1]
+    ax = plots.plot_sbg_projections(projection)
+    projected = {line.get_label(): line.get_linestyle() for line in ax.lines
+                 if line.get_label().startswith("sBG projection")}
+    assert projected == {"sBG projection high end": "-", "sBG projection small (unreliable)": "--"}
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "sBG projection small (unreliable)" in legend and "sBG projection high end" in legend
+    assert "unreliable" in ax.get_legend().get_title().get_text()
+
+
+def test_sbg_projections_all_reliable_have_no_unreliable_mark():
+    high_end = [1000, 869, 743, 653, 593, 551, 517, 491, 468, 445, 427, 409, 394]
+    projection = _projection({"high end": high_end}, calibration=7)
+    ax = plots.plot_sbg_projections(projection)
+    texts = [t.get_text() for t in ax.get_legend().get_texts()] + [ax.get_legend().get_title().get_text()]
+    assert not any("unreliable" in t for t in texts)
+    assert {line.get_linestyle() for line in ax.lines if line.get_label().startswith("sBG")} == {"-"}

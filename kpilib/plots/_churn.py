@@ -344,14 +344,43 @@ def plot_survival(
 
 def plot_sbg_projection(
     fit: SBGFit, ax: Axes | None = None, *, actual: Any = None, periods: int | None = None,
-    label: str = "",
+    label: str = "", reliable: bool = True,
 ) -> Axes:
-    """Actual survivors against the sBG projection; the calibration end is marked."""
+    """Actual survivors against the sBG projection; the calibration end is marked.
+
+    Parameters
+    ----------
+    fit : kpilib.churn.SBGFit
+        The fitted model.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw.
+    actual : sequence of float, optional
+        Alive counts per period from 0, calibration and holdout (filled and open dots).
+    periods : int, optional
+        Periods projected; default the longer of ``actual`` and the calibration.
+    label : str, default ""
+        Appended to the legend entries (the segment).
+    reliable : bool, default True
+        False for a fit :func:`kpilib.churn.sbg_reliability` marks: the projection is
+        dashed and its legend entry says "(unreliable)"; a reliable one is a solid line.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from kpilib.churn import fit_sbg
+    >>> ax = plot_sbg_projection(fit_sbg([40, 36, 34]), label="basic", reliable=False)
+    >>> ax.lines[0].get_label(), ax.lines[0].get_linestyle()
+    ('sBG projection basic (unreliable)', '--')
+    """
     n = len(actual) - 1 if actual is not None else fit.n_periods_
     proj = fit.projection(periods or max(n, fit.n_periods_), actual)
     ax = _axes(ax)
-    line = ax.plot(proj["period"], proj["expected"] / proj["expected"].iloc[0], linestyle="--",
-                   label=f"sBG projection {label}".strip())[0]
+    name = f"sBG projection {label}".strip() + ("" if reliable else " (unreliable)")
+    line = ax.plot(proj["period"], proj["expected"] / proj["expected"].iloc[0],
+                   linestyle="-" if reliable else "--", label=name)[0]
     cal = proj["calibration"]
     ax.plot(proj.loc[cal, "period"], proj.loc[cal, "actual"] / proj["actual"].iloc[0], "o",
             color=line.get_color(), label=f"actual, calibration {label}".strip())
@@ -388,6 +417,16 @@ def plot_sbg_projections(
         Draw the ``top_n`` fitted segments with the largest cohorts; each fit is its own
         model, so the rest cannot be pooled: they are left out and the title says how
         many. None draws every segment.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Notes
+    -----
+    A segment whose fit :func:`kpilib.churn.sbg_reliability` marks (``reliable`` False in
+    ``projection.summary``) is drawn dashed with "(unreliable)" in its legend entry; the
+    reasons are in the summary's ``note``.
     """
     _require_rows(projection.alive, "plot_sbg_projections")
     if not projection.fits:
@@ -403,12 +442,26 @@ def plot_sbg_projections(
             parts[label] = part.sort_values("tenure")["alive"].to_numpy()
     order = sorted(parts, key=lambda k: (-float(parts[k][0]) if len(parts[k]) else 0.0, k))
     shown = order if top_n is None else order[:top_n]
+    unreliable = _unreliable_segments(projection.summary)
     for label in sorted(shown):
         counts = parts[label]
         plot_sbg_projection(projection.fits[label], ax=ax, actual=counts,
-                            periods=len(counts) - 1 + extend, label=label)
+                            periods=len(counts) - 1 + extend, label=label,
+                            reliable=label not in unreliable)
     title = f"sBG fitted on tenure 0–{projection.calibration}, projected beyond"
     if len(shown) < len(order):
         title += f" (largest {len(shown)} of {len(order)} segments; {len(order) - len(shown)} not drawn)"
     ax.set_title(title)
+    if unreliable & set(shown):
+        ax.legend(loc="lower left", fontsize="small", title="dashed: unreliable fit (see the note)",
+                  title_fontsize="small")
     return ax
+
+
+def _unreliable_segments(summary: pd.DataFrame) -> set[str]:
+    """Segments of an :class:`SBGProjection` summary whose fit is marked unreliable
+    (``reliable`` False; NaN — no fit — and a summary without the column count as not)."""
+    if summary is None or not {"segment", "reliable"} <= set(summary.columns):
+        return set()
+    flags = summary.set_index("segment")["reliable"]
+    return {str(segment) for segment, flag in flags.items() if not pd.isna(flag) and not bool(flag)}

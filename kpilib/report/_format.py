@@ -179,6 +179,15 @@ def _yes_no(value: object) -> str:
     return "yes" if value else "no"
 
 
+def _is_boolean_objects(values: pd.Series) -> bool:
+    """Whether an object column holds booleans and missing values only (True/False/None,
+    as a flag with gaps comes back from pandas): it reads as yes/no, not "False"."""
+    present = values.dropna()
+    return values.dtype == object and len(present) > 0 and all(
+        isinstance(v, (bool, np.bool_)) for v in present
+    )
+
+
 def _datetime_formatter(values: pd.Series):
     stamps = pd.to_datetime(values.dropna())
     midnight = bool(((stamps - stamps.dt.normalize()) == pd.Timedelta(0)).all())
@@ -191,7 +200,7 @@ def _column_formatter(
 ):
     """The formatter :func:`format_table` uses for one column (None: Styler's default)."""
     values = frame[column]
-    if pd.api.types.is_bool_dtype(values):
+    if pd.api.types.is_bool_dtype(values) or _is_boolean_objects(values):
         return _yes_no
     if pd.api.types.is_datetime64_any_dtype(values):
         return _datetime_formatter(values)
@@ -254,6 +263,12 @@ def format_table(
     >>> html = format_table(table).to_html()
     >>> "12,500" in html, "12.3%" in html, "11.0%" in html, "&lt;b&gt;email" in html
     (True, True, True, True)
+
+    A flag with gaps (an object column of True, False and None) reads as one too:
+
+    >>> flags = format_table(pd.DataFrame({"significant": [True, False, None]})).to_html()
+    >>> [cell in flags for cell in (">yes</td>", ">no</td>", ">—</td>", "True", "False")]
+    [True, True, True, False, False]
     """
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"format_table needs a pandas DataFrame, got {type(frame).__name__}")
