@@ -734,6 +734,7 @@ def test_sbg_on_the_sample_is_not_marked_and_beats_the_constant_churn_baseline(s
     assert row["holdout_mape"] < hand
     assert bool(row["reliable"]) and row["note"] == ""
     assert churn.sbg_reliability(projection.fits["all"], alive) is None
+    assert projection.unreliable.empty
 
 
 def test_sbg_fitted_on_two_periods_or_few_churners_is_marked():
@@ -778,3 +779,11 @@ def test_sbg_projection_of_a_snapshot_cohort_is_marked():
     row = projection.summary.iloc[0]
     assert row["cohort_size"] == 60 and not row["reliable"]
     assert row["note"].startswith("unreliable: ") and "3 customers churned" in row["note"]
+    assert projection.unreliable.to_dict("records") == [{"segment": row["segment"], "note": row["note"]}]
+
+
+def test_sbg_projection_of_three_weeks_has_no_fit_and_nothing_marked():
+    frame = subs([(f"c{i}", "2026-10-01", "2026-10-15" if i % 3 == 0 else None, 10.0) for i in range(30)])
+    projection = churn.sbg_projection(frame, 12, 6, by=None, as_of="2026-10-21")
+    assert not projection.fits
+    assert projection.unreliable.empty and list(projection.unreliable.columns) == ["segment", "note"]

@@ -552,6 +552,15 @@ class SBGProjection:
     summary: pd.DataFrame
     calibration: int
 
+    @property
+    def unreliable(self) -> pd.DataFrame:
+        """The fitted segments :func:`sbg_reliability` marks: ``segment`` and ``note``
+        (``"unreliable: …"``); empty when every fit can be trusted or nothing was fitted."""
+        marked = self.summary["reliable"].eq(False) if "reliable" in self.summary else None
+        if marked is None or not marked.any():
+            return pd.DataFrame({"segment": pd.Series(dtype=object), "note": pd.Series(dtype=object)})
+        return self.summary.loc[marked, ["segment", "note"]].reset_index(drop=True)
+
 
 def sbg_projection(
     subscriptions: Any,
