@@ -677,6 +677,18 @@ def test_shop_no_element_taller_than_three_screens(shop):
     assert tall == {}, f"taller than {TALLEST} px (3 screens of {VIEWPORT['height']} px): {tall}"
 
 
+def test_shop_index_says_a_shared_verdict_once(shop):
+    # the ~1 % repeat buying of the shop fails the CLV fits: every CLV figure of both
+    # months carries the same verdict, which the detail table lists once, numbered
+    detail = shop["result"].index.read_text().split('<table class="headline">')[1].split("</table>")[0]
+    notes = re.findall(r'<span class="note unreliable">(.*?)</span>', detail)
+    listed = re.findall(r"<li>(unreliable: .*?)</li>", detail)
+    assert notes and listed, "the shop's CLV figures are marked unreliable in the detail table"
+    assert len(set(listed)) == len(listed) and not [n for n in notes if notes.count(n) > 1 and n in listed]
+    assert {re.sub(r"\D", "", n) for n in notes if n.startswith("unreliable: note")} == {
+        str(k) for k in range(1, len(listed) + 1)}
+
+
 def test_shop_no_1970_dates(shop):
     dates = {name: [(t["where"], t["text"].strip()[:120]) for t in facts["texts"] if _EPOCH.search(t["text"])]
              for name, facts in shop["pages"].items()}

@@ -161,6 +161,7 @@ def render_index(
         groups.append({
             "status": status,
             "rows": rows,
+            "notes": _shared_notes(rows),
             # a card for a metric with a value in one of the two months; one line for the rest
             "cards": [r for r in rows if r["has_value"] or r["has_previous"]],
             "no_data": [r["title"] for r in rows if not (r["has_value"] or r["has_previous"])],
@@ -183,6 +184,19 @@ def render_index(
         small_n=_stats.SMALL_DENOMINATOR,
         css=_report_css(),
     )
+
+
+def _shared_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """The notes that several cells of a notebook's rows carry (one failing fit marks every
+    figure it made, in both months), numbered: each such row gets ``note_ref`` and
+    ``previous_note_ref`` (1-based; None for a note shown in full), and the detail table
+    lists the note once instead of repeating a paragraph in every cell."""
+    texts = [r[key] for r in rows for key in ("note", "previous_note") if r[key]]
+    shared = [note for note in dict.fromkeys(texts) if texts.count(note) > 1]
+    for r in rows:
+        for key in ("note", "previous_note"):
+            r[f"{key}_ref"] = shared.index(r[key]) + 1 if r[key] in shared else None
+    return shared
 
 
 def _render_month_index(report: ReportResult, months: Sequence[str]) -> str:
