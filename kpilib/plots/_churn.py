@@ -442,7 +442,7 @@ def plot_sbg_projections(
             parts[label] = part.sort_values("tenure")["alive"].to_numpy()
     order = sorted(parts, key=lambda k: (-float(parts[k][0]) if len(parts[k]) else 0.0, k))
     shown = order if top_n is None else order[:top_n]
-    unreliable = _unreliable_segments(projection.summary)
+    unreliable = {str(segment) for segment in projection.unreliable["segment"]}
     for label in sorted(shown):
         counts = parts[label]
         plot_sbg_projection(projection.fits[label], ax=ax, actual=counts,
@@ -457,11 +457,3 @@ def plot_sbg_projections(
                   title_fontsize="small")
     return ax
 
-
-def _unreliable_segments(summary: pd.DataFrame) -> set[str]:
-    """Segments of an :class:`SBGProjection` summary whose fit is marked unreliable
-    (``reliable`` False; NaN — no fit — and a summary without the column count as not)."""
-    if summary is None or not {"segment", "reliable"} <= set(summary.columns):
-        return set()
-    flags = summary.set_index("segment")["reliable"]
-    return {str(segment) for segment, flag in flags.items() if not pd.isna(flag) and not bool(flag)}
