@@ -328,6 +328,24 @@ def test_ab_comparison_is_compare_proportions_of_the_two_groups():
         F.ab_comparison(events, ["visit", "signup"], by="variant", a="A", b="C")
 
 
+def test_ab_statement_of_equal_or_nearly_equal_groups():
+    def events(converted_a: int, entered_a: int, converted_b: int, entered_b: int) -> pd.DataFrame:
+        rows, variants = [], []
+        for group, converted, entered in (("A", converted_a, entered_a), ("B", converted_b, entered_b)):
+            for i in range(entered):
+                rows.append((f"{group}{i}", 0, "visit")), variants.append(group)
+                if i < converted:
+                    rows.append((f"{group}{i}", 1, "signup")), variants.append(None)
+        return events_from(rows, variant=variants)
+
+    same = F.ab_comparison(events(10, 40, 10, 40), ["visit", "signup"], by="variant", a="A", b="B").iloc[0]
+    assert same.statement.startswith("B converts at the same rate as A (25.0% vs 25.0%")
+    # 100/4000 vs 100/4001: by hand 2.5% − 2.49938% = 0.00062 points, not "0.0 points lower"
+    close = F.ab_comparison(events(100, 4000, 100, 4001), ["visit", "signup"], by="variant",
+                            a="A", b="B").iloc[0]
+    assert close.statement.startswith("B converts 0.00062 percentage points lower than A")
+
+
 # --- nurture -----------------------------------------------------------------------------
 
 

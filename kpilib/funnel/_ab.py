@@ -93,10 +93,15 @@ def ab_comparison(
     if np.isnan(test.difference):
         statement = "Not comparable: one group has no entrants."
     else:
-        direction = "higher" if test.difference > 0 else "lower" if test.difference < 0 else "the same"
+        points = abs(test.difference) * 100
+        if test.difference == 0:
+            comparison = f"{b} converts at the same rate as {a}"
+        else:
+            size = f"{points:.1f}" if points >= 0.05 else f"{points:.2g}"  # never "0.0 points higher"
+            comparison = f"{b} converts {size} percentage points {'higher' if test.difference > 0 else 'lower'} than {a}"
         verdict = "a significant difference" if test.significant else "no significant difference"
         statement = (
-            f"{b} converts {abs(test.difference) * 100:.1f} percentage points {direction} than {a} "
+            f"{comparison} "
             f"({test.p1:.1%} vs {test.p2:.1%}; {level} interval of the difference "
             f"{test.ci_low * 100:+.1f} to {test.ci_high * 100:+.1f} pp, p = {test.p_value:.3g}): {verdict}."
         )
