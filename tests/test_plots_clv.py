@@ -107,3 +107,14 @@ def test_parameter_recovery_draws_an_interval_that_misses_its_estimate():
     estimate = next(line for line in ax.get_lines() if line.get_label() == "estimate")
     assert list(estimate.get_xdata()) == [1.0, 0.8, 0.8] and list(estimate.get_ydata()) == [0, 1, 2]
     assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == ["bootstrap interval", "estimate", "reference"]
+
+
+def test_parameter_recovery_turns_logarithmic_when_one_ratio_runs_away():
+    """One parameter 166,665× its reference (a degenerate fit) would pin every other point
+    onto 1 on a linear axis; ratios within a factor of 20 stay linear."""
+    table = pd.DataFrame({"model": ["bgnbd"] * 3, "parameter": ["r", "alpha", "b"],
+                          "estimate": [0.25, 4.5, 166_665.0], "reference": [0.25, 5.0, 1.0]})
+    ax = plots.plot_parameter_recovery(table)
+    assert ax.get_xscale() == "log" and "log scale" in ax.get_xlabel()
+    tame = table.assign(estimate=[0.25, 4.5, 2.0])
+    assert plots.plot_parameter_recovery(tame).get_xscale() == "linear"

@@ -280,5 +280,17 @@ def plot_parameter_recovery(table: pd.DataFrame, ax: Axes | None = None) -> Axes
     ax.axvline(1.0, color="0.3", linestyle="--", label="reference")
     ax.set_yticks(y, [f"{m}: {p}" for m, p in zip(shown["model"], shown["parameter"], strict=True)])
     ax.set(xlabel="estimate / reference", ylabel="", title="Fitted parameters against the reference values")
+    ends = [ratio]
+    if {"ci_low", "ci_high"} <= set(shown.columns):
+        ends += [shown["ci_low"] / shown["reference"], shown["ci_high"] / shown["reference"]]
+    values = pd.concat(ends).replace([np.inf, -np.inf], np.nan).dropna()
+    if len(values) and (values > 0).all() and values.max() / values.min() > _LOG_SPAN:
+        # one runaway parameter (ratio 10⁵) would flatten every other point onto 1
+        ax.set_xscale("log")
+        ax.set_xlabel("estimate / reference (log scale)")
     ax.legend()
     return ax
+
+
+#: Ratios spanning more than this factor are drawn on a log axis.
+_LOG_SPAN = 20.0
