@@ -222,3 +222,14 @@ def test_chi_square_test_matches_scipy_chisquare():
         assert chi2 == pytest.approx(ref.statistic) and p == pytest.approx(ref.pvalue)
         assert dof == 5 - fitted
     assert np.isnan(chi_square_test([1, 2], [1.5, 1.5], 1)[2])
+
+
+def test_correlation_interval_matches_scipy_pearsonr():
+    from kpilib.stats import correlation_interval
+
+    x = RNG.normal(size=60)
+    y = 0.4 * x + RNG.normal(size=60)
+    result = sps.pearsonr(x, y)
+    ref = result.confidence_interval(0.95)
+    assert correlation_interval(result.statistic, 60) == pytest.approx((ref.low, ref.high), rel=1e-9)
+    assert all(np.isnan(correlation_interval(0.3, 3)))
