@@ -536,3 +536,118 @@ def test_headline_metrics_with_clv():
     assert h.loc[("clv_to_cac", "2026-09"), "value"] == 3.0
     assert h.loc[("clv_to_cac", "2026-10"), "value"] == 1.5
     assert h.loc[("roas", "2026-10"), "value"] == 0.8
+
+
+# --------------------------------------------------------------------------- the CLV verdict travels
+
+
+def _degenerate_shop() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """~1 % repeat buyers (the recipe of tests/test_clv.py): 3,000 one-order customers and
+    30 with two or three orders over two years; sign-up at the first order, two paid channels."""
+    rng = np.random.default_rng(1)
+    start, span = pd.Timestamp("2024-11-01", tz="UTC"), 730
+    rows = [(f"c{i}", start + pd.Timedelta(days=float(rng.uniform(0, span))), float(rng.gamma(4, 10)))
+            for i in range(3000)]
+    for i in range(30):
+        first = rng.uniform(0, span - 60)
+        rows += [(f"r{i}", start + pd.Timedelta(days=float(first + k * rng.uniform(5, 25))), float(rng.gamma(4, 10)))
+                 for k in range(int(rng.integers(2, 4)))]
+    orders = _orders(rows)
+    first = orders.groupby("customer_id", as_index=False)["ts"].min().rename(columns={"ts": "signup_at"})
+    first["channel"] = np.where(np.arange(len(first)) % 2 == 0, "paid", "social")
+    days = pd.date_range("2026-09-01", "2026-10-31", freq="D").strftime("%Y-%m-%d")
+    spend = _spend([(d, c, 20.0) for d in days for c in ("paid", "social")])
+    return spend, first, orders
+
+
+@pytest.fixture(scope="module")
+def degenerate():
+    import warnings
+
+    from kpilib import clv
+
+    spend, customers, orders = _degenerate_shop()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the penalised fit warns as well
+        value = clv.customer_value(orders, as_of="2026-11-01")
+    return spend, customers, orders, value
+
+
+def test_customer_value_carries_the_verdict_of_its_fit(degenerate):
+    *_, value = degenerate
+    note = value.attrs["note"]
+    # 30 repeat buyers of 3,030 customers by construction: 0.99 % < the 2 % needed
+    assert note.startswith("unreliable: 30 repeat buyers, 1.0% of customers (< 2% needed)")
+    assert int((value["frequency"] > 0).sum()) == 30 and len(value) == 3030
+
+
+def test_the_clv_verdict_is_the_clv_headlines(degenerate):
+    """Same rule as the CLV page: every reason on customer_value's note is on the CLV
+    headline's model figures of the same month (whose note may add holdout reasons)."""
+    import warnings
+
+    from kpilib import clv
+
+    _, _, orders, value = degenerate
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        kpis = clv.headline_metrics(orders, "2026-10", holdout_months=3)
+    headline = kpis.set_index(["metric", "month"]).loc[("clv_total", "2026-10"), "note"]
+    reasons = value.attrs["note"].removeprefix("unreliable: ").split("; ")
+    assert len(reasons) == 2 and all(r in headline for r in reasons)
+
+
+def test_an_unreliable_clv_marks_clv_to_cac_everywhere(degenerate):
+    import matplotlib.pyplot as plt
+
+    from kpilib import plots
+    from kpilib.report import record_headline
+
+    spend, customers, orders, value = degenerate
+    note = value.attrs["note"]
+    h = mk.headline_metrics(spend, customers, orders, "2026-10", clv=value)
+    ratio = h[h.metric == "clv_to_cac"]
+    assert len(ratio) == 2 and ratio["value"].gt(0).all()
+    assert (ratio["note"] == note).all()  # both months rest on the same fit
+    assert h[h.metric != "clv_to_cac"]["note"].isna().all()  # CAC, ROAS … do not use the CLV
+    record = {r["metric"]: r for r in record_headline(h, month="2026-10").to_records()}
+    assert record["clv_to_cac"]["note"] == note and record["clv_to_cac"]["significant"] is None
+    assert not record["cac"]["note"]
+
+    costs = mk.acquisition_costs(spend, customers, None, None, clv=value, start="2026-09-01", end="2026-11-01")
+    assert costs.attrs["clv_note"] == note
+    assert costs["clv_to_cac"].notna().all() and costs["note"].str.contains(mk.CLV_UNRELIABLE, regex=False).all()
+    ax = plots.plot_clv_cac(costs)
+    assert "CLV unreliable: 30 repeat buyers" in ax.get_title().replace("\n", " ")
+    assert all(c.get_hatch() for c in ax.collections if len(c.get_offsets()) == 3)  # the three bubbles
+    plt.close(ax.figure)
+
+
+def test_a_healthy_clv_marks_nothing(sample):
+    import matplotlib.pyplot as plt
+
+    from kpilib import clv, plots
+
+    value = clv.customer_value(sample.orders, as_of="2026-11-01")
+    assert value.attrs["note"] is None
+    assert int((value["frequency"] > 0).sum()) >= 30  # the reason: enough repeat buyers
+    h = mk.headline_metrics(sample.spend, sample.customers, sample.orders, "2026-10", clv=value)
+    assert h[h.metric == "clv_to_cac"]["value"].notna().all() and h["note"].isna().all()
+    costs = mk.acquisition_costs(sample.spend, sample.customers, None, None, clv=value, start="2025-11-01",
+                                 end="2026-11-01")
+    assert costs.attrs["clv_note"] is None
+    assert not costs["note"].str.contains(mk.CLV_UNRELIABLE, regex=False).any()
+    ax = plots.plot_clv_cac(costs)
+    assert "unreliable" not in ax.get_title() and not any(c.get_hatch() for c in ax.collections)
+    plt.close(ax.figure)
+
+
+def test_a_clv_frame_without_a_verdict_has_no_note():
+    spend = _spend([("2026-10-01", "paid", 90.0)])
+    customers = _customers([("a", "2026-10-01", "paid")])
+    clv = pd.DataFrame({"customer_id": ["a"], "clv": [120.0]})
+    c = mk.acquisition_costs(spend, customers, clv=clv, period=None)
+    assert c.attrs["clv_note"] is None and (c["note"] == "").all()
+    clv.attrs["note"] = "unreliable: hand-made"
+    c = mk.acquisition_costs(spend, customers, clv=clv, period=None)
+    assert c.attrs["clv_note"] == "unreliable: hand-made" and (c["note"] == mk.CLV_UNRELIABLE).all()

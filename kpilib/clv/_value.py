@@ -14,7 +14,14 @@ import pandas as pd
 from scipy import stats as _sps
 
 from kpilib.clv import _definitions  # noqa: F401  (the records customer_value computes)
-from kpilib.clv._models import CLVFit, ModelName, _model_and_summary, _spend_rows, fit_clv
+from kpilib.clv._models import (
+    _MODEL_TITLES,
+    CLVFit,
+    ModelName,
+    _model_and_summary,
+    _spend_rows,
+    fit_clv,
+)
 from kpilib.clv._rfm import _InclusiveEnd, _rfm, rfm_summary
 from kpilib.clv._units import (
     DAYS_PER_MONTH,
@@ -33,6 +40,51 @@ from kpilib.stats import z_quantile
 #: Frequency–monetary correlation (among repeat buyers) above which :func:`customer_value`
 #: warns that Gamma–Gamma's independence assumption looks violated.
 INDEPENDENCE_WARNING = 0.3
+
+#: Thresholds of the CLV verdict (see :func:`kpilib.clv.headline_metrics`): a CLV figure is
+#: marked "unreliable" when the fit has fewer repeat buyers (customers with frequency > 0)
+#: than ``min_repeat_buyers`` or than ``min_repeat_share`` of the customers, when the model
+#: clearly loses to the best naive baseline in the holdout (MAE ratio above
+#: ``max_mae_ratio``), or when a bootstrap interval's high/low ratio exceeds
+#: ``max_interval_ratio``. The MAE ratio allows some slack: a per-customer MAE favours the
+#: all-zero baseline (most customers buy nothing in a holdout), so even the textbook CDNOW
+#: fit scores 1.02–1.06 with a 6-month holdout (1.17–1.33 with 3 months). The first two
+#: (and the fit's own verdicts) are the fit's: :func:`customer_value` carries them in
+#: ``attrs["note"]``, so every figure derived from its CLV (CLV:CAC) is marked as well.
+RELIABILITY_THRESHOLDS: dict[str, float] = {
+    "min_repeat_buyers": 30,
+    "min_repeat_share": 0.02,
+    "max_mae_ratio": 1.5,
+    "max_interval_ratio": 10.0,
+}
+
+
+def _fit_reasons(fit: CLVFit) -> list[str]:
+    """Why a fit is not to be trusted: too few repeat buyers, a boundary/penalised fit."""
+    reasons = []
+    frequency = fit.summary["frequency"]
+    repeat, n = int((frequency > 0).sum()), len(frequency)
+    need, share = RELIABILITY_THRESHOLDS["min_repeat_buyers"], RELIABILITY_THRESHOLDS["min_repeat_share"]
+    if repeat < need:
+        reasons.append(f"{repeat} repeat buyers (< {need:g} needed)")
+    elif n and repeat / n < share:
+        reasons.append(f"{repeat} repeat buyers, {repeat / n:.1%} of customers (< {share:.0%} needed)")
+    transactions = fit.transactions
+    title = _MODEL_TITLES.get(fit.model, fit.model)
+    verdict = getattr(transactions, "verdict_", "converged")
+    if verdict != "converged":
+        reasons.append(f"{title} {verdict} ({getattr(transactions, 'note_', '')})")
+    elif getattr(transactions, "penalizer_coef", 0) > 0 and getattr(transactions, "note_", ""):
+        reasons.append(f"{title} needed a penalizer to stay finite ({transactions.note_})")
+    spend = fit.spend
+    if spend is not None and getattr(spend, "verdict_", "converged") != "converged":
+        reasons.append(f"Gamma–Gamma {spend.verdict_} ({spend.note_})")
+    return reasons
+
+
+def _unreliable_note(reasons: list[str]) -> str | None:
+    """The ``note`` of a figure resting on a fit with these reasons: None, or ``"unreliable: …"``."""
+    return f"unreliable: {'; '.join(dict.fromkeys(reasons))}" if reasons else None
 
 
 # ---------------------------------------------------------------------------------------
@@ -209,8 +261,14 @@ def customer_value(
         summary's index, ``customer_id`` by default), ``frequency``, ``recency``, ``T``,
         ``monetary_value``, ``p_alive``, ``expected_purchases`` (over the horizon,
         undiscounted), ``expected_order_value`` and ``clv``. ``attrs`` hold the horizon,
-        its unit, the model's unit, the discount rate, the model names and the
-        frequency–monetary correlation (``frequency_monetary_correlation``).
+        its unit, the model's unit, the discount rate, the model names, the
+        frequency–monetary correlation (``frequency_monetary_correlation``) and the fit's
+        verdict, ``note``: None, or ``"unreliable: …"`` with the reasons — the rule of
+        the CLV headline (:data:`RELIABILITY_THRESHOLDS`: too few repeat buyers, a
+        transaction model on the boundary or needing a penalizer, a Gamma–Gamma fit that
+        did not converge). Figures derived from this CLV carry it on
+        (:func:`kpilib.marketing.acquisition_costs`, :func:`value_by_channel`,
+        :func:`kpilib.marketing.headline_metrics`).
 
     Warns
     -----
@@ -234,6 +292,8 @@ def customer_value(
      'expected_purchases', 'expected_order_value', 'clv']
     >>> value.attrs["time_unit"], round(float(value["clv"].mean()), 1)
     ('weeks', 29.2)
+    >>> value.attrs["note"] is None  # CDNOW: a healthy fit
+    True
     """
     if not isinstance(data, CLVFit):
         summary = rfm_summary(data, monetary_value_col="amount", as_of=as_of, period=period,
@@ -291,6 +351,7 @@ def customer_value(
         "model": data.model,
         "frequency_monetary_correlation": r,
         "gamma_gamma_p": p,
+        "note": _unreliable_note(_fit_reasons(data)),
     }
     return out
 
@@ -383,6 +444,8 @@ def value_by_channel(
         ``spend``, ``cac``, ``clv_to_cac`` (NaN where CAC is undefined: no spend data or no
         new customers). CAC and the ratio come from :func:`kpilib.marketing.acquisition_costs`
         (the ``cac`` and ``clv_to_cac`` metrics), which also gives them per month.
+        ``attrs["clv_note"]`` is the verdict of the fit behind ``value``
+        (``value.attrs["note"]``: None, or ``"unreliable: …"``).
 
     Examples
     --------
@@ -410,12 +473,17 @@ def value_by_channel(
     out = (people.groupby("channel").agg(new_customers=("customer_id", "size"), buyers=("clv", "count"),
                                          clv_total=("clv", "sum")).reset_index())
     out["clv_per_customer"] = out["clv_total"] / out["new_customers"]
+    note = value.attrs.get("note")
     if spend is None:
-        return out.assign(spend=np.nan, cac=np.nan, clv_to_cac=np.nan).sort_values("channel").reset_index(drop=True)
+        out = out.assign(spend=np.nan, cac=np.nan, clv_to_cac=np.nan).sort_values("channel").reset_index(drop=True)
+        out.attrs["clv_note"] = note
+        return out
     # CAC and CLV:CAC have one definition, in kpilib.marketing
     costs = acquisition_costs(spend, customers, period=None, by="channel", clv=value, start=start, end=end)
     costs = costs.loc[costs["channel"] != "all", ["channel", "spend", "cac", "clv_to_cac"]]
     out = out.merge(costs, on="channel", how="outer")
     out[["new_customers", "buyers"]] = out[["new_customers", "buyers"]].fillna(0).astype(int)
     out[["clv_total", "clv_per_customer"]] = out[["clv_total", "clv_per_customer"]].fillna(0.0)
-    return out.sort_values("channel").reset_index(drop=True)
+    out = out.sort_values("channel").reset_index(drop=True)
+    out.attrs["clv_note"] = note
+    return out

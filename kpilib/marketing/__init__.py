@@ -66,7 +66,7 @@ from kpilib.marketing._attribution import (
     non_converting_journeys,
     touch_weights,
 )
-from kpilib.marketing._costs import acquisition_costs
+from kpilib.marketing._costs import CLV_UNRELIABLE, acquisition_costs
 from kpilib.marketing._grouping import WindowLike as WindowLike
 from kpilib.marketing._headline import headline_metrics
 from kpilib.marketing._returns import attributed_return, marketing_influenced_revenue
@@ -78,6 +78,7 @@ from kpilib.periods import TimeLike as TimeLike
 
 __all__ = [
     "ATTRIBUTION_MODELS",
+    "CLV_UNRELIABLE",
     "NO_TOUCH",
     "acquisition_costs",
     "attribute",

@@ -27,7 +27,18 @@ from kpilib.marketing._returns import _clv_table, _cohort_revenue, _period_reven
 from kpilib.metrics import computes
 from kpilib.periods import TimeLike, check_period, default_cutoff, time_filter, to_utc
 
-__all__ = ["acquisition_costs"]
+__all__ = ["CLV_UNRELIABLE", "acquisition_costs"]
+
+#: The row ``note`` of CLV figures resting on a CLV fit marked unreliable (the reasons are
+#: in the result's ``attrs["clv_note"]``).
+CLV_UNRELIABLE = "CLV and CLV:CAC unreliable: the CLV fit is not to be trusted"
+
+
+def _clv_note(clv: Any) -> str | None:
+    """The verdict a CLV frame carries (``attrs["note"]`` of :func:`kpilib.clv.customer_value`
+    output): None, or its ``"unreliable: …"`` text. An Ibis table or a frame without it has none."""
+    note = getattr(clv, "attrs", {}).get("note") if isinstance(clv, pd.DataFrame) else None
+    return note if isinstance(note, str) and note.strip() else None
 
 
 def _scalar(expr: ibis.Value) -> Any:
@@ -133,7 +144,9 @@ def acquisition_costs(
         acquisition channel).
     clv : pandas.DataFrame or ibis.Table, optional
         Predicted CLV per customer (``customer_id`` and ``clv_column``), e.g. from
-        :func:`kpilib.clv.customer_value`. New customers without a row count as 0.
+        :func:`kpilib.clv.customer_value`. New customers without a row count as 0. Its
+        fit's verdict, ``clv.attrs["note"]`` (None, or ``"unreliable: …"``), is carried
+        on: see Returns.
     clv_column : str, default "clv"
         The value column of ``clv``.
     gross_margin : float, default 0.7
@@ -167,7 +180,11 @@ def acquisition_costs(
         ``cost_per_mql``], ``revenue``, ``roas``, ``roi``, ``customer_months`` (calendar
         months of revenue observed, summed over customers), ``revenue_per_customer_month``, ``payback_months``,
         ``revenue_complete`` (the revenue horizon has passed for every customer counted),
-        [``clv_per_customer``, ``clv_to_cac``] and ``note`` (why a figure is undefined).
+        [``clv_per_customer``, ``clv_to_cac``] and ``note`` (why a figure is undefined,
+        or that the CLV figures rest on an unreliable fit). ``attrs["clv_note"]`` is the
+        verdict of the CLV given (``clv.attrs["note"]``; None when it has none), which
+        :func:`kpilib.plots.plot_clv_cac` draws; the rows with a defined CLV:CAC then
+        note :data:`CLV_UNRELIABLE`.
 
     Notes
     -----
@@ -247,11 +264,13 @@ def acquisition_costs(
         valued = cohort.left_join(values, cohort.customer_id == values.v_customer_id)
         frame = frame.merge(_sum_by(valued, keys, clv_total=exact_sum(valued.v_clv)), on=keys, how="outer")
 
-    return _economics(frame, by, column, period, start, end, gross_margin, orders is not None, clv is not None)
+    out = _economics(frame, by, column, period, start, end, gross_margin, orders is not None, clv is not None,
+                     _clv_note(clv))
+    return out
 
 
 def _economics(frame: pd.DataFrame, by: list[str], column: str, period: str | None, start, end,
-               gross_margin: float, has_orders: bool, has_clv: bool) -> pd.DataFrame:
+               gross_margin: float, has_orders: bool, has_clv: bool, unreliable: str | None = None) -> pd.DataFrame:
     """Fill the grid, add blended rows and turn sums into ratios (with the notes on undefined ones)."""
     if not by:
         frame[column] = _ALL
@@ -311,5 +330,10 @@ def _economics(frame: pd.DataFrame, by: list[str], column: str, period: str | No
         out["clv_per_customer"] = sums["clv_total"] / customers.where(customers > 0)
         out["clv_to_cac"] = out["clv_per_customer"] / out["cac"].where(out["cac"] > 0)
         notes.append((out["cac"].eq(0), "CLV:CAC undefined: CAC is 0"))
+        if unreliable:
+            notes.append((out["clv_to_cac"].notna(), CLV_UNRELIABLE))
     out["note"] = _note(*notes) if len(out) else pd.Series(dtype=object)
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    if has_clv:
+        out.attrs["clv_note"] = unreliable
+    return out

@@ -6,7 +6,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from kpilib.marketing._costs import acquisition_costs
+from kpilib.marketing._costs import _clv_note, acquisition_costs
 from kpilib.periods import month_bounds, previous_month
 
 __all__ = ["headline_metrics"]
@@ -34,11 +34,16 @@ def headline_metrics(
 
     Without orders only ``cac`` is reported. No interval: none of these is a proportion.
 
+    ``clv_to_cac`` rests on the CLV fit, so it carries that fit's verdict: the ``note`` of
+    both months is ``clv.attrs["note"]`` (set by :func:`kpilib.clv.customer_value`: None,
+    or ``"unreliable: …"`` by the rule of the CLV headline), which the report shows on the
+    card instead of any "significant". The other figures do not use the CLV; their note is None.
+
     Returns
     -------
     pandas.DataFrame
         ``metric``, ``month``, ``value``, ``numerator``, ``denominator``, ``ci_low``,
-        ``ci_high``.
+        ``ci_high`` and ``note`` (None, or the CLV's ``"unreliable: …"`` on ``clv_to_cac``).
 
     Examples
     --------
@@ -62,13 +67,14 @@ def headline_metrics(
     labels = [str(pd.Period(month, freq="M") - 1), str(pd.Period(month, freq="M"))]
     rows = []
 
-    def add(metric: str, value_column: str, numerator: str | None = None, denominator: str | None = None) -> None:
+    def add(metric: str, value_column: str, numerator: str | None = None, denominator: str | None = None,
+            note: str | None = None) -> None:
         for label in labels:
             row = costs.loc[label] if label in costs.index else pd.Series(dtype=float)
             values = [float(row.get(c, np.nan)) if c is not None else np.nan
                       for c in (value_column, numerator, denominator)]
             rows.append({"metric": metric, "month": label, "value": values[0], "numerator": values[1],
-                         "denominator": values[2], "ci_low": np.nan, "ci_high": np.nan})
+                         "denominator": values[2], "ci_low": np.nan, "ci_high": np.nan, "note": note})
 
     add("cac", "cac", "spend", "new_customers")
     if orders is not None:
@@ -77,6 +83,7 @@ def headline_metrics(
         add("marketing_roi", "roi", "net", "spend")
         add("payback_months", "payback_months")
     if clv is not None:
-        add("clv_to_cac", "clv_to_cac", "clv_per_customer", "cac")
-    frame = pd.DataFrame(rows, columns=["metric", "month", "value", "numerator", "denominator", "ci_low", "ci_high"])
-    return frame.astype({c: float for c in ["value", "numerator", "denominator", "ci_low", "ci_high"]})
+        add("clv_to_cac", "clv_to_cac", "clv_per_customer", "cac", note=_clv_note(clv))
+    columns = ["metric", "month", "value", "numerator", "denominator", "ci_low", "ci_high", "note"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype({**{c: float for c in columns[2:-1]}, "note": object})

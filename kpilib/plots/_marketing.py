@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -206,6 +208,13 @@ def plot_clv_cac(costs: pd.DataFrame, ax: Axes | None = None, *, top_n: int | No
         and predicted value (CLV per customer × new customers) — never averaged. None
         draws every channel.
 
+    Notes
+    -----
+    When the CLV rests on a fit marked unreliable (``costs.attrs["clv_note"]``, set by
+    :func:`kpilib.marketing.acquisition_costs` from :func:`kpilib.clv.customer_value`'s
+    verdict), the bubbles are hatched and the title says "CLV unreliable: …" with the
+    reasons: the ratios are drawn, but not as confident numbers.
+
     Examples
     --------
     >>> import matplotlib
@@ -219,6 +228,8 @@ def plot_clv_cac(costs: pd.DataFrame, ax: Axes | None = None, *, top_n: int | No
     ['a\\n3.0:1', 'other (2 more)\\n2.6:1']
     """
     _require(costs, {"cac", "clv_per_customer", "new_customers", "clv_to_cac"}, "plot_clv_cac")
+    unreliable = costs.attrs.get("clv_note")
+    unreliable = unreliable if isinstance(unreliable, str) and unreliable.strip() else None
     channel = _breakdown(costs)
     costs = _with_missing_label(costs, [channel])
     note = ""
@@ -238,7 +249,7 @@ def plot_clv_cac(costs: pd.DataFrame, ax: Axes | None = None, *, top_n: int | No
     colours = ["0.3" if c == _ALL else _OTHER_COLOUR if _is_other(c) else f"C{i % 10}"
                for i, c in enumerate(data[channel])]
     ax.scatter(data["cac"], data["clv_per_customer"], s=np.maximum(sizes * scale, 20), c=colours, alpha=0.55,
-               edgecolors="0.2")
+               edgecolors="0.2", hatch="////" if unreliable else None)
     for name, x, yv, ratio in zip(data[channel], data["cac"], data["clv_per_customer"], data["clv_to_cac"],
                                   strict=True):
         label = "blended" if name == _ALL else str(name)
@@ -253,7 +264,10 @@ def plot_clv_cac(costs: pd.DataFrame, ax: Axes | None = None, *, top_n: int | No
                        top))
     ax.set_xlabel("CAC")
     ax.set_ylabel("predicted CLV per new customer")
-    ax.set_title(_with_note("CLV against CAC (bubble size: new customers)", note))
+    title = _with_note("CLV against CAC (bubble size: new customers)", note)
+    if unreliable:
+        title += "\n" + textwrap.fill(f"(CLV {unreliable}; bubbles hatched)", 90)
+    ax.set_title(title, color="0.1" if not unreliable else "#8a5a00")
     ax.legend(fontsize="small", loc="upper left")
     sns.despine(ax=ax)
     return ax
