@@ -651,3 +651,6 @@ def test_a_clv_frame_without_a_verdict_has_no_note():
     clv.attrs["note"] = "unreliable: hand-made"
     c = mk.acquisition_costs(spend, customers, clv=clv, period=None)
     assert c.attrs["clv_note"] == "unreliable: hand-made" and (c["note"] == mk.CLV_UNRELIABLE).all()
+    free = mk.acquisition_costs(_spend([("2026-10-01", "paid", 0.0)]), customers, clv=clv, period=None)
+    assert free["note"].str.contains("CLV:CAC undefined: CAC is 0", regex=False).all()  # no ratio, but
+    assert free["note"].str.contains(mk.CLV_UNRELIABLE, regex=False).all()  # its CLV per customer is marked

@@ -31,7 +31,7 @@ __all__ = ["CLV_UNRELIABLE", "acquisition_costs"]
 
 #: The row ``note`` of CLV figures resting on a CLV fit marked unreliable (the reasons are
 #: in the result's ``attrs["clv_note"]``).
-CLV_UNRELIABLE = "CLV and CLV:CAC unreliable: the CLV fit is not to be trusted"
+CLV_UNRELIABLE = "CLV figures unreliable: the CLV fit is not to be trusted"
 
 
 def _clv_note(clv: Any) -> str | None:
@@ -183,8 +183,8 @@ def acquisition_costs(
         [``clv_per_customer``, ``clv_to_cac``] and ``note`` (why a figure is undefined,
         or that the CLV figures rest on an unreliable fit). ``attrs["clv_note"]`` is the
         verdict of the CLV given (``clv.attrs["note"]``; None when it has none), which
-        :func:`kpilib.plots.plot_clv_cac` draws; the rows with a defined CLV:CAC then
-        note :data:`CLV_UNRELIABLE`.
+        :func:`kpilib.plots.plot_clv_cac` draws; when it is unreliable, the rows with a
+        CLV per customer note :data:`CLV_UNRELIABLE`.
 
     Notes
     -----
@@ -331,7 +331,7 @@ def _economics(frame: pd.DataFrame, by: list[str], column: str, period: str | No
         out["clv_to_cac"] = out["clv_per_customer"] / out["cac"].where(out["cac"] > 0)
         notes.append((out["cac"].eq(0), "CLV:CAC undefined: CAC is 0"))
         if unreliable:
-            notes.append((out["clv_to_cac"].notna(), CLV_UNRELIABLE))
+            notes.append((out["clv_per_customer"].notna(), CLV_UNRELIABLE))
     out["note"] = _note(*notes) if len(out) else pd.Series(dtype=object)
     out = out.reset_index(drop=True)
     if has_clv:
