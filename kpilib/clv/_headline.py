@@ -13,56 +13,24 @@ from lifetimes.utils import ConvergenceError
 
 from kpilib.clv import _definitions  # noqa: F401  (the records headline_metrics computes)
 from kpilib.clv._checks import holdout_scorecard
-from kpilib.clv._models import _MODEL_TITLES, CLVFit, ModelName, _check_model, fit_clv
+from kpilib.clv._models import _MODEL_TITLES, ModelName, _check_model, fit_clv
 from kpilib.clv._rfm import _cutoff, _InclusiveEnd, calibration_holdout_summary, rfm_summary
 from kpilib.clv._study import _month_end, _periods_for
 from kpilib.clv._uncertainty import bootstrap
-from kpilib.clv._value import customer_value, expected_purchases
+from kpilib.clv._value import (
+    RELIABILITY_THRESHOLDS,
+    _fit_reasons,
+    _unreliable_note,
+    customer_value,
+    expected_purchases,
+)
 from kpilib.data import DataError
 from kpilib.deprecation import renamed_arguments
 from kpilib.metrics import computes
 from kpilib.periods import previous_month, validate_month
 
-#: Thresholds of the headline verdict (see :func:`headline_metrics`): a CLV figure is
-#: marked "unreliable" when the fit has fewer repeat buyers (customers with frequency > 0)
-#: than ``min_repeat_buyers`` or than ``min_repeat_share`` of the customers, when the model
-#: clearly loses to the best naive baseline in the holdout (MAE ratio above
-#: ``max_mae_ratio``), or when a bootstrap interval's high/low ratio exceeds
-#: ``max_interval_ratio``. The MAE ratio allows some slack: a per-customer MAE favours the
-#: all-zero baseline (most customers buy nothing in a holdout), so even the textbook CDNOW
-#: fit scores 1.02–1.06 with a 6-month holdout (1.17–1.33 with 3 months).
-RELIABILITY_THRESHOLDS: dict[str, float] = {
-    "min_repeat_buyers": 30,
-    "min_repeat_share": 0.02,
-    "max_mae_ratio": 1.5,
-    "max_interval_ratio": 10.0,
-}
-
 #: The metrics the verdict applies to (the holdout metrics are the diagnostic itself).
 _MODEL_METRICS = ("clv_active_customers", "clv_expected_purchases", "clv_total", "clv_median")
-
-
-def _fit_reasons(fit: CLVFit) -> list[str]:
-    """Why a fit is not to be trusted: too few repeat buyers, a boundary/penalised fit."""
-    reasons = []
-    frequency = fit.summary["frequency"]
-    repeat, n = int((frequency > 0).sum()), len(frequency)
-    need, share = RELIABILITY_THRESHOLDS["min_repeat_buyers"], RELIABILITY_THRESHOLDS["min_repeat_share"]
-    if repeat < need:
-        reasons.append(f"{repeat} repeat buyers (< {need:g} needed)")
-    elif n and repeat / n < share:
-        reasons.append(f"{repeat} repeat buyers, {repeat / n:.1%} of customers (< {share:.0%} needed)")
-    transactions = fit.transactions
-    title = _MODEL_TITLES.get(fit.model, fit.model)
-    verdict = getattr(transactions, "verdict_", "converged")
-    if verdict != "converged":
-        reasons.append(f"{title} {verdict} ({getattr(transactions, 'note_', '')})")
-    elif getattr(transactions, "penalizer_coef", 0) > 0 and getattr(transactions, "note_", ""):
-        reasons.append(f"{title} needed a penalizer to stay finite ({transactions.note_})")
-    spend = fit.spend
-    if spend is not None and getattr(spend, "verdict_", "converged") != "converged":
-        reasons.append(f"Gamma–Gamma {spend.verdict_} ({spend.note_})")
-    return reasons
 
 
 def _summary_cutoff(month: str, period: str) -> pd.Timestamp:
@@ -215,7 +183,7 @@ def headline_metrics(
             if np.isfinite(low) and np.isfinite(high) and not (low > 0 and high / low <= limit):
                 span = f"spans a factor {high / low:.3g}" if low > 0 else f"runs from {low:.3g} to {high:.3g}"
                 reasons.append(f"the 95% interval of total CLV {span} (> {limit:g})")
-        note = f"unreliable: {'; '.join(dict.fromkeys(reasons))}" if reasons else None
+        note = _unreliable_note(reasons)
         rows += [{"month": label, **row, "note": note if row["metric"] in _MODEL_METRICS else None}
                  for row in figures]
     out = pd.DataFrame(rows)

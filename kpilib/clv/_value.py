@@ -35,7 +35,7 @@ from kpilib.deprecation import renamed_arguments
 from kpilib.marketing import acquisition_costs
 from kpilib.metrics import computes
 from kpilib.periods import TimeLike, to_utc
-from kpilib.stats import z_quantile
+from kpilib.stats import correlation_interval
 
 #: Frequency–monetary correlation (among repeat buyers) above which :func:`customer_value`
 #: warns that Gamma–Gamma's independence assumption looks violated.
@@ -192,8 +192,7 @@ def frequency_monetary_correlation(summary: pd.DataFrame) -> pd.DataFrame:
         r, p, low, high = (np.nan,) * 4
     else:
         r, p = _sps.pearsonr(rows["frequency"], rows["monetary_value"])
-        half = z_quantile(0.95) / math.sqrt(n - 3) if n > 3 else np.inf
-        low, high = math.tanh(math.atanh(r) - half), math.tanh(math.atanh(r) + half)
+        low, high = correlation_interval(float(r), n) if n > 3 else (-1.0, 1.0)
     return pd.DataFrame({"customers": [n], "correlation": [float(r)], "ci_low": [low], "ci_high": [high],
                          "p_value": [float(p)]})
 

@@ -183,8 +183,9 @@ register(
         pitfalls=(
             "The 3:1 rule of thumb assumes a margin-based CLV; kpilib.clv predicts revenue, "
             "so scale by the margin before comparing. Predicted CLV is a model output with "
-            "its own error; recent cohorts have few orders yet. Undefined where CAC is "
-            "undefined or zero."
+            "its own error; recent cohorts have few orders yet, and a CLV fit kpilib marks "
+            "unreliable (few repeat buyers, a penalised or failed fit) marks CLV:CAC too. "
+            "Undefined where CAC is undefined or zero."
         ),
         unit="ratio",
         higher_is_better=True,
