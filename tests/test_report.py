@@ -1489,3 +1489,23 @@ def test_headline_values_without_data_read_no_data_never_0(test_metrics):
     assert 'data-metric="test_count"' not in index  # no card for a metric without any value
     assert f"No data in {MONTH} or 2026-09: Test sign-ups." in index
     assert not re.search(r'<p class="value[^"]*">\s*0', card)
+
+
+def test_a_note_shared_across_notebooks_is_listed_once_in_the_detail_table(test_metrics):
+    """One failing CLV fit marks the CLV page's figures and the marketing page's CLV:CAC:
+    the detail table numbers the note once for the whole table; a note of one cell stays
+    in full in its cell."""
+    shared, single = "unreliable: 8 repeat buyers (< 30 needed)", "unreliable: one cell only"
+
+    def status(notebook: str, notes: list) -> kr.NotebookStatus:
+        kpis = pd.DataFrame({
+            "metric": ["test_count", "test_count"], "month": [MONTH, "2026-09"], "value": [3.0, 4.0],
+            "numerator": [np.nan] * 2, "denominator": [np.nan] * 2, "ci_low": [np.nan] * 2,
+            "ci_high": [np.nan] * 2, "note": notes})
+        return kr.NotebookStatus(notebook, notebook, "ok", metrics=kr.record_headline(kpis, month=MONTH).to_records())
+
+    report = kr.ReportResult(MONTH, Path("x"), [status("04_a", [shared, shared]), status("05_b", [shared, single])], [])
+    detail = kr.render_index(report).split('<table class="headline">')[1].split("</table>")[0]
+    assert re.findall(r"<li>(unreliable: .*?)</li>", detail) == ["unreliable: 8 repeat buyers (&lt; 30 needed)"]
+    cells = re.findall(r'<span class="note unreliable">(.*?)</span>', detail)
+    assert cells == ["unreliable: note 1 below"] * 3 + [single]

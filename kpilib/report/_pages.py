@@ -161,13 +161,14 @@ def render_index(
         groups.append({
             "status": status,
             "rows": rows,
-            "notes": _shared_notes(rows),
             # a card for a metric with a value in one of the two months; one line for the rest
             "cards": [r for r in rows if r["has_value"] or r["has_previous"]],
             "no_data": [r["title"] for r in rows if not (r["has_value"] or r["has_previous"])],
         })
+    notes = _shared_notes([r for g in groups for r in g["rows"]])
     return _templates.render(
         "month_index.html.j2",
+        notes=notes,
         month=report.month,
         label=_month_title(report.month),
         previous=previous_month(report.month),
@@ -187,10 +188,11 @@ def render_index(
 
 
 def _shared_notes(rows: list[dict[str, Any]]) -> list[str]:
-    """The notes that several cells of a notebook's rows carry (one failing fit marks every
-    figure it made, in both months), numbered: each such row gets ``note_ref`` and
-    ``previous_note_ref`` (1-based; None for a note shown in full), and the detail table
-    lists the note once instead of repeating a paragraph in every cell."""
+    """The notes that several cells of the detail table carry (one failing fit marks every
+    figure it made, in both months, and the CLV:CAC of the marketing page too), numbered
+    across the table: each such row gets ``note_ref`` and ``previous_note_ref`` (1-based;
+    None for a note shown in full), and the table lists each note once, at its end,
+    instead of repeating a paragraph in every cell."""
     texts = [r[key] for r in rows for key in ("note", "previous_note") if r[key]]
     shared = [note for note in dict.fromkeys(texts) if texts.count(note) > 1]
     for r in rows:
