@@ -22,3 +22,22 @@ def small_sample(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("small_sample")
     write_sample(out, customers=400, seed=11)
     return out
+
+
+@pytest.fixture(scope="session")
+def degenerate_orders():
+    """~1 % repeat buyers: 3,000 one-order customers and 30 with two or three orders over two
+    years — the shape that fails or penalises every CLV fit (used by the CLV and marketing
+    tests; read it, do not change it)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    start, span = pd.Timestamp("2024-11-01", tz="UTC"), 730
+    rows = [(f"c{i}", start + pd.Timedelta(days=float(rng.uniform(0, span))), float(rng.gamma(4, 10)))
+            for i in range(3000)]
+    for i in range(30):
+        first = rng.uniform(0, span - 60)
+        rows += [(f"r{i}", start + pd.Timedelta(days=float(first + k * rng.uniform(5, 25))), float(rng.gamma(4, 10)))
+                 for k in range(int(rng.integers(2, 4)))]
+    return pd.DataFrame(rows, columns=["customer_id", "ts", "amount"])

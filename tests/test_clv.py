@@ -458,23 +458,10 @@ def test_headline_metrics_contract(cdnow):
     assert kpis["value"].notna().all()
 
 
-def _degenerate_orders() -> pd.DataFrame:
-    """~1 % repeat buyers: 3,000 one-order customers and 30 with two or three, over 2 years."""
-    rng = np.random.default_rng(1)
-    start, span = pd.Timestamp("2024-11-01", tz="UTC"), 730
-    rows = [(f"c{i}", start + pd.Timedelta(days=float(rng.uniform(0, span))), float(rng.gamma(4, 10)))
-            for i in range(3000)]
-    for i in range(30):
-        first = rng.uniform(0, span - 60)
-        rows += [(f"r{i}", start + pd.Timedelta(days=float(first + k * rng.uniform(5, 25))), float(rng.gamma(4, 10)))
-                 for k in range(int(rng.integers(2, 4)))]
-    return pd.DataFrame(rows, columns=["customer_id", "ts", "amount"])
-
-
-def test_headline_metrics_mark_a_degenerate_fit_unreliable():
+def test_headline_metrics_mark_a_degenerate_fit_unreliable(degenerate_orders):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the boundary fit warns as well
-        kpis = clv.headline_metrics(_degenerate_orders(), "2026-10")
+        kpis = clv.headline_metrics(degenerate_orders, "2026-10")
     model = kpis[kpis["metric"].isin(["clv_active_customers", "clv_total", "clv_median"])]
     assert len(model) == 6
     assert model["note"].str.startswith("unreliable:").all()
@@ -807,10 +794,10 @@ def test_a_degenerate_pareto_nbd_fit_is_judged_and_refused():
         clv.fit_pareto_nbd(summary, time_unit=clv.TimeUnit("D", 7))
 
 
-def test_a_pareto_nbd_that_needs_a_penalizer_marks_the_headline_unreliable():
+def test_a_pareto_nbd_that_needs_a_penalizer_marks_the_headline_unreliable(degenerate_orders):
     """~1 % repeat buyers: the unpenalised Pareto/NBD has no interior maximum, the fit is
     redone with a penalizer and warns; the headline's figures carry the reason."""
-    orders = _degenerate_orders()
+    orders = degenerate_orders
     with pytest.warns(UserWarning, match=r"Pareto/NBD fit on 3030 customers .*refitted with penalizer"):
         fitted = clv.fit_pareto_nbd(clv.rfm_summary(orders))
     assert fitted.penalizer_coef > 0 and fitted.note_

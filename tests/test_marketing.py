@@ -541,18 +541,9 @@ def test_headline_metrics_with_clv():
 # --------------------------------------------------------------------------- the CLV verdict travels
 
 
-def _degenerate_shop() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """~1 % repeat buyers (the recipe of tests/test_clv.py): 3,000 one-order customers and
-    30 with two or three orders over two years; sign-up at the first order, two paid channels."""
-    rng = np.random.default_rng(1)
-    start, span = pd.Timestamp("2024-11-01", tz="UTC"), 730
-    rows = [(f"c{i}", start + pd.Timedelta(days=float(rng.uniform(0, span))), float(rng.gamma(4, 10)))
-            for i in range(3000)]
-    for i in range(30):
-        first = rng.uniform(0, span - 60)
-        rows += [(f"r{i}", start + pd.Timedelta(days=float(first + k * rng.uniform(5, 25))), float(rng.gamma(4, 10)))
-                 for k in range(int(rng.integers(2, 4)))]
-    orders = _orders(rows)
+def _degenerate_shop(orders: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The ``degenerate_orders`` fixture (~1 % repeat buyers) as a shop: sign-up at the
+    first order, two paid channels."""
     first = orders.groupby("customer_id", as_index=False)["ts"].min().rename(columns={"ts": "signup_at"})
     first["channel"] = np.where(np.arange(len(first)) % 2 == 0, "paid", "social")
     days = pd.date_range("2026-09-01", "2026-10-31", freq="D").strftime("%Y-%m-%d")
@@ -561,12 +552,12 @@ def _degenerate_shop() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def degenerate():
+def degenerate(degenerate_orders):
     import warnings
 
     from kpilib import clv
 
-    spend, customers, orders = _degenerate_shop()
+    spend, customers, orders = _degenerate_shop(degenerate_orders)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the penalised fit warns as well
         value = clv.customer_value(orders, as_of="2026-11-01")
