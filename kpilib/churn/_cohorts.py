@@ -59,6 +59,15 @@ def _period_end(index: np.ndarray, period: str) -> np.ndarray:
     return np.array([(origin + int(i) + 1).start_time.tz_localize("UTC") for i in index])
 
 
+def _with_attributes(table: ibis.Table, attrs: ibis.Table | None, by: list[str]) -> ibis.Table:
+    """``table`` (one row per customer, or per customer and period) with the ``by`` columns
+    of :func:`kpilib.churn._inputs._attributes`; a customer without them is :data:`MISSING_LABEL`."""
+    if attrs is None:
+        return table
+    table = table.left_join(attrs, "customer_id").drop("customer_id_right")
+    return table.mutate(**{c: table[c].fill_null(MISSING_LABEL) for c in by})
+
+
 @computes("cohort_retention_rate")
 def cohort_retention(
     activity: Any,
@@ -150,31 +159,45 @@ def cohort_retention(
         if "event" not in t.columns:
             raise ValueError("events= filters an events table; this activity table has no 'event' column")
         t = t.filter(t.event.isin(list(events)))
-    span = t.aggregate(first=t.ts.min(), last=t.ts.max()).execute().iloc[0]
-    as_of_ts = _resolve_as_of(as_of, span["last"])
+    signup = cohort_by == "signup"
+    if signup and customers is None:
+        raise DataError("cohort_by='signup' needs the customers table", table="customers",
+                        fix="Pass customers=ds.customers")
+    span = None
+    if as_of is None or signup:  # the latest activity (for as_of), the first (for signup cohorts)
+        span = t.aggregate(first=t.ts.min(), last=t.ts.max()).execute().iloc[0]
+    as_of_ts = _resolve_as_of(as_of, None if span is None else span["last"])
     t = t.filter(t.ts < as_of_ts)
     p = t.mutate(p=period_index(t.ts, key)).select("customer_id", "p").distinct()
-    if cohort_by == "signup":
-        if customers is None:
-            raise DataError("cohort_by='signup' needs the customers table", table="customers",
-                            fix="Pass customers=ds.customers")
+    attrs = _attributes(t, "ts", by_cols, customers, "activity")
+    if signup:
         cust = as_table(customers, "customers")
         cust = cust.filter(cust.signup_at < as_of_ts)
         cohorts = cust.select("customer_id", cohort=period_index(cust.signup_at, key)).distinct(on="customer_id")
+        cohorts = _with_attributes(cohorts, attrs, by_cols)
+        sizes = cohorts.group_by(["cohort", *by_cols]).aggregate(cohort_size=cohorts.count()).execute()
+        j = p.join(cohorts, "customer_id")
+        j = j.mutate(offset=j.p - j.cohort).filter(lambda s: s.offset >= 0)
+        if mode == "on":
+            counts = j.group_by(["cohort", *by_cols, "offset"]).aggregate(retained=j.count()).execute()
+        else:
+            last = j.group_by(["customer_id", "cohort", *by_cols]).aggregate(last=j.offset.max())
+            counts = last.group_by(["cohort", *by_cols, "last"]).aggregate(n=last.count()).execute()
     else:
-        cohorts = p.group_by("customer_id").aggregate(cohort=p.p.min())
-    attrs = _attributes(t, "ts", by_cols, customers, "activity")
-    if attrs is not None:
-        cohorts = cohorts.left_join(attrs, "customer_id").drop("customer_id_right")
-        cohorts = cohorts.mutate(**{c: cohorts[c].fill_null(MISSING_LABEL) for c in by_cols})
-    sizes = cohorts.group_by(["cohort", *by_cols]).aggregate(cohort_size=cohorts.count()).execute()
-    j = p.join(cohorts, "customer_id")
-    j = j.mutate(offset=j.p - j.cohort).filter(lambda s: s.offset >= 0)
-    if mode == "on":
-        counts = j.group_by(["cohort", *by_cols, "offset"]).aggregate(retained=j.customer_id.nunique()).execute()
-    else:
-        last = j.group_by(["customer_id", "cohort", *by_cols]).aggregate(last=j.offset.max())
-        counts = last.group_by(["cohort", *by_cols, "last"]).aggregate(n=last.count()).execute()
+        # one scan: a customer's cohort is their first active period, every cohort member is
+        # active at offset 0, so the cohort sizes are read off the counts
+        if mode == "on":
+            j = p.mutate(cohort=p.p.min().over(ibis.window(group_by="customer_id")))
+            j = _with_attributes(j.mutate(offset=j.p - j.cohort), attrs, by_cols)
+            counts = j.group_by(["cohort", *by_cols, "offset"]).aggregate(retained=j.count()).execute()
+            sizes = counts[counts["offset"] == 0].rename(columns={"retained": "cohort_size"})
+        else:
+            last = p.group_by("customer_id").aggregate(cohort=p.p.min(), last=p.p.max() - p.p.min())
+            last = _with_attributes(last, attrs, by_cols)
+            counts = last.group_by(["cohort", *by_cols, "last"]).aggregate(n=last.count()).execute()
+            sizes = counts.groupby(["cohort", *by_cols], as_index=False, sort=True)["n"].sum()
+            sizes = sizes.rename(columns={"n": "cohort_size"})
+        sizes = sizes[["cohort", *by_cols, "cohort_size"]]
     columns = ["cohort", *by_cols, "offset", "cohort_size", "retained", "rate", "ci_low", "ci_high",
                "complete", "small_sample"]
     if sizes.empty:
@@ -187,7 +210,10 @@ def cohort_retention(
     grid = sizes.merge(pd.DataFrame({"offset": np.arange(max_offset + 1, dtype="int64")}), how="cross")
     grid["cohort"] = grid["cohort"].astype("int64")
     # a period before the first activity of the data was not observed: missing, not 0
-    data_start = period_index_of(to_utc(span["first"]), key) if not pd.isna(span["first"]) else 0
+    if not signup:
+        data_start = int(cohort_idx.min())  # the first cohort is the first active period
+    else:
+        data_start = period_index_of(to_utc(span["first"]), key) if not pd.isna(span["first"]) else 0
     at = grid["cohort"] + grid["offset"]
     grid["complete"] = (at <= last_complete) & (at >= data_start)
     if mode == "on":

@@ -89,8 +89,10 @@ class SurvivalResult:
         The log-rank test across groups (``test_statistic``, ``p_value``,
         ``degrees_of_freedom``, ``groups``); None without a breakdown.
     lifetimes : pandas.DataFrame
-        The input of the fit, one row per customer: ``duration`` (calendar months), ``churned``
-        and the breakdown columns.
+        The input of the fit, counted: one row per breakdown ``group``, ``duration``
+        (calendar months) and ``churned`` (False: censored), with ``weight``, how many
+        lifetimes (customers, or spells with ``spells="all"``) ended so, and the breakdown
+        columns. Ordered by the breakdown, the duration and ``churned``.
     fitters : dict
         The fitted :class:`lifelines.KaplanMeierFitter` per group.
     by : list of str
@@ -105,10 +107,32 @@ class SurvivalResult:
     by: list[str] = field(default_factory=list)
 
 
-def _group_labels(frame: pd.DataFrame, by: list[str]) -> pd.Series:
-    if not by:
-        return pd.Series("all", index=frame.index)
-    return frame[by].astype(str).agg(" · ".join, axis=1)
+def _lifetime_counts(
+    subscriptions: Any, as_of: Any, by: list[str], customers: Any, spells: str
+) -> pd.DataFrame:
+    """How many lifetimes (first spells, or all) end at each duration, churned or
+    censored, per ``by`` group — counted in the engine, one row per (group, ``duration``,
+    ``churned``) with its ``weight``, ordered, and labelled ``group``."""
+    frame, _ = _spells_with_tenure(subscriptions, as_of, by, customers)
+    if spells == "first":
+        frame = frame.filter(frame.spell == 1)
+    frame = frame.select(*by, duration=frame.tenure_months.cast("float64"), churned=frame.end_at.notnull())
+    keys = [*by, "duration", "churned"]
+    counts = frame.group_by(keys).aggregate(weight=frame.count()).order_by(keys).execute()
+    life = pd.DataFrame({
+        **{c: counts[c].to_numpy() for c in by},
+        "duration": counts["duration"].to_numpy(dtype=float),
+        "churned": counts["churned"].to_numpy(dtype=bool),
+        "weight": counts["weight"].to_numpy(dtype="int64"),
+    })
+    if by:
+        labels = life[by[0]].astype(str)
+        for col in by[1:]:
+            labels = labels + " · " + life[col].astype(str)
+    else:
+        labels = pd.Series("all", index=life.index)
+    life.insert(len(by), "group", labels.to_numpy())
+    return life
 
 
 @computes("median_customer_lifetime")
@@ -172,26 +196,15 @@ def survival(
     if spells not in ("first", "all"):
         raise ValueError(f"spells must be 'first' or 'all', got {spells!r}")
     by_cols = column_list(by)
-    frame = customer_spells(subscriptions, as_of=as_of, by=by_cols, customers=customers)
-    if spells == "first":
-        frame = frame[frame["spell"] == 1]
-    if frame.empty:
+    life = _lifetime_counts(subscriptions, as_of, by_cols, customers, spells)
+    if life.empty:
         raise DataError("no subscriptions to estimate lifetimes from", table="subscriptions",
                         fix="Check the table and as_of")
-    life = pd.DataFrame({
-        "customer_id": frame["customer_id"].to_numpy(),
-        "spell": frame["spell"].to_numpy(),
-        "duration": frame["tenure_months"].to_numpy(dtype=float),
-        "churned": frame["end_at"].notna().to_numpy(),
-    })
-    for col in by_cols:
-        life[col] = frame[col].to_numpy()
-    life["group"] = _group_labels(life, by_cols).to_numpy()
     alpha = 1 - confidence
     curves, rows, fitters = [], [], {}
     for group, part in life.groupby("group", sort=True):
         kmf = KaplanMeierFitter(alpha=alpha, label=str(group))
-        kmf.fit(part["duration"], event_observed=part["churned"])
+        kmf.fit(part["duration"], event_observed=part["churned"], weights=part["weight"])
         fitters[str(group)] = kmf
         ci = kmf.confidence_interval_survival_function_
         table = kmf.event_table
@@ -210,12 +223,14 @@ def survival(
         med_ci = median_survival_times(kmf.confidence_interval_survival_function_)
         lo, hi = (float(v) for v in med_ci.iloc[0])
         max_t = float(part["duration"].max())
+        churned = int(part.loc[part["churned"], "weight"].sum())
+        subscribers = int(part["weight"].sum())
         rows.append({
             "group": str(group),
             **{c: part[c].iloc[0] for c in by_cols},
-            "subscribers": len(part),
-            "churned": int(part["churned"].sum()),
-            "censored": int((~part["churned"]).sum()),
+            "subscribers": subscribers,
+            "churned": churned,
+            "censored": subscribers - churned,
             "median_lifetime": median if np.isfinite(median) else np.nan,
             "median_ci_low": lo if np.isfinite(lo) else np.nan,
             "median_ci_high": hi if np.isfinite(hi) else np.nan,
@@ -227,13 +242,15 @@ def survival(
     if not by_cols:
         summary = summary.drop(columns="group")
     logrank = None
-    if by_cols and life["group"].nunique() > 1:
-        test = multivariate_logrank_test(life["duration"], life["group"], life["churned"])
+    groups = life["group"].nunique()
+    if by_cols and groups > 1:
+        test = multivariate_logrank_test(life["duration"], life["group"], life["churned"],
+                                         weights=life["weight"])
         logrank = pd.DataFrame([{
             "test_statistic": float(test.test_statistic),
             "p_value": float(test.p_value),
             "degrees_of_freedom": int(test.degrees_of_freedom),
-            "groups": int(life["group"].nunique()),
+            "groups": int(groups),
             "test": "log-rank (lifelines.statistics.multivariate_logrank_test)",
         }])
     return SurvivalResult(

@@ -255,7 +255,7 @@ def _survival_labels(result: SurvivalResult) -> dict[str, str]:
 def _pooled_curve(result: SurvivalResult, groups: list[str], label: str) -> pd.DataFrame | None:
     """The Kaplan–Meier curve of the customers of ``groups`` pooled, fitted like
     :func:`kpilib.churn.survival` fits each group (same confidence level), from the
-    result's per-customer ``lifetimes``; None without them."""
+    result's ``lifetimes`` (counted: rows weighted by their ``weight``); None without them."""
     life = getattr(result, "lifetimes", None)
     if life is None or not {"group", "duration", "churned"} <= set(life.columns):
         return None
@@ -264,7 +264,9 @@ def _pooled_curve(result: SurvivalResult, groups: list[str], label: str) -> pd.D
         return None
     fitters = getattr(result, "fitters", None) or {}
     alpha = float(next(iter(fitters.values())).alpha) if fitters else 0.05
-    kmf = KaplanMeierFitter(alpha=alpha, label=label).fit(part["duration"], event_observed=part["churned"])
+    weights = part["weight"] if "weight" in part.columns else None
+    kmf = KaplanMeierFitter(alpha=alpha, label=label).fit(part["duration"], event_observed=part["churned"],
+                                                          weights=weights)
     ci = kmf.confidence_interval_survival_function_
     return pd.DataFrame({"group": label, "tenure": kmf.survival_function_.index.to_numpy(),
                          "survival": kmf.survival_function_.iloc[:, 0].to_numpy(),
@@ -289,7 +291,7 @@ def plot_survival(
     top_n : int or None, default 10
         Draw the ``top_n`` groups with the most customers; the rest are one grey
         ``"other (k more)"`` curve, the Kaplan–Meier estimate of their customers pooled
-        (fitted from the result's per-customer ``lifetimes``, never an average of
+        (fitted from the result's ``lifetimes``, never an average of
         curves). Without ``lifetimes`` the rest are left out and the legend title says
         how many. None draws every group.
 
@@ -306,7 +308,8 @@ def plot_survival(
     sizes = first.astype(float)
     life = getattr(result, "lifetimes", None)
     if life is not None and {"group"} <= set(life.columns):
-        sizes = life["group"].astype(str).value_counts().reindex(sizes.index).fillna(sizes).astype(float)
+        weight = life["weight"] if "weight" in life.columns else pd.Series(1, index=life.index)
+        sizes = weight.groupby(life["group"].astype(str)).sum().reindex(sizes.index).fillna(sizes).astype(float)
     note = ""
     if top_n is not None and len(sizes) > top_n:
         order = sorted(sizes.index, key=lambda g: (-sizes[g], g))
@@ -318,7 +321,8 @@ def plot_survival(
             curves = pd.concat([curves, pooled], ignore_index=True)
         else:
             note = f"top {top_n} of {len(sizes)} groups by customers; {len(rest)} not drawn"
-    curves = curves.assign(group=curves["group"].map(lambda g: _survival_labels(result).get(g, g)))
+    labels = _survival_labels(result)
+    curves = curves.assign(group=curves["group"].map(lambda g: labels.get(g, g)))
     curves = _with_missing_label(curves, ["group"])
     ax = _axes(ax)
     names = sorted(set(curves["group"]), key=lambda v: (_is_other(v), str(v)))
