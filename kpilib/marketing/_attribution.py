@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import ibis
+import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
-from kpilib.data import DataError, as_table
+from kpilib.data import DataError, as_table, memtable
 from kpilib.marketing import _definitions  # noqa: F401  (the records, before @computes)
 from kpilib.marketing._grouping import _DAY_SECONDS, WindowLike
 from kpilib.metrics import computes
@@ -72,7 +73,8 @@ def marketing_touchpoints(
     Returns
     -------
     ibis.Table
-        ``customer_id``, ``ts``, ``channel`` (lazy).
+        ``customer_id``, ``ts``, ``channel`` (lazy, in no particular order: an order would
+        cost a sort of every touch in each query that uses them).
 
     Examples
     --------
@@ -105,7 +107,7 @@ def marketing_touchpoints(
     touches = parts[0] if len(parts) == 1 else parts[0].union(parts[1])
     if channels is not None:
         touches = touches.filter(touches.channel.isin(list(channels)))
-    return touches.order_by(["customer_id", "ts", "channel"])
+    return touches
 
 
 def first_orders(orders: ibis.Table | pd.DataFrame) -> ibis.Table:
@@ -199,17 +201,7 @@ def attribution_journeys(
       channel  position  touches  days_before
     0   email         1        1          2.0
     """
-    seconds = duration_seconds(lookback, "lookback")
-    conv = time_filter(_numbered_conversions(conversions), "ts", to_utc(start), to_utc(end))
-    touch = _touchpoints(touchpoints).rename(t_customer_id="customer_id", touch_at="ts")
-    joined = conv.left_join(touch, [
-        conv.customer_id == touch.t_customer_id,
-        touch.touch_at <= conv.ts,
-        touch.touch_at > conv.ts - ibis.interval(seconds=int(seconds)),
-        conv.previous_at.isnull() | (touch.touch_at > conv.previous_at),
-    ])
-    joined = joined.select("conversion_id", "customer_id", converted_at=joined.ts, amount=joined.amount,
-                           touch_at=joined.touch_at, channel=joined.channel)
+    joined = _journey_touches(touchpoints, conversions, lookback=lookback, start=start, end=end)
     journey = ibis.window(group_by=joined.conversion_id, order_by=[joined.touch_at, joined.channel])
     return joined.mutate(
         position=ibis.row_number().over(journey) + 1,
@@ -217,6 +209,26 @@ def attribution_journeys(
         days_before=(joined.converted_at.epoch_seconds() - joined.touch_at.epoch_seconds()).cast("float64")
         / _DAY_SECONDS,
     )
+
+
+def _journey_touches(touchpoints: ibis.Table | pd.DataFrame, conversions: ibis.Table | pd.DataFrame, *,
+                     lookback: WindowLike, start: TimeLike, end: TimeLike) -> ibis.Table:
+    """:func:`attribution_journeys` before the per-journey windows."""
+    seconds = duration_seconds(lookback, "lookback")
+    conv = time_filter(_numbered_conversions(conversions), "ts", to_utc(start), to_utc(end))
+    # one lower bound, the later of the lookback's and the previous conversion: with an
+    # equality and two range conditions the engine joins by hash (an OR would make it
+    # compare every conversion with every touch)
+    earliest = conv.ts - ibis.interval(seconds=int(seconds))
+    conv = conv.mutate(window_start=ibis.greatest(earliest, conv.previous_at.fill_null(earliest)))
+    touch = _touchpoints(touchpoints).rename(t_customer_id="customer_id", touch_at="ts")
+    joined = conv.left_join(touch, [
+        conv.customer_id == touch.t_customer_id,
+        touch.touch_at <= conv.ts,
+        touch.touch_at > conv.window_start,
+    ])
+    return joined.select("conversion_id", "customer_id", converted_at=joined.ts, amount=joined.amount,
+                         touch_at=joined.touch_at, channel=joined.channel)
 
 
 def non_converting_journeys(
@@ -250,18 +262,27 @@ def non_converting_journeys(
     0           a   email
     1           b  social
     """
+    after = _idle_touches(touchpoints, conversions, lookback=lookback, start=start, end=end)
+    return after.mutate(position=ibis.row_number().over(group_by=after.customer_id,
+                                                        order_by=[after.touch_at, after.channel]) + 1)
+
+
+def _idle_touches(touchpoints: ibis.Table | pd.DataFrame, conversions: ibis.Table | pd.DataFrame, *,
+                  lookback: WindowLike, start: TimeLike, end: TimeLike) -> ibis.Table:
+    """:func:`non_converting_journeys` before the positions (the path ends are grouped and
+    joined back, which the engine does by hash, rather than a window over every touch)."""
     seconds = duration_seconds(lookback, "lookback")
     conv = as_table(conversions, "orders")
     last = conv.group_by("customer_id").agg(last_conversion_at=conv.ts.max()).rename(l_customer_id="customer_id")
     touch = _touchpoints(touchpoints).rename(touch_at="ts")
     after = touch.left_join(last, touch.customer_id == last.l_customer_id)
     after = after.filter(after.last_conversion_at.isnull() | (after.touch_at > after.last_conversion_at))
-    after = after.mutate(path_end=after.touch_at.max().over(group_by=after.customer_id))
-    after = after.filter(after.touch_at > after.path_end - ibis.interval(seconds=int(seconds)))
-    after = time_filter(after, "path_end", to_utc(start), to_utc(end))
     after = after.select("customer_id", "touch_at", "channel")
-    return after.mutate(position=ibis.row_number().over(group_by=after.customer_id,
-                                                        order_by=[after.touch_at, after.channel]) + 1)
+    ends = after.group_by("customer_id").agg(path_end=after.touch_at.max()).rename(e_customer_id="customer_id")
+    ends = time_filter(ends, "path_end", to_utc(start), to_utc(end))
+    after = after.join(ends, [after.customer_id == ends.e_customer_id,
+                              after.touch_at > ends.path_end - ibis.interval(seconds=int(seconds))])
+    return after.select("customer_id", "touch_at", "channel")
 
 
 def _check_models(model: str | Sequence[str]) -> list[str]:
@@ -274,6 +295,52 @@ def _check_models(model: str | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(models))
 
 
+#: Credit is summed in the engine as exact decimals (18 places): a parallel engine adds
+#: floats in a varying order, and the same rows must give the same bits in every run.
+_EXACT_CREDIT = dt.Decimal(38, 18)
+
+
+def _weighted(journeys: ibis.Table, models: Sequence[str], *, half_life: WindowLike,
+              direct_channels: Sequence[str]) -> ibis.Table:
+    """``journeys`` with each touch's weight under each rule-based model, as ``w_<model>``.
+
+    Windows are per ``conversion_id`` and unordered (an ordered frame costs the engine a
+    sort per journey); the time-decay total is an exact decimal sum, so the same rows give
+    the same bits in any order.
+    """
+    unknown = [m for m in models if m not in ATTRIBUTION_MODELS or m == "markov"]
+    if unknown:
+        raise ValueError(f"touch_weights covers the rule-based models, not {unknown[0]!r}")
+    journey = ibis.window(group_by=journeys.conversion_id)
+    if "time_decay" in models:
+        days = duration_seconds(half_life, "half_life") / _DAY_SECONDS
+        days_before = journeys.days_before.cast("float64")
+        # counted from the journey's last touch, which weighs 1: the total is at least 1
+        journeys = journeys.mutate(
+            decay_=ibis.literal(0.5) ** ((days_before - days_before.min().over(journey)) / days))
+    k, n = journeys.position, journeys.touches
+    weights = {}
+    for model in models:
+        if model == "first_touch":
+            weight = ibis.ifelse(k == 1, 1.0, 0.0)
+        elif model == "last_touch":
+            weight = ibis.ifelse(k == n, 1.0, 0.0)
+        elif model == "linear":
+            weight = ibis.literal(1.0) / ibis.greatest(n, 1)
+        elif model == "position_based":
+            weight = ibis.cases((n == 1, 1.0), (n == 2, 0.5), ((k == 1) | (k == n), 0.4),
+                                else_=ibis.literal(0.2) / ibis.greatest(n - 2, 1))
+        elif model == "time_decay":
+            weight = journeys.decay_ / journeys.decay_.cast(_EXACT_CREDIT).sum().over(journey).cast("float64")
+        else:  # last_non_direct: the last touch that is not direct; the last touch if every one is
+            eligible = ~journeys.channel.isin(list(direct_channels)).fill_null(False)
+            last = ibis.cases((eligible, k)).max().over(journey).fill_null(k.max().over(journey))
+            weight = ibis.ifelse(k == last, 1.0, 0.0)
+        weights[f"w_{model}"] = weight
+    weighted = journeys.mutate(**weights)
+    return weighted.drop("decay_") if "time_decay" in models else weighted
+
+
 def touch_weights(
     journeys: pd.DataFrame,
     model: str,
@@ -282,6 +349,9 @@ def touch_weights(
     direct_channels: Sequence[str] = ("direct",),
 ) -> np.ndarray:
     r"""The share of its conversion each touch gets under a rule-based model.
+
+    The weights are the expressions :func:`attribute` sums in the engine, applied here to
+    the given rows.
 
     Parameters
     ----------
@@ -314,47 +384,48 @@ def touch_weights(
     >>> touch_weights(j, "position_based")
     array([0.4, 0.1, 0.1, 0.4])
     """
-    n = journeys["touches"].to_numpy(dtype=float)
-    k = journeys["position"].to_numpy(dtype=float)
-    if model == "first_touch":
-        return (k == 1).astype(float)
-    if model == "last_touch":
-        return (k == n).astype(float)
-    if model == "linear":
-        return 1.0 / n
-    if model == "position_based":
-        ends = (k == 1) | (k == n)
-        return np.select([n == 1, n == 2, ends], [1.0, 0.5, 0.4], default=0.2 / np.maximum(n - 2, 1))
-    if model == "time_decay":
-        days = duration_seconds(half_life, "half_life") / _DAY_SECONDS
-        raw = np.power(0.5, journeys["days_before"].to_numpy(dtype=float) / days)
-        total = pd.Series(raw).groupby(journeys["conversion_id"].to_numpy()).transform("sum").to_numpy()
-        return raw / total
-    if model == "last_non_direct":
-        frame = pd.DataFrame({"id": journeys["conversion_id"].to_numpy(), "k": k,
-                              "eligible": ~journeys["channel"].isin(list(direct_channels)).to_numpy()})
-        ids = frame["id"]
-        any_eligible = frame.groupby("id")["eligible"].transform("any")
-        candidate = frame["eligible"] | ~any_eligible
-        last = frame["k"].where(candidate).groupby(ids).transform("max")
-        return (frame["k"] == last).to_numpy(dtype=float)
-    raise ValueError(f"touch_weights covers the rule-based models, not {model!r}")
+    if model not in ATTRIBUTION_MODELS or model == "markov":
+        raise ValueError(f"touch_weights covers the rule-based models, not {model!r}")
+    needed = ["conversion_id", "position", "touches"] + {"time_decay": ["days_before"],
+                                                         "last_non_direct": ["channel"]}.get(model, [])
+    missing = [c for c in needed if c not in journeys.columns]
+    if missing:
+        raise ValueError(f"journeys need the columns {missing} for {model!r}")
+    frame = journeys[needed].reset_index(drop=True)
+    if "channel" in frame.columns:
+        frame = frame.assign(channel=frame["channel"].astype("string"))
+    weighted = _weighted(memtable(frame.assign(row=np.arange(len(frame)))), [model], half_life=half_life,
+                         direct_channels=direct_channels)
+    return weighted.order_by("row").execute()[f"w_{model}"].to_numpy(dtype=float)
 
 
-def _transition_counts(paths: pd.DataFrame) -> pd.Series:
-    """Transitions start → … → conversion/null counted over paths (``path``, ``position``, ``channel``, ``converted``)."""
-    paths = paths.sort_values(["path", "position"])
-    previous = paths.groupby("path")["channel"].shift(1).fillna("(start)")
-    steps = pd.DataFrame({"from": previous.to_numpy(), "to": paths["channel"].to_numpy()})
-    ends = paths.groupby("path").agg(last=("channel", "last"), converted=("converted", "first"))
-    finals = pd.DataFrame({"from": ends["last"].to_numpy(),
-                           "to": np.where(ends["converted"], "(conversion)", "(null)")})
-    return pd.concat([steps, finals]).value_counts(["from", "to"])
+# Markov-chain states besides the channels.
+_START, _CONVERSION, _NULL = "(start)", "(conversion)", "(null)"
 
 
-def _conversion_probability(counts: pd.Series, channels: list[str], removed: str | None = None) -> float:
-    """P(reach conversion from start) of the absorbing chain; a removed channel leads to null."""
-    transient = ["(start)", *channels]
+def _transitions(paths: ibis.Table, path: str, order_by: list[str], outcome: ibis.StringValue) -> ibis.Table:
+    """One ``source``, ``target`` row per step of each path: (start) → its channels in
+    ``order_by`` order → ``outcome`` (a column or literal, read on the path's last touch).
+    Rows tied on ``order_by`` are the same touch, so either order gives the same steps."""
+    order = ibis.window(group_by=paths[path], order_by=[paths[c] for c in order_by])
+    steps = paths.mutate(source=paths.channel.lag().over(order).fill_null(_START), outcome=outcome,
+                         is_last=paths.channel.lead().over(order).isnull())
+    ends = steps.filter(steps.is_last)
+    return steps.select("source", target=steps.channel).union(ends.select(source=ends.channel, target=ends.outcome))
+
+
+def _count_transitions(transitions: ibis.Table) -> pd.Series:
+    """Transition counts (the engine's aggregation), indexed by (from, to) in sorted order."""
+    counts = transitions.group_by("source", "target").agg(count=transitions.count()).execute()
+    counts = counts.sort_values(["source", "target"], kind="stable")
+    return pd.Series(counts["count"].to_numpy(dtype="int64"),
+                     index=pd.MultiIndex.from_arrays([counts["source"].astype(str), counts["target"].astype(str)],
+                                                     names=["from", "to"]), name="count")
+
+
+def _absorbing_chain(counts: pd.Series, channels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Transition probabilities among (start) and the channels (Q) and to conversion (r)."""
+    transient = [_START, *channels]
     index = {s: i for i, s in enumerate(transient)}
     q = np.zeros((len(transient), len(transient)))
     to_conversion = np.zeros(len(transient))
@@ -362,18 +433,43 @@ def _conversion_probability(counts: pd.Series, channels: list[str], removed: str
     for (source, target), count in counts.items():
         i = index[source]
         out_total[i] += count
-        if target == "(conversion)":
+        if target == _CONVERSION:
             to_conversion[i] += count
-        elif target != "(null)":
+        elif target != _NULL:
             q[i, index[target]] += count
     with np.errstate(invalid="ignore", divide="ignore"):
         q = np.divide(q, out_total[:, None], out=np.zeros_like(q), where=out_total[:, None] > 0)
         r = np.divide(to_conversion, out_total, out=np.zeros_like(to_conversion), where=out_total > 0)
+    return q, r
+
+
+def _conversion_probability(q: np.ndarray, r: np.ndarray, removed: int | None = None) -> float:
+    """P(reach conversion from start) of the absorbing chain; a removed state leads to null."""
     if removed is not None:
-        q[index[removed], :] = 0.0
-        r[index[removed]] = 0.0
-    absorbed = np.linalg.solve(np.eye(len(transient)) - q, r)
+        q, r = q.copy(), r.copy()
+        q[removed, :] = 0.0
+        r[removed] = 0.0
+    absorbed = np.linalg.solve(np.eye(len(r)) - q, r)
     return float(absorbed[0])
+
+
+def _removal_effects(counts: pd.Series) -> pd.DataFrame:
+    """:func:`markov_removal_effects` from the transition counts."""
+    states = set(counts.index.get_level_values("from")) | set(counts.index.get_level_values("to"))
+    channels = sorted(states - {_START, _CONVERSION, _NULL})
+    q, r = _absorbing_chain(counts, channels)
+    base = _conversion_probability(q, r) if channels else 0.0
+    without = [_conversion_probability(q, r, removed=i) for i in range(1, len(channels) + 1)]
+    effect = [1 - w / base if base > 0 else 0.0 for w in without]
+    total = sum(effect)
+    out = pd.DataFrame({
+        "channel": channels,
+        "conversion_probability_without": without,
+        "removal_effect": effect,
+        "share": [e / total if total > 0 else np.nan for e in effect],
+    })
+    out.attrs["conversion_probability"] = base
+    return out
 
 
 def markov_removal_effects(paths: pd.DataFrame) -> pd.DataFrame:
@@ -383,8 +479,8 @@ def markov_removal_effects(paths: pd.DataFrame) -> pd.DataFrame:
     ----------
     paths : pandas.DataFrame
         One row per touch: ``path`` (journey id), ``position`` (order within the path),
-        ``channel`` and ``converted`` (whether the path ends in a conversion; include the
-        non-converting paths).
+        ``channel`` and ``converted`` (whether the path ends in a conversion, read on its
+        first touch; include the non-converting paths).
 
     Returns
     -------
@@ -407,6 +503,9 @@ def markov_removal_effects(paths: pd.DataFrame) -> pd.DataFrame:
 
         \mathrm{RE}_c = 1 - \frac{P_{-c}(\text{conversion})}{P(\text{conversion})}
 
+    The transitions are counted in the engine, the aggregation :func:`attribute` runs on
+    the journeys; only the counts come back.
+
     References
     ----------
     Anderl, E., Becker, I., von Wangenheim, F. & Schumann, J. H. (2016). Mapping the
@@ -427,20 +526,31 @@ def markov_removal_effects(paths: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"paths need the columns {sorted(missing)}")
     paths = paths.dropna(subset=["channel"])
-    channels = sorted(paths["channel"].astype(str).unique())
-    counts = _transition_counts(paths.assign(channel=paths["channel"].astype(str)))
-    base = _conversion_probability(counts, channels) if channels else 0.0
-    without = [_conversion_probability(counts, channels, removed=c) for c in channels]
-    effect = [1 - w / base if base > 0 else 0.0 for w in without]
-    total = sum(effect)
-    out = pd.DataFrame({
-        "channel": channels,
-        "conversion_probability_without": without,
-        "removal_effect": effect,
-        "share": [e / total if total > 0 else np.nan for e in effect],
-    })
-    out.attrs["conversion_probability"] = base
-    return out
+    frame = pd.DataFrame({"path": paths["path"].astype(str).to_numpy(), "position": paths["position"].to_numpy(),
+                          "channel": paths["channel"].astype(str).to_numpy(),
+                          "converted": paths["converted"].astype(bool).to_numpy()})
+    table = memtable(frame)
+    order = ibis.window(group_by=table.path, order_by=table.position)
+    table = table.mutate(converted=table.converted & table.position.lag().over(order).isnull())
+    outcome = ibis.ifelse(table.converted.any().over(group_by=table.path), _CONVERSION, _NULL)
+    return _removal_effects(_count_transitions(_transitions(table, "path", ["position"], outcome)))
+
+
+def _exact(value: ibis.NumericValue) -> ibis.FloatingScalar:
+    return value.cast(_EXACT_CREDIT).sum().cast("float64")
+
+
+def _credit_by_channel(journeys: ibis.Table, models: list[str], *, half_life: WindowLike,
+                       direct_channels: Sequence[str]) -> pd.DataFrame:
+    """Per channel (a null channel: the conversions without a touch), the conversions and
+    the revenue each rule-based model credits, and the conversions that start there."""
+    weighted = _weighted(journeys, models, half_life=half_life, direct_channels=direct_channels)
+    first = weighted.position == 1
+    sums = {"started": first.sum(), "started_revenue": _exact(ibis.ifelse(first, weighted.amount, 0.0))}
+    for name in models:
+        sums[f"{name}_conversions"] = _exact(weighted[f"w_{name}"])
+        sums[f"{name}_revenue"] = _exact(weighted[f"w_{name}"] * weighted.amount)
+    return weighted.group_by("channel").agg(**sums).execute()
 
 
 @computes("attribution_first_touch", "attribution_last_touch", "attribution_linear", "attribution_time_decay",
@@ -488,17 +598,20 @@ def attribute(
 
     Notes
     -----
-    Journeys are built in the engine (:func:`attribution_journeys`); the weights are then
-    applied per touch (:func:`touch_weights`):
+    Everything runs in the engine: the journeys (:func:`attribution_journeys`), each
+    touch's weight (:func:`touch_weights`) and their sums per channel, and the Markov
+    transition counts; only one row per channel, and the counts, come back:
 
     .. math::
 
         \text{credit}_c = \sum_j \sum_{k : c_{j,k} = c} w_{j,k}, \qquad
         \text{revenue}_c = \sum_j a_j \sum_{k : c_{j,k} = c} w_{j,k}
 
-    The Markov model shares the touched conversions :math:`C` (and their revenue) out in
-    proportion to the removal effects (:func:`markov_removal_effects`), estimated on the
-    converting and the non-converting journeys (:func:`non_converting_journeys`).
+    The sums are exact decimals (18 places), so they do not depend on the order the
+    engine adds in. The Markov model shares the touched conversions :math:`C` (and their
+    revenue) out in proportion to the removal effects (:func:`markov_removal_effects`),
+    estimated on the converting and the non-converting journeys
+    (:func:`non_converting_journeys`).
 
     Examples
     --------
@@ -518,33 +631,33 @@ def attribute(
     """
     models = _check_models(model)
     window = {"lookback": lookback, "start": start, "end": end}
-    # a fixed row order: the money sums below come out the same bits in every run
-    journeys = attribution_journeys(touchpoints, conversions, **window).order_by(["conversion_id", "position"]).execute()
-    touched = journeys[journeys["touches"] > 0]
-    untouched = journeys[journeys["touches"] == 0]
-    channels = sorted(touched["channel"].astype(str).unique())
-    total_conversions = journeys["conversion_id"].nunique()
-    total_revenue = float(journeys.drop_duplicates("conversion_id")["amount"].sum())
-    amounts = touched["amount"].to_numpy(dtype=float)
+    journeys = attribution_journeys(touchpoints, conversions, **window)
+    rules = [name for name in models if name != "markov"]
+    sums = _credit_by_channel(journeys, rules, half_life=half_life, direct_channels=direct_channels)
+    untouched = sums[sums["channel"].isnull()]
+    sums = sums[sums["channel"].notnull()].assign(channel=lambda f: f["channel"].astype(str))
+    sums = sums.sort_values("channel", kind="stable").set_index("channel")
+    channels = sums.index.tolist()
+    touched_conversions = int(sums["started"].sum())
+    touched_revenue = float(sums["started_revenue"].sum())
+    no_touch = (int(untouched["started"].sum()), float(untouched["started_revenue"].sum()))
+    total_conversions = touched_conversions + no_touch[0]
+    total_revenue = touched_revenue + no_touch[1]
     frames = []
     for name in models:
         if name == "markov":
-            idle = non_converting_journeys(touchpoints, conversions, **window).order_by(["customer_id", "position"])
-            credit = _markov_credit(touched, idle.execute(), channels)
+            shares = _markov_shares(touchpoints, conversions, channels, **window)
+            credit = pd.DataFrame({"channel": channels, "conversions": shares * touched_conversions,
+                                   "revenue": shares * touched_revenue})
         else:
-            weights = touch_weights(touched, name, half_life=half_life, direct_channels=direct_channels)
-            credit = pd.DataFrame({"channel": touched["channel"].astype(str).to_numpy(), "conversions": weights,
-                                   "revenue": weights * amounts}).groupby("channel").sum()
-            credit = credit.reindex(channels, fill_value=0.0)
-        credit = credit.reset_index()
-        if len(untouched):
-            credit = pd.concat([credit, pd.DataFrame({"channel": [NO_TOUCH], "conversions": [float(len(untouched))],
-                                                      "revenue": [float(untouched["amount"].sum())]})])
+            credit = pd.DataFrame({"channel": channels, "conversions": sums[f"{name}_conversions"].to_numpy(),
+                                   "revenue": sums[f"{name}_revenue"].to_numpy()})
+        if no_touch[0]:
+            credit = pd.concat([credit, pd.DataFrame({"channel": [NO_TOUCH], "conversions": [float(no_touch[0])],
+                                                      "revenue": [no_touch[1]]})])
         credit.insert(0, "model", name)
         frames.append(credit)
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    columns = ["model", "channel", "conversions", "revenue"]
-    out = out.reindex(columns=columns)
+    out = pd.concat(frames, ignore_index=True)
     out["conversions"] = out["conversions"].astype(float)
     out["revenue"] = out["revenue"].astype(float)
     out["conversion_share"] = out["conversions"] / total_conversions if total_conversions else np.nan
@@ -552,15 +665,15 @@ def attribute(
     return out
 
 
-def _markov_credit(touched: pd.DataFrame, idle: pd.DataFrame, channels: list[str]) -> pd.DataFrame:
-    paths = pd.concat([
-        pd.DataFrame({"path": "c" + touched["conversion_id"].astype(str), "position": touched["position"],
-                      "channel": touched["channel"].astype(str), "converted": True}),
-        pd.DataFrame({"path": "n" + idle["customer_id"].astype(str), "position": idle["position"],
-                      "channel": idle["channel"].astype(str), "converted": False}),
-    ], ignore_index=True)
-    effects = markov_removal_effects(paths).set_index("channel")["share"].reindex(channels).fillna(0.0)
-    n_conversions = touched["conversion_id"].nunique()
-    revenue = float(touched.drop_duplicates("conversion_id")["amount"].sum())
-    return pd.DataFrame({"conversions": effects * n_conversions, "revenue": effects * revenue},
-                        index=pd.Index(channels, name="channel"))
+def _markov_shares(touchpoints: ibis.Table | pd.DataFrame, conversions: ibis.Table | pd.DataFrame,
+                   channels: list[str], **window: object) -> np.ndarray:
+    """The removal-effect shares of ``channels`` (0 for a channel the chain lacks), from the
+    transitions of the converting journeys and of the non-converting paths."""
+    touched = _journey_touches(touchpoints, conversions, **window)
+    touched = touched.filter(touched.channel.notnull())
+    idle = _idle_touches(touchpoints, conversions, **window)
+    order = ["touch_at", "channel"]
+    transitions = _transitions(touched, "conversion_id", order, ibis.literal(_CONVERSION)).union(
+        _transitions(idle, "customer_id", order, ibis.literal(_NULL)))
+    effects = _removal_effects(_count_transitions(transitions))
+    return effects.set_index("channel")["share"].reindex(channels).fillna(0.0).to_numpy(dtype=float)
