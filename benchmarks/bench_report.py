@@ -34,14 +34,15 @@ Notebooks that do not read the data (the glossary) are reused by the runner from
 So by default they run once beforehand, unmeasured, and every measured run starts with
 that cache (its tables say "reused"); ``--cold`` runs them in every measured run instead.
 
-Then a summary across sizes: events, wall time, the overhead (wall time minus the sum of
-the cells' times: interpreter and kernel start-up, imports outside cells, the runner's
-validation of the source, HTML rendering, the index), the cost per million events with and
+Then a summary across sizes: events, wall time, the overhead (the wall time during which no
+cell ran — the sum of the cells' times would count cells of notebooks run at once twice:
+interpreter and kernel start-up, imports outside cells, the runner's validation of the
+source, HTML rendering, the index), the cost per million events with and
 without the fixed cost, the marginal cost per million events between consecutive sizes,
 the peaks of RSS, and the issue's goals with whether each is met. The fixed cost is the
 wall time of the report on the bundled 5 000-customer sample (``--source`` omitted), run
 first (``--no-fixed`` skips it); since the sample has some 4·10^5 events, subtracting it
-slightly overstates the fixed part. The tables are Markdown, to paste into the README.
+overstates the fixed part (much at 10^6 events, little at 10^8). The tables are Markdown, to paste into the README.
 
 Usage::
 
@@ -266,6 +267,20 @@ class Cell:
     number: int  # the execution count, as In [n] shows it (else the cell's index)
     seconds: float
     first_line: str
+    start: float | None = None  # epoch seconds
+    end: float | None = None
+
+
+def busy_seconds(intervals: Sequence[tuple[float, float]]) -> float:
+    """Length of the union of ``(start, end)`` intervals: the time during which at least
+    one of them was running (cells of notebooks run at once overlap)."""
+    total, reach = 0.0, -math.inf
+    for start, end in sorted(intervals):
+        if end <= reach:
+            continue
+        total += end - max(start, reach)
+        reach = end
+    return total
 
 
 @dataclass
@@ -286,10 +301,16 @@ class NotebookTiming:
         return max(self.cells, key=lambda c: c.seconds, default=None)
 
 
+#: A line that only sets a name to a constant (``monthly = None``): it says nothing of the cell.
+_TRIVIAL = re.compile(r"[A-Za-z_]\w*\s*=\s*(None|True|False|-?\d+(\.\d*)?|''|\"\"|\[\]|\{\}|\(\))")
+
+
 def first_line(source: str | Sequence[str], width: int = 60) -> str:
-    """The first non-blank line of a cell's source, cut to ``width`` characters."""
+    """The first non-blank line of a cell's source that does more than set a name to a
+    constant (``monthly = None``), else the first non-blank line; cut to ``width``."""
     text = source if isinstance(source, str) else "".join(source)
-    line = next((s.strip() for s in text.splitlines() if s.strip()), "")
+    lines = [s.strip() for s in text.splitlines() if s.strip()]
+    line = next((s for s in lines if not _TRIVIAL.fullmatch(s)), lines[0] if lines else "")
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
@@ -308,7 +329,9 @@ def notebook_timing(name: str, notebook: Mapping, status: str = "ok") -> Noteboo
         if cell.get("cell_type") != "code" or seconds is None:
             continue
         number = cell.get("execution_count") or index
-        cells.append(Cell(name, number, float(seconds), first_line(cell.get("source", ""))))
+        stamps = cell["metadata"]["papermill"]
+        cells.append(Cell(name, number, float(seconds), first_line(cell.get("source", "")),
+                          _epoch(stamps.get("start_time")), _epoch(stamps.get("end_time"))))
     duration = meta.get("duration")
     return NotebookTiming(
         name=name, status=status, seconds=None if duration is None else float(duration),
@@ -529,8 +552,19 @@ class Run:
         return sum(c.seconds for t in self.notebooks for c in t.cells)
 
     @property
+    def busy_s(self) -> float:
+        """Time during which some cell was running (with ``--jobs``, less than Σ cells)."""
+        intervals = [(c.start, c.end) for t in self.notebooks for c in t.cells
+                     if c.start is not None and c.end is not None]
+        if len(intervals) < sum(len(t.cells) for t in self.notebooks):  # stamps missing
+            return self.cells_s
+        return busy_seconds(intervals)
+
+    @property
     def overhead_s(self) -> float:
-        return self.wall_s - self.cells_s
+        """Wall time during which no cell ran: interpreter and kernel start-up, imports,
+        validation of the source, rendering, the index."""
+        return self.wall_s - self.busy_s
 
     @property
     def max_kernel_rss(self) -> int:
@@ -666,7 +700,8 @@ def size_table(run: Run, top: int = 8) -> str:
         f"### {run.label}: {run.events:,} events ({run.source}), jobs {run.jobs or 'default'}",
         "",
         f"wall {run.wall_s:.1f} s (runs: {', '.join(f'{w:.1f}' for w in run.walls_s)}); "
-        f"cells Σ {run.cells_s:.1f} s; overhead (wall − Σ cells) {run.overhead_s:.1f} s; "
+        f"cells Σ {run.cells_s:.1f} s, some cell running {run.busy_s:.1f} s; "
+        f"overhead (no cell running) {run.overhead_s:.1f} s; "
         f"exit {run.exit_code}" + ("" if run.exit_code == 0 else " — **the report failed**")
         + (f"; reused (not run): {', '.join(reused)}" if reused else ""),
         f"peak RSS: runner {human_bytes(run.runner_peak_rss)} (ru_maxrss "
@@ -763,7 +798,7 @@ def summary_table(runs: Sequence[Run], fixed: Run | None) -> str:
 def describe(run: Run) -> dict:
     """A run as JSON-ready data (bytes and seconds)."""
     data = asdict(run)
-    data.update(cells_s=run.cells_s, overhead_s=run.overhead_s, max_kernel_rss=run.max_kernel_rss)
+    data.update(cells_s=run.cells_s, busy_s=run.busy_s, overhead_s=run.overhead_s, max_kernel_rss=run.max_kernel_rss)
     return data
 
 

@@ -44,6 +44,11 @@ def test_size_label_and_customers(bench):
 def test_first_line(bench):
     assert bench.first_line(["\n", "  \n", "x = 1\n", "y = 2"]) == "x = 1"
     assert bench.first_line("") == ""
+    # a line that only sets a name to a constant is passed over, unless it is all there is
+    cell = 'monthly = None\nactive = False\n\nif plan.runs("usage"):\n    monthly = 1\n'
+    assert bench.first_line(cell) == 'if plan.runs("usage"):'
+    assert bench.first_line("x = None\ny = 3") == "x = None"
+    assert bench.first_line("x = f(None)") == "x = f(None)"
     long = "a" * 100
     assert bench.first_line(long, width=10) == "a" * 9 + "…"
     assert len(bench.first_line(long, width=10)) == 10
@@ -65,11 +70,16 @@ def test_notebook_timing_reads_code_cells_and_papermill_stamps(bench):
             _cell("code", "\nslow()\n", 7.0, count=3),
         ],
     }
+    notebook["cells"][3]["metadata"]["papermill"].update(
+        start_time="2026-12-06T10:42:12+00:00", end_time="2026-12-06T10:42:19+00:00")
     timing = bench.notebook_timing("03_churn", notebook)
     assert timing.seconds == 12.5
     assert timing.end - timing.start == pytest.approx(12.5)
     assert [(c.number, c.seconds, c.first_line) for c in timing.cells] == [(1, 1.25, "import x"), (3, 7.0, "slow()")]
     assert timing.slowest.first_line == "slow()"
+    assert timing.slowest.end - timing.slowest.start == 7.0
+    assert timing.slowest.start - timing.start == 3.0
+    assert timing.cells[0].start is None
     assert bench.notebook_timing("empty", {}).slowest is None
 
 
@@ -171,3 +181,10 @@ def test_find_source_matches_truth_parameters(bench, tmp_path):
     assert bench.find_source([tmp_path / "missing", tmp_path], wanted) == good
     assert bench.find_source([tmp_path], bench.generator_parameters(13_000, 8)) is None
     assert bench.find_source([tmp_path], bench.generator_parameters(130_000, 7)) is None
+
+
+def test_busy_seconds_is_the_union_of_intervals(bench):
+    assert bench.busy_seconds([]) == 0.0
+    assert bench.busy_seconds([(0.0, 2.0), (5.0, 6.0)]) == 3.0
+    # overlapping (two notebooks at once), nested and touching intervals
+    assert bench.busy_seconds([(1.0, 4.0), (0.0, 2.0), (2.5, 3.0), (4.0, 5.0)]) == 5.0
