@@ -12,7 +12,7 @@ import pytest
 from scipy.special import betaln
 
 from kpilib import churn
-from kpilib.data import SAMPLE_DIR, DataError, load_dataset
+from kpilib.data import MISSING_LABEL, SAMPLE_DIR, DataError, load_dataset
 from kpilib.metrics import get
 
 
@@ -790,3 +790,111 @@ def test_sbg_projection_of_three_weeks_has_no_fit_and_nothing_marked():
     projection = churn.sbg_projection(frame, 12, 6, by=None, as_of="2026-10-21")
     assert not projection.fits
     assert projection.unreliable.empty and list(projection.unreliable.columns) == ["segment", "note"]
+
+
+# --------------------------------------------------------------------------- issue 14: counted in the engine
+
+
+def segmented_history():
+    """Ties in durations (churned and censored at 3 months), a censored-only segment, a
+    one-customer segment, a customer with no plan (an empty segment value) and a second spell."""
+    rows = [
+        ("a1", "2026-01-01", "2026-04-01", "basic"), ("a2", "2026-01-01", "2026-04-01", "basic"),
+        ("a3", "2026-02-01", "2026-05-01", "basic"), ("a4", "2026-03-01", None, "basic"),
+        ("a5", "2026-06-01", "2026-09-01", "basic"), ("a5", "2026-09-20", None, "basic"),
+        ("p1", "2026-01-15", None, "pro"), ("p2", "2026-04-10", None, "pro"),
+        ("e1", "2026-02-03", "2026-02-20", "solo"),
+        ("n1", "2026-01-10", "2026-07-10", None),
+    ]
+    s = subs([(c, start, end, 10.0) for c, start, end, _ in rows], extra={"plan": [r[3] for r in rows]})
+    return s, pd.Timestamp("2026-06-01", tz="UTC")
+
+
+@pytest.mark.parametrize("spells", ["first", "all"])
+def test_survival_from_counts_equals_lifelines_on_one_row_per_customer(spells):
+    from lifelines import KaplanMeierFitter
+    from lifelines.statistics import multivariate_logrank_test
+    from lifelines.utils import median_survival_times
+
+    s, as_of = segmented_history()
+    as_of = as_of + pd.Timedelta(days=200)
+    res = churn.survival(s, by="plan", as_of=as_of, spells=spells)
+    # the straightforward computation: one row per lifetime, fitted without weights
+    life = churn.customer_spells(s, as_of=as_of, by="plan")
+    if spells == "first":
+        life = life[life.spell == 1]
+    life = life.assign(group=life["plan"].astype(str), churned=life["end_at"].notna())
+    assert int(res.lifetimes["weight"].sum()) == len(life)
+    assert res.summary["subscribers"].tolist() == life.groupby("group").size().tolist()
+    for group, part in life.groupby("group"):
+        kmf = KaplanMeierFitter().fit(part["tenure_months"], part["churned"])
+        curve = res.curves[res.curves.group == group]
+        np.testing.assert_allclose(curve["survival"], kmf.survival_function_.iloc[:, 0], rtol=1e-12)
+        np.testing.assert_allclose(curve["ci_low"], kmf.confidence_interval_survival_function_.iloc[:, 0],
+                                   rtol=1e-12, equal_nan=True)
+        assert curve["at_risk"].tolist() == kmf.event_table["at_risk"].tolist()
+        assert curve["censored"].tolist() == kmf.event_table["censored"].tolist()
+        row = res.summary.set_index("group").loc[group]
+        assert (row.churned, row.censored) == (int(part.churned.sum()), int((~part.churned).sum()))
+        median = kmf.median_survival_time_
+        assert (np.isnan(row.median_lifetime) and not np.isfinite(median)) or row.median_lifetime == median
+        lo, _ = median_survival_times(kmf.confidence_interval_survival_function_).iloc[0]
+        assert (np.isnan(row.median_ci_low) and not np.isfinite(lo)) or row.median_ci_low == lo
+    test = multivariate_logrank_test(life["tenure_months"], life["group"], life["churned"])
+    assert res.logrank.test_statistic[0] == pytest.approx(test.test_statistic, rel=1e-12)
+    assert res.logrank.p_value[0] == pytest.approx(test.p_value, rel=1e-9)
+    assert res.logrank.groups[0] == life["group"].nunique() == 4
+
+
+def test_survival_counts_ties_censored_only_and_one_row_groups_by_hand():
+    s, as_of = segmented_history()
+    res = churn.survival(s, by="plan", as_of=as_of)
+    life = res.lifetimes.set_index(["plan", "duration", "churned"])["weight"]
+    assert life[("basic", 3.0, True)] == 3  # a1, a2, a3: churned at exactly 3 months
+    assert life[("basic", 3.0, False)] == 1  # a4 censored at 3 months on 1 June
+    summary = res.summary.set_index("plan")
+    # basic: 3 churn at 3 of 4 at risk (the censored one is still at risk at 3): S(3) = 1/4
+    basic = res.curves[res.curves.group == "basic"]
+    assert basic["survival"].tolist() == [1.0, 0.25] and basic["at_risk"].tolist() == [4, 4]
+    assert summary.loc["basic", "median_lifetime"] == 3.0
+    # pro: censored only; solo: one customer, one churn; no plan: censored, its own group
+    assert summary.loc["pro", "churned"] == 0 and not summary.loc["pro", "median_reached"]
+    assert res.curves[res.curves.group == "pro"]["survival"].eq(1.0).all()
+    assert (summary.loc["solo", "subscribers"], summary.loc["solo", "churned"]) == (1, 1)
+    assert res.curves[res.curves.group == "solo"]["survival"].iloc[-1] == 0.0
+    assert summary.loc[MISSING_LABEL, "censored"] == 1  # no plan: its own segment, censored
+
+
+def test_cohort_retention_equals_a_straightforward_count():
+    rows = [("a", "2026-01-03"), ("a", "2026-01-04"), ("a", "2026-03-09"), ("b", "2026-01-20"),
+            ("c", "2026-02-02"), ("c", "2026-02-05"), ("c", "2026-04-01"), ("d", "2026-02-28"),
+            ("e", "2026-04-30")]
+    o = orders(rows)
+    as_of = pd.Timestamp("2026-05-01", tz="UTC")
+    seen = pd.DataFrame(rows, columns=["customer_id", "ts"]).assign(
+        p=lambda f: pd.to_datetime(f.ts).dt.to_period("M"))[["customer_id", "p"]].drop_duplicates()
+    seen["cohort"] = seen.groupby("customer_id")["p"].transform("min")
+    seen["offset"] = (seen.p - seen.cohort).map(lambda d: d.n)
+    sizes = seen.groupby("cohort")["customer_id"].nunique()
+    for mode in ("on", "on_or_after"):
+        r = churn.cohort_retention(o, mode=mode, as_of=as_of)
+        for _, cell in r.iterrows():
+            cohort = pd.Period(cell.cohort, "M")
+            members = seen[seen.cohort == cohort]
+            k = cell.offset
+            if cohort + k > pd.Period("2026-04", "M"):
+                assert not cell.complete and pd.isna(cell.retained)
+                continue
+            hit = members[members.offset == k] if mode == "on" else members[members.offset >= k]
+            assert cell.cohort_size == sizes[cohort]
+            assert cell.retained == hit.customer_id.nunique(), (mode, cell.cohort, k)
+    # a breakdown with a customer missing from customers (an empty segment value) and a
+    # one-customer segment
+    customers = pd.DataFrame({"customer_id": list("abde"), "signup_at": "2026-01-01",
+                              "channel": ["ads", "ads", "seo", "ads"]})
+    r = churn.cohort_retention(o, mode="on", by="channel", customers=customers, as_of=as_of)
+    assert r.groupby(["cohort", "channel"])["cohort_size"].first().to_dict() == {
+        ("2026-01", "ads"): 2, ("2026-02", MISSING_LABEL): 1, ("2026-02", "seo"): 1, ("2026-04", "ads"): 1,
+    }
+    c = r[(r.cohort == "2026-02") & (r.channel == MISSING_LABEL)].set_index("offset")["retained"]
+    assert c.tolist()[:3] == [1, 0, 1]  # c: February, then April

@@ -723,3 +723,48 @@ def test_a_marked_health_auc_reaches_the_report_card(sample):
 
     row = record_headline(h, month="2026-10").comparison.set_index("metric").loc["health_score_auc"]
     assert row["note"].startswith("unreliable:") and row["significant"] is None
+
+
+# --------------------------------------------------------------------------- issue 14: one scan for every month
+
+
+def test_backtest_from_one_grouped_query_equals_scoring_each_month_alone():
+    ds = kpilib.load_dataset()
+    months = ["2026-07", "2026-08", "2026-09"]
+    options = dict(email=ds.email, surveys=ds.surveys, weights={"recency": 1, "frequency": 1, "breadth": 1,
+                                                                 "email": 1, "nps": 1, "plan": 1, "tenure": 1})
+    backtest = E.health_score_backtest(ds.events, ds.subscriptions, months, **options)
+    for month, row in zip(months, backtest.itertuples(), strict=True):
+        previous = str(pd.Period(month, freq="M") - 1)
+        alone = E.health_score(ds.events, previous, subscriptions=ds.subscriptions, **options)
+        v = E.validate_health_score(alone, ds.subscriptions, month=previous)
+        assert (row.month, row.churned, row.stayed) == (v.month, v.churned, v.stayed)
+        assert row.auc == v.auc and row.auc_ci_low == v.auc_ci_low and row.note == v.note
+
+
+def test_health_inputs_of_overlapping_windows_are_counted_in_each_month():
+    # one event on 15 September lies in the 90-day lookback of September and October
+    events = pd.DataFrame({"customer_id": ["a", "a", "b"], "ts": ["2026-09-15 10:00", "2026-10-20", "2026-10-21"],
+                           "event": ["feature_use", "page_view", "feature_use"],
+                           "feature": ["api", None, "export"]})
+    for month, days, features in (("2026-09", {"a": 1}, {"a": 1}), ("2026-10", {"a": 1, "b": 1},
+                                                                      {"a": 1, "b": 1})):
+        h = E.health_score(events, month, weights={"recency": 1, "frequency": 1, "breadth": 1})
+        assert h.set_index("customer_id")["active_days"].to_dict() == days
+        assert h.set_index("customer_id")["features_used"].to_dict() == features
+    both = E.health_score_backtest(events, pd.DataFrame({
+        "customer_id": ["a", "b"], "start_at": ["2026-01-01"] * 2, "end_at": [None, "2026-11-05"],
+        "mrr": [1.0, 1.0]}), ["2026-10", "2026-11"], weights={"recency": 1, "breadth": 1})
+    assert both["month"].tolist() == ["2026-10", "2026-11"]
+    assert both["churned"].tolist() == [0, 1] and both["stayed"].tolist() == [2, 1]
+
+
+def test_events_at_the_same_instant_share_a_session_whatever_the_engine_order():
+    # b's two events at 12:00 follow a gap of 3 hours: both start the second session
+    events = pd.DataFrame({"customer_id": ["b"] * 4,
+                           "ts": ["2026-10-01 09:00", "2026-10-01 12:00", "2026-10-01 12:00", "2026-10-01 12:10"],
+                           "event": ["page_view", "share", "page_view", "page_view"]})
+    for order in ([0, 1, 2, 3], [0, 2, 1, 3], [3, 2, 1, 0]):
+        s = E.sessions(events.iloc[order]).to_pandas()
+        assert s["events"].tolist() == [1, 3] and s["shares"].tolist() == [0, 1]
+        assert s["duration_seconds"].tolist() == [0, 600]

@@ -23,7 +23,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats as _sps
 
-from kpilib.data import as_table
+from kpilib.data import as_table, memtable
 from kpilib.engagement._activity import DEFAULT_ACTIVITY_EVENTS, _active_events
 from kpilib.metrics import Metric, computes, register
 from kpilib.periods import month_bounds, months_between, time_filter
@@ -221,22 +221,87 @@ def health_score(
     1           b  0.300000      1.0   65.0  recency
     """
     w = _check_weights(weights)
-    _, as_of = month_bounds(month)
+    windows = _score_windows([month], lookback_days, recency_days)
+    inputs = _score_inputs(events, windows, email if "email" in w else None,
+                           surveys if "nps" in w else None, activity_events)
+    return _score_month(windows.iloc[0], inputs, _population(subscriptions, windows["as_of"].iloc[0]), w,
+                        recency_days, at_risk_below, healthy_from)
+
+
+def _score_windows(months: Sequence[str], lookback_days: int, recency_days: int) -> pd.DataFrame:
+    """Per scored month: ``month``, ``as_of`` (its end), the starts of its lookback
+    (``window_start``), of its recency window (``recent_start``) and of its NPS year."""
     if recency_days <= 0 or lookback_days < recency_days:
         raise ValueError("recency_days must be positive and at most lookback_days")
-    window_start = as_of - pd.Timedelta(days=lookback_days)
-    recent_start = as_of - pd.Timedelta(days=recency_days)
-    events = as_table(events, "events")
-    acts = time_filter(_active_events(events, activity_events), "ts", window_start, as_of)
+    rows = []
+    for month in months:
+        _, as_of = month_bounds(month)
+        rows.append({"month": str(pd.Period(month, freq="M")), "as_of": as_of,
+                     "window_start": as_of - pd.Timedelta(days=lookback_days),
+                     "recent_start": as_of - pd.Timedelta(days=recency_days),
+                     "nps_start": as_of - pd.Timedelta(days=365)})
+    return pd.DataFrame(rows)
+
+
+def _in_windows(table: ibis.Table, column: str, windows: pd.DataFrame, start: str,
+                extra: Sequence[str] = ()) -> ibis.Table:
+    """The rows of ``table`` whose ``column`` lies in ``[start, as_of)`` of a scored month,
+    each joined to its ``month`` (and the ``extra`` columns of ``windows``) — one scan of
+    the table for every month."""
+    table = time_filter(table, column, windows[start].min(), windows["as_of"].max())
+    bounds = memtable(windows[["month", *extra]].assign(_from=windows[start], _to=windows["as_of"]))
+    return table.join(bounds, (table[column] >= bounds._from) & (table[column] < bounds._to))
+
+
+def _score_inputs(
+    events: ibis.Table | pd.DataFrame, windows: pd.DataFrame, email: Any, surveys: Any,
+    activity_events: Sequence[str] | None,
+) -> dict[str, Any]:
+    """The engine's aggregates behind the scores of every month of ``windows``, per
+    ``month`` and customer: activity, distinct features, mail engagement and latest NPS."""
+    acts = _active_events(as_table(events, "events"), activity_events)
     has_feature = "feature" in acts.columns
-    activity = acts.group_by("customer_id").agg(
+    acts = _in_windows(acts, "ts", windows, "window_start", extra=["recent_start"])
+    out: dict[str, Any] = {}
+    out["activity"] = acts.group_by(["month", "customer_id"]).agg(
         last_active=acts.ts.max(),
-        active_days=ibis.cases((acts.ts >= recent_start, acts.ts.date()), else_=ibis.null("date")).nunique(),
+        active_days=ibis.cases((acts.ts >= acts.recent_start, acts.ts.date()), else_=ibis.null("date")).nunique(),
         features_used=(acts.feature.nunique() if has_feature else ibis.literal(0)),
     ).execute()
-    n_features = int(acts.feature.nunique().execute()) if has_feature else 0
+    features = (acts.group_by("month").agg(n=acts.feature.nunique()).execute() if has_feature
+                else pd.DataFrame({"month": [], "n": []}))
+    out["n_features"] = dict(zip(features["month"], features["n"].astype(int), strict=True))
+    out["mail"] = None
+    if email is not None:
+        mail = as_table(email, "email")
+        mail = _in_windows(mail.filter(mail.bounce == "none"), "sent_at", windows, "window_start")
+        out["mail"] = mail.group_by(["month", "customer_id"]).agg(
+            mails_delivered=mail.count(),
+            opened=(mail.opened_at.notnull() | mail.clicked_at.notnull()).cast("int64").sum(),
+            clicked=mail.clicked_at.notnull().cast("int64").sum(),
+        ).execute()
+    out["nps"] = None
+    if surveys is not None:
+        s = as_table(surveys, "surveys")
+        s = _in_windows(s.filter(s.survey == "nps"), "ts", windows, "nps_start")
+        out["nps"] = s.group_by(["month", "customer_id"]).agg(latest_nps=s.score.argmax(s.ts)).execute()
+    return out
 
-    scored = _population(subscriptions, as_of)
+
+def _of_month(frame: pd.DataFrame | None, month: str) -> pd.DataFrame | None:
+    if frame is None:
+        return None
+    return frame[frame["month"] == month].drop(columns="month").reset_index(drop=True)
+
+
+def _score_month(
+    window: pd.Series, inputs: dict[str, Any], scored: pd.DataFrame | None, w: dict[str, float],
+    recency_days: int, at_risk_below: float, healthy_from: float,
+) -> pd.DataFrame:
+    """The scores of one month (see :func:`health_score`) from :func:`_score_inputs`."""
+    month, as_of = window["month"], window["as_of"]
+    activity = _of_month(inputs["activity"], month)
+    n_features = inputs["n_features"].get(month, 0)
     if scored is None:
         scored = activity[["customer_id"]].copy()
     scored = scored.merge(activity, on="customer_id", how="left")
@@ -251,21 +316,13 @@ def health_score(
     # no feature events at all: breadth is unknown, not 0, and its weight goes to the others
     components["breadth"] = scored.features_used / n_features if n_features else np.nan
 
-    if email is not None and "email" in w:
-        mail = time_filter(as_table(email, "email"), "sent_at", window_start, as_of)
-        mail = mail.filter(mail.bounce == "none")
-        per = mail.group_by("customer_id").agg(
-            mails_delivered=mail.count(),
-            opened=(mail.opened_at.notnull() | mail.clicked_at.notnull()).cast("int64").sum(),
-            clicked=mail.clicked_at.notnull().cast("int64").sum(),
-        ).execute()
+    per = _of_month(inputs["mail"], month)
+    if per is not None:
         scored = scored.merge(per, on="customer_id", how="left")
         components["email"] = (scored.opened + scored.clicked) / (2 * scored.mails_delivered)
         scored = scored.drop(columns=["opened", "clicked"])
-    if surveys is not None and "nps" in w:
-        s = as_table(surveys, "surveys")
-        s = time_filter(s.filter(s.survey == "nps"), "ts", as_of - pd.Timedelta(days=365), as_of)
-        latest = s.group_by("customer_id").agg(latest_nps=s.score.argmax(s.ts)).execute()
+    latest = _of_month(inputs["nps"], month)
+    if latest is not None:
         scored = scored.merge(latest, on="customer_id", how="left")
         components["nps"] = scored.latest_nps / 10
     if "mrr" in scored.columns:
@@ -292,7 +349,7 @@ def health_score(
     available = comp.notna().mul(weight, axis=1).sum(axis=1)
     points = comp.fillna(0).mul(weight, axis=1).sum(axis=1)
     out = scored.drop(columns=["last_active"])
-    out.insert(1, "month", str(pd.Period(month, freq="M")))
+    out.insert(1, "month", month)
     for k in used:
         out[k] = comp[k].astype(float)
     out["score"] = (100 * points / available.where(available > 0)).round(1)
@@ -610,10 +667,23 @@ def health_score_backtest(
          month  auc  churned  stayed
     0  2026-10  1.0        1       1
     """
+    options = dict(score_options)
+    w = _check_weights(options.pop("weights", None))
+    lookback_days, recency_days = options.pop("lookback_days", 90), options.pop("recency_days", 30)
+    email, surveys = options.pop("email", None), options.pop("surveys", None)
+    activity_events = options.pop("activity_events", DEFAULT_ACTIVITY_EVENTS)
+    bands = {"at_risk_below": options.pop("at_risk_below", 40.0), "healthy_from": options.pop("healthy_from", 70.0)}
+    if options:
+        raise TypeError(f"health_score_backtest() got unexpected health_score options {sorted(options)}")
+    scored_months = [str(pd.Period(month, freq="M") - 1) for month in months]
+    windows = _score_windows(scored_months, lookback_days, recency_days)
+    # one scan of each table for every month
+    inputs = _score_inputs(events, windows, email if "email" in w else None, surveys if "nps" in w else None,
+                           activity_events) if scored_months else {}
     rows = []
-    for month in months:
-        previous = str(pd.Period(month, freq="M") - 1)
-        scores = health_score(events, previous, subscriptions=subscriptions, **score_options)
-        rows.append(validate_health_score(scores, subscriptions, month=previous).summary())
+    for _, window in windows.iterrows():
+        scores = _score_month(window, inputs, _population(subscriptions, window["as_of"]), w, recency_days,
+                              bands["at_risk_below"], bands["healthy_from"])
+        rows.append(validate_health_score(scores, subscriptions, month=window["month"]).summary())
     columns = ["month", "auc", "auc_ci_low", "auc_ci_high", "churned", "stayed", "note"]
     return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)

@@ -193,7 +193,10 @@ def sessions(
     w = ibis.window(group_by="customer_id", order_by=["_s"])
     acts = acts.mutate(_gap=acts._s - acts._s.lag().over(w))
     starts = (acts._gap.isnull() | (acts._gap > gap_minutes * 60)).cast("int64")
-    acts = acts.mutate(session=starts.sum().over(ibis.cumulative_window(group_by="customer_id", order_by=["_s"])))
+    # RANGE, not ROWS: events at the same instant are peers and share a session whichever of
+    # them the engine ordered first (with ROWS a tie across a session start split at random)
+    upto = ibis.range_window(preceding=None, following=0, group_by="customer_id", order_by=["_s"])
+    acts = acts.mutate(session=starts.sum().over(upto))
     out = acts.group_by(["customer_id", "session"]).agg(
         started_at=acts.ts.min(),
         ended_at=acts.ts.max(),
