@@ -509,6 +509,211 @@ def test_attributed_return_by_model():
     assert np.isnan(r.loc[("last_touch", "social"), "cost_per_conversion"])
 
 
+# The sample's credit for the report's attribution cell (orders, 30-day lookback, 7-day
+# half-life, 2025-11 to 2026-10), as the pandas implementation computed it before the
+# weights and the Markov counts moved into the engine (channels in the output's order).
+_SAMPLE_CHANNELS = ["email", "organic", "paid_search", "referral", "social", mk.NO_TOUCH]
+_SAMPLE_CONVERSIONS = {
+    "first_touch": (128.0, 149.0, 94.0, 153.0, 34.0, 1109.0),
+    "last_touch": (124.0, 141.0, 106.0, 120.0, 67.0, 1109.0),
+    "last_non_direct": (124.0, 141.0, 106.0, 120.0, 67.0, 1109.0),
+    "linear": (128.73333333333332, 145.86666666666667, 100.11666666666666, 135.11666666666667, 48.166666666666664,
+               1109.0),
+    "time_decay": (127.27786186483608, 144.43281102894898, 102.2475236654538, 132.1731096203174, 51.86869382044373,
+                   1109.0),
+    "position_based": (127.46666666666667, 145.6, 100.16666666666667, 135.56666666666666, 49.2, 1109.0),
+    "markov": (117.11346999561567, 140.4921615583389, 114.30103437633376, 111.93702707155774, 74.15630699815392,
+               1109.0),
+}
+_SAMPLE_REVENUE = {
+    "first_touch": (13470.64, 15018.33, 9005.62, 12939.47, 3941.91, 103879.36),
+    "last_touch": (13786.19, 14126.97, 8945.61, 10353.45, 7163.75, 103879.36),
+    "last_non_direct": (13786.19, 14126.97, 8945.61, 10353.45, 7163.75, 103879.36),
+    "linear": (13749.342666666667, 14585.536333333333, 9107.7955, 11572.254666666666, 5361.0408333333335,
+               103879.36),
+    "time_decay": (13780.841807270019, 14354.824303886156, 9156.703818974422, 11336.130172644587, 5747.469897224817,
+                   103879.36),
+    "position_based": (13693.903666666667, 14580.514, 9058.296666666667, 11592.138666666666, 5451.117, 103879.36),
+    "markov": (11412.470485801969, 13690.676634644065, 11138.404330137086, 10908.036605613283, 7226.381943803599,
+               103879.36),
+}
+
+
+def test_attribution_of_the_sample_is_what_the_pandas_implementation_gave(sample):
+    touches = mk.marketing_touchpoints(sample.events, sample.email)
+    credit = mk.attribute(touches, sample.orders, list(mk.ATTRIBUTION_MODELS), start="2025-11", end="2026-11")
+    assert credit["model"].tolist() == [m for m in mk.ATTRIBUTION_MODELS for _ in _SAMPLE_CHANNELS]
+    assert credit["channel"].tolist() == _SAMPLE_CHANNELS * len(mk.ATTRIBUTION_MODELS)
+    for name, group in credit.groupby("model", sort=False):
+        np.testing.assert_allclose(group["conversions"], _SAMPLE_CONVERSIONS[name], rtol=1e-9, atol=0)
+        np.testing.assert_allclose(group["revenue"], _SAMPLE_REVENUE[name], rtol=1e-9, atol=0)
+        np.testing.assert_allclose(group["conversion_share"], np.array(_SAMPLE_CONVERSIONS[name]) / 1667, rtol=1e-9)
+    again = mk.attribute(touches, sample.orders, list(mk.ATTRIBUTION_MODELS), start="2025-11", end="2026-11")
+    pd.testing.assert_frame_equal(credit, again, check_exact=True)  # the same bits in every run
+
+
+def test_attribution_of_tied_repeated_and_missing_touches_by_hand():
+    day = pd.Timedelta(days=1)
+    t0 = pd.Timestamp("2026-10-20 12:00")
+    touches = _touches([
+        # u1: two touches at the same instant; ties go in channel order, so email is first
+        ("u1", t0 - 2 * day, "social"), ("u1", t0 - 2 * day, "email"),
+        # u2: social, email, social, social (the last at the conversion instant), one day apart
+        ("u2", t0 - 3 * day, "social"), ("u2", t0 - 2 * day, "email"), ("u2", t0 - day, "social"),
+        ("u2", t0, "social"),
+        # u3: one touch; u4: a touch 31 days back, outside the lookback; u5: only direct touches
+        ("u3", t0 - day, "paid"), ("u4", t0 - 31 * day, "paid"), ("u5", t0 - 2 * day, "direct"),
+        ("u5", t0 - day, "direct"),
+    ])
+    orders = _orders([("u1", t0, 10.0), ("u2", t0, 20.0), ("u3", t0, 30.0), ("u4", t0, 40.0), ("u5", t0, 50.0)])
+    credit = mk.attribute(touches, orders, list(mk.ATTRIBUTION_MODELS), lookback="30D", half_life="1D")
+    table = credit.pivot(index="channel", columns="model", values="conversions")
+    revenue = credit.pivot(index="channel", columns="model", values="revenue")
+    assert table.index.tolist() == sorted(["direct", "email", "paid", "social", mk.NO_TOUCH])
+    # u1 email|social, u2 social email social social, u3 paid, u4 none, u5 direct direct
+    expected = {
+        "first_touch": {"direct": 1, "email": 1, "paid": 1, "social": 1},
+        "last_touch": {"direct": 1, "email": 0, "paid": 1, "social": 2},
+        "last_non_direct": {"direct": 1, "email": 0, "paid": 1, "social": 2},  # u5 has only direct: it keeps it
+        "linear": {"direct": 1, "email": 0.5 + 0.25, "paid": 1, "social": 0.5 + 0.75},
+        # u1's touches are equally old; u2's weigh 1/8, 1/4, 1/2, 1 (of 15/8) with a 1-day half-life
+        "time_decay": {"direct": 1, "email": 0.5 + 2 / 15, "paid": 1, "social": 0.5 + 13 / 15},
+        "position_based": {"direct": 1, "email": 0.5 + 0.1, "paid": 1, "social": 0.5 + 0.9},
+    }
+    amounts = {"u1": 10.0, "u2": 20.0}
+    for name, channels in expected.items():
+        for channel, share in channels.items():
+            assert table.loc[channel, name] == pytest.approx(share, abs=1e-12), (name, channel)
+        assert table.loc[mk.NO_TOUCH, name] == 1.0 and revenue.loc[mk.NO_TOUCH, name] == 40.0
+    assert revenue.loc["email", "time_decay"] == pytest.approx(0.5 * amounts["u1"] + 2 / 15 * amounts["u2"])
+    assert revenue.loc["social", "position_based"] == pytest.approx(0.5 * amounts["u1"] + 0.9 * amounts["u2"])
+    # the u2 journey with social counted as direct: its last non-social touch is email
+    skip_social = mk.attribute(touches, orders, "last_non_direct", direct_channels=("social",)).set_index("channel")
+    assert skip_social.loc["email", "conversions"] == 2.0  # u1 (email|social) and u2
+    # a conversion whose only touch is outside the lookback goes to "(no touch)" under Markov too
+    markov = credit[credit.model == "markov"].set_index("channel")
+    assert markov.loc[mk.NO_TOUCH, "conversions"] == 1.0
+    assert markov["conversions"].sum() == pytest.approx(5.0)
+
+
+def _attribution_by_hand(touches, orders, *, lookback_days, half_life_days, direct, start=None, end=None):
+    """Rule-based credit per (model, channel) and the Markov paths, with plain Python loops
+    over the definitions (journeys, weights, non-converting paths)."""
+    look, start, end = pd.Timedelta(days=lookback_days), pd.Timestamp(start or "1900"), pd.Timestamp(end or "2100")
+    touches = touches.assign(ts=pd.to_datetime(touches.ts))
+    orders = orders.assign(ts=pd.to_datetime(orders.ts)).sort_values(["customer_id", "ts", "amount"])
+    credit, paths = {}, []
+    previous = {}
+    for customer, ts, amount in orders.itertuples(index=False):
+        before, previous[customer] = previous.get(customer), ts
+        if not start <= ts < end:
+            continue
+        journey = sorted((t, c) for cu, t, c in touches.itertuples(index=False)
+                         if cu == customer and ts - look < t <= ts and (before is None or t > before))
+        n = len(journey)
+        if n == 0:
+            for model in ("first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based"):
+                credit.setdefault((model, mk.NO_TOUCH), [0.0, 0.0])
+                credit[(model, mk.NO_TOUCH)][0] += 1
+                credit[(model, mk.NO_TOUCH)][1] += amount
+            continue
+        paths.append(([c for _, c in journey], True))
+        raw = [0.5 ** ((ts - t) / pd.Timedelta(days=half_life_days)) for t, _ in journey]
+        eligible = [k for k, (_, c) in enumerate(journey, 1) if c not in direct]
+        last_eligible = eligible[-1] if eligible else n
+        for k, (_, channel) in enumerate(journey, 1):
+            weights = {
+                "first_touch": float(k == 1), "last_touch": float(k == n), "linear": 1 / n,
+                "last_non_direct": float(k == last_eligible), "time_decay": raw[k - 1] / sum(raw),
+                "position_based": 1.0 if n == 1 else 0.5 if n == 2 else 0.4 if k in (1, n) else 0.2 / (n - 2),
+            }
+            for model, w in weights.items():
+                credit.setdefault((model, channel), [0.0, 0.0])
+                credit[(model, channel)][0] += w
+                credit[(model, channel)][1] += w * amount
+    last_conversion = orders.groupby("customer_id").ts.max()
+    for customer, rows in touches.groupby("customer_id"):
+        after = rows[rows.ts > last_conversion[customer]] if customer in last_conversion.index else rows
+        if len(after) and start <= after.ts.max() < end:
+            after = after[after.ts > after.ts.max() - look].sort_values(["ts", "channel"])
+            paths.append((after.channel.tolist(), False))
+    return credit, paths
+
+
+def _removal_shares_by_iteration(paths):
+    """Markov removal-effect shares: transitions counted in a dict, absorption
+    probabilities by iterating b = r + Q b (not by solving the system)."""
+    counts = {}
+    for channels, converted in paths:
+        steps = zip(["(start)", *channels], [*channels, "(conversion)" if converted else "(null)"], strict=True)
+        for source, target in steps:
+            counts[(source, target)] = counts.get((source, target), 0) + 1
+    states = sorted({c for channels, _ in paths for c in channels})
+
+    def p_conversion(removed=None):
+        out = {s: sum(v for (a, _), v in counts.items() if a == s) for s in ["(start)", *states]}
+        b = dict.fromkeys(states, 0.0)
+        for _ in range(2000):
+            b = {s: 0.0 if s == removed else sum(v / out[s] * (1.0 if t == "(conversion)" else b.get(t, 0.0))
+                                                  for (a, t), v in counts.items() if a == s) for s in states}
+        return sum(v / out["(start)"] * b[t] for (a, t), v in counts.items() if a == "(start)")
+
+    base = p_conversion()
+    effects = {c: 1 - p_conversion(c) / base for c in states}
+    return {c: e / sum(effects.values()) for c, e in effects.items()}
+
+
+@pytest.mark.parametrize("window", [{}, {"start": "2026-10-10", "end": "2026-10-25"}])
+def test_attribution_matches_a_loop_over_the_definitions(window):
+    rng = np.random.default_rng(11)
+    channels = ["direct", "email", "paid", "social"]
+    base = pd.Timestamp("2026-09-01")
+    # whole hours over two months: ties between touches, and touches at an order's instant
+    touches = _touches([(f"c{rng.integers(25)}", base + pd.Timedelta(hours=int(rng.integers(24 * 60))),
+                         channels[rng.integers(4)]) for _ in range(400)])
+    touches = pd.concat([touches, touches.iloc[:20]], ignore_index=True)  # repeated identical touches
+    orders = _orders([(f"c{rng.integers(30)}", base + pd.Timedelta(hours=int(rng.integers(24 * 60))),
+                       float(rng.integers(1, 500)) / 4) for _ in range(60)])
+    models = list(mk.ATTRIBUTION_MODELS)
+    credit = mk.attribute(touches, orders, models, lookback="10D", half_life="3D", **window)
+    expected, paths = _attribution_by_hand(touches, orders, lookback_days=10, half_life_days=3, direct={"direct"},
+                                           **window)
+    got = credit.set_index(["model", "channel"])
+    rules = got.drop(index="markov", level="model")
+    assert sorted(rules.index) == sorted(expected)
+    for key, (conversions, revenue) in expected.items():
+        assert rules.loc[key, "conversions"] == pytest.approx(conversions, rel=1e-12, abs=1e-12), key
+        assert rules.loc[key, "revenue"] == pytest.approx(revenue, rel=1e-12, abs=1e-12), key
+    shares = _removal_shares_by_iteration(paths)
+    touched = sum(converted for _, converted in paths)
+    markov = got.loc["markov"].drop(index=mk.NO_TOUCH, errors="ignore")
+    for channel, row in markov.iterrows():
+        assert row["conversions"] == pytest.approx(shares.get(channel, 0.0) * touched, rel=1e-9), channel
+
+
+def test_touch_weights_match_the_engine_sums_row_by_row():
+    j = pd.DataFrame({"conversion_id": [7, 7, 7, 7, 3], "position": [1, 2, 3, 4, 1], "touches": [4, 4, 4, 4, 1],
+                      "channel": ["social", "email", "social", "direct", "direct"],
+                      "days_before": [3.0, 2.0, 1.0, 0.0, 5.0]}).iloc[[3, 0, 4, 2, 1]]  # rows in any order
+    assert mk.touch_weights(j, "time_decay", half_life="1D") == pytest.approx([8 / 15, 1 / 15, 1.0, 4 / 15, 2 / 15])
+    assert mk.touch_weights(j, "last_non_direct").tolist() == [0, 0, 1, 1, 0]
+    assert mk.touch_weights(j, "position_based") == pytest.approx([0.4, 0.4, 1.0, 0.1, 0.1])
+    with pytest.raises(ValueError, match="rule-based"):
+        mk.touch_weights(j, "markov")
+    with pytest.raises(ValueError, match="days_before"):
+        mk.touch_weights(j.drop(columns="days_before"), "time_decay")
+
+
+def test_attribution_without_conversions_is_an_empty_table():
+    touches = _touches([("a", "2026-10-01", "social")])
+    orders = _orders([("a", "2026-10-02", 5.0)])
+    credit = mk.attribute(touches, orders, list(mk.ATTRIBUTION_MODELS), start="2027-01", end="2027-02")
+    assert credit.empty
+    assert credit.columns.tolist() == ["model", "channel", "conversions", "revenue", "conversion_share",
+                                       "revenue_share"]
+    assert credit.dtypes.astype(str).tolist() == ["object", "object"] + ["float64"] * 4
+
+
 # --------------------------------------------------------------------------- headline
 
 

@@ -657,9 +657,8 @@ def attribute(
                                                       "revenue": [no_touch[1]]})])
         credit.insert(0, "model", name)
         frames.append(credit)
-    out = pd.concat(frames, ignore_index=True)
-    out["conversions"] = out["conversions"].astype(float)
-    out["revenue"] = out["revenue"].astype(float)
+    out = pd.concat(frames, ignore_index=True).astype({"model": object, "channel": object, "conversions": float,
+                                                        "revenue": float})
     out["conversion_share"] = out["conversions"] / total_conversions if total_conversions else np.nan
     out["revenue_share"] = out["revenue"] / total_revenue if total_revenue > 0 else np.nan
     return out
