@@ -606,6 +606,7 @@ def run_report(source: Source, month: str, out: Path, jobs: int | None, interval
     """Run the report on ``source`` into ``out`` and measure it; ``cache`` (a warm
     ``.cache`` folder) is copied into ``out`` first."""
     out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out / CACHE_DIR, ignore_errors=True)  # an earlier run's, when --out is reused
     if cache is not None:
         shutil.copytree(cache, out / CACHE_DIR, dirs_exist_ok=True)
     usage_file = out / "rusage.json"
