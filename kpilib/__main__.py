@@ -76,7 +76,7 @@ def _report(args: argparse.Namespace) -> int:
     if args.only and only is None:
         return _fail("--only needs notebook names, e.g. --only funnel")
     options = dict(source=args.source, out=args.out, only=only, parameters=parameters,
-                   progress=not args.quiet, pdf=args.pdf)
+                   progress=not args.quiet, pdf=args.pdf, jobs=args.jobs)
     try:
         if args.month:
             results = [run_report(args.month, **options)]
@@ -254,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run only these notebooks, e.g. --only funnel (repeat or comma-separate)")
     report.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                         help="a notebook parameter for every notebook (Python literal or text)")
+    report.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
+                        help="notebooks run at once, each in its own kernel (default 1); every kernel "
+                        "takes its own memory")
     report.add_argument("--quiet", action="store_true", help="no progress bar")
     report.set_defaults(run=_report)
 

@@ -29,6 +29,7 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 import pyarrow as pa
 
+from kpilib import validations
 from kpilib.bundle import sample_dir
 from kpilib.periods import duration_text, month_bounds, to_utc
 
@@ -1239,6 +1240,10 @@ def _load_table(raw: ibis.Table, name: str, validate: bool, options: ContractOpt
     return table
 
 
+#: What a remembered validation also depends on: the rules themselves (this module's file).
+_RULES_STAMP = (Path(__file__).stat().st_size, Path(__file__).stat().st_mtime_ns)
+
+
 def _read_folder(folder: Path, validate: bool, settings: SourceSettings | None, given: Mapping[str, Any]) -> Dataset:
     options = replace(settings.contract if settings else ContractOptions(), **given)
     con = ibis.duckdb.connect()
@@ -1253,7 +1258,15 @@ def _read_folder(folder: Path, validate: bool, settings: SourceSettings | None, 
         raw = _read_file(con, path, name, renamed)
         if settings is not None:
             raw = _apply_mapping(raw, name, settings)
+        key = validations.file_key(path, name, settings, options, _RULES_STAMP) if validate else None
+        remembered = validations.recall(key)
+        if remembered is not None:  # checked before, file and rules unchanged: no new scan
+            tables[name] = _coerce(SCHEMAS[name], raw)
+            notes.extend(remembered)
+            continue
+        before = len(notes)
         tables[name] = _load_table(raw, name, validate, options, notes, path)
+        validations.remember(key, notes[before:])
     if not tables:
         raise DataError(
             f"no table files found in {folder}",
@@ -1296,6 +1309,11 @@ def load_dataset(
     file, column and event names onto the contract (:class:`SourceSettings`): the mapping
     is applied in the engine before validation, so every check and every number is the
     same as for files written with the contract's names.
+
+    A file that passed validation is not scanned again while it, its mapping, the contract
+    options and the rules are unchanged (:mod:`kpilib.validations`): loading the same
+    folder twice costs the first load's check once. The report's kernels reuse the check
+    the runner made before starting them.
 
     Returns
     -------

@@ -94,7 +94,8 @@ def glossary_notebook() -> nbformat.NotebookNode:
             "and change. " + _GENERATED.format(source="the metric registry")
         ),
         nbformat.v4.new_code_cell(
-            'month: str = "2026-10"  # report month (the definitions do not depend on it)',
+            "# The glossary takes no parameters: its definitions and examples depend neither on\n"
+            "# the data nor on the month, so a report reuses its run from month to month.",
             metadata={"tags": ["parameters"]},
         ),
         nbformat.v4.new_code_cell("import kpilib\nimport kpilib.metrics"),

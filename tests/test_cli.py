@@ -141,6 +141,8 @@ MISUSE = [
     ([], "error: the following arguments are required: command; see python -m kpilib --help"),
     (["sample-data", "--out", "{file}"], "error: --out '{file}' is a file, not a folder"),
     (["sample-data", "--out", "{file}/x"], "error: --out '{file}/x' is below a file ('{file}')"),
+    (["report", "--month", "2026-10", "--jobs", "0"],
+     "error: argument --jobs: must be at least 1, got '0'; see python -m kpilib report --help"),
     (["sample-data", "--out", "{nope}", "--customers", "0"],
      "error: argument --customers: must be at least 1, got '0'; see python -m kpilib sample-data --help"),
     (["sample-data", "--out", "{nope}", "--customers", "many"],
@@ -267,13 +269,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-@pytest.mark.parametrize(("signum", "code", "message"), [
-    (signal.SIGTERM, 143, "error: terminated (SIGTERM); the month being built was discarded"),
-    (signal.SIGINT, 130, "error: interrupted; the month being built was discarded"),
-])
-def test_a_killed_run_leaves_nothing_behind(signum, code, message, tmp_path, misuse_paths):
+@pytest.mark.parametrize(("signum", "code", "message", "jobs"), [
+    (signal.SIGTERM, 143, "error: terminated (SIGTERM); the month being built was discarded", 1),
+    (signal.SIGINT, 130, "error: interrupted; the month being built was discarded", 1),
+    (signal.SIGINT, 130, "error: interrupted; the month being built was discarded", 2),
+], ids=["SIGTERM", "SIGINT", "SIGINT-jobs2"])
+def test_a_killed_run_leaves_nothing_behind(signum, code, message, jobs, tmp_path, misuse_paths):
     """A real ``python -m kpilib report`` killed mid-notebook: the previous month stays as
-    it was, no staging or aside folder is left, the kernel is shut down."""
+    it was, no staging or aside folder is left, the kernel is shut down (also with
+    notebooks running at once)."""
     started, kernel_pid = tmp_path / "started", tmp_path / "kernel.pid"
     notebooks = _slow_notebooks(tmp_path / "nb", started, kernel_pid)
     out = tmp_path / "reports"
@@ -282,7 +286,7 @@ def test_a_killed_run_leaves_nothing_behind(signum, code, message, tmp_path, mis
     (previous / "index.html").write_text("the previous report")
     proc = subprocess.Popen(
         [sys.executable, "-c", _CLI_ON_NOTEBOOKS, str(notebooks), "report", "--month", "2026-10",
-         "--source", misuse_paths["data"], "--out", str(out), "--quiet"],
+         "--source", misuse_paths["data"], "--out", str(out), "--quiet", "--jobs", str(jobs)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
     )
     try:

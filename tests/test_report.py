@@ -97,7 +97,8 @@ GOOD = _notebook(
     "Good notebook",
     "# SECRET_SOURCE_MARKER\nimport json, os, shutil, sys\nimport pandas as pd\n"
     "from kpilib import metrics, report\n" + REGISTER_CELL,
-    "print(json.dumps({'month': month, 'source': source, 'label': label, 'cwd': os.getcwd()}))",
+    "print(json.dumps({'month': month, 'source': source, 'label': label, 'cwd': os.getcwd(),\n"
+    "                  'notebook': os.environ.get('KPILIB_REPORT_NOTEBOOK')}))",
     f"pd.DataFrame({{'campaign': [{SCRIPT!r}, 'spring'], 'sends': [10, 20]}})",
     f"pd.DataFrame({{'campaign': [{SCRIPT!r}], 'sends': [10]}}).style.highlight_max(subset=['sends'])",
     "kpis = pd.DataFrame({\n"
@@ -451,6 +452,7 @@ def test_parameters_injected_and_cwd(report_run):
         "source": str((root / "data").resolve()),
         "label": "from-test",
         "cwd": str((root / "notebooks").resolve()),
+        "notebook": "01_good",
     }
     assert f"plain {MONTH}" in stream_text(root / "reports" / MONTH / "03_plain.ipynb")
 
@@ -1509,3 +1511,158 @@ def test_a_note_shared_across_notebooks_is_listed_once_in_the_detail_table(test_
     assert re.findall(r"<li>(unreliable: .*?)</li>", detail) == ["unreliable: 8 repeat buyers (&lt; 30 needed)"]
     cells = re.findall(r'<span class="note unreliable">(.*?)</span>', detail)
     assert cells == ["unreliable: note 1 below"] * 3 + [single]
+
+
+# --------------------------------------------------------------------------- notebooks at once
+
+
+def _timed_run(log: list[tuple[str, float, float]], seconds: float, fail: str | None = None):
+    """A ``_run_notebook`` without a kernel that takes ``seconds`` and logs when it ran."""
+
+    def run(path, staging, params, cwd, pages):
+        start = time.monotonic()
+        time.sleep(seconds)
+        (staging / f"{path.stem}.html").write_text(path.stem)
+        log.append((path.stem, start, time.monotonic()))
+        status = "failed" if path.stem == fail else "ok"
+        return kr.NotebookStatus(notebook=path.stem, title=path.stem, status=status,
+                                 error="broken" if status == "failed" else None)
+
+    return run
+
+
+def _overlap(log: list[tuple[str, float, float]]) -> int:
+    """The most runs of ``log`` in progress at one moment."""
+    moments = sorted([(s, 1) for _, s, _ in log] + [(e, -1) for _, _, e in log])
+    level = peak = 0
+    for _, step in moments:
+        level += step
+        peak = max(peak, level)
+    return peak
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+def test_jobs_run_notebooks_at_once_and_keep_their_order_and_isolation(jobs, tmp_path, monkeypatch):
+    folder = write_notebooks(tmp_path / "nb", **{f"0{i}_n{i}": PLAIN for i in range(1, 6)})
+    log: list[tuple[str, float, float]] = []
+    monkeypatch.setattr(_run, "_run_notebook", _timed_run(log, 0.3, fail="03_n3"))
+    result = kr.run_report(MONTH, out=tmp_path / "out", notebooks_dir=folder, progress=False,
+                           check_data=False, jobs=jobs)
+    assert [s.notebook for s in result.notebooks] == [f"0{i}_n{i}" for i in range(1, 6)]  # plan order
+    assert result.failed == ["03_n3"]  # the failure is a status; the others ran
+    assert sorted(stem for stem, _, _ in log) == [s.notebook for s in result.notebooks]
+    assert _overlap(log) == jobs  # never more kernels than asked, and as many as asked
+    statuses = [json.loads((result.path / f"0{i}_n{i}.json").read_text())["status"] for i in range(1, 6)]
+    assert statuses == ["ok", "ok", "failed", "ok", "ok"]
+
+
+def test_jobs_must_be_a_positive_whole_number(tmp_path):
+    folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN})
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(kr.ReportArgumentError, match="jobs must be a whole number"):
+            kr.run_report(MONTH, out=tmp_path / "out", notebooks_dir=folder, check_data=False, jobs=bad)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unexpected_error_in_one_job_stops_the_run_and_discards_the_month(tmp_path, monkeypatch):
+    folder = write_notebooks(tmp_path / "nb", **{f"0{i}_n{i}": PLAIN for i in range(1, 5)})
+    calls: list[str] = []
+    monkeypatch.setattr(_run, "_run_notebook", _fake_run("x", fail_at=2, calls=calls))
+    with pytest.raises(RuntimeError, match="crash midway"):
+        kr.run_report(MONTH, out=tmp_path / "out", notebooks_dir=folder, progress=False,
+                      check_data=False, jobs=2)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []  # nothing half-written
+    assert len(calls) < 4  # no new notebook started after the error
+
+
+def test_notebooks_at_once_give_the_same_report_as_one_at_a_time(tmp_path):
+    """Real kernels: the pages and headline files of a run with two jobs equal a run with one
+    (the run date and durations aside), and each kernel worked in the notebooks' folder."""
+    folder = write_notebooks(tmp_path / "nb", **{"01_good": GOOD, "02_plain": PLAIN, "03_failing": FAILING})
+    runs = {jobs: kr.run_report(MONTH, out=tmp_path / f"out{jobs}", notebooks_dir=folder, progress=False,
+                                check_data=False, jobs=jobs) for jobs in (1, 2)}
+    assert runs[1].failed == runs[2].failed == ["03_failing"]
+    for stem in ("01_good", "02_plain", "03_failing"):
+        one, two = (json.loads((r.path / f"{stem}.json").read_text()) for r in runs.values())
+        one.pop("seconds"), two.pop("seconds")
+        assert one == two
+        # what a reader sees: the text, without the run date, cell ids and styler ids
+        pages = [re.sub(r"<style.*?</style>|<[^>]+>|\d{4}-\d\d-\d\d \d\d:\d\d( UTC)?|T_\w+", "",
+                        (r.path / f"{stem}.html").read_text(), flags=re.S)
+                 for r in runs.values()]
+        assert "notebook" in pages[0].lower()
+        assert pages[0] == pages[1]
+    printed = json.loads(stream_text(runs[2].path / "01_good.ipynb").splitlines()[0])
+    assert printed["cwd"] == str(folder)
+    assert printed["notebook"] == "01_good"  # each kernel knows its notebook (KPILIB_REPORT_NOTEBOOK)
+    assert Path.cwd() != folder  # the runner's own folder is left alone
+
+
+# --------------------------------------------------------------------------- reused notebooks
+
+NO_DATA = _notebook("Definitions", "import kpilib\nprint('definitions', kpilib.__version__)")
+NO_DATA.cells[1].source = "# no parameters: this notebook reads no data"
+
+
+def _counting(calls: list[str]):
+    real = _run._run_notebook
+
+    def run(path, staging, params, cwd, pages):
+        calls.append(path.stem)
+        return real(path, staging, params, cwd, pages)
+
+    return run
+
+
+def test_a_notebook_that_reads_no_data_runs_once_and_is_reused_month_after_month(tmp_path, monkeypatch):
+    folder = write_notebooks(tmp_path / "nb", **{"00_defs": NO_DATA, "01_plain": PLAIN})
+    out = tmp_path / "out"
+    calls: list[str] = []
+    key = _run._reuse_key(folder / "00_defs.ipynb", {})
+    monkeypatch.setattr(_run, "_run_notebook", _counting(calls))
+    first = kr.run_report("2026-09", out=out, notebooks_dir=folder, progress=False, check_data=False)
+    second = kr.run_report("2026-10", out=out, notebooks_dir=folder, progress=False, check_data=False)
+    assert calls == ["00_defs", "01_plain", "01_plain"]  # the second month started no kernel for it
+    assert [s.reused for s in first.notebooks] == [False, False]
+    assert [s.reused for s in second.notebooks] == [True, False]
+    assert json.loads((second.path / "00_defs.json").read_text())["reused"] is True
+    assert (first.path / "00_defs.ipynb").read_bytes() == (second.path / "00_defs.ipynb").read_bytes()
+    assert "definitions" in stream_text(second.path / "00_defs.ipynb")
+    page = (second.path / "00_defs.html").read_text()
+    assert "definitions" in page and "October 2026" in page  # its page names the month it is in
+    assert [p.name for p in (out / ".cache").iterdir()] == [f"00_defs-{key}.ipynb"]
+    assert kr.load_report(second.path).notebooks[0].reused
+
+    # an edited notebook runs again, and replaces what was kept
+    nb = nbformat.read(folder / "00_defs.ipynb", as_version=4)
+    nb.cells.append(new_code_cell("print('more')"))
+    nbformat.write(nb, folder / "00_defs.ipynb")
+    kr.run_report("2026-10", out=out, notebooks_dir=folder, progress=False, check_data=False)
+    assert calls[3:] == ["00_defs", "01_plain"]
+    assert len(list((out / ".cache").iterdir())) == 1
+
+
+def test_a_failed_notebook_without_data_is_not_kept_for_reuse(tmp_path, monkeypatch):
+    broken = _notebook("Definitions", "raise ValueError('not yet')")
+    broken.cells[1].source = "# no parameters"
+    folder = write_notebooks(tmp_path / "nb", **{"00_defs": broken})
+    calls: list[str] = []
+    monkeypatch.setattr(_run, "_run_notebook", _counting(calls))
+    for month in ("2026-09", "2026-10"):
+        result = kr.run_report(month, out=tmp_path / "out", notebooks_dir=folder, progress=False,
+                               check_data=False)
+        assert result.failed == ["00_defs"]
+    assert calls == ["00_defs", "00_defs"]
+    assert not (tmp_path / "out" / ".cache").exists()
+
+
+def test_the_reuse_key_follows_the_notebook_its_parameters_and_kpilib(tmp_path, monkeypatch):
+    path = write_notebooks(tmp_path, **{"00_defs": NO_DATA}) / "00_defs.ipynb"
+    key = _run._reuse_key(path, {})
+    assert key == _run._reuse_key(path, {})
+    assert key != _run._reuse_key(path, {"label": "x"})
+    monkeypatch.setattr(_run, "_REUSE_LIBRARIES", (*_run._REUSE_LIBRARIES, "kpilib-not-installed"))
+    assert key != _run._reuse_key(path, {})
+    path.write_text(path.read_text().replace("definitions", "Definitions"))
+    monkeypatch.undo()
+    assert key != _run._reuse_key(path, {})

@@ -319,6 +319,7 @@ class _Plan:
     out_dir: Path
     chromium: str | None
     summary: _SourceSummary | None
+    jobs: int = 1
 
 
 def _plan(
@@ -331,8 +332,11 @@ def _plan(
     notebooks_dir: str | Path | None,
     pdf: bool,
     check_data: bool,
+    jobs: int = 1,
 ) -> _Plan:
     """Check a run before anything runs or is written (see :func:`run_report`)."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ReportArgumentError(f"jobs must be a whole number of notebooks at once, 1 or more; got {jobs!r}")
     try:
         folder = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir()
         folder = folder.resolve()
@@ -343,5 +347,5 @@ def _plan(
     out_dir = _output_dir(out)
     chromium = _require_chromium() if pdf else None
     summary = _check_data(params.get("source"), months) if check_data else None  # type: ignore[arg-type]
-    return _Plan(paths, folder, params, out_dir, chromium, summary)
+    return _Plan(paths, folder, params, out_dir, chromium, summary, jobs)
 

@@ -10,6 +10,7 @@ All are jinja2 templates with autoescaping: nothing data-derived reaches a page 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ class _NotebookPages:
         self.source_error = source_error
         self.needs_math = False
         self._exporter = _html_exporter()
+        self._lock = threading.Lock()  # notebooks of a run may end at once (--jobs)
         self._mathjax = _mathjax_source() is not None
 
     def _header(self, stem: str, *, error: str | None, run_at: str, footer: bool,
@@ -107,8 +109,12 @@ class _NotebookPages:
 
         A notebook ``skipped`` (the reason) shows its introduction (the Markdown before its
         first code cell) under a note saying why it did not run; a notebook that skipped
-        sections lists them in its header.
+        sections lists them in its header. Safe to call from several threads at once.
         """
+        with self._lock:
+            return self._render(stem, nb, error=error, run_at=run_at, skipped=skipped)
+
+    def _render(self, stem: str, nb: Any | None, *, error: str | None, run_at: str, skipped: str | None) -> str:
         if skipped is not None and nb is not None:
             nb = _introduction(nb)
         elif error is None and nb is not None:

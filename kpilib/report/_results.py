@@ -54,6 +54,8 @@ class NotebookStatus:
     skipped_sections : list of dict
         The sections that did not run, in page order: ``section``, ``title`` and
         ``reason`` (recorded by :meth:`kpilib.sections.NotebookPlan.runs`).
+    reused : bool
+        The notebook does not read the data and its earlier run was reused (nothing ran).
     """
 
     notebook: str
@@ -64,6 +66,7 @@ class NotebookStatus:
     seconds: float = 0.0
     reason: str | None = None
     skipped_sections: list[dict[str, Any]] = field(default_factory=list)
+    reused: bool = False
 
     @property
     def ok(self) -> bool:
@@ -81,6 +84,7 @@ class NotebookStatus:
             "reason": self.reason,
             "skipped_sections": self.skipped_sections,
             "seconds": round(self.seconds, 2),
+            "reused": self.reused,
             "metrics": self.metrics,
         }
 
@@ -96,6 +100,7 @@ class NotebookStatus:
             seconds=float(data.get("seconds") or 0.0),
             reason=data.get("reason"),
             skipped_sections=list(data.get("skipped_sections") or []),
+            reused=bool(data.get("reused", False)),
         )
 
 

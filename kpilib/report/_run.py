@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import os
+import queue
+import shutil
 import signal
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import kpilib
 from kpilib import sections as _sections
+from kpilib import validations
 from kpilib.periods import month_range, validate_month
 from kpilib.report._checks import (
     ReportArgumentError,
@@ -51,6 +55,9 @@ from kpilib.report._results import (
 from kpilib.sections import NotebookSkipped
 
 logger = logging.getLogger(__name__)
+
+#: Folder of ``out`` that keeps the executed notebooks reused across months.
+CACHE_DIR = ".cache"
 
 #: The kernel every notebook runs in (started with the caller's interpreter).
 KERNEL_NAME = "python3"
@@ -103,6 +110,7 @@ def run_report(
     progress: bool = True,
     pdf: bool = False,
     check_data: bool = True,
+    jobs: int = 1,
 ) -> ReportResult:
     """Run the month's report: execute every notebook and write ``<out>/<month>/``.
 
@@ -134,6 +142,11 @@ def run_report(
         its data (:meth:`kpilib.data.Dataset.time_span`); the row counts of the page
         headers come from that load. A source given as a URL is left to the notebooks.
         Turn off only for notebooks that do not read ``source``.
+    jobs : int, default 1
+        How many notebooks run at once, each in its own kernel. The notebooks do not
+        depend on each other; every kernel holds its own engine and figures, so memory
+        grows with ``jobs`` (see the README's Speed section for what a kernel takes).
+        The pages, the progress bar and a failing notebook's isolation are the same.
 
     Returns
     -------
@@ -186,7 +199,7 @@ def run_report(
             raise ReportArgumentError(str(exc)) from None
         plan = _plan(
             [month], source=source, out=out, only=only, parameters=parameters,
-            notebooks_dir=notebooks_dir, pdf=pdf, check_data=check_data,
+            notebooks_dir=notebooks_dir, pdf=pdf, check_data=check_data, jobs=jobs,
         )  # fmt: skip
         return _build_month(month, plan, progress=progress)
 
@@ -222,22 +235,24 @@ def _build_month(month: str, plan: _Plan, *, progress: bool) -> ReportResult:
             source_error=source_error,
         )
         bar = tqdm(
-            plan.notebooks, desc=f"report {month}", unit="notebook", disable=not progress,
+            total=len(plan.notebooks), desc=f"report {month}", unit="notebook", disable=not progress,
             file=sys.stderr,
         )  # fmt: skip
-        for path in bar:
-            bar.set_postfix_str(path.stem)
-            dataset = plan.summary.dataset if plan.summary is not None else None
-            reason = _skip_before_running(path, params, dataset)
-            if reason is not None:  # the notebook would skip itself: no kernel for it
-                status = _skip_notebook(path, staging, reason, pages)
-            else:
-                status = _run_notebook(path, staging, params, plan.notebooks_dir, pages)
-            (staging / f"{path.stem}.json").write_text(
-                json.dumps(status.to_json(month), indent=2, allow_nan=False) + "\n",
-                encoding="utf-8",
-            )
-            report.notebooks.append(status)
+        running: list[str] = []
+
+        def task(path: Path) -> Callable[[], NotebookStatus]:
+            def run() -> NotebookStatus:
+                running.append(path.stem)
+                bar.set_postfix_str(", ".join(running))
+                try:
+                    return _notebook_status(path, staging, params, plan, pages)
+                finally:
+                    running.remove(path.stem)
+
+            return run
+
+        with _validations_for_kernels(staging):
+            report.notebooks.extend(_in_order([task(p) for p in plan.notebooks], jobs=plan.jobs, done=bar.update))
         bar.close()
         report.failed = [s.notebook for s in report.notebooks if not s.ok]
         if pages.needs_math:
@@ -275,6 +290,7 @@ def run_history(
     notebooks_dir: str | Path | None = None,
     progress: bool = True,
     check_data: bool = True,
+    jobs: int = 1,
 ) -> list[ReportResult]:
     """Build the report of every month from ``start_month`` to ``end_month``.
 
@@ -294,7 +310,7 @@ def run_history(
     pdf : bool, default False
         Make sure every month in the range has ``report.pdf`` (printing only, for a
         skipped month that has none).
-    source, out, only, parameters, notebooks_dir, progress
+    source, out, only, parameters, notebooks_dir, progress, jobs
         As for :func:`run_report`.
     check_data : bool, default True
         As for :func:`run_report`: the source is loaded and validated once for the whole
@@ -323,7 +339,7 @@ def run_history(
             raise ReportArgumentError(str(exc)) from None
         plan = _plan(
             months, source=source, out=out, only=only, parameters=parameters,
-            notebooks_dir=notebooks_dir, pdf=pdf, check_data=check_data,
+            notebooks_dir=notebooks_dir, pdf=pdf, check_data=check_data, jobs=jobs,
         )  # fmt: skip
         _remove_leftovers(plan.out_dir)
         stems = [p.stem for p in plan.notebooks]
@@ -341,6 +357,178 @@ def run_history(
                 continue
             results.append(_build_month(month, plan, progress=progress))
         return results
+
+
+def _notebook_status(path: Path, staging: Path, params: Mapping[str, object], plan: _Plan,
+                     pages: _NotebookPages) -> NotebookStatus:
+    """Run (or skip, or reuse) one notebook into ``staging``; its status, also written
+    as ``<stem>.json``."""
+    _RUNNING.stem = path.stem
+    dataset = plan.summary.dataset if plan.summary is not None else None
+    reason = _skip_before_running(path, params, dataset)
+    declared = _sections.notebook_parameters(path)
+    own = {name: value for name, value in params.items() if name in declared}
+    if reason is not None:  # the notebook would skip itself: no kernel for it
+        status = _skip_notebook(path, staging, reason, pages)
+    elif "source" in declared:
+        status = _run_notebook(path, staging, own, plan.notebooks_dir, pages)
+    else:
+        status = _reusable_run(path, staging, own, plan, pages)
+    (staging / f"{path.stem}.json").write_text(
+        json.dumps(status.to_json(str(params["month"])), indent=2, allow_nan=False) + "\n",
+        encoding="utf-8",
+    )
+    return status
+
+
+def _reusable_run(path: Path, staging: Path, params: Mapping[str, object], plan: _Plan,
+                  pages: _NotebookPages) -> NotebookStatus:
+    """A notebook that does not read the data (no ``source`` parameter, e.g. the glossary):
+    its executed copy is kept in ``<out>/.cache/`` and reused while the notebook, its
+    parameters and kpilib are unchanged (:func:`_reuse_key`), so it costs a run once."""
+    cached = plan.out_dir / CACHE_DIR / f"{path.stem}-{_reuse_key(path, params)}.ipynb"
+    if cached.is_file():
+        import nbformat
+
+        start = time.perf_counter()
+        shutil.copyfile(cached, staging / f"{path.stem}.ipynb")
+        nb = nbformat.read(cached, as_version=4)
+        html = pages.render(path.stem, nb, error=None, run_at=_now(), skipped=None)
+        (staging / f"{path.stem}.html").write_text(html, encoding="utf-8")
+        logger.info("notebook %s reused from %s", path.name, cached)
+        return NotebookStatus(notebook=path.stem, title=pages.titles[path.stem], status="ok",
+                              seconds=time.perf_counter() - start, reused=True)
+    status = _run_notebook(path, staging, params, plan.notebooks_dir, pages)
+    executed = staging / f"{path.stem}.ipynb"
+    if status.status == "ok" and executed.is_file():
+        cached.parent.mkdir(exist_ok=True)
+        for old in cached.parent.glob(f"{path.stem}-*.ipynb"):
+            old.unlink(missing_ok=True)
+        partial = cached.with_name(f".{cached.name}.{os.getpid()}")
+        shutil.copyfile(executed, partial)
+        partial.replace(cached)
+    return status
+
+
+def _reuse_key(path: Path, params: Mapping[str, object]) -> str:
+    """What a reused notebook's result depends on: the notebook, its parameters, kpilib's
+    code (every file of the package) and the versions of the libraries that draw it."""
+    from importlib import metadata
+
+    digest = hashlib.sha256(path.read_bytes())
+    digest.update(repr(sorted((k, repr(v)) for k, v in params.items())).encode())
+    package = Path(kpilib.__file__).parent
+    for file in sorted(package.rglob("*")):
+        if file.is_file() and file.suffix in {".py", ".j2", ".css", ".toml", ".json"}:
+            digest.update(str(file.relative_to(package)).encode())
+            digest.update(file.read_bytes())
+    for name in _REUSE_LIBRARIES:
+        try:
+            digest.update(f"{name}={metadata.version(name)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{name}=none".encode())
+    digest.update(sys.version.encode())
+    return digest.hexdigest()[:16]
+
+
+#: Libraries whose version changes what a reused notebook shows.
+_REUSE_LIBRARIES = ("numpy", "pandas", "scipy", "matplotlib", "seaborn", "ibis-framework", "duckdb",
+                    "lifetimes", "lifelines", "ipykernel", "nbformat", "papermill")
+
+
+def _in_order(tasks: Sequence[Callable[[], NotebookStatus]], *, jobs: int,
+              done: Callable[[], object]) -> list[NotebookStatus]:
+    """Run ``tasks`` on ``jobs`` worker threads (each drives its own kernel) and return
+    their results in the tasks' order; ``done`` is called in this thread as each ends.
+
+    The calling thread only waits, so Ctrl-C and SIGTERM reach it at once: it then stops
+    handing out tasks, kills the kernels still running (their notebooks end with a dead
+    kernel within about a second), waits for the workers and raises. An unexpected error
+    in a task (not a notebook's own failure, which is a status) does the same and is
+    raised here.
+    """
+    pending: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for i in range(len(tasks)):
+        pending.put(i)
+    finished: queue.SimpleQueue[tuple[int, NotebookStatus | None, BaseException | None]] = queue.SimpleQueue()
+    stop = threading.Event()
+    results: list[NotebookStatus | None] = [None] * len(tasks)
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                i = pending.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                finished.put((i, tasks[i](), None))
+            except BaseException as exc:  # handed to the calling thread
+                finished.put((i, None, exc))
+            finally:
+                _KERNELS.pop(threading.get_ident(), None)
+
+    workers = [threading.Thread(target=work, name=f"kpilib-report-{k}", daemon=True)
+               for k in range(max(1, min(jobs, len(tasks))))]
+    for worker in workers:
+        worker.start()
+    try:
+        for _ in range(len(tasks)):
+            while True:
+                try:
+                    i, status, error = finished.get(timeout=0.2)
+                    break
+                except queue.Empty:
+                    continue
+            if error is not None:
+                raise error
+            results[i] = status
+            done()
+    except BaseException:
+        stop.set()
+        _kill_kernels()
+        for worker in workers:
+            worker.join(timeout=_STOP_SECONDS)
+        raise
+    return [r for r in results if r is not None]
+
+
+#: The notebook each worker thread is running (its kernel is told, see NOTEBOOK_VARIABLE).
+_RUNNING = threading.local()
+
+#: Set in each kernel's environment to the stem of the notebook it runs (for monitoring).
+NOTEBOOK_VARIABLE = "KPILIB_REPORT_NOTEBOOK"
+
+#: Environment added to every kernel started by this process (see _validations_for_kernels).
+_KERNEL_ENV: dict[str, str] = {}
+
+
+@contextlib.contextmanager
+def _validations_for_kernels(staging: Path) -> Iterator[None]:
+    """While notebooks run, their kernels reuse the validations this process made (the
+    source checked before the run; :mod:`kpilib.validations`) instead of scanning every
+    table again per notebook. The file is written beside the staging folder's contents
+    and removed with them."""
+    memo = validations.export(staging / ".validated.json")
+    _KERNEL_ENV[validations.ENVIRONMENT_VARIABLE] = str(memo)
+    try:
+        yield
+    finally:
+        _KERNEL_ENV.pop(validations.ENVIRONMENT_VARIABLE, None)
+        memo.unlink(missing_ok=True)
+
+
+#: How long an interrupted run waits for a notebook to notice its kernel is gone.
+_STOP_SECONDS = 30.0
+
+#: The kernel process of each worker thread running a notebook (thread id -> pid).
+_KERNELS: dict[int, int] = {}
+
+
+def _kill_kernels() -> None:
+    """Kill the kernel of every notebook still running (an interrupted run)."""
+    for pid in list(_KERNELS.values()):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _skip_before_running(path: Path, params: Mapping[str, object], dataset: Any) -> str | None:
@@ -391,7 +579,9 @@ def _run_notebook(
             str(executed),
             parameters=dict(params),
             kernel_name=KERNEL_NAME,
-            cwd=str(cwd),
+            # the kernel's working folder, given to the kernel: papermill's ``cwd`` would
+            # change this whole process's folder, which notebooks running at once share
+            resources={"metadata": {"path": str(cwd)}},
             progress_bar=False,
             kernel_manager_class=_kernel_manager_class(),
         )
@@ -413,14 +603,14 @@ def _run_notebook(
     if error is not None:
         logger.warning("notebook %s failed: %s", path.name, error)
     headline = _read_headline(nb) if nb is not None else []
-    other_months = sorted({str(r.get("month")) for r in headline} - {str(params["month"])})
+    other_months = sorted({str(r.get("month")) for r in headline} - {str(params.get("month"))})
     if other_months:
         logger.warning(
             "notebook %s recorded headline metrics for %s instead of %s; "
             "call record_headline(kpis, month=month)",
             path.name,
             ", ".join(other_months),
-            params["month"],
+            params.get("month"),
         )
     skipped_sections = _read_skipped_sections(nb) if nb is not None else []
     return NotebookStatus(
@@ -485,7 +675,14 @@ def _kernel_manager_class() -> type:
             # ipykernel picks the inline backend only when MPLBACKEND is unset; an
             # inherited "Agg" (headless servers, test runs) would drop every figure.
             env.pop("MPLBACKEND", None)
+            env.update(_KERNEL_ENV)
+            stem = getattr(_RUNNING, "stem", None)
+            if stem is not None:
+                env[NOTEBOOK_VARIABLE] = stem
             await super().start_kernel(env=env, **kw)
+            pid = getattr(self.provisioner, "pid", None)
+            if pid is not None:
+                _KERNELS[threading.get_ident()] = pid
 
     return CallerKernelManager
 
