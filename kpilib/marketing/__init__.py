@@ -10,8 +10,9 @@ non-direct touch), linear, time decay, position based and the first-order Markov
 removal effect.
 
 Every aggregation over raw rows (spend, customers, orders, events) is one Ibis
-expression run in the engine; only per-period, per-channel results — and, for
-attribution, the touchpoints of each conversion's lookback window — come back to pandas.
+expression run in the engine; only per-period, per-channel results come back to pandas —
+for attribution, the credit per model and channel and the Markov transition counts (the
+journeys themselves stay in the engine).
 
 Conventions
 -----------
