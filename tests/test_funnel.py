@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -244,6 +245,132 @@ def test_funnel_matches_the_brute_force_reference(rows, steps, window, order):
     conversion = table.conversion.dropna().to_numpy()
     assert np.all(np.diff(conversion) <= 1e-12), "conversion never increases along the steps"
     assert (table.users.diff().dropna() <= 0).all()
+
+
+# --- the plan against a straightforward greedy match, on generated data -------------------
+
+
+def greedy_times(events, steps, strict):
+    """Matched days of steps 1..k for one user's in-window ``(day, name, channel)`` events,
+    the entry first: each step the earliest unused event of its name not before the
+    previous one (strict: no other step event strictly in between)."""
+    entry = min(range(len(events)), key=lambda i: events[i][:2])
+    used, times = {entry}, [events[entry][0]]
+    for name in steps[1:]:
+        options = [i for i, (day, n, _) in enumerate(events) if i not in used and n == name and day >= times[-1]]
+        if not options:
+            break
+        pick = min(options, key=lambda i: events[i][0])
+        day = events[pick][0]
+        if strict and any(times[-1] < d < day and n in steps for d, n, _ in events):
+            break
+        used.add(pick)
+        times.append(day)
+    return times
+
+
+def reference_users(rows, steps, window_days, order, start=None, end=None):
+    """Per user: entry channel (ties at entry: smallest channel, None last), matched days
+    (ordered/strict) or steps reached (any), and whether the window is still open."""
+    data_end = np.floor(max(day for _, day, _, _ in rows)) + 1  # the day after the latest event
+    out = {}
+    for user in sorted({r[0] for r in rows}):
+        mine = [(day, name, channel) for u, day, name, channel in rows if u == user]
+        entries = [e for e in mine if e[1] == steps[0] and (start is None or e[0] >= start)
+                   and (end is None or e[0] < end)]
+        if not entries:
+            continue
+        t0 = min(day for day, _, _ in entries)
+        channel = min((e[2] for e in entries if e[0] == t0), key=lambda c: (c is None, c or ""))
+        inside = [e for e in mine if t0 <= e[0] < t0 + window_days]
+        inside.sort(key=lambda e: (e[0], e[1] != steps[0]))  # the entry event first among ties
+        if order == "any":
+            have = Counter(name for _, name, _ in inside)
+            k = 1
+            while k < len(steps) and all(have[n] >= c for n, c in Counter(steps[: k + 1]).items()):
+                k += 1
+            times = [None] * k
+        else:
+            times = greedy_times(inside, steps, strict=order == "strict")
+        out[user] = {"channel": channel, "times": times, "open": t0 + window_days > data_end}
+    return out
+
+
+def random_events(seed: int, users: int = 120) -> list[tuple]:
+    """``(customer, day, event, channel)`` rows: whole and half days (many ties), a few names
+    (steps repeat), a channel per event (some null)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(users):
+        for _ in range(rng.integers(1, 12)):
+            rows.append((f"u{u:03d}", float(rng.integers(0, 40)) / 2, str(rng.choice(["a", "b", "c", "d"])),
+                         [None, "x", "y"][rng.integers(0, 3)]))
+    return rows
+
+
+GENERATED_FUNNELS = [
+    (["a", "b", "c"], 4, None, None),
+    (["a", "b", "a", "c", "b"], 6, None, None),   # repeated steps
+    (["a", "a", "a"], 3, 2.0, 12.0),              # one name only, an entry period
+    (["b", "d", "b", "d"], 5, 0.5, None),
+    (["c"], 2, None, 10.0),                        # a one-step funnel
+]
+
+
+@pytest.mark.parametrize("order", ["ordered", "strict", "any"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_plan_matches_a_greedy_reference_on_generated_data(seed, order):
+    rows = random_events(seed)
+    events = pd.DataFrame(rows, columns=["customer_id", "day", "event", "channel"])
+    events["ts"] = DAY0 + pd.to_timedelta(events.pop("day"), unit="D")
+    for steps, window, start, end in GENERATED_FUNNELS:
+        bounds = {"start": DAY0 + pd.Timedelta(days=start) if start is not None else None,
+                  "end": DAY0 + pd.Timedelta(days=end) if end is not None else None}
+        expected = reference_users(rows, steps, window, order, start, end)
+        users = F.funnel_users(events, steps, window=f"{window}D", order=order, by="channel", **bounds).to_pandas()
+        users = users.sort_values("customer_id", ignore_index=True)
+        assert users.customer_id.tolist() == list(expected), (steps, "entrants")
+        for row in users.itertuples(index=False):
+            want = expected[row.customer_id]
+            context = (steps, order, row.customer_id, want)
+            assert (row.channel if isinstance(row.channel, str) else None) == want["channel"], context
+            assert bool(row.window_open) == want["open"], context
+            reached = [bool(getattr(row, f"reached_{k}")) for k in range(1, len(steps) + 1)]
+            assert reached == [k <= len(want["times"]) for k in range(1, len(steps) + 1)], context
+            if order != "any":
+                times = [getattr(row, f"step_{k}_at") for k in range(1, len(want["times"]) + 1)]
+                assert [(t - DAY0) / pd.Timedelta(days=1) for t in times] == want["times"], context
+                assert all(pd.isna(getattr(row, f"step_{k}_at")) for k in range(len(want["times"]) + 1,
+                                                                                len(steps) + 1)), context
+        # the counts of funnel() are those users, per channel (nulls a group of their own)
+        table = F.funnel(events, steps, window=f"{window}D", order=order, by="channel", **bounds)
+        for channel in ["x", "y", None]:
+            mine = [u for u in expected.values() if u["channel"] == channel]
+            rows_of = table[table.channel.isna()] if channel is None else table[table.channel == channel]
+            assert rows_of.sort_values("step_index").users.tolist() == [
+                sum(len(u["times"]) >= k for u in mine) for k in range(1, len(steps) + 1)] or not mine
+            assert rows_of.users_window_open.tolist() == [
+                sum(len(u["times"]) >= k and u["open"] for u in mine) for k in range(1, len(steps) + 1)] or not mine
+
+
+def test_the_plan_reads_the_events_once_and_grows_linearly_with_the_steps():
+    events = ibis.memtable(events_from([("a", 0, "visit")]))
+    source = f'"{events.op().name}"'
+    for n in range(2, 8):
+        steps = ["visit", "signup", "lead", "mql", "sql", "purchase", "visit"][:n]
+        for order in ["ordered", "strict"]:
+            sql = ibis.to_sql(F.funnel_users(events, steps, order=order, as_of="2026-02-01"), dialect="duckdb")
+            assert sql.count(source) == 1, "the raw events are read once"
+            assert sql.count(" JOIN ") <= 2 * (n - 1), f"{n} steps: a join per step, and one per step time"
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "pyspark"])
+@pytest.mark.parametrize("order", ["ordered", "strict", "any"])
+def test_the_plan_compiles_for_other_backends(dialect, order):
+    events = ibis.memtable(events_from([("a", 0, "visit")], channel=["x"]))
+    users = F.funnel_users(events, ["visit", "signup", "visit"], order=order, by="channel")
+    sql = ibis.to_sql(users.aggregate(n=users.reached_3.cast("int64").sum()), dialect=dialect)
+    assert "ASOF" not in sql.upper()
 
 
 # --- errors ------------------------------------------------------------------------------

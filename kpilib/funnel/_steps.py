@@ -7,7 +7,6 @@ the package documentation (:mod:`kpilib.funnel`).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -18,13 +17,20 @@ import pandas as pd
 
 from kpilib.data import as_table, column_list, require_columns
 from kpilib.funnel import _definitions  # noqa: F401  (the records, before @computes)
+from kpilib.funnel._matching import (
+    _reached_column,
+    _step_column,
+    entries,
+    match_any_order,
+    match_in_order,
+    step_events,
+)
 from kpilib.metrics import computes
 from kpilib.periods import (
     TimeLike,
     default_cutoff,
     duration_seconds,
     duration_text,
-    time_filter,
     to_utc,
 )
 from kpilib.stats import rate_frame
@@ -92,14 +98,6 @@ def _step_index(reference: int | str, steps: list[str], what: str) -> int:
 # ---------------------------------------------------------------------------------------
 # The funnel: one expression per question
 # ---------------------------------------------------------------------------------------
-
-
-def _step_column(k: int) -> str:
-    return f"step_{k}_at"
-
-
-def _reached_column(k: int) -> str:
-    return f"reached_{k}"
 
 
 def funnel_users(
@@ -182,105 +180,20 @@ def funnel_users(
     else:
         data_end = default_cutoff(events.ts.max()).as_scalar()
 
-    # Entry: the first step-1 event in [start, end); ties broken by the breakdown values.
-    candidates = time_filter(named.filter(named.event == steps[0]), "ts", start, end)
-    rank = ibis.row_number().over(
-        group_by=candidates.customer_id, order_by=[candidates.ts, *[candidates[c] for c in by]]
-    )
-    candidates = candidates.mutate(entry_rank=rank)
-    entries = candidates.filter(candidates.entry_rank == 0)
-    users = entries.select(
-        "customer_id",
-        *by,
-        **{_step_column(1): entries.ts},
-        window_end=entries.ts + ibis.interval(seconds=window_seconds),
-    )
+    # The events named like a step, read once by the entry and by the matching.
+    funnel_events = named.filter(named.event.isin(sorted(set(steps))))
+    users = entries(funnel_events.view(), steps[0], by, start, end)
+    users = users.mutate(window_end=users[_step_column(1)] + ibis.interval(seconds=window_seconds))
     if from_customers:
         attributes = people.select(a_customer_id=people.customer_id, **{c: people[c] for c in from_customers})
         joined = users.left_join(attributes, users.customer_id == attributes.a_customer_id)
         users = joined.select("customer_id", *by_all, _step_column(1), "window_end")
     users = users.mutate(window_open=users.window_end > data_end)
 
-    # Events that can match a step, with their multiplicity per (user, name, instant):
-    # events of one name at one instant are interchangeable, so a count replaces ids.
-    step_events = (
-        named.filter(named.event.isin(sorted(set(steps))))
-        .group_by(["customer_id", "event", "ts"])
-        .agg(n=ibis._.count())
-        .rename(e_customer_id="customer_id", e_event="event", e_ts="ts", e_n="n")
-    )
-
+    events = step_events(funnel_events.view(), steps)
     if order == "any":
-        return _match_any_order(users, step_events, steps)
-    return _match_in_order(users, step_events, steps, strict=order == "strict")
-
-
-def _match_in_order(users: ibis.Table, step_events: ibis.Table, steps: list[str], strict: bool) -> ibis.Table:
-    """Greedy earliest match of steps 2..n, one join + aggregate per step."""
-    users = users.mutate(**{_reached_column(1): ibis.literal(True)})
-    for k in range(2, len(steps) + 1):
-        name, previous = steps[k - 1], _step_column(k - 1)
-        same_name_before = [j for j in range(1, k) if steps[j - 1] == name]
-        left = users.filter(users[previous].notnull()).select(
-            "customer_id", "window_end", *{previous, *[_step_column(j) for j in same_name_before]}
-        )
-        right = step_events if strict else step_events.filter(step_events.e_event == name)
-        joined = left.join(
-            right,
-            [
-                left.customer_id == right.e_customer_id,
-                right.e_ts >= left[previous],
-                right.e_ts < left.window_end,
-            ],
-        )
-        # Events of this name at exactly the previous step's instant that earlier steps
-        # already used; later instants cannot have been used (matches are time-ordered).
-        used_here = sum(
-            (joined[_step_column(j)] == joined[previous]).cast("int64") for j in same_name_before
-        ) if same_name_before else ibis.literal(0)
-        eligible = (joined.e_event == name) & ((joined.e_ts > joined[previous]) | (joined.e_n > used_here))
-        matched = joined.group_by(joined.customer_id).agg(
-            hit=joined.e_ts.min(where=eligible),
-            next_step_event=joined.e_ts.min(where=joined.e_ts > joined[previous]),
-        )
-        hit = matched.hit
-        if strict:
-            hit = ibis.ifelse(matched.next_step_event < matched.hit, ibis.null(_UTC), matched.hit)
-        matched = matched.select(m_customer_id=matched.customer_id, m_hit=hit)
-        users = users.left_join(matched, users.customer_id == matched.m_customer_id)
-        users = users.select(
-            *[c for c in users.columns if c not in ("m_customer_id", "m_hit")],
-            **{_step_column(k): users.m_hit, _reached_column(k): users.m_hit.notnull()},
-        )
-    return users
-
-
-def _match_any_order(users: ibis.Table, step_events: ibis.Table, steps: list[str]) -> ibis.Table:
-    """Per-name event counts inside the window; step k needs each name as often as listed."""
-    names = sorted(set(steps))
-    joined = users.join(
-        step_events,
-        [
-            users.customer_id == step_events.e_customer_id,
-            step_events.e_ts >= users[_step_column(1)],
-            step_events.e_ts < users.window_end,
-        ],
-    )
-    counts = joined.group_by(joined.customer_id).agg(
-        **{f"n_{i}": joined.e_n.sum(where=joined.e_event == name) for i, name in enumerate(names)}
-    )
-    counts = counts.rename(c_customer_id="customer_id")
-    users = users.left_join(counts, users.customer_id == counts.c_customer_id)
-    reached = {}
-    for k in range(1, len(steps) + 1):
-        needed = Counter(steps[:k])
-        condition = ibis.literal(True)
-        for i, name in enumerate(names):
-            if needed[name]:
-                condition &= users[f"n_{i}"].fill_null(0) >= needed[name]
-        reached[_reached_column(k)] = condition
-    keep = [c for c in users.columns if c != "c_customer_id" and not c.startswith("n_")]
-    return users.select(*keep, **reached)
+        return match_any_order(users, events, steps)
+    return match_in_order(users, events, steps, strict=order == "strict")
 
 
 def _funnel_counts(users: ibis.Table, n_steps: int, by: list[str], complete_only: bool) -> pd.DataFrame:
