@@ -1,20 +1,34 @@
-"""Step matching: which events of a user's window match the funnel's steps 2..n.
+"""Entry and step matching: the plan behind :func:`kpilib.funnel.funnel_users`.
 
-:func:`kpilib.funnel.funnel_users` finds each user's entry (the first step-1 event) and
-hands the entrants here, one row per user with ``step_1_at`` and ``window_end``. The rules
-are in the package documentation (:mod:`kpilib.funnel`); this module is the plan that
-computes them, one concern per function:
+The rules are in the package documentation (:mod:`kpilib.funnel`); this module is the
+plan that computes them, one concern per function, each an Ibis expression that any
+backend runs (no ASOF join, no engine-specific SQL):
 
-* :func:`step_events` — the events that can match a step, read once;
+* :func:`entries` — each user's entry, their first step-1 event;
+* :func:`step_events` — the events that can match a step;
 * :func:`match_in_order` — the greedy earliest match of ``order="ordered"`` and
-  ``"strict"``, one step at a time (:func:`_match_step`);
+  ``"strict"``, one step at a time (:func:`_match_step`, :func:`_eligible`), the step
+  times then joined onto the entrants once (:func:`_step_times`);
 * :func:`match_any_order` — per-name counts inside the window, for ``order="any"``.
 
-The plan is linear in the number of steps: each step reads the previous step's table
-once and carries every user column along (a left join of the user rows with that
-step's candidate events, then one row per user again), so the SQL of an *n*-step funnel
-holds *n - 1* joins. (A plan that joined each step's matches back to the users table
-referenced that table twice per step, and the SQL doubled with every step.)
+Why the plan has this shape (it decides the speed on large data):
+
+* **The events are read once.** :func:`kpilib.funnel.funnel_users` filters the raw events
+  to the step names once; the entry and every step read that table through a view of
+  their own (``Table.view()``), which Ibis writes as one CTE that the engine reads once
+  (without the views Ibis inlines the table, and DuckDB scans the file again per step).
+* **Linear in the steps.** Step *k* joins only the users who reached step *k - 1* (fewer
+  at every step) with the step events, then groups back to one row per user; each step's
+  table is referenced by the next step and by :func:`_step_times` and is kept one CTE,
+  so the SQL of an *n*-step funnel holds *2 (n - 1)* joins. (The earlier plan joined each
+  step's matches back onto the whole users table and used that as the next step's input;
+  Ibis flattened the joins, and the SQL doubled with every step.)
+* **No work that the steps do not need.** Events are counted per ``(user, name,
+  instant)`` only when a name repeats in the steps; a step whose name is new needs no
+  eligibility test; the entry is a plain minimum when there is no breakdown.
+
+A new matching rule (an exclusion event, say) is a condition in :func:`_match_step` /
+:func:`_eligible` or a filter of :func:`entries`, not a new pass over the events.
 """
 
 from __future__ import annotations
@@ -43,7 +57,8 @@ def entries(events: ibis.Table, entry_event: str, by: list[str], start: pd.Times
     """Each user's entry: their first ``entry_event`` in ``[start, end)``.
 
     Returns ``customer_id``, the ``by`` columns (their values at the entry event; events
-    tied at the entry instant are ordered by those values, nulls last) and ``step_1_at``.
+    tied at the entry instant are ordered by those values, ascending — nulls last on
+    DuckDB) and ``step_1_at``.
     Without a breakdown the entry is a plain minimum per user; with one, a row number per
     user picks the entry event.
     """
@@ -80,8 +95,8 @@ def match_in_order(users: ibis.Table, events: ibis.Table, steps: list[str], stri
     """Greedy earliest match of steps 2..n, in order (``strict``: nothing in between).
 
     Step *k* is matched on the users who reached step *k - 1* only (:func:`_match_step`),
-    so each step reads fewer rows than the one before; the users table then gets each
-    step's time by one left join per step.
+    so each step reads fewer rows than the one before; the entrants then get all the step
+    times by one left join (:func:`_step_times`).
 
     Parameters
     ----------

@@ -2,7 +2,8 @@
 
 Every count is one Ibis expression over the events table (:func:`funnel_users` is the
 building block); only the per-step result comes back as pandas. The matching rules are in
-the package documentation (:mod:`kpilib.funnel`).
+the package documentation (:mod:`kpilib.funnel`); the plan that matches the steps, and why
+it has its shape, is in :mod:`kpilib.funnel._matching`.
 """
 
 from __future__ import annotations
