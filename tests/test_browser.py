@@ -113,7 +113,7 @@ def history(tmp_path_factory, small_sample):
         )
         frame.to_parquet(data / f"{table}.parquet")
     out = root / "reports"
-    full = kr.run_report(MONTH, source=data, out=out, pdf=True, progress=False)
+    full = kr.run_report(MONTH, source=data, out=out, pdf=True, progress=False, jobs=2)
     partial = kr.run_history(
         MONTHS[0], MONTHS[0], only=[PARTIAL], source=data, out=out, pdf=True, progress=False
     )
@@ -349,9 +349,10 @@ def _same_numbers(first: dict, second: dict) -> bool:
 
 
 def test_same_data_gives_identical_headline_numbers(history, tmp_path):
-    again = kr.run_report(MONTH, source=history["data"], out=tmp_path, progress=False)
+    domains = [stem for stem in NOTEBOOKS if "glossary" not in stem]  # the glossary has no numbers
+    again = kr.run_report(MONTH, source=history["data"], out=tmp_path, progress=False, only=domains, jobs=2)
     assert again.ok
-    for stem in NOTEBOOKS:
+    for stem in domains:
         first = _notebook_json(history, stem)["metrics"]
         second = json.loads((tmp_path / MONTH / f"{stem}.json").read_text())["metrics"]
         # what the reader sees is identical, to the last digit shown ...

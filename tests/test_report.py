@@ -798,7 +798,7 @@ def test_real_notebooks_end_to_end(tmp_path, small_sample):
     data = small_sample  # kpilib.synth.write_sample, see conftest.py
     notebooks = sorted(kr.default_notebooks_dir().glob("*.ipynb"))
     assert {"00_glossary", "01_funnel"} <= {p.stem for p in notebooks}
-    result = kr.run_report(REAL_MONTH, source=data, out=tmp_path / "reports", progress=False)
+    result = kr.run_report(REAL_MONTH, source=data, out=tmp_path / "reports", progress=False, jobs=2)
     assert result.ok, [(s.notebook, s.error) for s in result.notebooks if not s.ok]
     folder = tmp_path / "reports" / REAL_MONTH
     assert (folder / "index.html").is_file()
