@@ -244,6 +244,98 @@ def test_summaries_refuse_bad_input_with_a_data_error(cdnow):
         clv.rfm_summary(cdnow, period="M")
 
 
+def _tricky_orders(integer_ids: bool) -> pd.DataFrame:
+    """Random orders over ten weeks to the second plus the edge cases, as a DataFrame with
+    text or integer ids: two orders of one customer in the same second and several in one
+    day and one week (ties), one-order customers, a customer whose only order is at the
+    cut-off :data:`TRICKY_AS_OF` (left out) and one whose first order is its last instant
+    before it (T 0), orders on Sunday night and Monday midnight (a week's edges)."""
+    rng = np.random.default_rng(7)
+    start = pd.Timestamp("2026-01-05", tz="UTC")  # a Monday
+    n = 600
+    ids = rng.integers(0, 150, n)
+    seconds = rng.integers(0, 70 * 86_400, n)
+    amounts = rng.gamma(2.0, 15.0, n).round(2)
+    rows = pd.DataFrame({"customer_id": ids, "ts": start + pd.to_timedelta(seconds, unit="s"), "amount": amounts})
+    cut = pd.Timestamp(TRICKY_AS_OF, tz="UTC")
+    edges = pd.DataFrame([
+        (900, start + pd.Timedelta(days=3, hours=5), 10.0), (900, start + pd.Timedelta(days=3, hours=5), 2.5),
+        (900, start + pd.Timedelta(days=3, hours=9), 1.0), (900, start + pd.Timedelta(days=5), 4.0),
+        (901, start + pd.Timedelta(days=20), 7.0),                                  # one order
+        (902, cut, 5.0),                                                            # only order at the cut-off
+        (903, cut - pd.Timedelta(1, "us"), 6.0), (903, cut + pd.Timedelta(hours=1), 1.0),  # first just before
+        (904, start + pd.Timedelta(days=6, hours=23, minutes=59, seconds=59), 3.0),  # Sunday night …
+        (904, start + pd.Timedelta(days=7), 8.0),                                   # … and Monday midnight
+        (905, start + pd.Timedelta(days=13), 0.0),                                  # a free order
+    ], columns=["customer_id", "ts", "amount"])
+    orders = pd.concat([rows, edges], ignore_index=True)
+    orders["customer_id"] = orders["customer_id"].astype("int64")
+    if not integer_ids:
+        orders["customer_id"] = orders["customer_id"].map("K{:04d}".format)
+    return orders
+
+
+TRICKY_AS_OF = "2026-03-09 00:00"  # a Monday: an exclusive cut-off for days and weeks
+
+
+def _rfm_by_hand(orders: pd.DataFrame, period: str, as_of: str | None) -> pd.DataFrame:
+    """The RFM summary with pandas' own calendar periods (``to_period``: days, weeks ending
+    Sunday), independent of the engine's period numbers."""
+    kept = orders if as_of is None else orders[orders["ts"] < pd.Timestamp(as_of, tz="UTC")]
+    per = kept.assign(p=kept["ts"].dt.tz_localize(None).dt.to_period("D" if period == "D" else "W-SUN"))
+    per = per.groupby(["customer_id", "p"])["amount"].sum().reset_index()
+    if as_of is None:
+        end = per["p"].max()
+    else:
+        end = (pd.Timestamp(as_of) - pd.Timedelta(1, "us")).to_period("D" if period == "D" else "W-SUN")
+    rows = {}
+    for customer, group in per.groupby("customer_id", sort=True):
+        first, last = group["p"].min(), group["p"].max()
+        repeat = group.loc[group["p"] != first, "amount"]
+        rows[customer] = {"frequency": float(len(group) - 1), "recency": float((last - first).n),
+                          "T": float((end - first).n), "monetary_value": float(repeat.mean()) if len(repeat) else 0.0}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("customer_id")
+
+
+@pytest.mark.parametrize("integer_ids", [False, True], ids=["text ids", "integer ids"])
+@pytest.mark.parametrize("period, as_of", [("D", None), ("D", TRICKY_AS_OF), ("W", None), ("W", TRICKY_AS_OF)])
+def test_duckdb_fast_path_equals_the_portable_expression_and_a_hand_computation(monkeypatch, integer_ids, period,
+                                                                                 as_of):
+    """DuckDB's epoch_us/arg_min path, the portable Ibis expression (epoch_seconds, argmin)
+    and pandas by hand give the same summary; both engine paths the same split, bit for bit."""
+    orders = _tricky_orders(integer_ids)
+    fast = clv.rfm_summary(orders, monetary_value_col="amount", period=period, as_of=as_of)
+    fast_split = clv.calibration_holdout_summary(orders, "2026-02-01 00:00", monetary_value_col="amount",
+                                                 period=period, as_of=as_of)
+    monkeypatch.setattr(clv._rfm, "_is_duckdb", lambda expr: False)
+    portable = clv.rfm_summary(orders, monetary_value_col="amount", period=period, as_of=as_of)
+    portable_split = clv.calibration_holdout_summary(orders, "2026-02-01 00:00", monetary_value_col="amount",
+                                                     period=period, as_of=as_of)
+    pd.testing.assert_frame_equal(fast, portable, check_exact=True)
+    pd.testing.assert_frame_equal(fast_split, portable_split, check_exact=True)
+    by_hand = _rfm_by_hand(orders, period, as_of)
+    _same(fast, by_hand)
+    assert fast.index.dtype == (np.int64 if integer_ids else object)
+    ids = {900, 901, 902, 903, 904} if integer_ids else {"K0900", "K0901", "K0902", "K0903", "K0904"}
+    assert ids - set(fast.index) == ({902, "K0902"} & ids if as_of else set())
+    if as_of:  # the first order in the last instant before the cut-off: observed for no time
+        assert fast.loc[903 if integer_ids else "K0903"].tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_integer_ids_are_grouped_as_numbers_and_keep_their_dtype(cdnow):
+    """Integer ids of any width give the text ids' numbers, the input's dtype and numeric order."""
+    text = clv.rfm_summary(cdnow, monetary_value_col="amount", period="W")
+    for dtype in ("int64", "int32", "uint16"):
+        numbers = clv.rfm_summary(cdnow.assign(customer_id=cdnow["customer_id"].astype(dtype)),
+                                  monetary_value_col="amount", period="W")
+        assert numbers.index.dtype == np.dtype(dtype) and numbers.index.is_monotonic_increasing
+        _same(numbers, text.set_axis(text.index.astype(dtype), axis=0))
+        split = clv.calibration_holdout_summary(cdnow.assign(customer_id=cdnow["customer_id"].astype(dtype)),
+                                                CAL_END, monetary_value_col="amount")
+        theirs = clv.calibration_holdout_summary(cdnow, CAL_END, monetary_value_col="amount")
+        _same(split, theirs.set_axis(theirs.index.astype(dtype), axis=0))
+
+
 # ------------------------------------------------------------------------------ fits
 
 
