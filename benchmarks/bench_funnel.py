@@ -160,14 +160,14 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure(args.one)))
         return
-    rows = []
+    header = None
     for name in ["e6", "e7"] + (["e8"] if args.large else []):
-        rows.extend(run_size(name, args.data))
-    header = list(rows[0])
-    print(" | ".join(f"{h:>19}" for h in header))
-    for row in rows:
-        print(" | ".join(f"{row[h]:>19,.2f}" if isinstance(row[h], float) else f"{row[h]:>19,}" if isinstance(row[h], int)
-                         else f"{row[h]:>19}" for h in header))
+        for row in run_size(name, args.data):  # each size's rows as soon as they are measured
+            if header is None:
+                header = list(row)
+                print(" | ".join(f"{h:>19}" for h in header), flush=True)
+            print(" | ".join(f"{row[h]:>19,.2f}" if isinstance(row[h], float) else f"{row[h]:>19,}"
+                             if isinstance(row[h], int) else f"{row[h]:>19}" for h in header), flush=True)
 
 
 if __name__ == "__main__":
