@@ -484,6 +484,40 @@ def test_frequency_recency_matrix(cdnow_calibration):
 # ------------------------------------------------------------------------------ uncertainty
 
 
+def test_a_fit_reuses_the_judgements_hessian_bit_for_bit(monkeypatch, cdnow_calibration):
+    """The Hessian lifetimes keeps (standard errors) is the one the judgement computed at the
+    same point: the same bits as computing it again, for BG/NBD and Gamma–Gamma."""
+    fast = clv.fit_clv(cdnow_calibration)
+    judge = clv._models._judge
+
+    def forgetful(*args, **kwargs):
+        stop = judge(*args, **kwargs)
+        stop.hessian = None
+        return stop
+
+    monkeypatch.setattr(clv._models, "_judge", forgetful)
+    again = clv.fit_clv(cdnow_calibration)
+    for ours, theirs in ((fast.transactions, again.transactions), (fast.spend, again.spend)):
+        assert np.array_equal(ours._hessian_, theirs._hessian_)
+        pd.testing.assert_series_equal(ours.params_, theirs.params_, check_exact=True)
+        assert ours.verdict_ == theirs.verdict_ == "converged"
+
+
+def test_bootstrap_warm_starts_give_the_cold_starts_replicates(monkeypatch, cdnow_calibration):
+    """Gamma–Gamma refits start at the point fit: the same replicates as lifetimes' fixed
+    start to the Newton polish's rounding, the same verdicts, and the same bits run to run."""
+    fit = clv.fit_clv(cdnow_calibration)
+    warm = clv.bootstrap(fit, replicates=4, seed=2)
+    pd.testing.assert_frame_equal(clv.bootstrap(fit, replicates=4, seed=2).replicates, warm.replicates,
+                                  check_exact=True)
+    fit_spend = clv._uncertainty._fit_spend
+    monkeypatch.setattr(clv._uncertainty, "_fit_spend", lambda rows, penalizer, start=None: fit_spend(rows, penalizer))
+    cold = clv.bootstrap(fit, replicates=4, seed=2)
+    assert warm.settings == cold.settings
+    pd.testing.assert_frame_equal(warm.replicates, cold.replicates, check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(warm.intervals, cold.intervals, check_exact=False, rtol=1e-9)
+
+
 def test_parameter_recovery_within_bootstrap_intervals(generated):
     """The generator's true parameters lie inside the bootstrap intervals.
 

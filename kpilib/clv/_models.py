@@ -80,12 +80,14 @@ class _Verdict:
     """What a fit is, judged from the fit itself: ``verdict`` is ``"converged"`` (an
     interior maximum), ``"boundary"`` (the likelihood does not fall along a ridge to a
     limit model: the maximum is that limit), ``"at bound"`` (an optimiser bound is
-    active) or ``"not converged"``; ``note`` says why; ``ridge`` is the ridge's index."""
+    active) or ``"not converged"``; ``note`` says why; ``ridge`` is the ridge's index;
+    ``hessian`` the objective's Hessian at ``x`` when the judgement computed it."""
 
     x: np.ndarray
     verdict: str
     note: str = ""
     ridge: int | None = None
+    hessian: np.ndarray | None = None
 
 
 def _active(x: np.ndarray, gradient: np.ndarray, bounds: Any) -> np.ndarray:
@@ -224,7 +226,8 @@ def _judge(objective: Any, x: np.ndarray, args: tuple, n: float, ridges: list[tu
         g = gradient(x, *args)
         held = _active(x, g, bounds)
         free = ~held
-        h = curvature(x, *args)[np.ix_(free, free)]
+        hessian = curvature(x, *args)
+        h = hessian[np.ix_(free, free)]
         try:
             np.linalg.cholesky(h)
             decrement = n * float(np.sum(g[free] * np.linalg.solve(h, g[free]))) / 2
@@ -233,11 +236,11 @@ def _judge(objective: Any, x: np.ndarray, args: tuple, n: float, ridges: list[tu
         small = np.max(np.abs(g[free]), initial=0.0) <= _GRAD_TOL * max(1.0, abs(value))
     if np.all(np.isfinite(g)) and decrement <= _DECREMENT_TOL and small:
         if held.any():
-            return _Verdict(x, "at bound", "a parameter is held at its optimiser bound")
-        return _Verdict(x, "converged")
+            return _Verdict(x, "at bound", "a parameter is held at its optimiser bound", hessian=hessian)
+        return _Verdict(x, "converged", hessian=hessian)
     why = ("the Hessian is not positive definite" if not np.isfinite(decrement)
            else f"the gradient is not zero (one more Newton step would gain {decrement:.2g} in log-likelihood)")
-    return _Verdict(x, "not converged", why)
+    return _Verdict(x, "not converged", why, hessian=hessian)
 
 
 def _on_ridge(objective: Any, stop: _Verdict, args: tuple, ridges: list[tuple[np.ndarray, str]],
@@ -271,7 +274,9 @@ def _judged(fitter: Any, ridges: list[tuple[np.ndarray, str]], n: float, *, cano
         x = _on_ridge(objective, stop, args, ridges, bounds) if canonical and stop.verdict == "boundary" else stop.x
         fitter.verdict_, fitter.note_, fitter._ridge = stop.verdict, stop.note, stop.ridge
         with np.errstate(all="ignore"):
-            return x, objective(x, *args), _ag_hessian(objective)(x, *args)
+            # the judgement's Hessian where it is at the same point (the most costly step of a fit)
+            hessian = stop.hessian if x is stop.x and stop.hessian is not None else _ag_hessian(objective)(x, *args)
+            return x, objective(x, *args), hessian
 
     fitter._fit = fit
     return fitter
@@ -527,7 +532,7 @@ def _quiet_fit(fitter: Any, *args: Any, **kwargs: Any) -> Any:
         return fitter.fit(*args, **kwargs)
 
 
-def _fit_spend(unique: pd.DataFrame, penalizer: float) -> GammaGammaFitter:
+def _fit_spend(unique: pd.DataFrame, penalizer: float, start: pd.Series | None = None) -> GammaGammaFitter:
     """Gamma–Gamma on (frequency, monetary_value, weight) rows, judged from the fit itself.
 
     With few repeat buyers whose order values hardly vary around their own mean, the
@@ -538,11 +543,17 @@ def _fit_spend(unique: pd.DataFrame, penalizer: float) -> GammaGammaFitter:
     (``q_constraint``); a boundary maximum is reported at p = 1e6 with q and γ refitted
     there (the same point whichever the optimiser reached), and a warning says what it
     means. A fit that settles nowhere raises ``ConvergenceError``.
+
+    ``start`` (p, q, v of an earlier fit, e.g. the point fit a bootstrap resamples) is where
+    the first search starts instead of lifetimes' fixed point: the same maximum after
+    :func:`_judge`'s Newton steps, in about half the optimiser's iterations.
     """
     n = float(unique["weight"].sum())
     ridges = _RIDGES["gamma_gamma"]
     fitter = _judged(GammaGammaFitter(penalizer_coef=penalizer), ridges, n, canonical=True)
-    _quiet_fit(fitter, unique["frequency"], unique["monetary_value"], weights=unique["weight"])
+    initial = None if start is None else np.log(start[["p", "q", "v"]].to_numpy(dtype=float))
+    _quiet_fit(fitter, unique["frequency"], unique["monetary_value"], weights=unique["weight"],
+               initial_params=initial)
     if fitter.verdict_ == "converged":
         return fitter
     first = f"{fitter.verdict_}: {fitter.note_}"

@@ -108,6 +108,9 @@ def bootstrap(
     if has_spend:
         base_clv = _total_clv(fit.transactions, fit.spend, rows, unit, horizon, horizon_unit, annual_discount_rate)
     failed = penalized = spend_boundary = 0
+    # Each replicate's search starts at the point fit (its maximum is near it); an
+    # interior one only: a search started on a ridge to a limit model may stay on it.
+    spend_start = fit.spend.params_ if has_spend and getattr(fit.spend, "verdict_", "") == "converged" else None
     for _ in range(replicates):
         w = rng.multinomial(n, counts / n)
         keep = w > 0
@@ -125,7 +128,7 @@ def bootstrap(
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)
-                    spend = _fit_spend(spend_rows, 0.0)
+                    spend = _fit_spend(spend_rows, 0.0, start=spend_start)
             except ConvergenceError:
                 failed += 1
                 continue
