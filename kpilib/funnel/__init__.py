@@ -14,9 +14,11 @@ How an MQL is recognised (event or lead score, the score's points and threshold)
 
 Where things are
 ----------------
-* ``_steps`` — :func:`funnel_users` (entry and step matching), :func:`funnel`,
+* ``_steps`` — :func:`funnel_users`, :func:`funnel`,
   :func:`conversion_rate`, :func:`drop_off`, :func:`time_to_convert`,
   :func:`landing_page_conversion`, :func:`describe_funnel`
+* ``_matching`` — the plan behind :func:`funnel_users`: entries, the step events read
+  once, matching in order (step k among the users who reached k-1) or in any order
 * ``_ab`` — :func:`ab_comparison`
 * ``_options`` — :class:`MQLOptions` and the default lead-score points
 * ``_settings`` — :func:`funnel_settings`: the steps, window and order to use (given,
