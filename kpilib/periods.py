@@ -26,9 +26,10 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["MONTH_DAYS", "MONTH_PATTERN", "PANDAS_FREQ", "PERIOD_NAMES", "PERIOD_ORIGIN", "TimeLike",
-           "check_period", "default_cutoff", "duration_seconds", "duration_text", "month_bounds",
-           "month_range", "months_between", "next_month", "period_grid", "period_index",
-           "period_index_of", "previous_month", "time_filter", "to_utc", "validate_month"]
+           "check_period", "day_index", "default_cutoff", "duration_seconds", "duration_text",
+           "epoch_seconds", "month_bounds", "month_range", "months_between", "next_month",
+           "period_grid", "period_index", "period_index_of", "period_start_of_index",
+           "previous_month", "time_filter", "to_utc", "validate_month"]
 
 #: Anything kpilib accepts as a point in time: an ISO string, a Timestamp, or None for
 #: "not given" (the default cut-off or the whole data).
@@ -246,27 +247,182 @@ def duration_text(value: Any, name: str = "duration") -> str:
     return f"{seconds:g} seconds"
 
 
-def period_index(ts: Any, period: str) -> Any:
-    """Integer number of the calendar period (``W``, ``M``, ``Q``, ``Y``) holding the Ibis
-    timestamp ``ts``, counted from :data:`PERIOD_ORIGIN`; consecutive periods differ by 1.
+@ibis.udf.scalar.builtin(name="epoch")
+def _duckdb_epoch(ts: dt.Timestamp(timezone="UTC")) -> dt.int32:  # type: ignore[empty-body]
+    """DuckDB's seconds since the epoch of a TIMESTAMPTZ, read straight off its microseconds
+    (typed as Ibis types ``epoch_seconds``)."""
 
-    Calendar parts are read from the UTC wall clock (kpilib's engines run in UTC; some
-    backends refuse to extract fields from a zoned timestamp).
+
+def _duckdb_zoned(ts: Any) -> bool:
+    """Whether ``ts`` is a UTC-zoned timestamp that runs on DuckDB."""
+    kind = ts.type()
+    return kind.is_timestamp() and kind.timezone == "UTC" and ibis.get_backend(ts).name == "duckdb"
+
+
+def epoch_seconds(ts: Any, *, portable: bool = False) -> Any:
+    """Seconds from 1970-01-01 00:00 UTC to the Ibis timestamp ``ts``.
+
+    The same number as Ibis' ``ts.epoch_seconds()``, minus a cost: on DuckDB, Ibis first
+    casts a zoned timestamp to a naive one, which converts every row through the ICU
+    calendar (about 0.4 µs a row); a UTC-zoned timestamp on DuckDB is read here with
+    DuckDB's ``epoch`` directly (the instant's microseconds, no time-zone work), the same
+    value. Other engines and naive timestamps get ``ts.epoch_seconds()``.
+
+    Parameters
+    ----------
+    ts : Ibis timestamp value
+        UTC-zoned, as the data contract has them, or naive (read as UTC).
+    portable : bool, default False
+        Always use Ibis' ``epoch_seconds`` (the SQL every backend compiles; for tests and
+        for SQL generated for another engine than the expression's).
+
+    Returns
+    -------
+    Ibis numeric value
+        Typed as Ibis types ``epoch_seconds`` (an integer); DuckDB and PostgreSQL keep the
+        microseconds as a fraction, Spark drops them. Take whole units with ``//`` (a
+        floor on every engine), never with a cast to an integer, which rounds on DuckDB.
     """
-    if period != "W":
-        ts = ts.cast(dt.Timestamp())
+    if not portable and _duckdb_zoned(ts):
+        return _duckdb_epoch(ts)
+    return ts.epoch_seconds()
+
+
+def day_index(value: Any, *, portable: bool = False) -> Any:
+    """Integer number of the UTC calendar day holding ``value``: days since 1970-01-01.
+
+    ``floor(epoch seconds / 86 400)`` — a floor, so times before 1970 fall in their own
+    day, and a microsecond before midnight in the day it ends. Unlike ``.date()`` or
+    ``.truncate("D")`` of a zoned timestamp it needs no time-zone conversion (see
+    :func:`epoch_seconds`), and an integer groups and compares faster than a date.
+
+    Parameters
+    ----------
+    value : Ibis timestamp, date or integer value
+        A timestamp (UTC-zoned or naive), a date, or already a day number (returned as
+        it is).
+    portable : bool, default False
+        See :func:`epoch_seconds`.
+
+    Returns
+    -------
+    Ibis int64 value
+        :func:`period_start_of_index` turns day numbers back into dates in pandas.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable(pd.DataFrame({"ts": pd.to_datetime(
+    ...     ["1970-01-01", "1969-12-31 23:59:59.999999", "2000-02-29 12:00"], utc=True, format="ISO8601")}))
+    >>> t.select(d=day_index(t.ts)).to_pandas()["d"].tolist()
+    [0, -1, 11016]
+    """
+    if value.type().is_integer():
+        return value
+    if value.type().is_date():
+        return value.delta(ibis.date(1970, 1, 1), unit="day").cast("int64")
+    return epoch_seconds(value, portable=portable) // 86_400
+
+
+def _month_of_day(days: Any) -> Any:
+    """Months since January 1970 of the day numbered ``days``, by integer arithmetic only.
+
+    Neri and Schneider's Gregorian calendar algorithm (the fast form of Hinnant's
+    ``civil_from_days``) in a calendar whose years start on 1 March, so that the leap day
+    ends the year: the century, the year of the century and the month counted from March
+    give the month. ``//`` is a floor on every engine; ``%`` only sees non-negative
+    numbers (every day from 0000-03-01 on), where every engine's remainder agrees; every
+    number stays below 2^32. Each intermediate is used once, so the SQL repeats the day
+    number three times, not a dozen.
+    """
+    n1 = 4 * days + (4 * 719_468 + 3)                    # 4 × days since 0000-03-01, + 3
+    n2 = 4 * ((n1 % 146_097) // 4) + 3                   # 4 × day of the century, + 3
+    month = (2_141 * ((n2 % 1_461) // 4) + 197_913) // 65_536   # 3 (March) … 14 (February)
+    # March of year y is month 12·y + 2; January and February (13, 14) fall in year y + 1
+    return (100 * (n1 // 146_097) + n2 // 1_461) * 12 + month - (1 + 1970 * 12)
+
+
+def period_index(ts: Any, period: str, *, portable: bool = False) -> Any:
+    """Integer number of the calendar period (``D``, ``W``, ``M``, ``Q``, ``Y``) holding the
+    Ibis time ``ts``, counted from :data:`PERIOD_ORIGIN` (days from 1970-01-01);
+    consecutive periods differ by 1.
+
+    Calendar parts are read from the UTC wall clock, by integer arithmetic on the day
+    number (:func:`day_index`): no time-zone conversion, and the same SQL on every engine
+    (some backends refuse to extract fields from a zoned timestamp).
+
+    Parameters
+    ----------
+    ts : Ibis timestamp, date or integer value
+        A time (UTC-zoned or naive), a date, or a day number from :func:`day_index`.
+    period : {"D", "W", "M", "Q", "Y"}
+        Day, week (Monday to Sunday), month, quarter or year.
+    portable : bool, default False
+        See :func:`epoch_seconds`.
+
+    Returns
+    -------
+    Ibis int64 value
+        :func:`period_index_of` is the same number in pandas, :func:`period_start_of_index`
+        the first day of a numbered period.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable(pd.DataFrame({"ts": pd.to_datetime(["1971-02-10 00:00", "1969-12-31 23:59"], utc=True)}))
+    >>> [t.select(i=period_index(t.ts, p)).to_pandas()["i"].tolist() for p in "DWMQY"]
+    [[405, -1], [57, -1], [13, -1], [4, -1], [1, -1]]
+    """
+    days = day_index(ts, portable=portable)
+    if period == "D":
+        return days
+    if period == "W":  # weeks from Monday 1970-01-05 (day 4)
+        return (days - 4) // 7
+    month = _month_of_day(days)
     if period == "M":
-        return (ts.year() - 1970) * 12 + ts.month() - 1
+        return month
     if period == "Q":
-        return (ts.year() - 1970) * 4 + ts.quarter() - 1
+        return month // 3
     if period == "Y":
-        return ts.year() - 1970
-    # weeks from Monday 1970-01-05
-    return ((ts.epoch_seconds() - 4 * 86_400) / (7 * 86_400)).floor().cast("int64")
+        return month // 12
+    raise ValueError(f"period must be 'D', 'W', 'M', 'Q' or 'Y', got {period!r}")
+
+
+def period_start_of_index(index: Any, period: str) -> pd.Series:
+    """The first day (a naive UTC timestamp) of each period numbered by :func:`period_index`.
+
+    Parameters
+    ----------
+    index : array-like of int
+        Period numbers (e.g. a column an engine grouped by).
+    period : {"D", "W", "M", "Q", "Y"}
+
+    Returns
+    -------
+    pandas.Series
+        ``datetime64[ns]``, aligned with ``index`` (its index when it is a Series).
+
+    Examples
+    --------
+    >>> period_start_of_index([0, 11016, -1], "D").dt.strftime("%Y-%m-%d").tolist()
+    ['1970-01-01', '2000-02-29', '1969-12-31']
+    >>> period_start_of_index([57, 13, 4, -1], "M").dt.strftime("%Y-%m-%d").tolist()
+    ['1974-10-01', '1971-02-01', '1970-05-01', '1969-12-01']
+    """
+    if period not in ("D", "W", "M", "Q", "Y"):
+        raise ValueError(f"period must be 'D', 'W', 'M', 'Q' or 'Y', got {period!r}")
+    numbers = pd.Series(index).astype("int64")
+    if period in ("D", "W"):
+        days = numbers * 7 + 4 if period == "W" else numbers
+        return pd.Series(pd.Timestamp("1970-01-01") + pd.to_timedelta(days.to_numpy(), unit="D"),
+                         index=numbers.index).astype("datetime64[ns]")
+    months = numbers * {"M": 1, "Q": 3, "Y": 12}[period]
+    return pd.to_datetime(pd.DataFrame({"year": months // 12 + 1970, "month": months % 12 + 1, "day": 1}))
 
 
 def period_index_of(stamp: pd.Timestamp, period: str) -> int:
-    """:func:`period_index` of one timestamp, in pandas.
+    """:func:`period_index` of one timestamp, in pandas (``period`` one of ``D``, ``W``, ``M``,
+    ``Q``, ``Y``).
 
     Examples
     --------
@@ -274,6 +430,8 @@ def period_index_of(stamp: pd.Timestamp, period: str) -> int:
     (13, 1)
     """
     stamp = to_utc(stamp).tz_convert(None)
+    if period == "D":
+        return (stamp.normalize() - pd.Timestamp("1970-01-01")).days
     return (pd.Period(stamp, PANDAS_FREQ[period]) - PERIOD_ORIGIN[period]).n
 
 

@@ -165,3 +165,125 @@ def test_period_grid_matches_pandas_periods():
     assert weeks["period_start"].dt.day_name().eq("Monday").all()
     assert weeks["period"].tolist() == ["2026-03-02/2026-03-08", "2026-03-09/2026-03-15"]
     assert period_grid(cutoff, cutoff, "M").empty
+
+
+# --- calendar parts in the engine: integer arithmetic on the epoch, against pandas ---
+
+from kpilib.periods import (  # noqa: E402
+    day_index,
+    epoch_seconds,
+    period_index,
+    period_index_of,
+    period_start_of_index,
+)
+
+_SPECIAL = [
+    "1900-01-01 00:00", "1900-02-28 23:59:59.999999", "1900-03-01 00:00",  # 1900: no leap day
+    "1969-12-31 23:59:59.999999", "1969-12-31 23:59:59.5", "1969-12-29 00:00", "1970-01-01 00:00",
+    "1970-01-04 23:59:59.999999", "1970-01-05 00:00",  # the first Monday: week 0 starts
+    "1999-12-31 23:59:59.999999", "2000-02-29 00:00", "2000-02-29 23:59:59.999999", "2000-03-01 00:00",
+    "2024-02-29 12:00", "2024-12-31 23:59:59.999999", "2025-01-01 00:00", "2026-03-31 23:59:59.999999",
+    "2026-06-30 23:59:59", "2026-09-28 00:00", "2026-10-04 23:59:59.999999", "2026-10-05 00:00",
+    "2099-12-31 23:59:59.999999", "2100-02-28 23:59:59.999999", "2100-03-01 00:00", "2100-12-31 23:59:59.999999",
+]
+
+
+def _instants() -> pd.Series:
+    """Random UTC instants 1900–2100 to the microsecond, month ends, Mondays and the special
+    days above (leap days, a microsecond before midnight, before 1970)."""
+    rng = np.random.default_rng(14)
+    lo, hi = pd.Timestamp("1900-01-01", tz="UTC").value // 1000, pd.Timestamp("2101-01-01", tz="UTC").value // 1000
+    random = pd.to_datetime(rng.integers(lo, hi, 20_000), unit="us", utc=True)
+    month_ends = pd.date_range("1900-01-31", "2100-12-31", freq="ME", tz="UTC")
+    before_midnight = month_ends + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    mondays = pd.date_range("1960-01-04", "2080-12-31", freq="W-MON", tz="UTC")
+    sundays_late = mondays - pd.Timedelta(microseconds=1)
+    special = pd.to_datetime(_SPECIAL, utc=True, format="ISO8601")
+    stamps = [random, month_ends, before_midnight, mondays[::7], sundays_late[::7], special]
+    return pd.Series(np.concatenate([s.tz_convert(None).as_unit("us").to_numpy() for s in stamps])).dt.tz_localize("UTC")
+
+
+def _pandas_index(ts: pd.Series, period: str) -> np.ndarray:
+    """The reference: pandas' own calendar periods, numbered from January 1970 / Monday 1970-01-05."""
+    naive = ts.dt.tz_convert(None)
+    if period == "D":
+        return ((naive.dt.normalize() - pd.Timestamp("1970-01-01")) // pd.Timedelta(days=1)).to_numpy()
+    freq = {"W": "W-SUN", "M": "M", "Q": "Q-DEC", "Y": "Y-DEC"}[period]
+    origin = pd.Period({"W": "1970-01-05", "M": "1970-01", "Q": "1970Q1", "Y": "1970"}[period], freq)
+    return np.array([(p - origin).n for p in naive.dt.to_period(freq)])
+
+
+@pytest.mark.parametrize("portable", [False, True])
+def test_period_index_matches_pandas_from_1900_to_2100(portable):
+    import ibis
+
+    ts = _instants()
+    t = ibis.memtable(pd.DataFrame({"ts": ts, "row": np.arange(len(ts))}))
+    got = t.select("row", **{p: period_index(t.ts, p, portable=portable) for p in "DWMQY"}) \
+        .order_by("row").to_pandas()
+    for p in "DWMQY":
+        want = _pandas_index(ts, p)
+        bad = np.flatnonzero(got[p].to_numpy() != want)
+        assert bad.size == 0, (p, ts.iloc[bad[:5]].tolist(), got[p].to_numpy()[bad[:5]], want[bad[:5]])
+    # a day number is the period index of "D"; weeks start on Monday
+    assert (got["D"] == t.select(d=day_index(t.ts, portable=portable), row=t.row).order_by("row")
+            .to_pandas()["d"]).all()
+    assert period_start_of_index(got["W"], "W").dt.dayofweek.eq(0).all()
+
+
+def test_period_index_of_naive_timestamps_dates_and_day_numbers_agree():
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    ts = _instants()
+    t = ibis.memtable(pd.DataFrame({"ts": ts, "row": np.arange(len(ts))}))
+    t = t.mutate(naive=t.ts.cast(dt.Timestamp()), day=t.ts.cast(dt.Timestamp()).date())
+    t = t.mutate(number=day_index(t.ts))
+    for p in "DWMQY":
+        got = t.select("row", a=period_index(t.ts, p), b=period_index(t.naive, p), c=period_index(t.day, p),
+                       d=period_index(t.number, p)).order_by("row").to_pandas()
+        assert (got.a == got.b).all() and (got.a == got.c).all() and (got.a == got.d).all(), p
+        # the pandas twin, one stamp at a time, on a few of them
+        for stamp, value in list(zip(ts, got.a, strict=True))[-len(_SPECIAL):]:
+            assert period_index_of(stamp, p) == value, (p, stamp)
+
+
+def test_duckdb_epoch_is_ibis_epoch_seconds_without_the_zoned_cast():
+    import ibis
+
+    ts = _instants()
+    t = ibis.memtable(pd.DataFrame({"ts": ts, "row": np.arange(len(ts))}))
+    fast, portable = epoch_seconds(t.ts), epoch_seconds(t.ts, portable=True)
+    assert fast.type() == portable.type() == t.ts.epoch_seconds().type()
+    sql = ibis.to_sql(t.select(fast=fast, portable=portable))
+    assert 'EPOCH("t0"."ts")' in sql and "AS TIMESTAMP)" in sql  # the portable one still casts
+    got = t.select("row", fast=fast, portable=portable).order_by("row").to_pandas()
+    assert (got.fast == got.portable).all()
+    # whole seconds by a floor (before 1970 too); the fraction keeps the microseconds
+    raw = t.select("row", s=fast // 1, frac=fast.cast("float64") - fast // 1).order_by("row").to_pandas()
+    micros = ts.dt.tz_convert(None).to_numpy().astype("datetime64[us]").astype("int64")
+    assert (raw.s.to_numpy() == np.floor_divide(micros, 1_000_000)).all()
+    np.testing.assert_allclose(raw.frac.to_numpy(), np.mod(micros, 1_000_000) / 1e6, rtol=0, atol=1e-6)
+
+
+def test_period_start_of_index_is_the_first_day_of_the_period():
+    ts = _instants()
+    for p, freq in {"D": "D", "W": "W-SUN", "M": "M", "Q": "Q-DEC", "Y": "Y-DEC"}.items():
+        starts = period_start_of_index(_pandas_index(ts, p), p)
+        want = ts.dt.tz_convert(None).dt.to_period(freq).dt.start_time
+        assert (starts.to_numpy() == want.to_numpy()).all(), p
+        assert str(starts.dtype) == "datetime64[ns]"
+    with pytest.raises(ValueError, match="period must be"):
+        period_start_of_index([1], "h")
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "pyspark"])
+def test_the_portable_calendar_compiles_for_other_engines(dialect):
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    t = ibis.table({"ts": dt.Timestamp(timezone="UTC"), "d": dt.date}, name="events")
+    for p in "DWMQY":
+        sql = ibis.to_sql(t.select(i=period_index(t.ts, p, portable=True), j=period_index(t.d, p)), dialect=dialect)
+        assert "epoch" in sql.lower() or "unix_timestamp" in sql.lower()
+        assert "extract(year" not in sql.lower() and "date_trunc" not in sql.lower()
