@@ -15,7 +15,7 @@ from kpilib.churn import _definitions  # noqa: F401  (the records, before @compu
 from kpilib.churn._inputs import _UTC, _spells_with_tenure
 from kpilib.data import DataError, column_list
 from kpilib.metrics import computes
-from kpilib.periods import months_between
+from kpilib.periods import epoch_seconds, months_between
 from kpilib.stats import rate_frame
 
 __all__ = ["SurvivalResult", "customer_spells", "month_one_churn", "survival", "tenure_survivors"]
@@ -328,8 +328,8 @@ def tenure_survivors(
         span = 86_400.0 * period_days
         end = ibis.coalesce(spells.end_at, cutoff)
         spells = spells.mutate(
-            tenure_months=(end.epoch_seconds() - spells.start_at.epoch_seconds()).cast("float64") / span,
-            observed=(cutoff.epoch_seconds() - spells.start_at.epoch_seconds()).cast("float64") / span,
+            tenure_months=(epoch_seconds(end) - epoch_seconds(spells.start_at)).cast("float64") / span,
+            observed=(epoch_seconds(cutoff) - epoch_seconds(spells.start_at)).cast("float64") / span,
         )
     first = spells.filter((spells.spell == 1) & (spells.observed >= periods))
     first = first.select(*by_cols, "end_at", "tenure_months").execute()

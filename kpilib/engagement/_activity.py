@@ -22,17 +22,19 @@ from kpilib.deprecation import renamed_arguments
 from kpilib.engagement._calendar import (
     _naive,
     _period_bounds,
-    _period_of_index,
-    _period_start,
+    _period_dates,
+    _period_number,
     _period_starts,
 )
 from kpilib.metrics import Metric, computes, register
 from kpilib.periods import (
     TimeLike,
     check_period,
+    day_index,
     month_bounds,
     period_index,
     period_index_of,
+    period_start_of_index,
     time_filter,
     to_utc,
 )
@@ -68,13 +70,15 @@ def _first_activity(events: ibis.Table | pd.DataFrame,
 
 def _active_days(events: ibis.Table | pd.DataFrame, activity_events: Sequence[str] | None,
                  start: pd.Timestamp | None, end: pd.Timestamp | None) -> ibis.Table:
-    """Distinct (customer_id, day) pairs of activity in ``[start, end)``."""
+    """Distinct (customer_id, day) pairs of activity in ``[start, end)``; ``day`` is the
+    day number (:func:`kpilib.periods.day_index`)."""
     acts = time_filter(_active_events(events, activity_events), "ts", start, end)
-    return acts.select(customer_id=acts.customer_id, day=_period_start(acts.ts, "D")).distinct()
+    return acts.select(customer_id=acts.customer_id, day=day_index(acts.ts)).distinct()
 
 
 def _rolling_counts(days: ibis.Table, windows: Sequence[int]) -> pd.DataFrame:
-    """Per date and window length n: +1 where a customer's coverage starts, −1 where it stops.
+    """Per day number (``date``) and window length n: +1 where a customer's coverage starts,
+    −1 where it stops.
 
     A customer active on day d is counted on days d … d+n−1; consecutive active days give
     touching, non-overlapping intervals [d, min(d + n, next active day)), so the running
@@ -84,7 +88,7 @@ def _rolling_counts(days: ibis.Table, windows: Sequence[int]) -> pd.DataFrame:
     marked = days.mutate(next_day=days.day.lead().over(w))
     parts = []
     for n in windows:
-        reach = marked.day + ibis.interval(days=n)
+        reach = marked.day + n
         stop = ibis.least(reach, ibis.coalesce(marked.next_day, reach))
         parts.append(marked.select(date=marked.day, window=ibis.literal(n), delta=ibis.literal(1)))
         parts.append(marked.select(date=stop, window=ibis.literal(n), delta=ibis.literal(-1)))
@@ -218,10 +222,10 @@ def active_users(
         counts = _active_days(events, activity_events, start, end)
         counts = counts.group_by("day").agg(active_users=counts.count()).rename(period="day")
     else:
-        acts = acts.mutate(period=_period_start(acts.ts, period))
+        acts = acts.mutate(period=_period_number(acts.ts, period))
         counts = acts.group_by("period").agg(active_users=acts.customer_id.nunique())
     counts = counts.execute()
-    counts["period"] = pd.to_datetime(counts["period"])
+    counts["period"] = _period_dates(counts["period"], period)
     columns = ["period", "active_users"] + (["active_users_7d", "active_users_30d"] if period == "D" else [])
     data_start = _first_activity(events, activity_events) if start is not None else None
     bounds = _period_bounds(counts["period"], start, end, data_start)
@@ -233,7 +237,7 @@ def active_users(
     if period == "D":
         lookback = None if start is None else start - pd.Timedelta(days=29)
         deltas = _rolling_counts(_active_days(events, activity_events, lookback, end), (7, 30))
-        deltas["date"] = pd.to_datetime(deltas["date"])
+        deltas["date"] = _period_dates(deltas["date"], "D")
         first = min(calendar[0], deltas["date"].min()) if len(deltas) else calendar[0]
         full = pd.date_range(first, max(calendar[-1], deltas["date"].max() if len(deltas) else first))
         for n in (7, 30):
@@ -314,12 +318,14 @@ def stickiness(
     """
     start, end = to_utc(start), to_utc(end)
     days = _active_days(events, activity_events, start, end)
-    days = days.mutate(period=_period_start(days.day, "M"))
+    days = days.mutate(period=_period_number(days.day, "M"))
     monthly = days.group_by("period").agg(
         mau=days.customer_id.nunique(), customer_days=days.count(),
         first_day=days.day.min(), last_day=days.day.max(),
     ).execute()
-    monthly["period"] = pd.to_datetime(monthly["period"])
+    monthly["period"] = _period_dates(monthly["period"], "M")
+    monthly["first_day"] = _period_dates(monthly["first_day"], "D")
+    monthly["last_day"] = _period_dates(monthly["last_day"], "D")
     columns = ["period", "days", "mau", "customer_days", "mean_dau", "stickiness", "mean_active_days"]
     if start is not None:
         data_start = _first_activity(events, activity_events)
@@ -502,7 +508,7 @@ def lifecycle(
     hi = period_index_of(end - pd.Timedelta(microseconds=1), period) if end is not None else last_active
     wide = wide.reindex(range(int(lo), int(hi) + 1), fill_value=0)
     out = wide.rename_axis("idx").reset_index()
-    out.insert(0, "period", _period_of_index(out.idx, period))
+    out.insert(0, "period", period_start_of_index(out.idx, period))
     out["dormant"] = -out["dormant"]
     out["active"] = out.new + out.returning + out.resurrecting
     with np.errstate(divide="ignore", invalid="ignore"):

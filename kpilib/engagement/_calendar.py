@@ -1,20 +1,21 @@
 """Calendar periods of the engagement series, in one place.
 
 Days, weeks (Monday to Sunday) and months are UTC calendar periods, and a series labels
-each by its first instant (a naive UTC timestamp). The engine truncates a time to its
-period with :func:`_period_start` — the only place engagement does that — and pandas
-lays out the calendar a series is reindexed on (:func:`_period_starts`), so periods
-without activity are rows of 0. Arguments are checked with
-:func:`kpilib.periods.check_period`.
+each by its first instant (a naive UTC timestamp). The engine numbers the period of a
+time with :func:`_period_number` (:func:`kpilib.periods.period_index`: integer arithmetic
+on the epoch, no time-zone conversion per row) — the only place engagement does that —,
+groups by the number, and pandas turns the few numbers that come back into the periods'
+first days (:func:`_period_dates`) and lays out the calendar a series is reindexed on
+(:func:`_period_starts`), so periods without activity are rows of 0. Arguments are
+checked with :func:`kpilib.periods.check_period`.
 """
 
 from __future__ import annotations
 
 import ibis
-import ibis.expr.types as ir
 import pandas as pd
 
-from kpilib.periods import PANDAS_FREQ, PERIOD_ORIGIN
+from kpilib.periods import PANDAS_FREQ, period_index, period_start_of_index
 
 #: pandas frequency of the first days of consecutive periods (weeks start on Monday).
 _STARTS = {"D": "D", "W": "W-MON", "M": "MS"}
@@ -25,27 +26,22 @@ def _naive(stamp: pd.Timestamp | None) -> pd.Timestamp | None:
     return None if stamp is None else stamp.tz_convert("UTC").tz_localize(None)
 
 
-def _period_start(value: ibis.Value, period: str) -> ibis.Value:
-    """The first day (a date) of the UTC day, week or month holding the Ibis time ``value``;
-    a date column is truncated as a date."""
-    if isinstance(value, ir.DateValue):
-        return value if period == "D" else value.truncate(period)
-    return value.date() if period == "D" else value.truncate(period).date()
+def _period_number(value: ibis.Value, period: str) -> ibis.Value:
+    """The number of the UTC day, week or month holding the Ibis time ``value`` (a
+    timestamp, a date or a day number), as :func:`kpilib.periods.period_index`."""
+    return period_index(value, period)
+
+
+def _period_dates(numbers: pd.Series, period: str) -> pd.Series:
+    """The first days of the periods numbered by :func:`_period_number`, as the engine's
+    dates read into pandas (``datetime64[s]``), index kept."""
+    return period_start_of_index(numbers, period).astype("datetime64[s]").set_axis(numbers.index)
 
 
 def _period_starts(period: str, first: pd.Timestamp, last: pd.Timestamp) -> pd.DatetimeIndex:
     """Period starts (naive UTC) from the period containing ``first`` to the one containing ``last``."""
     lo = pd.Timestamp(first).to_period(PANDAS_FREQ.get(period, period)).start_time
     return pd.date_range(lo, pd.Timestamp(last), freq=_STARTS[period], name="period")
-
-
-def _period_of_index(index: pd.Series, period: str) -> pd.Series:
-    """The first day (naive) of each period numbered by :func:`kpilib.periods.period_index`
-    (``"W"`` or ``"M"``)."""
-    index = index.astype("int64")
-    if period == "M":
-        return pd.to_datetime(pd.DataFrame({"year": index // 12 + 1970, "month": index % 12 + 1, "day": 1}))
-    return PERIOD_ORIGIN["W"].start_time + pd.to_timedelta(index * 7, unit="D")
 
 
 def _period_bounds(frame_periods: pd.Series, start: pd.Timestamp | None, end: pd.Timestamp | None,

@@ -26,7 +26,7 @@ from scipy import stats as _sps
 from kpilib.data import as_table, memtable
 from kpilib.engagement._activity import DEFAULT_ACTIVITY_EVENTS, _active_events
 from kpilib.metrics import Metric, computes, register
-from kpilib.periods import month_bounds, months_between, time_filter
+from kpilib.periods import day_index, month_bounds, months_between, time_filter
 from kpilib.spells import subscription_spells
 from kpilib.stats import auc_interval, rate_frame
 
@@ -265,7 +265,7 @@ def _score_inputs(
     out: dict[str, Any] = {}
     out["activity"] = acts.group_by(["month", "customer_id"]).agg(
         last_active=acts.ts.max(),
-        active_days=ibis.cases((acts.ts >= acts.recent_start, acts.ts.date()), else_=ibis.null("date")).nunique(),
+        active_days=ibis.cases((acts.ts >= acts.recent_start, day_index(acts.ts)), else_=ibis.null("int64")).nunique(),
         features_used=(acts.feature.nunique() if has_feature else ibis.literal(0)),
     ).execute()
     features = (acts.group_by("month").agg(n=acts.feature.nunique()).execute() if has_feature

@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike
 
 from kpilib.data import as_table, column_list, require_columns
 from kpilib.deprecation import renamed_arguments
-from kpilib.engagement._calendar import _period_start
+from kpilib.engagement._calendar import _period_dates, _period_number
 from kpilib.metrics import Metric, computes, register
 from kpilib.periods import TimeLike, check_period, time_filter, to_utc
 from kpilib.stats import (
@@ -355,11 +355,11 @@ def score_counts(
     require_columns(t, keys, "surveys", "a survey breakdown (by=...); pass customers= for customer columns,")
     group = [*keys]
     if period is not None:
-        t = t.mutate(period=_period_start(t.ts, period))
+        t = t.mutate(period=_period_number(t.ts, period))
         group.append("period")
     counts = t.group_by([*group, "score"]).agg(responses=t.count()).execute()
     if period is not None:
-        counts["period"] = pd.to_datetime(counts["period"])
+        counts["period"] = _period_dates(counts["period"], period)
     return counts.sort_values([*group, "score"]).reset_index(drop=True)
 
 

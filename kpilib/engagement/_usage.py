@@ -25,9 +25,21 @@ from kpilib.engagement._activity import (
     _first_activity,
     active_users,
 )
-from kpilib.engagement._calendar import _period_bounds, _period_start, _period_starts
+from kpilib.engagement._calendar import (
+    _period_bounds,
+    _period_dates,
+    _period_number,
+    _period_starts,
+)
 from kpilib.metrics import Metric, computes, register
-from kpilib.periods import TimeLike, check_period, default_cutoff, time_filter, to_utc
+from kpilib.periods import (
+    TimeLike,
+    check_period,
+    default_cutoff,
+    epoch_seconds,
+    time_filter,
+    to_utc,
+)
 from kpilib.stats import rate_frame
 
 #: Inactivity that closes a session, in minutes (the Google Analytics default).
@@ -122,14 +134,14 @@ def feature_adoption(
     active = active_users(events, period, start, end, activity_events=names)[["period", "active_users"]]
     uses = time_filter(events.filter((events.event == feature_event) & events[feature_column].notnull()),
                         "ts", start, end)
-    uses = uses.mutate(period=_period_start(uses.ts, period), feature=uses[feature_column].cast("string"))
+    uses = uses.mutate(period=_period_number(uses.ts, period), feature=uses[feature_column].cast("string"))
     counts = uses.group_by(["period", "feature"]).agg(
         users=uses.customer_id.nunique(), uses=uses.count()).execute()
     columns = ["period", "feature", "numerator", "denominator", "rate", "ci_low", "ci_high",
                "small_sample", "uses", "uses_per_adopter", "uses_per_active_user"]
     if counts.empty:
         return pd.DataFrame(columns=columns)
-    counts["period"] = pd.to_datetime(counts["period"])
+    counts["period"] = _period_dates(counts["period"], period)
     grid = pd.MultiIndex.from_product([active.period, sorted(counts.feature.unique())],
                                       names=["period", "feature"])
     counts = counts.set_index(["period", "feature"]).reindex(grid, fill_value=0).reset_index()
@@ -188,8 +200,7 @@ def sessions(
     if gap_minutes <= 0:
         raise ValueError(f"gap_minutes must be positive, got {gap_minutes!r}")
     acts = _active_events(events, activity_events)
-    seconds = acts.ts.epoch_seconds()
-    acts = acts.mutate(_s=seconds)
+    acts = acts.mutate(_s=epoch_seconds(acts.ts))
     w = ibis.window(group_by="customer_id", order_by=["_s"])
     acts = acts.mutate(_gap=acts._s - acts._s.lag().over(w))
     starts = (acts._gap.isnull() | (acts._gap > gap_minutes * 60)).cast("int64")
@@ -359,7 +370,7 @@ def usage_per_user(
     start, end = to_utc(start), to_utc(end)
     s = sessions(events, gap_minutes, activity_events, page_view_event, share_event)
     s = time_filter(s, "started_at", start, end)
-    s = s.mutate(period=_period_start(s.started_at, period))
+    s = s.mutate(period=_period_number(s.started_at, period))
     counts = s.group_by("period").agg(
         active_users=s.customer_id.nunique(),
         sessions=s.count(),
@@ -368,7 +379,7 @@ def usage_per_user(
         session_seconds=s.duration_seconds.sum(),
         one_event_sessions=(s.events == 1).cast("int64").sum(),
     ).execute()
-    counts["period"] = pd.to_datetime(counts["period"])
+    counts["period"] = _period_dates(counts["period"], period)
     data_start = _first_activity(events, activity_events) if start is not None else None
     bounds = _period_bounds(counts["period"], start, end, data_start)
     columns = ["period", "active_users", "sessions", "page_views", "shares", "session_minutes",
@@ -533,9 +544,9 @@ def time_to_value(
     # an activation event before the signup (a trial under the same id) does not count
     joined = people.left_join(uses, [people.customer_id == uses.c_id, uses.ts >= people.signup_at])
     first = joined.group_by(["customer_id", "signup_at"]).agg(activated_at=joined.ts.min())
-    days = (first.activated_at.epoch_seconds() - first.signup_at.epoch_seconds()) / _DAY_SECONDS
-    observed = (ibis.literal(as_of).epoch_seconds() - first.signup_at.epoch_seconds()) / _DAY_SECONDS
-    per = first.mutate(days=days, observed=observed, cohort=_period_start(first.signup_at, cohort_period))
+    days = (epoch_seconds(first.activated_at) - epoch_seconds(first.signup_at)) / _DAY_SECONDS
+    observed = (epoch_seconds(ibis.literal(as_of)) - epoch_seconds(first.signup_at)) / _DAY_SECONDS
+    per = first.mutate(days=days, observed=observed, cohort=_period_number(first.signup_at, cohort_period))
     measures = dict(signups=per.count(), activated=per.days.notnull().cast("int64").sum(),
                     median_days=per.days.median())
     for n in ns:
@@ -543,7 +554,7 @@ def time_to_value(
         measures[f"den_{n}"] = eligible.cast("int64").sum()
         measures[f"num_{n}"] = (eligible & (per.days <= n)).cast("int64").sum()
     cohorts = per.group_by("cohort").agg(**measures).execute()
-    cohorts["cohort"] = pd.to_datetime(cohorts["cohort"])
+    cohorts["cohort"] = _period_dates(cohorts["cohort"], cohort_period)
     cohorts = cohorts.sort_values("cohort").reset_index(drop=True)
     rows = []
     for n in ns:
