@@ -898,3 +898,61 @@ def test_cohort_retention_equals_a_straightforward_count():
     }
     c = r[(r.cohort == "2026-02") & (r.channel == MISSING_LABEL)].set_index("offset")["retained"]
     assert c.tolist()[:3] == [1, 0, 1]  # c: February, then April
+
+
+# ----------------------------------------------- issue 14: the notebook's tables as functions
+
+
+def test_retention_averages_sets_pooled_beside_simple_by_hand():
+    # cohorts of 4 (Jan) and 2 (Feb); a by hand: month 1 retains 2 of 4 and 2 of 2 (a tie in
+    # the activity of b: two orders the same day count once), month 2 only January: 1 of 4
+    o = orders([("a", "2026-01-05"), ("a", "2026-02-02"), ("a", "2026-03-03"), ("b", "2026-01-06"),
+                ("b", "2026-02-07"), ("b", "2026-02-07"), ("c", "2026-01-20"), ("d", "2026-01-21"),
+                ("e", "2026-02-01"), ("e", "2026-03-01"), ("f", "2026-02-14"), ("f", "2026-03-30")])
+    r = churn.cohort_retention(o, as_of="2026-04-01")
+    table = churn.retention_averages(r, min_cohorts=2)
+    assert table.index.tolist() == [0, 1, 2]
+    assert table.loc[1, "pooled"] == pytest.approx(4 / 6) and table.loc[1, "simple"] == pytest.approx((0.5 + 1.0) / 2)
+    assert table.loc[2, "pooled"] == pytest.approx(1 / 4) and table.loc[2, "simple"] == pytest.approx(1 / 4)
+    assert table["cohorts"].tolist() == [2, 2, 1] and table["few_cohorts"].tolist() == [False, False, True]
+    assert churn.retention_averages(r, max_offset=1).index.tolist() == [0, 1]
+    # an empty retention (no activity) gives an empty table, a breakdown is refused
+    assert churn.retention_averages(r[r["complete"] & False]).empty
+    with pytest.raises(ValueError, match="breakdown"):
+        churn.retention_averages(r.assign(channel="ads"))
+
+
+def test_retention_curves_leave_out_offsets_on_few_cohorts_per_group():
+    o = orders([("a", "2026-01-05"), ("a", "2026-02-02"), ("b", "2026-02-06"), ("b", "2026-03-07"),
+                ("c", "2026-01-20"), ("d", "2026-02-21"), ("d", "2026-03-01")])
+    customers = pd.DataFrame({"customer_id": list("abcd"), "signup_at": ["2025-12-01"] * 4,
+                              "channel": ["ads", "ads", "seo", "seo"]})
+    r = churn.cohort_retention(o, by="channel", customers=customers, as_of="2026-04-01")
+    wide = churn.retention_curves(r, "channel", min_cohorts=2)
+    # ads: cohorts Jan (a) and Feb (b) both retain at month 1 -> 2/2; month 2 rests on Jan alone
+    # seo: Jan (c) does not, Feb (d) does -> 1/2
+    assert wide.columns.tolist() == ["ads", "seo"] and wide.index.tolist() == [0, 1]
+    assert wide.loc[1, "ads"] == 1.0 and wide.loc[1, "seo"] == 0.5
+    assert churn.retention_curves(r, "channel", min_cohorts=2, max_offset=0).index.tolist() == [0]
+    assert churn.retention_curves(r, "channel", min_cohorts=3).empty
+    simple = churn.retention_curves(r, "channel", "simple", min_cohorts=1)
+    # month 2 (March) of the January cohorts: neither a nor c came back
+    assert simple.index.tolist() == [0, 1, 2] and simple.loc[2].tolist() == [0.0, 0.0]
+    with pytest.raises(ValueError, match="no column 'plan'"):
+        churn.retention_curves(r, "plan")
+
+
+def test_headline_reads_month_one_retention_off_a_given_retention():
+    ds = load_dataset(SAMPLE_DIR)
+    ev = ["page_view", "feature_use", "share"]
+    _, as_of = churn._headline.month_bounds("2026-10")
+    computed = churn.headline_metrics(ds.subscriptions, ds.events, "2026-10", events=ev)
+    given = churn.cohort_retention(ds.events, "M", "on", events=ev, as_of=as_of)
+    reused = churn.headline_metrics(ds.subscriptions, None, "2026-10", events=ev, retention=given)
+    pd.testing.assert_frame_equal(computed, reused)
+    assert "month_one_retention" in set(reused["metric"])
+    for wrong in (churn.cohort_retention(ds.events, "M", "on_or_after", events=ev, as_of=as_of),
+                  churn.cohort_retention(ds.events, "M", "on", as_of=as_of),
+                  churn.cohort_retention(ds.events, "M", "on", events=ev, as_of="2026-10-15")):
+        with pytest.raises(ValueError, match="does not give the month-1 retention"):
+            churn.headline_metrics(None, None, "2026-10", events=ev, retention=wrong)

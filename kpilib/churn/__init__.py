@@ -70,6 +70,8 @@ from kpilib.churn._cohorts import (
     Mode,
     cohort_retention,
     retention_average,
+    retention_averages,
+    retention_curves,
     retention_matrix,
 )
 from kpilib.churn._headline import headline_metrics
@@ -128,6 +130,8 @@ __all__ = [
     "headline_metrics",
     "month_one_churn",
     "retention_average",
+    "retention_averages",
+    "retention_curves",
     "retention_matrix",
     "revenue_retention",
     "sbg_projection",

@@ -119,7 +119,9 @@ def cohort_retention(
         period has fully elapsed and does not lie before the first activity of the data
         (signup cohorts can be older than the activity log); other cells have
         ``complete=False`` and missing ``retained``/``rate`` — never 0. The heatmap matrix
-        is ``retention_matrix(result)`` (or one ``pivot``).
+        is ``retention_matrix(result)`` (or one ``pivot``). ``attrs`` records what was
+        computed: ``period``, ``mode``, ``cohort_by``, ``events`` (a tuple or None),
+        ``as_of`` and ``by``.
 
     Notes
     -----
@@ -200,8 +202,12 @@ def cohort_retention(
         sizes = sizes[["cohort", *by_cols, "cohort_size"]]
     columns = ["cohort", *by_cols, "offset", "cohort_size", "retained", "rate", "ci_low", "ci_high",
                "complete", "small_sample"]
+    made = {"period": key, "mode": mode, "cohort_by": cohort_by, "events": None if events is None else tuple(events),
+            "as_of": as_of_ts, "by": tuple(by_cols)}
     if sizes.empty:
-        return pd.DataFrame(columns=columns)
+        empty = pd.DataFrame(columns=columns)
+        empty.attrs.update(made)
+        return empty
     # the grid: every cohort × offset 0 … the oldest cohort's last elapsed offset
     cohort_idx = np.sort(sizes["cohort"].unique().astype("int64"))
     now_idx = int(period_index_of(as_of_ts - pd.Timedelta(1, "ns"), key))
@@ -240,7 +246,9 @@ def cohort_retention(
     grid["cohort_size"] = grid["cohort_size"].astype("int64")
     grid = grid.sort_values(["cohort", *by_cols, "offset"]).reset_index(drop=True)
     grid["cohort"] = _period_labels(grid["cohort"].to_numpy(), key)
-    return grid[columns]
+    grid = grid[columns]
+    grid.attrs.update(made)
+    return grid
 
 
 def retention_average(
@@ -354,3 +362,109 @@ def retention_matrix(
         matrix.loc[f"{average} average"] = avg.reindex(matrix.columns)
     return matrix
 
+
+def retention_averages(
+    retention: pd.DataFrame,
+    max_offset: int | None = None,
+    confidence: float = 0.95,
+    *,
+    min_cohorts: int = MIN_COHORTS,
+) -> pd.DataFrame:
+    """The pooled and the simple average retention side by side, one row per offset.
+
+    Parameters
+    ----------
+    retention : pandas.DataFrame
+        Output of :func:`cohort_retention` without a breakdown.
+    max_offset : int, optional
+        The last offset kept (default: every offset with a complete cell).
+    confidence : float, default 0.95
+    min_cohorts : int, default :data:`MIN_COHORTS`
+        As in :func:`retention_average`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``offset``: ``pooled`` and ``simple`` (the two averages' rates, see
+        :func:`retention_average`), ``cohorts`` (how many cohorts they rest on) and
+        ``few_cohorts``.
+
+    Raises
+    ------
+    ValueError
+        When ``retention`` has a breakdown (filter it to one group first).
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"cohort": ["2026-01", "2026-02", "2026-01"], "offset": [1, 1, 2],
+    ...     "cohort_size": [1000, 500, 1000], "retained": [500, 400, 300], "rate": [0.5, 0.8, 0.3],
+    ...     "complete": [True, True, True]})
+    >>> retention_averages(r, min_cohorts=2)
+            pooled  simple  cohorts  few_cohorts
+    offset
+    1          0.6    0.65        2        False
+    2          0.3    0.30        1         True
+    """
+    known = {"cohort", "offset", "cohort_size", "retained", "rate", "ci_low", "ci_high", "complete", "small_sample"}
+    groups = [c for c in retention.columns if c not in known]
+    if groups:
+        raise ValueError(f"retention has a breakdown ({', '.join(map(str, groups))}); filter it to one group "
+                         "first, or use retention_curves for one curve per group")
+    pooled = retention_average(retention, "pooled", confidence, min_cohorts=min_cohorts).set_index("offset")
+    simple = retention_average(retention, "simple", confidence, min_cohorts=min_cohorts).set_index("offset")
+    table = pd.DataFrame({"pooled": pooled["rate"], "simple": simple["rate"], "cohorts": pooled["cohorts"],
+                          "few_cohorts": pooled["few_cohorts"]})
+    if max_offset is not None:
+        table = table[table.index <= max_offset]
+    return table
+
+
+def retention_curves(
+    retention: pd.DataFrame,
+    by: str,
+    how: Literal["pooled", "simple"] = "pooled",
+    max_offset: int | None = None,
+    *,
+    min_cohorts: int = MIN_COHORTS,
+) -> pd.DataFrame:
+    """One average retention curve per group of a breakdown, leaving out the offsets that
+    rest on too few cohorts.
+
+    Parameters
+    ----------
+    retention : pandas.DataFrame
+        Output of :func:`cohort_retention` with ``by=by``.
+    by : str
+        The breakdown column (e.g. ``"channel"``).
+    how : {"pooled", "simple"}, default "pooled"
+        The average (see :func:`retention_average`).
+    max_offset : int, optional
+        The last offset kept.
+    min_cohorts : int, default :data:`MIN_COHORTS`
+        An offset of a group averaged over fewer cohorts is left out (NaN), not drawn.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``offset``, one column per group (sorted), the average rate; only the
+        offsets where some group has a rate. Empty when none has.
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"cohort": ["2026-01", "2026-02", "2026-01", "2026-01"],
+    ...     "channel": ["ads", "ads", "seo", "ads"], "offset": [1, 1, 1, 2],
+    ...     "cohort_size": [10, 10, 5, 10], "retained": [5, 3, 4, 2], "rate": [0.5, 0.3, 0.8, 0.2],
+    ...     "complete": [True, True, True, True]})
+    >>> retention_curves(r, "channel", min_cohorts=2)
+    channel  ads
+    offset
+    1        0.4
+    """
+    if by not in retention.columns:
+        raise ValueError(f"retention has no column {by!r}; compute it with cohort_retention(..., by={by!r})")
+    curves = retention_average(retention, how, min_cohorts=min_cohorts)
+    keep = ~curves["few_cohorts"] & curves["rate"].notna()
+    if max_offset is not None:
+        keep &= curves["offset"] <= max_offset
+    curves = curves[keep]
+    return curves.pivot(index="offset", columns=by, values="rate")

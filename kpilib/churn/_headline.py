@@ -25,6 +25,7 @@ def headline_metrics(
     *,
     mode: Mode = "on",
     events: Sequence[str] | None = None,
+    retention: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The churn notebook's headline KPIs for ``month`` and the month before.
 
@@ -39,6 +40,17 @@ def headline_metrics(
         ``"YYYY-MM"``; the data are taken as complete to the end of that month.
     mode, events :
         As in :func:`cohort_retention`.
+    retention : pandas.DataFrame, optional
+        The :func:`cohort_retention` of ``activity`` by month with these ``mode`` and
+        ``events`` and ``as_of`` the end of ``month``, when the caller has it already
+        (the churn notebook does): month-1 retention is read off it instead of scanning
+        ``activity`` again. Checked against its ``attrs``.
+
+    Raises
+    ------
+    ValueError
+        When ``retention`` was computed otherwise (another period, mode, events, cut-off,
+        a breakdown or sign-up cohorts).
 
     Returns
     -------
@@ -79,8 +91,17 @@ def headline_metrics(
                     r.gross_mrr_churn_ci_low, r.gross_mrr_churn_ci_high)
                 add("net_revenue_retention", label, r.nrr, np.nan, np.nan, r.nrr_ci_low, r.nrr_ci_high)
                 add("gross_revenue_retention", label, r.grr, np.nan, np.nan, r.grr_ci_low, r.grr_ci_high)
-    if activity is not None:
-        ret = cohort_retention(activity, "M", mode, events=events, as_of=as_of)
+    if retention is not None:
+        wanted = {"period": "M", "mode": mode, "cohort_by": "first_activity",
+                  "events": None if events is None else tuple(events), "as_of": as_of, "by": ()}
+        made = {k: retention.attrs.get(k) for k in wanted}
+        differ = [f"{k}={made[k]!r} (needed {wanted[k]!r})" for k in wanted if made[k] != wanted[k]]
+        if differ:
+            raise ValueError(f"retention does not give the month-1 retention of {month}: {', '.join(differ)}; "
+                             "pass the cohort_retention of activity by month with these mode and events and "
+                             "as_of the end of the month, or activity alone")
+    if activity is not None or retention is not None:
+        ret = retention if retention is not None else cohort_retention(activity, "M", mode, events=events, as_of=as_of)
         ret = ret[ret["offset"] == 1].set_index("cohort")
         for label in (month, prev):
             cohort = previous_month(label)
