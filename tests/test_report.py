@@ -1666,3 +1666,23 @@ def test_the_reuse_key_follows_the_notebook_its_parameters_and_kpilib(tmp_path, 
     path.write_text(path.read_text().replace("definitions", "Definitions"))
     monkeypatch.undo()
     assert key != _run._reuse_key(path, {})
+
+
+def test_with_jobs_the_notebooks_that_took_longest_last_month_start_first(tmp_path, monkeypatch):
+    folder = write_notebooks(tmp_path / "nb", **{f"0{i}_n{i}": PLAIN for i in range(1, 5)})
+    out = tmp_path / "out"
+    previous = out / "2026-09"
+    previous.mkdir(parents=True)
+    (previous / "index.html").write_text("built")
+    for stem, seconds in (("01_n1", 2.0), ("02_n2", 30.0), ("04_n4", 9.5)):  # 03_n3: not known
+        status = kr.NotebookStatus(notebook=stem, title=stem, status="ok", seconds=seconds)
+        (previous / f"{stem}.json").write_text(json.dumps(status.to_json("2026-09")))
+    paths = sorted(folder.glob("*.ipynb"))
+    assert [paths[i].stem for i in _run._longest_first(paths, out)] == ["03_n3", "02_n2", "04_n4", "01_n1"]
+    log: list[tuple[str, float, float]] = []
+    monkeypatch.setattr(_run, "_run_notebook", _timed_run(log, 0.05))
+    result = kr.run_report(MONTH, out=out, notebooks_dir=folder, progress=False, check_data=False, jobs=2)
+    started = [stem for stem, _, _ in sorted(log, key=lambda r: r[1])]
+    assert set(started[:2]) == {"03_n3", "02_n2"} and set(started[2:]) == {"04_n4", "01_n1"}
+    assert [s.notebook for s in result.notebooks] == ["01_n1", "02_n2", "03_n3", "04_n4"]  # pages in order
+    assert _run._longest_first([folder / "01_n1.ipynb"], tmp_path / "nothing") == [0]

@@ -252,7 +252,9 @@ def _build_month(month: str, plan: _Plan, *, progress: bool) -> ReportResult:
             return run
 
         with _validations_for_kernels(staging):
-            report.notebooks.extend(_in_order([task(p) for p in plan.notebooks], jobs=plan.jobs, done=bar.update))
+            report.notebooks.extend(_in_order([task(p) for p in plan.notebooks], jobs=plan.jobs, done=bar.update,
+                                              start_with=_longest_first(plan.notebooks, out_dir)
+                                              if plan.jobs > 1 else None))
         bar.close()
         report.failed = [s.notebook for s in report.notebooks if not s.ok]
         if pages.needs_math:
@@ -436,10 +438,26 @@ _REUSE_LIBRARIES = ("numpy", "pandas", "scipy", "matplotlib", "seaborn", "ibis-f
                     "lifetimes", "lifelines", "ipykernel", "nbformat", "papermill")
 
 
+def _longest_first(notebooks: Sequence[Path], out_dir: Path) -> list[int]:
+    """The order to start ``notebooks`` in: the longest first, by how long each took in
+    the latest month built in ``out_dir`` (those it does not hold keep their place,
+    first). With several jobs the run then ends sooner: a long notebook started last
+    would run alone at the end."""
+    months = _built_months(out_dir)
+    seconds: dict[str, float] = {}
+    if months:
+        for path in notebooks:
+            with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+                seconds[path.stem] = float(json.loads(
+                    (out_dir / months[-1] / f"{path.stem}.json").read_text(encoding="utf-8"))["seconds"])
+    return sorted(range(len(notebooks)), key=lambda i: -seconds.get(notebooks[i].stem, float("inf")))
+
+
 def _in_order(tasks: Sequence[Callable[[], NotebookStatus]], *, jobs: int,
-              done: Callable[[], object]) -> list[NotebookStatus]:
+              done: Callable[[], object], start_with: Sequence[int] | None = None) -> list[NotebookStatus]:
     """Run ``tasks`` on ``jobs`` worker threads (each drives its own kernel) and return
     their results in the tasks' order; ``done`` is called in this thread as each ends.
+    ``start_with`` is the order in which they are handed out (default: theirs).
 
     The calling thread only waits, so Ctrl-C and SIGTERM reach it at once: it then stops
     handing out tasks, kills the kernels still running (their notebooks end with a dead
@@ -448,7 +466,7 @@ def _in_order(tasks: Sequence[Callable[[], NotebookStatus]], *, jobs: int,
     raised here.
     """
     pending: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for i in range(len(tasks)):
+    for i in (range(len(tasks)) if start_with is None else start_with):
         pending.put(i)
     finished: queue.SimpleQueue[tuple[int, NotebookStatus | None, BaseException | None]] = queue.SimpleQueue()
     stop = threading.Event()
