@@ -506,10 +506,11 @@ def _column_checks(column: Column, value: Any, original: Any, options: ContractO
             f"cannot be read as {_KIND_NOUN[column.kind]}",
             f"Fix or remove them; pd.to_{convert}(df['{name}'], errors='coerce') shows which",
         ))
-    if column.kind == "id":
+    if column.kind == "id" and not original.type().is_integer():
         # One pass over the text (a string scan dominates the cost of validating a big
         # table): empty, a null-like word in any case, or spaces around the id — which
-        # would silently keep it from matching the same id elsewhere.
+        # would silently keep it from matching the same id elsewhere. (An integer id
+        # written as text is none of these: no scan for it.)
         checks.append(_Check(
             name,
             value.notnull() & (value.lower().isin(["", *NULL_LIKE_IDS]) | value.startswith(" ")

@@ -237,3 +237,13 @@ def test_memtable_keeps_every_row_in_order_across_its_batches():
     back = table.to_pandas()
     pd.testing.assert_frame_equal(back, frame, check_dtype=False)
     assert table.filter(table.x > 1).count().execute() == rows - 8
+
+
+def test_integer_ids_are_read_as_text_and_a_missing_one_is_still_refused():
+    orders = pd.DataFrame({"customer_id": pd.array([7, 12, 7], dtype="Int64"),
+                           "ts": ["2026-10-01", "2026-10-02", "2026-10-03"], "amount": [1.0, 2.0, 3.0]})
+    ds = load_dataset({"orders": orders})
+    assert sorted(ds.orders.to_pandas()["customer_id"]) == ["12", "7", "7"]
+    orders.loc[1, "customer_id"] = pd.NA
+    with pytest.raises(DataError, match=r"column 'customer_id': 1 of 3 rows have no id"):
+        load_dataset({"orders": orders})
