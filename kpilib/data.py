@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -1241,13 +1242,49 @@ def _load_table(raw: ibis.Table, name: str, validate: bool, options: ContractOpt
     return table
 
 
+#: Environment variables bounding the embedded engine (DuckDB) of a folder source: its
+#: worker threads and its memory (e.g. ``"3GB"``; past it DuckDB spills to disk). The
+#: report sets them for its kernels when notebooks run at once (``--jobs``).
+ENGINE_THREADS_VARIABLE = "KPILIB_ENGINE_THREADS"
+ENGINE_MEMORY_VARIABLE = "KPILIB_ENGINE_MEMORY"
+
+
+def engine_settings() -> dict[str, Any]:
+    """The DuckDB settings of a folder source's connection, from the environment
+    (:data:`ENGINE_THREADS_VARIABLE`, :data:`ENGINE_MEMORY_VARIABLE`); empty when unset,
+    which leaves DuckDB's defaults (every core, 80 % of the memory).
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ.pop(ENGINE_THREADS_VARIABLE, None), os.environ.pop(ENGINE_MEMORY_VARIABLE, None)
+    (None, None)
+    >>> engine_settings()
+    {}
+    """
+    settings: dict[str, Any] = {}
+    threads = os.environ.get(ENGINE_THREADS_VARIABLE, "").strip()
+    if threads:
+        if not threads.isdigit() or int(threads) < 1:
+            raise DataError(f"{ENGINE_THREADS_VARIABLE}={threads!r} is not a number of threads",
+                            fix="Set it to a whole number of 1 or more, or unset it")
+        settings["threads"] = int(threads)
+    memory = os.environ.get(ENGINE_MEMORY_VARIABLE, "").strip()
+    if memory:
+        if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory, re.IGNORECASE):
+            raise DataError(f"{ENGINE_MEMORY_VARIABLE}={memory!r} is not an amount of memory",
+                            fix="Write it like 3GB or 500MB, or unset it")
+        settings["memory_limit"] = memory
+    return settings
+
+
 #: What a remembered validation also depends on: the rules themselves (this module's file).
 _RULES_STAMP = (Path(__file__).stat().st_size, Path(__file__).stat().st_mtime_ns)
 
 
 def _read_folder(folder: Path, validate: bool, settings: SourceSettings | None, given: Mapping[str, Any]) -> Dataset:
     options = replace(settings.contract if settings else ContractOptions(), **given)
-    con = ibis.duckdb.connect()
+    con = ibis.duckdb.connect(**engine_settings())
     tables: dict[str, ibis.Table] = {}
     notes: list[str] = []
     for name in TABLE_NAMES:

@@ -247,3 +247,19 @@ def test_integer_ids_are_read_as_text_and_a_missing_one_is_still_refused():
     orders.loc[1, "customer_id"] = pd.NA
     with pytest.raises(DataError, match=r"column 'customer_id': 1 of 3 rows have no id"):
         load_dataset({"orders": orders})
+
+
+def test_the_engine_of_a_folder_source_takes_its_bounds_from_the_environment(tmp_path, monkeypatch):
+    pd.DataFrame({"customer_id": ["a"], "ts": ["2026-10-01"], "amount": [1.0]}).to_csv(
+        tmp_path / "orders.csv", index=False)
+    monkeypatch.setenv(data.ENGINE_THREADS_VARIABLE, "1")
+    monkeypatch.setenv(data.ENGINE_MEMORY_VARIABLE, "512MB")
+    con = load_dataset(tmp_path).orders._find_backend()
+    threads, memory = con.raw_sql("select current_setting('threads'), current_setting('memory_limit')").fetchone()
+    assert threads == 1 and memory.replace(" ", "") in {"488.2MiB", "512.0MB"}
+    for name, bad in ((data.ENGINE_THREADS_VARIABLE, "0"), (data.ENGINE_MEMORY_VARIABLE, "lots")):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(DataError, match=f"{name}={bad!r}"):
+            load_dataset(tmp_path)
+        monkeypatch.delenv(name)
+    assert data.engine_settings() == {}
