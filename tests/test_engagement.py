@@ -768,3 +768,107 @@ def test_events_at_the_same_instant_share_a_session_whatever_the_engine_order():
         s = E.sessions(events.iloc[order]).to_pandas()
         assert s["events"].tolist() == [1, 3] and s["shares"].tolist() == [0, 1]
         assert s["duration_seconds"].tolist() == [0, 600]
+
+
+# ---------------------------------------------------------------------- reuse and pruning
+
+
+def test_headline_metrics_read_the_notebooks_stickiness_and_backtest(sample):
+    weights = {"recency": 2, "frequency": 1, "breadth": 1}
+    alone = E.headline_metrics(sample, "2026-10", health_weights=weights)
+    sticky = E.stickiness(sample.events, "2026-01-01", "2026-11-01")
+    backtest = E.health_score_backtest(sample.events, sample.subscriptions, ["2026-08", "2026-09", "2026-10"],
+                                       email=sample.email, surveys=sample.surveys, weights=weights)
+    reused = E.headline_metrics(sample, "2026-10", health_weights=weights, stickiness=sticky, backtest=backtest)
+    pd.testing.assert_frame_equal(reused, alone)
+    # the MAU read off stickiness is active_users by month, counted otherwise
+    mau = E.active_users(sample.events, "M", "2026-09-01", "2026-11-01")
+    assert (alone[alone.metric == "mau"].value.to_numpy() == mau.active_users.to_numpy()).all()
+
+
+def test_headline_metrics_refuse_results_computed_otherwise(sample):
+    sticky = E.stickiness(sample.events, "2026-01-01", "2026-11-01")
+    with pytest.raises(ValueError, match="activity_events"):
+        E.headline_metrics(sample, "2026-10", activity_events=["page_view"], stickiness=sticky)
+    for start, end in (("2026-09-02", "2026-11-01"), ("2026-01-01", "2026-10-31")):
+        with pytest.raises(ValueError, match="covers"):
+            E.headline_metrics(sample, "2026-10", stickiness=E.stickiness(sample.events, start, end))
+    backtest = E.health_score_backtest(sample.events, sample.subscriptions, ["2026-09", "2026-10"],
+                                       email=sample.email, surveys=sample.surveys)
+    with pytest.raises(ValueError, match="weights"):
+        E.headline_metrics(sample, "2026-10", health_weights={"recency": 1}, backtest=backtest)
+    with pytest.raises(ValueError, match="surveys"):
+        E.headline_metrics({k: getattr(sample, k) for k in ("events", "subscriptions", "email")}, "2026-10",
+                           backtest=backtest)
+    with pytest.raises(ValueError, match="no row for 2026-09"):
+        E.headline_metrics(sample, "2026-10", backtest=backtest[backtest.month == "2026-10"].copy())
+
+
+def test_headline_metrics_with_a_stickiness_and_no_activity_in_its_window():
+    events = pd.DataFrame({"customer_id": ["a"], "ts": ["2026-06-02"], "event": ["page_view"]})
+    sticky = E.stickiness(events, "2026-09-01", "2026-11-01")  # activity, but none in the window
+    reused = E.headline_metrics({"events": events}, "2026-10", stickiness=sticky)
+    pd.testing.assert_frame_equal(reused, E.headline_metrics({"events": events}, "2026-10"))
+    assert reused.metric.tolist() == ["mau", "mau", "stickiness", "stickiness"]
+    assert reused.value.tolist()[:2] == [0.0, 0.0] and reused.value[2:].isna().all()  # no monthly user: NaN
+
+
+def _session_frame(rows):
+    return pd.DataFrame(rows, columns=["customer_id", "ts", "event"]).assign(
+        ts=lambda f: pd.to_datetime(f.ts, utc=True, format="ISO8601"))
+
+
+def _sessions_from(events, since, gap=30.0):
+    """Sessions starting at or after ``since``: pruned plan, and the whole history's (no ``session`` number)."""
+    from kpilib.engagement._usage import _sessions
+    since = kpilib.periods.to_utc(since)
+    cols = ["customer_id", "started_at", "ended_at", "events", "page_views", "shares", "duration_seconds"]
+    pruned = _sessions(events, gap, E.DEFAULT_ACTIVITY_EVENTS, "page_view", "share", since=since).to_pandas()
+    whole = E.sessions(events, gap).to_pandas()
+    key = ["customer_id", "started_at"]
+    return (pruned[pruned.started_at >= since][cols].sort_values(key).reset_index(drop=True),
+            whole[whole.started_at >= since][cols].sort_values(key).reset_index(drop=True))
+
+
+def test_sessions_pruned_before_start_equal_the_whole_historys():
+    # a: a chain of 20-minute steps across the boundary (its session starts before 10:00: out of both);
+    # b: a 30-minute gap (not more: same session) then 31 minutes across it; c: an event exactly at
+    # start − gap, ties at the boundary; d: only events before; e: a session starting at the boundary
+    rows = [("a", f"2026-10-01 {h:02d}:{m:02d}", "page_view") for h in (8, 9, 10) for m in (0, 20, 40)]
+    rows += [("b", "2026-10-01 09:29", "page_view"), ("b", "2026-10-01 09:59", "share"),
+             ("b", "2026-10-01 10:30", "page_view"), ("b", "2026-10-01 10:30", "share")]
+    rows += [("c", "2026-10-01 09:30", "page_view"), ("c", "2026-10-01 10:00", "page_view"),
+             ("c", "2026-10-01 10:00", "feature_use"), ("c", "2026-10-01 10:00:01", "page_view"),
+             ("c", "2026-10-01 08:00", "page_view")]
+    rows += [("d", "2026-10-01 07:00", "page_view"), ("d", "2026-10-01 09:59:59", "page_view")]
+    rows += [("e", "2026-10-01 09:29:59", "page_view"), ("e", "2026-10-01 10:00", "page_view"),
+             ("e", "2026-10-01 10:00", "signup"), ("e", "2026-10-01 10:29", "share")]
+    events = _session_frame(rows)
+    for since in ("2026-10-01 10:00", "2026-10-01 09:59:59", "2026-10-01 10:00:01", "2026-10-01 09:30",
+                  "2026-10-01 08:00", "2026-10-02"):
+        pruned, whole = _sessions_from(events, since)
+        pd.testing.assert_frame_equal(pruned, whole, obj=since)
+    pruned, _ = _sessions_from(events, "2026-10-01 10:00")
+    # by hand: a's session began at 08:00 and d's at 07:00 (out); b's at 10:30; c's 09:30 one
+    # runs on through 10:00:01 (out); e's 10:00 session (09:29:59 is 30 min 1 s earlier)
+    assert pruned[["customer_id", "events"]].values.tolist() == [["b", 2], ["e", 2]]
+    assert pruned.started_at.tolist() == [pd.Timestamp("2026-10-01 10:30", tz="UTC"),
+                                          pd.Timestamp("2026-10-01 10:00", tz="UTC")]
+
+
+def test_sessions_pruned_equal_the_whole_historys_on_random_chains():
+    rng = np.random.default_rng(7)
+    n = 3000
+    # gaps around the 30-minute rule, so chains cross every boundary
+    steps = rng.choice([0, 60, 1200, 1799, 1800, 1801, 3600, 86_400], size=n)
+    customers = rng.choice(list("pqrstu"), size=n)
+    ts = pd.Timestamp("2026-09-20", tz="UTC") + pd.to_timedelta(
+        pd.Series(steps).groupby(customers).cumsum().to_numpy(), unit="s")
+    events = pd.DataFrame({"customer_id": customers, "ts": ts,
+                           "event": rng.choice(["page_view", "share", "feature_use", "signup"], size=n)})
+    bounds = pd.Series(events.ts.sort_values().to_numpy()[::600])
+    for since in [*bounds, *(bounds + pd.Timedelta(minutes=30)), *(bounds + pd.Timedelta(seconds=1))]:
+        for gap in (30.0, 0.5):
+            pruned, whole = _sessions_from(events, since, gap)
+            assert len(whole) > 0
+            pd.testing.assert_frame_equal(pruned, whole, obj=f"{since} gap {gap}")

@@ -305,7 +305,9 @@ def stickiness(
         Per month: ``period``, ``days`` (observed days :math:`D_m`), ``mau``,
         ``customer_days`` (the sum of the daily DAUs), ``mean_dau``, ``stickiness``,
         ``mean_active_days`` (active days per monthly user). A month without activity has
-        ``mau`` 0 and a NaN stickiness.
+        ``mau`` 0 and a NaN stickiness. ``attrs`` hold ``start``, ``end`` (UTC) and
+        ``activity_events`` (a tuple, or None), so that a reader of the frame
+        (:func:`headline_metrics`) can check what it holds.
 
     Examples
     --------
@@ -334,8 +336,12 @@ def stickiness(
         first = pd.to_datetime(monthly.first_day).min() if len(monthly) else None
     last = (_naive(end) - pd.Timedelta(days=1)).normalize() if end is not None else (
         pd.to_datetime(monthly.last_day).max() if len(monthly) else None)
+    settings = {"start": start, "end": end,
+                "activity_events": None if activity_events is None else tuple(column_list(activity_events))}
     if first is None or last is None or last < first:
-        return pd.DataFrame(columns=columns)
+        out = pd.DataFrame(columns=columns)
+        out.attrs.update(settings)
+        return out
     calendar = _period_starts("M", first, last)
     out = (monthly.set_index("period")[["mau", "customer_days"]].reindex(calendar)
            .fillna(0).astype("int64").reset_index())
@@ -346,7 +352,9 @@ def stickiness(
         out["mean_dau"] = out.customer_days / out.days
         out["stickiness"] = np.where(out.mau > 0, out.mean_dau / out.mau.where(out.mau > 0), np.nan)
         out["mean_active_days"] = np.where(out.mau > 0, out.customer_days / out.mau.where(out.mau > 0), np.nan)
-    return out[columns]
+    out = out[columns]
+    out.attrs.update(settings)
+    return out
 
 
 @computes("stickiness")

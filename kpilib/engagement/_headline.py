@@ -8,15 +8,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from kpilib.data import Dataset, load_dataset
-from kpilib.engagement._activity import (
-    DEFAULT_ACTIVITY_EVENTS,
-    _active_events,
-    active_users,
-    stickiness,
-)
+from kpilib.data import Dataset, column_list, load_dataset
+from kpilib.engagement._activity import DEFAULT_ACTIVITY_EVENTS, _active_events
+from kpilib.engagement._activity import stickiness as _stickiness
 from kpilib.engagement._email import EMAIL_RATES, email_metrics
-from kpilib.engagement._health import health_score_backtest
+from kpilib.engagement._health import _check_weights, health_score_backtest
 from kpilib.engagement._surveys import csat_by, nps_by
 from kpilib.periods import month_bounds
 
@@ -29,6 +25,8 @@ def headline_metrics(
     health_weights: Mapping[str, float] | None = None,
     csat_scale: int = 5,
     csat_satisfied_min: int = 4,
+    stickiness: pd.DataFrame | None = None,
+    backtest: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The engagement notebook's headline numbers for ``month`` and the month before.
 
@@ -57,6 +55,22 @@ def headline_metrics(
         Weights of the health score (default :data:`DEFAULT_HEALTH_WEIGHTS`).
     csat_scale, csat_satisfied_min : int
         As in :func:`csat`.
+    stickiness : pandas.DataFrame, optional
+        The :func:`stickiness` of the events with these ``activity_events`` over a
+        window from the start of the month before (or earlier) to the end of ``month``
+        (or later), when the caller has it already (the engagement notebook does): MAU
+        and stickiness are read off it instead of scanning the events again.
+    backtest : pandas.DataFrame, optional
+        The :func:`health_score_backtest` of the events and subscriptions with these
+        ``activity_events`` and ``health_weights``, default windows, the email and survey
+        tables of ``data`` and both months among its outcome months: the AUCs are read
+        off it instead of scoring the months again.
+
+    Raises
+    ------
+    ValueError
+        When ``stickiness`` or ``backtest`` was computed otherwise (checked against their
+        ``attrs``).
 
     Returns
     -------
@@ -98,13 +112,27 @@ def headline_metrics(
                 if m is None:
                     continue
                 add(rate, label, m[rate], m[num], m[den], m[f"{rate}_ci_low"], m[f"{rate}_ci_high"])
-    # no activity event in the data at all: MAU and stickiness are unknown, not 0
-    active = events is not None and bool(_active_events(events, activity_events).count().execute())
+    names = None if activity_events is None else tuple(column_list(activity_events))
+    if stickiness is not None:
+        _check_settings("stickiness", stickiness, {"activity_events": names}, month)
+        made_start, made_end = stickiness.attrs.get("start"), stickiness.attrs.get("end")
+        if made_start is None or made_start > prev_start or made_end is None or made_end < this_end:
+            raise ValueError(f"stickiness covers [{made_start}, {made_end}), not the months {', '.join(labels.values())}; "
+                             "pass the stickiness of a window holding both, or leave it out")
+    # no activity event in the data at all: MAU and stickiness are unknown, not 0 (a
+    # stickiness with rows has activity: its calendar starts at the first activity)
+    active = events is not None and (
+        (stickiness is not None and len(stickiness) > 0)
+        or bool(_active_events(events, activity_events).count().execute()))
     if active:
-        mau = active_users(events, "M", prev_start, this_end, activity_events)
-        for _, r in mau.iterrows():
-            add("mau", labels[r.period], r.active_users)
-        for _, r in stickiness(events, prev_start, this_end, activity_events).iterrows():
+        if stickiness is None:
+            sticky = _stickiness(events, prev_start, this_end, activity_events)
+        else:
+            sticky = stickiness[stickiness.period.isin(list(labels))]
+        # the MAU of stickiness: the distinct customers of the month's active days
+        for _, r in sticky.iterrows():
+            add("mau", labels[r.period], r.mau)
+        for _, r in sticky.iterrows():
             add("stickiness", labels[r.period], r.stickiness)
     else:
         for label in labels.values():
@@ -116,9 +144,20 @@ def headline_metrics(
         for _, r in csat_by(ds.surveys, start=prev_start, end=this_end, scale=csat_scale,
                             satisfied_min=csat_satisfied_min).iterrows():
             add("csat", labels[r.period], r.rate, r.numerator, r.denominator, r.ci_low, r.ci_high)
+    if backtest is not None:
+        wanted = {"weights": _check_weights(health_weights), "lookback_days": 90, "recency_days": 30,
+                  "activity_events": names, "email": ds.email is not None, "surveys": ds.surveys is not None}
+        _check_settings("backtest", backtest, wanted, month)
+        missing = [label for label in labels.values() if label not in set(backtest["month"])]
+        if missing:
+            raise ValueError(f"backtest has no row for {', '.join(missing)}; pass the health_score_backtest of "
+                             "months holding both, or leave it out")
     if ds.subscriptions is not None and active:
-        options = dict(email=ds.email, surveys=ds.surveys, weights=health_weights, activity_events=activity_events)
-        backtest = health_score_backtest(events, ds.subscriptions, list(labels.values()), **options)
+        if backtest is None:
+            options = dict(email=ds.email, surveys=ds.surveys, weights=health_weights, activity_events=activity_events)
+            backtest = health_score_backtest(events, ds.subscriptions, list(labels.values()), **options)
+        else:
+            backtest = backtest[backtest["month"].isin(list(labels.values()))]
         for _, r in backtest.iterrows():
             add("health_score_auc", r.month, r.auc, np.nan, r.churned + r.stayed, r.auc_ci_low, r.auc_ci_high,
                 r.note if isinstance(r.note, str) else None)
@@ -129,3 +168,12 @@ def headline_metrics(
     return out.sort_values(["metric", "month"], key=lambda s: s.map(order) if s.name == "metric" else s,
                            kind="stable").reset_index(drop=True)
 
+
+
+def _check_settings(name: str, frame: pd.DataFrame, wanted: Mapping[str, object], month: str) -> None:
+    """Refuse a frame computed with other settings than the headline's (its ``attrs``)."""
+    made = {k: frame.attrs.get(k) for k in wanted}
+    differ = [f"{k}={made[k]!r} (needed {wanted[k]!r})" for k in wanted if made[k] != wanted[k]]
+    if differ:
+        raise ValueError(f"{name} does not give the headline of {month}: {', '.join(differ)}; pass one computed "
+                         f"with these settings, or leave {name} out")

@@ -23,7 +23,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats as _sps
 
-from kpilib.data import as_table, memtable
+from kpilib.data import as_table, column_list, memtable
 from kpilib.engagement._activity import DEFAULT_ACTIVITY_EVENTS, _active_events
 from kpilib.metrics import Metric, computes, register
 from kpilib.periods import day_index, month_bounds, months_between, time_filter
@@ -654,7 +654,10 @@ def health_score_backtest(
     -------
     pandas.DataFrame
         Per outcome ``month``: ``auc``, ``auc_ci_low``, ``auc_ci_high``, ``churned``,
-        ``stayed`` and ``note`` (the verdict of :func:`validate_health_score`).
+        ``stayed`` and ``note`` (the verdict of :func:`validate_health_score`). ``attrs``
+        hold the settings it was computed with: ``weights`` (rescaled to sum to 1),
+        ``lookback_days``, ``recency_days``, ``activity_events`` (a tuple, or None) and
+        whether ``email`` and ``surveys`` were given.
 
     Examples
     --------
@@ -686,4 +689,8 @@ def health_score_backtest(
                               bands["at_risk_below"], bands["healthy_from"])
         rows.append(validate_health_score(scores, subscriptions, month=window["month"]).summary())
     columns = ["month", "auc", "auc_ci_low", "auc_ci_high", "churned", "stayed", "note"]
-    return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
+    out = pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
+    out.attrs.update(weights=w, lookback_days=lookback_days, recency_days=recency_days,
+                     activity_events=None if activity_events is None else tuple(column_list(activity_events)),
+                     email=email is not None, surveys=surveys is not None)
+    return out

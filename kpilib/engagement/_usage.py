@@ -197,9 +197,35 @@ def sessions(
     0           a        1       2              1200
     1           a        2       1                 0
     """
+    return _sessions(events, gap_minutes, activity_events, page_view_event, share_event).order_by(
+        ["customer_id", "session"])
+
+
+def _sessions(
+    events: ibis.Table | pd.DataFrame,
+    gap_minutes: float,
+    activity_events: Sequence[str] | None,
+    page_view_event: str,
+    share_event: str,
+    since: pd.Timestamp | None = None,
+) -> ibis.Table:
+    """The sessions of :func:`sessions`, unordered; with ``since``, exact only for the
+    sessions starting at or after it (their ``session`` numbers then count from the first
+    kept event, not from the customer's first).
+
+    A session starts at an event whose previous event is more than the gap earlier (or
+    that has none). Events before ``since`` − gap cannot change that for an event at or
+    after ``since``: its previous event is either kept (the same gap) or earlier than
+    ``since`` − gap, hence more than the gap before it, and then every earlier event is
+    dropped too and it starts a session either way. The events of a session starting at
+    or after ``since`` come after its start, so they are all kept. The bound is taken a
+    second lower still, so that rounding the gap cannot matter.
+    """
     if gap_minutes <= 0:
         raise ValueError(f"gap_minutes must be positive, got {gap_minutes!r}")
     acts = _active_events(events, activity_events)
+    if since is not None:
+        acts = acts.filter(acts.ts >= since - pd.Timedelta(minutes=gap_minutes) - pd.Timedelta(seconds=1))
     acts = acts.mutate(_s=epoch_seconds(acts.ts))
     w = ibis.window(group_by="customer_id", order_by=["_s"])
     acts = acts.mutate(_gap=acts._s - acts._s.lag().over(w))
@@ -216,7 +242,7 @@ def sessions(
         shares=(acts.event == share_event).cast("int64").sum(),
         duration_seconds=acts._s.max() - acts._s.min(),
     )
-    return out.order_by(["customer_id", "session"])
+    return out
 
 
 _EXAMPLE_SESSIONS = (
@@ -368,7 +394,8 @@ def usage_per_user(
     """
     period = check_period(period, ("D", "W", "M"))
     start, end = to_utc(start), to_utc(end)
-    s = sessions(events, gap_minutes, activity_events, page_view_event, share_event)
+    # events before start − gap cannot change the sessions starting at or after start
+    s = _sessions(events, gap_minutes, activity_events, page_view_event, share_event, since=start)
     s = time_filter(s, "started_at", start, end)
     s = s.mutate(period=_period_number(s.started_at, period))
     counts = s.group_by("period").agg(
