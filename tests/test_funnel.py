@@ -495,6 +495,66 @@ def test_new_and_reopened_leads_per_month():
     assert quiet.reopened_leads.tolist() == [1, 0]
 
 
+def reference_reopened(frame, inactive_days, start=None, end=None):
+    """reopened_leads by hand: each lead's events in time order, the gap to the one before."""
+    counts = Counter()
+    for _, rows in frame.groupby("customer_id"):
+        rows = rows.sort_values("ts", kind="stable")
+        leads, purchases = rows.ts[rows.event == "lead"], rows.ts[rows.event == "purchase"]
+        if leads.empty:
+            continue
+        lead_at, purchase_at = leads.min(), purchases.min() if len(purchases) else None
+        times = rows.ts.tolist()
+        months = set()
+        for previous, ts in zip(times, times[1:], strict=False):
+            if ts <= lead_at or (purchase_at is not None and ts > purchase_at):
+                continue
+            if (start is not None and ts < pd.Timestamp(start, tz="UTC")) or (
+                    end is not None and ts >= pd.Timestamp(end, tz="UTC")):
+                continue
+            if (ts - previous).total_seconds() >= inactive_days * 86_400:
+                months.add(ts.strftime("%Y-%m"))
+        counts.update(months)
+    return dict(sorted(counts.items()))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_reopened_leads_match_a_reference_on_generated_data(seed):
+    # half-day steps: ties, repeated leads, purchases before and after the lead, gaps of
+    # exactly the threshold, events before the lead; months across years
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user in range(150):
+        day = float(rng.integers(-900, 0))
+        for _ in range(int(rng.integers(1, 12))):
+            day += float(rng.choice([0.0, 0.5, 1.0, 10.0, 29.5, 30.0, 45.0, 200.0]))
+            if day < 300:
+                rows.append((f"u{user}", day, str(rng.choice(["visit", "visit", "lead", "purchase", "share"]))))
+    events = events_from(rows)
+    for days, start, end in [(30, None, None), (30, "2025-03-01", "2026-02-01"), (10.25, None, "2026-01-01")]:
+        got = F.reopened_leads(events, inactive_days=days, start=start, end=end)
+        got = {m: n for m, n in zip(got.month, got.reopened_leads, strict=True) if n}
+        expected = reference_reopened(events, days, start, end)
+        assert expected and got == expected
+
+
+def test_monthly_series_are_labelled_by_the_utc_calendar_month():
+    stamps = ["1969-12-31 23:59:59.999999", "1970-01-01", "2000-02-29 12:00", "2025-12-31 23:59:59.999999",
+              "2026-01-01"]
+    events = pd.DataFrame({"customer_id": list("abcde"), "ts": pd.to_datetime(stamps, utc=True, format="ISO8601"),
+                           "event": ["lead"] * 5})
+    leads = F.new_leads(events)
+    counted = leads[leads.new_leads > 0]
+    assert counted.month.tolist() == ["1969-12", "1970-01", "2000-02", "2025-12", "2026-01"]
+    assert len(leads) == (2026 - 1970) * 12 + 2  # every month in between, with 0
+    cycles = F.sales_cycle_length(pd.DataFrame({
+        "customer_id": ["a", "a", "b", "b"], "event": ["visit", "purchase", "visit", "purchase"],
+        "ts": pd.to_datetime(["1969-12-30", "1969-12-31 23:59:59.999999", "2025-12-31", "2026-01-01"], utc=True, format="ISO8601"),
+    }))
+    assert cycles.month.tolist() == ["1969-12", "2026-01"]
+    assert cycles.median_days.tolist() == pytest.approx([2 - 1e-6 / 86_400, 1.0], rel=1e-12)
+
+
 def test_mql_count_uses_the_event_when_present_and_the_score_otherwise():
     scored = events_from([
         ("a", 0, "visit"), ("a", 1, "lead"), ("a", 40, "signup"),   # 21 points on day 40

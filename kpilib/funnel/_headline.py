@@ -10,7 +10,9 @@ import pandas as pd
 
 from kpilib.data import as_table
 from kpilib.funnel._leads import (
-    _month_label,
+    _days_between,
+    _month_labels,
+    _month_number,
     cost_per_mql,
     mql_count,
     new_leads,
@@ -18,7 +20,6 @@ from kpilib.funnel._leads import (
 )
 from kpilib.funnel._options import MQLOptions, mql_keywords, options
 from kpilib.funnel._steps import (
-    _DAY_SECONDS,
     Order,
     WindowLike,
     _check_steps,
@@ -117,25 +118,24 @@ def headline_metrics(
 
     users = funnel_users(events, steps, window=window, order=order, start=prev_start, end=this_end)
     users = users.filter(~users.window_open)
-    users = users.mutate(month=_month_label(users[_step_column(1)]))
+    users = users.mutate(month=_month_number(users[_step_column(1)]))
     last = len(steps)
     conversion = users.group_by("month").agg(
         entered=users.count(), converted=users[_reached_column(last)].cast("int64").sum()
-    ).to_pandas().set_index("month")
+    ).to_pandas().pipe(_month_labels).set_index("month")
     if order == "any" or last == 1:
         timed = None
     else:
         converters = users.filter(users[_reached_column(last)])
-        converters = converters.mutate(
-            days=(converters[_step_column(last)].epoch_seconds().cast("float64")
-                  - converters[_step_column(1)].epoch_seconds().cast("float64")) / _DAY_SECONDS
-        )
+        converters = converters.mutate(days=_days_between(converters[_step_column(last)],
+                                                          converters[_step_column(1)]))
         timed = converters.group_by("month").agg(
             median=converters.days.quantile(0.5), n=converters.count()
-        ).to_pandas().set_index("month")
+        ).to_pandas().pipe(_month_labels).set_index("month")
     # A step no event of the data ever matches makes the funnel meaningless, not 0 %.
-    seen = set(events.filter(events.event.isin(sorted(set(steps)))).select("event").distinct()
-               .execute()["event"])
+    # (and whether there is any lead event: the same read of the event names)
+    names = sorted(set(steps) | {mql.lead_event})
+    seen = set(events.filter(events.event.isin(names)).select("event").distinct().execute()["event"])
     complete = seen >= set(steps)
     for label in months:
         entered = int(conversion.entered.get(label, 0))
@@ -150,7 +150,7 @@ def headline_metrics(
             add("time_to_convert", label, timed["median"].get(label, np.nan) if complete else np.nan)
 
     # With no lead event anywhere in the data, leads and MQLs are not zero but unknown.
-    has_leads = bool(events.filter(events.event == mql.lead_event).count().execute())
+    has_leads = mql.lead_event in seen
     leads = new_leads(events, lead_event=mql.lead_event, start=prev_start, end=this_end).set_index("month")
     for label in months:
         add("new_leads", label, leads.new_leads.get(label, 0) if has_leads else np.nan)

@@ -17,7 +17,7 @@ from kpilib.funnel import _definitions  # noqa: F401  (the records, before @comp
 from kpilib.funnel._options import ALL_KEYWORDS, MQLOptions, mql_keywords, options
 from kpilib.funnel._steps import _DAY_SECONDS, _QUANTILES, _UTC
 from kpilib.metrics import computes
-from kpilib.periods import TimeLike, time_filter, to_utc
+from kpilib.periods import TimeLike, epoch_seconds, period_index, time_filter, to_utc
 from kpilib.stats import rate_frame
 
 __all__ = [
@@ -37,8 +37,23 @@ __all__ = [
 # ---------------------------------------------------------------------------------------
 
 
-def _month_label(column: ibis.Value) -> ibis.Value:
-    return column.strftime("%Y-%m")
+def _month_number(column: ibis.Value) -> ibis.Value:
+    """The calendar month (UTC) of ``column`` as an integer (months since January 1970):
+    grouped by in the engine without formatting text per row, named in pandas by
+    :func:`_month_labels`."""
+    return period_index(column, "M")
+
+
+def _month_labels(frame: pd.DataFrame, column: str = "month") -> pd.DataFrame:
+    """``frame`` with its ``column`` of :func:`_month_number` values written ``"YYYY-MM"``."""
+    numbers = frame[column].astype("int64")
+    labels = [f"{1970 + n // 12:04d}-{n % 12 + 1:02d}" for n in numbers.tolist()]
+    return frame.assign(**{column: pd.Series(labels, index=frame.index, dtype=object)})
+
+
+def _days_between(later: ibis.Value, earlier: ibis.Value) -> ibis.Value:
+    """Days (a float) from ``earlier`` to ``later``, read off the epoch (no zoned cast on DuckDB)."""
+    return (epoch_seconds(later).cast("float64") - epoch_seconds(earlier).cast("float64")) / _DAY_SECONDS
 
 
 def _complete_months(frame: pd.DataFrame, columns: Sequence[str], start: pd.Timestamp | None,
@@ -102,8 +117,8 @@ def new_leads(
     events = as_table(events, "events")
     start, end = to_utc(start), to_utc(end)
     leads = time_filter(_first_event(events, lead_event, "lead_at"), "lead_at", start, end)
-    monthly = leads.group_by(month=_month_label(leads.lead_at)).agg(new_leads=leads.count())
-    frame = monthly.to_pandas().sort_values("month", ignore_index=True)
+    monthly = leads.group_by(month=_month_number(leads.lead_at)).agg(new_leads=leads.count())
+    frame = _month_labels(monthly.to_pandas()).sort_values("month", ignore_index=True)
     return _complete_months(frame, ["new_leads"], start, end)
 
 
@@ -158,25 +173,32 @@ def reopened_leads(
     if inactive_days <= 0:
         raise ValueError(f"inactive_days must be positive, got {inactive_days!r}")
     start, end = to_utc(start), to_utc(end)
-    leads = _first_event(events, lead_event, "lead_at")
-    purchases = _first_event(events, purchase_event, "purchase_at").rename(p_customer_id="customer_id")
-    history = events.select("customer_id", "ts")
+    marks = events.filter(events.event.isin([lead_event, purchase_event]))
+    leads = marks.group_by("customer_id").agg(
+        lead_at=marks.ts.min(where=marks.event == lead_event),
+        purchase_at=marks.ts.min(where=marks.event == purchase_event),
+    )
+    leads = leads.filter(leads.lead_at.notnull())
+    # Only the leads' events from their first lead event to their first purchase (and before
+    # ``end``) can be, or precede, a re-engagement: the event before one after ``lead_at`` is
+    # at ``lead_at`` or later (the lead event itself is there), and the event before one not
+    # after the purchase is not after it either. So the gaps are taken on those rows only.
+    history = events.select(h_customer_id=events.customer_id, ts=events.ts)
+    history = history.join(leads, [history.h_customer_id == leads.customer_id, history.ts >= leads.lead_at])
+    history = history.filter(history.purchase_at.isnull() | (history.ts <= history.purchase_at))
+    if end is not None:
+        history = history.filter(history.ts < end)
+    history = history.select("customer_id", "ts", "lead_at")
     history = history.mutate(
         previous_ts=history.ts.lag().over(group_by=history.customer_id, order_by=history.ts)
     )
-    history = history.join(leads, "customer_id")
-    history = history.left_join(purchases, history.customer_id == purchases.p_customer_id)
-    gap = history.ts.epoch_seconds().cast("float64") - history.previous_ts.epoch_seconds().cast("float64")
-    returns = history.filter(
-        history.ts > history.lead_at,
-        history.purchase_at.isnull() | (history.ts <= history.purchase_at),
-        gap >= float(inactive_days) * _DAY_SECONDS,
-    )
+    gap = epoch_seconds(history.ts).cast("float64") - epoch_seconds(history.previous_ts).cast("float64")
+    returns = history.filter(history.ts > history.lead_at, gap >= float(inactive_days) * _DAY_SECONDS)
     returns = time_filter(returns, "ts", start, end)
-    monthly = returns.group_by(month=_month_label(returns.ts)).agg(
+    monthly = returns.group_by(month=_month_number(returns.ts)).agg(
         reopened_leads=returns.customer_id.nunique()
     )
-    frame = monthly.to_pandas().sort_values("month", ignore_index=True)
+    frame = _month_labels(monthly.to_pandas()).sort_values("month", ignore_index=True)
     return _complete_months(frame, ["reopened_leads"], start, end)
 
 
@@ -364,9 +386,9 @@ def mql_count(
     start, end = to_utc(start), to_utc(end)
     mqls, used = _mql_times(events, customers, options(mql))
     mqls = time_filter(mqls, "mql_at", start, end)
-    monthly = mqls.group_by(month=_month_label(mqls.mql_at)).agg(mql_count=mqls.count())
-    frame = _complete_months(monthly.to_pandas().sort_values("month", ignore_index=True), ["mql_count"],
-                             start, end)
+    monthly = mqls.group_by(month=_month_number(mqls.mql_at)).agg(mql_count=mqls.count())
+    frame = _complete_months(_month_labels(monthly.to_pandas()).sort_values("month", ignore_index=True),
+                             ["mql_count"], start, end)
     frame["mql_method"] = used
     return frame
 
@@ -491,8 +513,9 @@ def new_lead_score_profile(
     start, end = to_utc(start), to_utc(end)
     weights = dict(mql.behaviour_points)
     leads = time_filter(_first_event(events, mql.lead_event, "lead_at"), "lead_at", start, end)
+    # one row per lead: the zoned truncation here costs nothing next to the events
     leads = leads.mutate(
-        month=_month_label(leads.lead_at),
+        month=_month_number(leads.lead_at),
         month_end=(leads.lead_at.truncate("M") + ibis.interval(months=1)).cast(_UTC),
     )
     scored = events.filter(events.event.isin(list(weights)))
@@ -514,7 +537,7 @@ def new_lead_score_profile(
         p75_score=scores.score.quantile(0.75),
         at_threshold=(scores.score >= mql.threshold).cast("int64").sum(),
     )
-    frame = summary.to_pandas().sort_values("month", ignore_index=True)
+    frame = _month_labels(summary.to_pandas()).sort_values("month", ignore_index=True)
     frame["leads"] = frame["leads"].astype("int64")
     rates = rate_frame(frame["at_threshold"].fillna(0), frame["leads"])
     return pd.concat([frame.drop(columns="at_threshold"), rates], axis=1)
@@ -568,16 +591,14 @@ def sales_cycle_length(
     )
     cycles = joined.group_by(["customer_id", "purchase_at"]).agg(first_touch=joined.t_ts.min())
     cycles = cycles.mutate(
-        month=_month_label(cycles.purchase_at),
-        days=(cycles.purchase_at.epoch_seconds().cast("float64")
-              - cycles.first_touch.epoch_seconds().cast("float64")) / _DAY_SECONDS,
+        month=_month_number(cycles.purchase_at), days=_days_between(cycles.purchase_at, cycles.first_touch)
     )
     summary = cycles.group_by("month").agg(
         customers=cycles.count(),
         mean_days=cycles.days.mean(),
         **{f"{name}_days": cycles.days.quantile(q) for name, q in _QUANTILES.items()},
     )
-    frame = summary.to_pandas().sort_values("month", ignore_index=True)
+    frame = _month_labels(summary.to_pandas()).sort_values("month", ignore_index=True)
     frame["customers"] = frame["customers"].astype("int64")
     return frame[["month", "customers", "mean_days", "p25_days", "median_days", "p75_days", "p90_days"]]
 

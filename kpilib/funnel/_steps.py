@@ -32,6 +32,7 @@ from kpilib.periods import (
     default_cutoff,
     duration_seconds,
     duration_text,
+    epoch_seconds,
     to_utc,
 )
 from kpilib.stats import rate_frame
@@ -603,8 +604,8 @@ def time_to_convert(
         users = users.filter(~users.window_open)
     users = users.filter(users[_reached_column(last)])
     seconds = (
-        users[_step_column(last)].epoch_seconds().cast("float64")
-        - users[_step_column(first)].epoch_seconds().cast("float64")
+        epoch_seconds(users[_step_column(last)]).cast("float64")
+        - epoch_seconds(users[_step_column(first)]).cast("float64")
     )
     durations = users.select(*by_columns, days=seconds / _DAY_SECONDS)
 
