@@ -872,3 +872,25 @@ def test_sessions_pruned_equal_the_whole_historys_on_random_chains():
             pruned, whole = _sessions_from(events, since, gap)
             assert len(whole) > 0
             pd.testing.assert_frame_equal(pruned, whole, obj=f"{since} gap {gap}")
+
+
+def test_scored_populations_of_several_months_from_one_query_by_hand():
+    from kpilib.engagement._health import _populations, _score_windows
+
+    # a: a plan change on 1 May continues the spell (the MRR of the row open at the month's end);
+    # b: ends exactly at the end of August (still open then, churned in September);
+    # c: starts exactly at the end of August (scored in September only, stays through October)
+    subs = pd.DataFrame({"customer_id": ["a", "a", "b", "c"],
+                         "start_at": ["2026-01-15", "2026-05-01", "2026-03-01", "2026-09-01"],
+                         "end_at": ["2026-05-01", None, "2026-09-01", "2026-11-01"],
+                         "mrr": [10.0, 20.0, 5.0, 7.0]})
+    got = _populations(subs, _score_windows(["2026-08", "2026-09"], 90, 30))
+    assert got[["month", "customer_id", "mrr", "churned"]].values.tolist() == [
+        ["2026-08", "a", 20.0, 0], ["2026-08", "b", 5.0, 1], ["2026-09", "a", 20.0, 0], ["2026-09", "c", 7.0, 0]]
+    # whole months to the anniversary, then the share of the month to the next one
+    assert got.tenure_months.tolist() == pytest.approx([7 + 17 / 31, 6.0, 8 + 16 / 30, 1.0], rel=1e-12)
+    for month in ("2026-08", "2026-09"):  # each month's scores alone: the same subscribers and tenures
+        alone = E.health_score(pd.DataFrame({"customer_id": ["a"], "ts": ["2026-08-20"], "event": ["page_view"]}),
+                               month, subscriptions=subs, weights={"recency": 1, "tenure": 1})
+        expected = got[got.month == month].set_index("customer_id")
+        assert alone.set_index("customer_id").tenure_months.sort_index().tolist() == expected.tenure_months.tolist()

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
-import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
@@ -82,20 +81,38 @@ def _check_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
     return {k: v / total for k, v in weights.items() if v > 0}
 
 
-def _population(subscriptions: ibis.Table | None, as_of: pd.Timestamp) -> pd.DataFrame | None:
-    """Subscribers whose spell is open at ``as_of``: customer_id, tenure_months (calendar
-    months of the open spell, :func:`kpilib.periods.months_between`), mrr."""
+def _populations(subscriptions: ibis.Table | pd.DataFrame | None, windows: pd.DataFrame) -> pd.DataFrame | None:
+    """Per scored month of ``windows`` (its ``month`` and ``as_of``, the month's end), the
+    subscribers whose spell is open at ``as_of``: ``month``, ``customer_id``,
+    ``tenure_months`` (calendar months of the open spell,
+    :func:`kpilib.periods.months_between`), ``mrr`` (of the rows open at ``as_of``) and
+    ``churned`` (1 when that spell ends before the end of the following month) — every
+    month in one query, ordered by month and customer."""
     if subscriptions is None:
         return None
+    follows = [month_bounds(str(pd.Period(m, freq="M") + 1))[1] for m in windows["month"]]
+    bounds = memtable(pd.DataFrame({"month": windows["month"].to_numpy(), "_as_of": windows["as_of"].to_numpy(),
+                                    "_outcome_end": pd.Series(follows, dtype=windows["as_of"].dtype).to_numpy()}))
     spells = subscription_spells(subscriptions)
-    live = spells.filter((spells.start_at < as_of) & (spells.end_at.isnull() | (spells.end_at >= as_of)))
-    live = live.group_by("customer_id").agg(spell_start=live.start_at.min())
-    live = months_between(live, "spell_start", ibis.literal(as_of, type=dt.Timestamp(timezone="UTC")),
-                          name="tenure_months").drop("spell_start").order_by("customer_id").execute()
+    live = spells.join(bounds, (spells.start_at < bounds._as_of)
+                       & (spells.end_at.isnull() | (spells.end_at >= bounds._as_of)))
+    live = live.group_by(["month", "customer_id"]).agg(
+        spell_start=live.start_at.min(), _at=live._as_of.max(),
+        churned=(live.end_at.notnull() & (live.end_at < live._outcome_end)).cast("int64").max(),
+    )
+    live = months_between(live, "spell_start", "_at", name="tenure_months").drop("spell_start", "_at")
     subs = as_table(subscriptions, "subscriptions")
-    rows = subs.filter((subs.start_at < as_of) & (subs.end_at.isnull() | (subs.end_at >= as_of)))
-    rows = rows.group_by("customer_id").agg(mrr=rows.mrr.max()).execute()
-    return live[["customer_id", "tenure_months"]].merge(rows, on="customer_id", how="left")
+    rows = subs.join(bounds, (subs.start_at < bounds._as_of) & (subs.end_at.isnull() | (subs.end_at >= bounds._as_of)))
+    rows = rows.group_by(["month", "customer_id"]).agg(mrr=rows.mrr.max())
+    out = live.left_join(rows, ["month", "customer_id"])
+    out = out.select("month", "customer_id", "tenure_months", "mrr", "churned").order_by(["month", "customer_id"])
+    return out.execute()
+
+
+def _scored(populations: pd.DataFrame | None, month: str) -> pd.DataFrame | None:
+    """The subscribers scored in ``month`` (``customer_id``, ``tenure_months``, ``mrr``)."""
+    of_month = _of_month(populations, month)
+    return None if of_month is None else of_month[["customer_id", "tenure_months", "mrr"]]
 
 
 register(
@@ -222,9 +239,10 @@ def health_score(
     """
     w = _check_weights(weights)
     windows = _score_windows([month], lookback_days, recency_days)
+    month_of = windows["month"].iloc[0]
     inputs = _score_inputs(events, windows, email if "email" in w else None,
                            surveys if "nps" in w else None, activity_events)
-    return _score_month(windows.iloc[0], inputs, _population(subscriptions, windows["as_of"].iloc[0]), w,
+    return _score_month(windows.iloc[0], inputs, _scored(_populations(subscriptions, windows), month_of), w,
                         recency_days, at_risk_below, healthy_from)
 
 
@@ -560,6 +578,12 @@ def validate_health_score(
         customer_id=live.customer_id,
         churned=(live.end_at.notnull() & (live.end_at < outcome_end)).cast("int64"),
     ).execute()
+    return _judge(scores, live, groups, scored_month)
+
+
+def _judge(scores: pd.DataFrame, live: pd.DataFrame, groups: int, scored_month: pd.Period) -> HealthScoreValidation:
+    """:func:`validate_health_score` from the subscribers open at the month's end (``live``:
+    ``customer_id`` and ``churned``, one row per open spell or per customer)."""
     live = live.groupby("customer_id", as_index=False)["churned"].max()
     outcomes = scores[["customer_id", "score"]].merge(live, on="customer_id", how="inner")
     outcomes = outcomes[outcomes.score.notna()].reset_index(drop=True)
@@ -683,11 +707,15 @@ def health_score_backtest(
     # one scan of each table for every month
     inputs = _score_inputs(events, windows, email if "email" in w else None, surveys if "nps" in w else None,
                            activity_events) if scored_months else {}
+    # the scored subscribers and their outcomes, every month in one query
+    populations = _populations(subscriptions, windows) if scored_months else None
     rows = []
     for _, window in windows.iterrows():
-        scores = _score_month(window, inputs, _population(subscriptions, window["as_of"]), w, recency_days,
+        month = window["month"]
+        scores = _score_month(window, inputs, _scored(populations, month), w, recency_days,
                               bands["at_risk_below"], bands["healthy_from"])
-        rows.append(validate_health_score(scores, subscriptions, month=window["month"]).summary())
+        live = _of_month(populations, month)[["customer_id", "churned"]]
+        rows.append(_judge(scores, live, 5, pd.Period(month, freq="M")).summary())
     columns = ["month", "auc", "auc_ci_low", "auc_ci_high", "churned", "stayed", "note"]
     out = pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
     out.attrs.update(weights=w, lookback_days=lookback_days, recency_days=recency_days,
