@@ -894,3 +894,54 @@ def test_scored_populations_of_several_months_from_one_query_by_hand():
                                month, subscriptions=subs, weights={"recency": 1, "tenure": 1})
         expected = got[got.month == month].set_index("customer_id")
         assert alone.set_index("customer_id").tenure_months.sort_index().tolist() == expected.tenure_months.tolist()
+
+
+def _daily_by_hand(events, start, end):
+    """DAU and the rolling 7/30-day distinct counts per calendar day, straight from the rows."""
+    acts = events[events.event.isin(E.DEFAULT_ACTIVITY_EVENTS)]
+    days = pd.DatetimeIndex(acts.ts.dt.tz_convert(None).dt.normalize())
+    first = max(pd.Timestamp(start), days.min().normalize()) if start is not None else days.min()
+    calendar = pd.date_range(first.normalize(), pd.Timestamp(end) - pd.Timedelta(microseconds=1), freq="D")
+    lo = pd.Timestamp(start, tz="UTC") if start is not None else None
+    rows = []
+    for day in calendar:
+        def distinct(since, until):
+            return acts[(acts.ts >= since) & (acts.ts < until)].customer_id.nunique()
+        d = pd.Timestamp(day, tz="UTC")
+        rows.append((day, distinct(max(d, lo) if lo is not None else d, d + pd.Timedelta(days=1)),
+                     distinct(d - pd.Timedelta(days=6), d + pd.Timedelta(days=1)),
+                     distinct(d - pd.Timedelta(days=29), d + pd.Timedelta(days=1))))
+    return pd.DataFrame(rows, columns=["period", "active_users", "active_users_7d", "active_users_30d"])
+
+
+def test_daily_active_users_from_the_rolling_query_equal_counting_by_hand():
+    rng = np.random.default_rng(11)
+    n = 400
+    events = pd.DataFrame({
+        "customer_id": rng.choice(list("abcdefgh"), size=n),
+        "ts": pd.Timestamp("2026-08-20", tz="UTC") + pd.to_timedelta(rng.integers(0, 70 * 86_400, size=n), unit="s"),
+        "event": rng.choice(["page_view", "share", "signup"], size=n)})
+    events = pd.concat([events, events.iloc[:20]])  # repeated events
+    # midnight starts (one query) with activity before them and a start before the data; a
+    # start at noon (its first day counts only from noon on, the rolling counts look back)
+    for start, end in (("2026-09-15", "2026-10-20"), ("2026-08-01", "2026-09-01"), ("2026-09-15 12:00", "2026-10-01"),
+                       ("2026-10-28", "2026-10-30")):
+        got = E.active_users(events, "D", start, end)
+        expected = _daily_by_hand(events, start, end)
+        pd.testing.assert_frame_equal(got.astype({"period": "datetime64[ns]"}), expected, check_dtype=False,
+                                      obj=f"{start}–{end}")
+    assert E.active_users(events.assign(event="signup"), "D", "2026-09-01", "2026-10-01").empty
+
+
+def test_first_activity_answers_from_one_row_before_start():
+    from kpilib.engagement._activity import _first_activity
+
+    events = pd.DataFrame({"customer_id": ["a", "b", "c"], "ts": ["2026-09-10", "2026-10-05", "2026-08-01"],
+                           "event": ["page_view", "share", "signup"]})
+    utc = kpilib.periods.to_utc
+    # an activity before: the start itself; none: the first activity (the sign-up is no activity)
+    assert _first_activity(events, E.DEFAULT_ACTIVITY_EVENTS, utc("2026-10-01")) == pd.Timestamp("2026-10-01")
+    assert _first_activity(events, E.DEFAULT_ACTIVITY_EVENTS, utc("2026-09-10")) == pd.Timestamp("2026-09-10")
+    assert _first_activity(events, E.DEFAULT_ACTIVITY_EVENTS, utc("2026-09-01")) == pd.Timestamp("2026-09-10")
+    assert _first_activity(events, ["page_view"], utc("2026-12-01")) == pd.Timestamp("2026-12-01")
+    assert _first_activity(events, ["login"], utc("2026-12-01")) is None

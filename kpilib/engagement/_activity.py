@@ -61,10 +61,19 @@ def _active_events(events: ibis.Table | pd.DataFrame, activity_events: Sequence[
     return events.filter(events.event.isin(names))
 
 
-def _first_activity(events: ibis.Table | pd.DataFrame,
-                    activity_events: Sequence[str] | None) -> pd.Timestamp | None:
-    """The first activity in the data (naive UTC), or None when there is none."""
-    first = _active_events(events, activity_events).ts.min().execute()
+def _first_activity(events: ibis.Table | pd.DataFrame, activity_events: Sequence[str] | None,
+                    since: pd.Timestamp) -> pd.Timestamp | None:
+    """The first activity in the data (naive UTC), or ``since`` (naive) when an activity
+    comes before it; None when there is none.
+
+    A series starts at the later of its ``start`` and the first activity, so only whether
+    an activity precedes ``start`` matters then: one such row answers it (the engine stops
+    there) instead of the minimum of every activity.
+    """
+    acts = _active_events(events, activity_events)
+    if len(acts.filter(acts.ts < since).select("ts").limit(1).execute()):
+        return _naive(since)
+    first = acts.ts.min().execute()
     return None if first is None or pd.isna(first) else _naive(to_utc(first))
 
 
@@ -218,16 +227,32 @@ def active_users(
     period = check_period(period, ("D", "W", "M"))
     start, end = to_utc(start), to_utc(end)
     acts = time_filter(_active_events(events, activity_events), "ts", start, end)
+    # from a midnight start, the daily counts are the rolling 1-day counts of the query that
+    # gives the 7- and 30-day ones (a customer active on day d covers d alone): one scan
+    whole_days = period == "D" and (start is None or start == start.normalize())
     if period == "D":
-        counts = _active_days(events, activity_events, start, end)
-        counts = counts.group_by("day").agg(active_users=counts.count()).rename(period="day")
+        lookback = None if start is None else start - pd.Timedelta(days=29)
+        deltas = _rolling_counts(_active_days(events, activity_events, lookback, end),
+                                 (1, 7, 30) if whole_days else (7, 30))
+        deltas["date"] = _period_dates(deltas["date"], "D")
+        full = pd.date_range(deltas["date"].min(), deltas["date"].max()) if len(deltas) else None
+        running = {n: deltas[deltas.window == n].groupby("date")["delta"].sum().reindex(full, fill_value=0).cumsum()
+                   for n in (1, 7, 30)} if full is not None else {}
+    if whole_days:
+        daily = running[1] if running else pd.Series([], index=pd.DatetimeIndex([]), dtype="int64")
+        daily = daily[(daily > 0) & ((daily.index >= _naive(start)) if start is not None else True)]
+        counts = pd.DataFrame({"period": daily.index.astype("datetime64[s]"), "active_users": daily.to_numpy()})
     else:
-        acts = acts.mutate(period=_period_number(acts.ts, period))
-        counts = acts.group_by("period").agg(active_users=acts.customer_id.nunique())
-    counts = counts.execute()
-    counts["period"] = _period_dates(counts["period"], period)
+        if period == "D":
+            counts = _active_days(events, activity_events, start, end)
+            counts = counts.group_by("day").agg(active_users=counts.count()).rename(period="day")
+        else:
+            acts = acts.mutate(period=_period_number(acts.ts, period))
+            counts = acts.group_by("period").agg(active_users=acts.customer_id.nunique())
+        counts = counts.execute()
+        counts["period"] = _period_dates(counts["period"], period)
     columns = ["period", "active_users"] + (["active_users_7d", "active_users_30d"] if period == "D" else [])
-    data_start = _first_activity(events, activity_events) if start is not None else None
+    data_start = _first_activity(events, activity_events, start) if start is not None else None
     bounds = _period_bounds(counts["period"], start, end, data_start)
     if bounds is None:
         return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "period" else "int64")
@@ -235,14 +260,9 @@ def active_users(
     calendar = _period_starts(period, *bounds)
     out = counts.set_index("period").reindex(calendar).fillna(0).astype("int64").reset_index()
     if period == "D":
-        lookback = None if start is None else start - pd.Timedelta(days=29)
-        deltas = _rolling_counts(_active_days(events, activity_events, lookback, end), (7, 30))
-        deltas["date"] = _period_dates(deltas["date"], "D")
-        first = min(calendar[0], deltas["date"].min()) if len(deltas) else calendar[0]
-        full = pd.date_range(first, max(calendar[-1], deltas["date"].max() if len(deltas) else first))
         for n in (7, 30):
-            d = deltas[deltas.window == n].groupby("date")["delta"].sum().reindex(full, fill_value=0)
-            out[f"active_users_{n}d"] = d.cumsum().reindex(calendar).to_numpy().astype("int64")
+            counted = running.get(n, pd.Series(dtype="int64"))
+            out[f"active_users_{n}d"] = counted.reindex(calendar, fill_value=0).to_numpy().astype("int64")
     return out[columns]
 
 
@@ -330,7 +350,7 @@ def stickiness(
     monthly["last_day"] = _period_dates(monthly["last_day"], "D")
     columns = ["period", "days", "mau", "customer_days", "mean_dau", "stickiness", "mean_active_days"]
     if start is not None:
-        data_start = _first_activity(events, activity_events)
+        data_start = _first_activity(events, activity_events, start)
         first = None if data_start is None else max(_naive(start), data_start.to_period("M").start_time)
     else:
         first = pd.to_datetime(monthly.first_day).min() if len(monthly) else None

@@ -407,7 +407,7 @@ def usage_per_user(
         one_event_sessions=(s.events == 1).cast("int64").sum(),
     ).execute()
     counts["period"] = _period_dates(counts["period"], period)
-    data_start = _first_activity(events, activity_events) if start is not None else None
+    data_start = _first_activity(events, activity_events, start) if start is not None else None
     bounds = _period_bounds(counts["period"], start, end, data_start)
     columns = ["period", "active_users", "sessions", "page_views", "shares", "session_minutes",
                "one_event_sessions", "sessions_per_user", "page_views_per_user", "shares_per_user",
