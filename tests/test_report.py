@@ -98,7 +98,8 @@ GOOD = _notebook(
     "# SECRET_SOURCE_MARKER\nimport json, os, shutil, sys\nimport pandas as pd\n"
     "from kpilib import metrics, report\n" + REGISTER_CELL,
     "print(json.dumps({'month': month, 'source': source, 'label': label, 'cwd': os.getcwd(),\n"
-    "                  'notebook': os.environ.get('KPILIB_REPORT_NOTEBOOK')}))",
+    "                  'notebook': os.environ.get('KPILIB_REPORT_NOTEBOOK')}))\n"
+    "print(json.dumps({'engine_memory': os.environ.get('KPILIB_ENGINE_MEMORY')}))",
     f"pd.DataFrame({{'campaign': [{SCRIPT!r}, 'spring'], 'sends': [10, 20]}})",
     f"pd.DataFrame({{'campaign': [{SCRIPT!r}], 'sends': [10]}}).style.highlight_max(subset=['sends'])",
     "kpis = pd.DataFrame({\n"
@@ -1587,12 +1588,17 @@ def test_notebooks_at_once_give_the_same_report_as_one_at_a_time(tmp_path):
         one.pop("seconds"), two.pop("seconds")
         assert one == two
         # what a reader sees: the text, without the run date, cell ids and styler ids
-        pages = [re.sub(r"<style.*?</style>|<[^>]+>|\d{4}-\d\d-\d\d \d\d:\d\d( UTC)?|T_\w+", "",
+        pages = [re.sub(r"<style.*?</style>|<[^>]+>|\d{4}-\d\d-\d\d \d\d:\d\d( UTC)?|T_\w+|engine_memory.*?}", "",
                         (r.path / f"{stem}.html").read_text(), flags=re.S)
                  for r in runs.values()]
         assert "notebook" in pages[0].lower()
         assert pages[0] == pages[1]
-    printed = json.loads(stream_text(runs[2].path / "01_good.ipynb").splitlines()[0])
+    lines = [stream_text(r.path / "01_good.ipynb").splitlines() for r in runs.values()]
+    # two kernels at once: each engine bounded to half of DuckDB's usual 80 % of the memory
+    assert json.loads(lines[0][1]) == {"engine_memory": None}
+    two = float(json.loads(lines[1][1])["engine_memory"].removesuffix("MB"))
+    assert two == pytest.approx(_run._total_memory_mb() * 0.4, abs=1)
+    printed = json.loads(lines[1][0])
     assert printed["cwd"] == str(folder)
     assert printed["notebook"] == "01_good"  # each kernel knows its notebook (KPILIB_REPORT_NOTEBOOK)
     assert Path.cwd() != folder  # the runner's own folder is left alone

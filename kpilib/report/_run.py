@@ -29,6 +29,7 @@ from typing import Any
 import kpilib
 from kpilib import sections as _sections
 from kpilib import validations
+from kpilib.data import ENGINE_MEMORY_VARIABLE
 from kpilib.periods import month_range, validate_month
 from kpilib.report._checks import (
     ReportArgumentError,
@@ -145,7 +146,9 @@ def run_report(
     jobs : int, default 1
         How many notebooks run at once, each in its own kernel. The notebooks do not
         depend on each other; every kernel holds its own engine and figures, so memory
-        grows with ``jobs`` (see the README's Speed section for what a kernel takes).
+        grows with ``jobs`` (see the README's Speed section for what a kernel takes); each
+        kernel's engine is bounded to its share of 80 % of the memory (it spills past it)
+        unless ``KPILIB_ENGINE_MEMORY`` is set.
         The pages, the progress bar and a failing notebook's isolation are the same.
 
     Returns
@@ -251,7 +254,7 @@ def _build_month(month: str, plan: _Plan, *, progress: bool) -> ReportResult:
 
             return run
 
-        with _validations_for_kernels(staging):
+        with _validations_for_kernels(staging), _engine_memory_shared(plan.jobs):
             report.notebooks.extend(_in_order([task(p) for p in plan.notebooks], jobs=plan.jobs, done=bar.update,
                                               start_with=_longest_first(plan.notebooks, out_dir)
                                               if plan.jobs > 1 else None))
@@ -533,6 +536,25 @@ def _validations_for_kernels(staging: Path) -> Iterator[None]:
     finally:
         _KERNEL_ENV.pop(validations.ENVIRONMENT_VARIABLE, None)
         memo.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _engine_memory_shared(jobs: int) -> Iterator[None]:
+    """With ``jobs`` kernels at once, each kernel's engine may use its share of 80 % of
+    the machine's memory (DuckDB's own default for one process), past which it spills to
+    disk, instead of each claiming 80 %. A bound the caller set
+    (:data:`kpilib.data.ENGINE_MEMORY_VARIABLE`) is left alone."""
+    if jobs > 1 and not os.environ.get(ENGINE_MEMORY_VARIABLE):
+        _KERNEL_ENV[ENGINE_MEMORY_VARIABLE] = f"{_total_memory_mb() * 0.8 / jobs:.0f}MB"
+    try:
+        yield
+    finally:
+        _KERNEL_ENV.pop(ENGINE_MEMORY_VARIABLE, None)
+
+
+def _total_memory_mb() -> float:
+    """The machine's physical memory, in MB."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e6
 
 
 #: How long an interrupted run waits for a notebook to notice its kernel is gone.
