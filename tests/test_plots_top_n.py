@@ -119,9 +119,11 @@ def test_survival_by_60_plans_draws_10_and_the_pooled_kaplan_meier_of_the_rest(m
     labels = _legend(ax)
     assert len(labels) == TOP + 1 and "other (50 more)" in labels
     assert plots.MISSING_LABEL in labels and "None" not in labels and "nan" not in labels
-    sizes = result.lifetimes["group"].value_counts()
+    # lifetimes are counted rows: one per (group, duration, outcome) with its weight
+    life = result.lifetimes.loc[result.lifetimes.index.repeat(result.lifetimes["weight"])]
+    sizes = life["group"].value_counts()
     rest = sorted(sizes.index, key=lambda g: (-sizes[g], g))[TOP:]
-    life = result.lifetimes[result.lifetimes["group"].isin(rest)]
+    life = life[life["group"].isin(rest)]
     durations, events = life["duration"].to_numpy(float), life["churned"].to_numpy(bool)
     other = next(line for line in ax.lines if line.get_label() == "other (50 more)")
     x, y = other.get_xdata(), other.get_ydata()

@@ -1568,12 +1568,20 @@ def test_jobs_must_be_a_positive_whole_number(tmp_path):
 def test_an_unexpected_error_in_one_job_stops_the_run_and_discards_the_month(tmp_path, monkeypatch):
     folder = write_notebooks(tmp_path / "nb", **{f"0{i}_n{i}": PLAIN for i in range(1, 5)})
     calls: list[str] = []
-    monkeypatch.setattr(_run, "_run_notebook", _fake_run("x", fail_at=2, calls=calls))
+
+    def run(path, staging, params, cwd, pages):
+        calls.append(path.stem)
+        if path.stem == "02_n2":
+            raise RuntimeError("crash midway")
+        time.sleep(0.5)  # 01_n1 is still running when 02_n2 fails
+        return kr.NotebookStatus(notebook=path.stem, title=path.stem, status="ok")
+
+    monkeypatch.setattr(_run, "_run_notebook", run)
     with pytest.raises(RuntimeError, match="crash midway"):
         kr.run_report(MONTH, out=tmp_path / "out", notebooks_dir=folder, progress=False,
                       check_data=False, jobs=2)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []  # nothing half-written
-    assert len(calls) < 4  # no new notebook started after the error
+    assert sorted(calls) == ["01_n1", "02_n2"]  # no new notebook started after the error
 
 
 def test_notebooks_at_once_give_the_same_report_as_one_at_a_time(tmp_path):

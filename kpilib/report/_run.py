@@ -483,7 +483,8 @@ def _in_order(tasks: Sequence[Callable[[], NotebookStatus]], *, jobs: int,
                 return
             try:
                 finished.put((i, tasks[i](), None))
-            except BaseException as exc:  # handed to the calling thread
+            except BaseException as exc:  # handed to the calling thread; no new task starts
+                stop.set()
                 finished.put((i, None, exc))
             finally:
                 _KERNELS.pop(threading.get_ident(), None)
