@@ -3,6 +3,17 @@
 All timestamps in kpilib are UTC. A report month is a string ``"YYYY-MM"`` covering
 ``[first instant of the month, first instant of the next month)``.
 
+Report time zone
+----------------
+The data stay UTC. A report may still want its days, weeks and months on a local clock
+(a Berlin team's "Monday" starts at 22:00 or 23:00 UTC on Sunday). Ibis has no portable
+time-zone conversion, so :func:`utc_offsets` computes, in Python with :mod:`zoneinfo`,
+the offsets in force over the data's range (daylight saving included), and
+:func:`local_day_index` writes them into the expression as one small ``CASE`` on the
+epoch seconds; :func:`period_index` of that day number is the local week or month, and
+:func:`local_period_bounds` gives each period's first day and its UTC start and end.
+``timezone=None`` everywhere means UTC.
+
 Cut-offs and tenure
 -------------------
 * **The default cut-off** (``as_of`` when none is given) is :func:`default_cutoff` of the
@@ -17,8 +28,10 @@ Cut-offs and tenure
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -26,10 +39,11 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["MONTH_DAYS", "MONTH_PATTERN", "PANDAS_FREQ", "PERIOD_NAMES", "PERIOD_ORIGIN", "TimeLike",
-           "check_period", "day_index", "default_cutoff", "duration_seconds", "duration_text",
-           "epoch_seconds", "month_bounds", "month_range", "months_between", "next_month",
-           "period_grid", "period_index", "period_index_of", "period_start_of_index",
-           "previous_month", "time_filter", "to_utc", "validate_month"]
+           "check_period", "check_timezone", "day_index", "default_cutoff", "duration_seconds", "duration_text",
+           "epoch_seconds", "local_day_index", "local_period_bounds", "month_bounds", "month_range",
+           "months_between", "next_month", "period_grid", "period_index", "period_index_of",
+           "period_start_of_index", "previous_month", "time_filter", "to_utc", "utc_offsets",
+           "validate_month"]
 
 #: Anything kpilib accepts as a point in time: an ISO string, a Timestamp, or None for
 #: "not given" (the default cut-off or the whole data).
@@ -645,3 +659,196 @@ def period_grid(first: pd.Timestamp, cutoff: pd.Timestamp, period: str, *,
     if complete:
         grid = grid[grid["period_end"] <= cutoff]
     return grid.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Report time zone: calendar parts on a local clock, data kept in UTC
+# ---------------------------------------------------------------------------------------
+
+
+def check_timezone(timezone: Any, name: str = "timezone") -> str | None:
+    """The IANA name of a report time zone, or None for UTC.
+
+    ``None``, a blank string and ``"UTC"`` all mean UTC (the data's own clock).
+
+    Raises
+    ------
+    ValueError
+        When the name is not an IANA time zone, saying what is expected.
+
+    Examples
+    --------
+    >>> check_timezone("Europe/Berlin"), check_timezone(None), check_timezone("UTC")
+    ('Europe/Berlin', None, None)
+    >>> check_timezone("CEST")
+    Traceback (most recent call last):
+    ...
+    ValueError: timezone must be an IANA time-zone name such as 'Europe/Berlin' or 'America/New_York' (None means UTC), got 'CEST'
+    """
+    if timezone is None or (isinstance(timezone, str) and timezone.strip() in ("", "UTC", "Etc/UTC")):
+        return None
+    hint = (f"{name} must be an IANA time-zone name such as 'Europe/Berlin' or 'America/New_York' "
+            f"(None means UTC), got {timezone!r}")
+    if not isinstance(timezone, str):
+        raise ValueError(hint)
+    try:
+        ZoneInfo(timezone.strip())
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(hint) from exc
+    return timezone.strip()
+
+
+def _offset_at(zone: ZoneInfo, second: int) -> int:
+    """UTC offset of ``zone`` (seconds) at ``second`` seconds after the epoch."""
+    moment = _dt.datetime.fromtimestamp(second, _dt.UTC).astimezone(zone)
+    return int(moment.utcoffset().total_seconds())
+
+
+def utc_offsets(timezone: Any, first: TimeLike, last: TimeLike) -> pd.DataFrame:
+    """The UTC offsets a time zone uses from ``first`` to ``last``, and when each starts.
+
+    Computed in Python with :mod:`zoneinfo` (the IANA database): offsets are sampled every
+    hour across the range and each change is then found to the second by bisection, so
+    daylight saving (Europe/Berlin, America/New_York), half-hour shifts (Australia/Lord_Howe)
+    and odd offsets (Asia/Kathmandu, +5:45) are all exact.
+
+    Parameters
+    ----------
+    timezone : str or None
+        IANA name; None is UTC (one row, offset 0).
+    first, last : str or pandas.Timestamp
+        The range of instants to cover (UTC); None for either gives the offset at the
+        other one (both None: at the epoch).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``since`` (epoch seconds from which the offset holds; the first row's is the start
+        of the range) and ``offset_seconds`` (local minus UTC), in time order.
+
+    Examples
+    --------
+    >>> utc_offsets("Europe/Berlin", "2026-03-01", "2026-04-01")
+            since  offset_seconds
+    0  1772323200            3600
+    1  1774746000            7200
+    >>> pd.Timestamp(1774746000, unit="s", tz="UTC")
+    Timestamp('2026-03-29 01:00:00+0000', tz='UTC')
+    """
+    zone_name = check_timezone(timezone)
+    first, last = to_utc(first, "first"), to_utc(last, "last")
+    first = first if first is not None else last
+    last = last if last is not None else first
+    lo = int(first.timestamp() // 1) if first is not None else 0
+    hi = max(int(last.timestamp() // 1) if last is not None else 0, lo)
+    if zone_name is None:
+        return pd.DataFrame({"since": [lo], "offset_seconds": [0]}, dtype="int64")
+    zone = ZoneInfo(zone_name)
+    samples = list(range(lo, hi, 3_600)) + [hi]
+    offsets = [_offset_at(zone, s) for s in samples]
+    since, values = [lo], [offsets[0]]
+    for i in range(1, len(samples)):
+        a, b, oa, ob = samples[i - 1], samples[i], offsets[i - 1], offsets[i]
+        if oa == ob:
+            continue
+        while b - a > 1:  # the first second with the new offset lies in (a, b]
+            middle = (a + b) // 2
+            if _offset_at(zone, middle) == oa:
+                a = middle
+            else:
+                b = middle
+        since.append(b)
+        values.append(ob)
+    return pd.DataFrame({"since": since, "offset_seconds": values}, dtype="int64")
+
+
+def local_day_index(ts: Any, timezone: Any, first: TimeLike, last: TimeLike, *, portable: bool = False) -> Any:
+    r"""Day number of the *local* calendar day (in ``timezone``) holding the Ibis time ``ts``.
+
+    The data stay UTC; only the day boundaries move. Ibis has no portable time-zone
+    conversion, so the offsets in force between ``first`` and ``last`` are computed in
+    Python (:func:`utc_offsets`) and written into the expression as one small ``CASE``
+    on the epoch seconds (a branch per daylight-saving change in the range):
+
+    .. math:: \text{day}(t) = \left\lfloor \frac{t + \text{offset}(t)}{86\,400} \right\rfloor
+
+    Give it to :func:`period_index` for local weeks and months (it takes day numbers).
+    Instants outside ``[first, last]`` get the offset of the nearest end of the range.
+
+    Parameters
+    ----------
+    ts : Ibis timestamp value
+        UTC-zoned or naive (read as UTC).
+    timezone : str or None
+        IANA name; None (or ``"UTC"``) is :func:`day_index`.
+    first, last : str or pandas.Timestamp
+        The range of ``ts`` to get exactly right (e.g. the data's first and last entry).
+    portable : bool, default False
+        See :func:`epoch_seconds`.
+
+    Returns
+    -------
+    Ibis int64 value
+        Days from 1970-01-01 of the local date; :func:`period_start_of_index` turns them
+        into dates.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable(pd.DataFrame({"ts": pd.to_datetime(["2026-03-28 23:30", "2026-03-29 22:30"], utc=True)}))
+    >>> days = t.select(d=local_day_index(t.ts, "Europe/Berlin", "2026-03-01", "2026-04-01")).to_pandas()["d"]
+    >>> period_start_of_index(days, "D").dt.strftime("%Y-%m-%d").tolist()
+    ['2026-03-29', '2026-03-30']
+    """
+    zone_name = check_timezone(timezone)
+    if zone_name is None:
+        return day_index(ts, portable=portable)
+    changes = utc_offsets(zone_name, first, last)
+    seconds = epoch_seconds(ts, portable=portable)
+    offset = ibis.literal(int(changes.offset_seconds.iloc[0]), type="int64")
+    if len(changes) > 1:
+        latest_first = changes.iloc[:0:-1]  # every change but the range's start, latest first
+        branches = [(seconds >= int(row.since), int(row.offset_seconds)) for row in latest_first.itertuples()]
+        offset = ibis.cases(*branches, else_=offset)
+    return ((seconds + offset) // 86_400).cast("int64")
+
+
+def local_period_bounds(index: Any, period: str, timezone: Any) -> pd.DataFrame:
+    """The first local day of each numbered period and its start and end as UTC instants.
+
+    Parameters
+    ----------
+    index : array-like of int
+        Period numbers of :func:`period_index` on local day numbers
+        (:func:`local_day_index`).
+    period : {"D", "W", "M", "Q", "Y"}
+    timezone : str or None
+        IANA name; None is UTC.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period_start`` (the local first day, naive), ``start_utc`` and ``end_utc`` (the
+        first instant of the period and of the next one, UTC). A day that begins in a
+        daylight-saving gap begins at the first local time that exists.
+
+    Examples
+    --------
+    >>> local_period_bounds([675], "M", "America/New_York")
+      period_start                 start_utc                   end_utc
+    0   2026-04-01 2026-04-01 04:00:00+00:00 2026-05-01 04:00:00+00:00
+    """
+    zone = check_timezone(timezone)
+    numbers = pd.Series(index, dtype="int64").reset_index(drop=True)
+    starts = period_start_of_index(numbers, period).reset_index(drop=True)
+    ends = period_start_of_index(numbers + 1, period).reset_index(drop=True)
+
+    def instants(local: pd.Series) -> pd.Series:
+        stamps = pd.DatetimeIndex(local)
+        if zone is None:
+            return pd.Series(stamps.tz_localize("UTC"))
+        zoned = stamps.tz_localize(ZoneInfo(zone), ambiguous=np.ones(len(stamps), dtype=bool),
+                                   nonexistent="shift_forward")
+        return pd.Series(zoned.tz_convert("UTC"))
+
+    return pd.DataFrame({"period_start": starts, "start_utc": instants(starts), "end_utc": instants(ends)})

@@ -8,8 +8,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba
+from matplotlib.lines import Line2D
 
 from kpilib.deprecation import renamed_arguments
+from kpilib.periods import PERIOD_NAMES
 from kpilib.plots._style import (
     _OTHER_COLOUR,
     SMALL_SAMPLE_COLOUR,
@@ -32,6 +35,7 @@ __all__ = [
     "plot_conversion_by",
     "plot_drop_off",
     "plot_funnel",
+    "plot_funnel_trends",
     "plot_lead_score_profile",
     "plot_nurture",
     "plot_time_to_convert",
@@ -131,6 +135,122 @@ def plot_funnel(table: pd.DataFrame, ax: Axes | None = None, *, top_n: int | Non
     if by:
         ax.legend(title=" / ".join(by) + (f" ({note})" if note else ""), fontsize=8,
                   ncols=2 if len(levels) > 6 else 1)
+    sns.despine(ax=ax)
+    return ax
+
+
+_TREND_COLUMNS = {
+    "period", "period_start", "step_index", "step", "numerator", "denominator", "rate", "ci_low", "ci_high",
+    "small_sample", "users_window_open", "period_complete", "complete",
+}
+
+
+def plot_funnel_trends(result: pd.DataFrame, ax: Axes | None = None, *, top_n: int | None = 6) -> Axes:
+    """Conversion by entry period: a line with its 95% interval band; unsettled periods hollow.
+
+    A period is drawn hollow, on a dashed stretch of line, while it is not ``complete``
+    (the period has not ended, or some of its entrants' windows are still open: its rate
+    may still rise); a period with fewer than 30 entrants gets a grey marker. A period
+    without entrants is a gap in the line, not a zero.
+
+    Parameters
+    ----------
+    result : pandas.DataFrame
+        The result of :func:`kpilib.funnel.funnel_trends`: one line per step (with
+        ``each_step``) and per breakdown group.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw.
+    top_n : int or None, default 6
+        With a breakdown: draw the ``top_n`` groups with the most entrants; the rest are
+        one grey ``"other (k more)"`` line recomputed from their summed counts. None draws
+        every group.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        "nothing to plot: …" when no period has an entrant (one line saying why, never an
+        empty chart).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> result = pd.DataFrame({"period_start": pd.to_datetime(["2026-10-05", "2026-10-12"]),
+    ...     "step_index": 2, "step": "signup", "numerator": [12, 3], "denominator": [40, 20],
+    ...     "rate": [0.3, 0.15], "ci_low": [0.18, 0.05], "ci_high": [0.46, 0.36],
+    ...     "small_sample": [False, True], "complete": [True, False]})
+    >>> [t.get_text() for t in plot_funnel_trends(result).get_legend().get_texts()]
+    ['signup', 'not settled: period or windows still open', 'fewer than 30 entrants']
+    """
+    _require(result, {"period_start", "step_index", "step", "numerator", "denominator", "rate", "ci_low",
+                      "ci_high", "complete"}, "plot_funnel_trends", dates=["period_start"])
+    _require_rows(result, "plot_funnel_trends", dates=["period_start"])
+    if not (result["denominator"] > 0).any():
+        raise _nothing_to_plot("plot_funnel_trends", "no entrants in any period")
+    ax = _axes(ax)
+    by = [c for c in result.columns if c not in _TREND_COLUMNS]
+    note = ""
+    frame = result.assign(_group=_group_labels(result, by).to_numpy())
+    if by:
+        within = ["period_start", "step_index", "step", *[c for c in ["period_complete"] if c in frame]]
+        settled = (lambda f: (f["users_window_open"] == 0) & f["period_complete"].astype(bool)) \
+            if "period_complete" in frame else (lambda f: f["users_window_open"] == 0)
+        frame, note = _top_n(frame, "_group", top_n, size="denominator", within=within,
+                             additive=["users_window_open"],
+                             rates={"rate": ("numerator", "denominator", "ci_low", "ci_high")},
+                             derived={"complete": settled}, drawn=["rate", "ci_low", "ci_high", "complete"],
+                             noun="groups", measure="entrants")
+    several_steps = frame["step_index"].nunique() > 1
+    frame = frame.assign(_line=[f"{g} · {s}" if by and several_steps else (g if by else s)
+                                for g, s in zip(frame["_group"], frame["step"], strict=True)])
+    frame = frame.sort_values(["step_index", "period_start"], kind="stable")
+    lines = list(dict.fromkeys(frame.assign(_o=frame["_group"].map(_is_other))
+                               .sort_values(["_o", "step_index"], kind="stable")["_line"]))
+    palette = sns.color_palette(n_colors=max(len(lines), 1))
+    small = frame["small_sample"] if "small_sample" in frame else frame["denominator"] < 30
+    frame = frame.assign(_small=small.astype(bool).to_numpy(), _settled=frame["complete"].astype(bool).to_numpy())
+    for i, name in enumerate(lines):
+        rows = frame[frame["_line"] == name]
+        colour = _OTHER_COLOUR if _is_other(rows["_group"].iloc[0]) else palette[i]
+        x = pd.to_datetime(rows["period_start"]).to_numpy()
+        y = rows["rate"].to_numpy(dtype=float)
+        settled = rows["_settled"].to_numpy()
+        ax.fill_between(x, rows["ci_low"].to_numpy(dtype=float), rows["ci_high"].to_numpy(dtype=float),
+                        color=colour, alpha=0.18, lw=0)
+        firm = np.where(settled, y, np.nan)
+        ax.plot(x, firm, color=colour, lw=1.8, label=name)
+        if not settled.all():  # the unsettled stretch, joined to the last settled point
+            start = max(int(np.flatnonzero(~settled)[0]) - 1, 0)
+            ax.plot(x[start:], np.where(np.arange(len(y)) >= start, y, np.nan)[start:], color=colour, lw=1.4,
+                    ls="--")
+        faces = np.array([to_rgba("white") if not s else to_rgba(SMALL_SAMPLE_COLOUR if m else colour)
+                          for s, m in zip(settled, rows["_small"], strict=True)])
+        edges = [SMALL_SAMPLE_COLOUR if m else colour for m in rows["_small"]]
+        ax.scatter(x, y, s=28, facecolors=faces, edgecolors=edges, linewidths=1.3, zorder=3)
+    handles, labels = ax.get_legend_handles_labels()
+    if not frame["_settled"].all():
+        handles.append(Line2D([], [], color="0.3", ls="--", marker="o", markerfacecolor="white"))
+        labels.append("not settled: period or windows still open")
+    if frame["_small"].any():
+        handles.append(Line2D([], [], ls="", marker="o", color=SMALL_SAMPLE_COLOUR))
+        labels.append("fewer than 30 entrants")
+    ax.legend(handles, labels, fontsize=8, title=note or None, title_fontsize=8)
+    period = result.attrs.get("period")
+    zone = result.attrs.get("timezone")
+    unit = PERIOD_NAMES.get(period, "period") if period else "period"
+    ax.set_xlabel(f"{unit} of entry ({zone or 'UTC'})")
+    steps = result.attrs.get("steps")
+    target = "each step" if several_steps else f"`{frame['step'].iloc[0]}`"
+    ax.set_ylabel(f"conversion to {target}" + (f" from `{steps[0]}`" if steps else ""))
+    ax.set_ylim(0, min(1.0, float(np.nanmax(frame["ci_high"].to_numpy(dtype=float), initial=0)) * 1.15 or 1.0))
+    _percent_axis(ax.yaxis)
+    ax.set_title(f"Funnel conversion by {unit} of entry (95% Wilson intervals)")
+    ax.figure.autofmt_xdate()
     sns.despine(ax=ax)
     return ax
 
