@@ -27,6 +27,7 @@ from kpilib.funnel._steps import _check_steps, funnel_users
 from kpilib.metrics import computes
 from kpilib.periods import (
     PANDAS_FREQ,
+    PERIOD_NAMES,
     TimeLike,
     check_period,
     check_timezone,
@@ -39,7 +40,7 @@ from kpilib.periods import (
 )
 from kpilib.stats import rate_frame
 
-__all__ = ["funnel_trends"]
+__all__ = ["describe_trends", "funnel_trends"]
 
 #: The periods a trend can be read by.
 TREND_PERIODS = ("D", "W", "M")
@@ -191,7 +192,7 @@ def funnel_trends(
     bounds = _data_range(table, steps, start_utc, end_utc, as_of_utc)
     targets = list(range(2, len(steps) + 1)) if each_step and len(steps) > 1 else [len(steps)]
 
-    entry = users["entry_at"] if "entry_at" in users.columns else users["step_1_at"]
+    entry = users["entered_at"] if "entered_at" in users.columns else users["step_1_at"]
     users = users.mutate(period_number=period_index(local_day_index(entry, zone, bounds["first"], bounds["last"]), period))
     if complete_only:
         users = users.filter(~users.window_open)
@@ -255,3 +256,27 @@ def _trend_frame(counts: pd.DataFrame, steps: list[str], targets: list[int], by:
     out["step_index"] = out["step_index"].astype("int64")
     out.attrs.update(attrs)
     return out
+
+
+def describe_trends(period: str = "W", *, timezone: str | None = None) -> str:
+    """How to read the funnel trend, in Markdown, from its parameters.
+
+    The notebook's prose about the trend comes from here, so it names the period and the
+    time zone actually used.
+
+    Examples
+    --------
+    >>> print(describe_trends("W", timezone="Europe/Berlin"))
+    Each point is the conversion of the people who entered the funnel in one week (Monday to Sunday, on Europe/Berlin time), with its 95% interval as a band. Hollow points on a dashed line are not settled: the week has not ended or some of its entrants' windows are still open, so their conversion may still rise. Grey points rest on fewer than 30 entrants; a gap is a week nobody entered.
+    >>> print(describe_trends("M").split(",")[0])
+    Each point is the conversion of the people who entered the funnel in one month (UTC)
+    """
+    period = check_period(period, TREND_PERIODS)
+    zone = check_timezone(timezone)
+    unit = PERIOD_NAMES[period]
+    when = f"({'Monday to Sunday, on ' if period == 'W' else 'on '}{zone} time)" if zone else (
+        "(Monday to Sunday, UTC)" if period == "W" else "(UTC)")
+    return (f"Each point is the conversion of the people who entered the funnel in one {unit} {when}, with its "
+            f"95% interval as a band. Hollow points on a dashed line are not settled: the {unit} has not ended "
+            f"or some of its entrants' windows are still open, so their conversion may still rise. Grey points "
+            f"rest on fewer than 30 entrants; a gap is a {unit} nobody entered.")

@@ -245,8 +245,8 @@ def plot_funnel_trends(result: pd.DataFrame, ax: Axes | None = None, *, top_n: i
     unit = PERIOD_NAMES.get(period, "period") if period else "period"
     ax.set_xlabel(f"{unit} of entry ({zone or 'UTC'})")
     steps = result.attrs.get("steps")
-    target = "each step" if several_steps else f"`{frame['step'].iloc[0]}`"
-    ax.set_ylabel(f"conversion to {target}" + (f" from `{steps[0]}`" if steps else ""))
+    target = "each step" if several_steps else str(frame["step"].iloc[0])
+    ax.set_ylabel(f"conversion to {target}" + (f" (from {steps[0]})" if steps else ""))
     ax.set_ylim(0, min(1.0, float(np.nanmax(frame["ci_high"].to_numpy(dtype=float), initial=0)) * 1.15 or 1.0))
     _percent_axis(ax.yaxis)
     ax.set_title(f"Funnel conversion by {unit} of entry (95% Wilson intervals)")
