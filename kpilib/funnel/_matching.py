@@ -52,8 +52,8 @@ def _reached_column(k: int) -> str:
     return f"reached_{k}"
 
 
-def entries(events: ibis.Table, entry_event: str, by: list[str], start: pd.Timestamp | None,
-            end: pd.Timestamp | None) -> ibis.Table:
+def entries(events: ibis.Table, entry_event: str | list[str], by: list[str], start: pd.Timestamp | None,
+            end: pd.Timestamp | None, *, first_time: bool = False, attempts: bool = False) -> ibis.Table:
     """Each user's entry: their first ``entry_event`` in ``[start, end)``.
 
     Returns ``customer_id``, the ``by`` columns (their values at the entry event; events
@@ -61,8 +61,22 @@ def entries(events: ibis.Table, entry_event: str, by: list[str], start: pd.Times
     DuckDB) and ``step_1_at``.
     Without a breakdown the entry is a plain minimum per user; with one, a row number per
     user picks the entry event.
+
+    ``entry_event`` may be a list (any-order funnels enter on any step's event).
+    ``first_time``: only the user's first such event ever (before ``as_of``) can be the
+    entry, so a user whose first one lies before ``start`` does not enter. ``attempts``:
+    every distinct instant of such an event in ``[start, end)`` is an entry of its own
+    (re-entry ``"best"``); ``by`` must then be empty.
     """
-    candidates = time_filter(events.filter(events.event == entry_event), "ts", start, end)
+    names = [entry_event] if isinstance(entry_event, str) else list(entry_event)
+    candidates = events.filter(events.event == names[0] if len(names) == 1 else events.event.isin(names))
+    if first_time:
+        firsts = candidates.group_by("customer_id").agg(ts=candidates.ts.min())
+        firsts = time_filter(firsts, "ts", start, end)
+        return firsts.select("customer_id", **{_step_column(1): firsts.ts})
+    candidates = time_filter(candidates, "ts", start, end)
+    if attempts:
+        return candidates.select("customer_id", **{_step_column(1): candidates.ts}).distinct()
     if not by:
         return candidates.group_by("customer_id").agg(**{_step_column(1): candidates.ts.min()})
     rank = ibis.row_number().over(
@@ -91,7 +105,31 @@ def step_events(named: ibis.Table, steps: list[str]) -> ibis.Table:
                         e_n=ibis.literal(1, type="int64"))
 
 
-def match_in_order(users: ibis.Table, events: ibis.Table, steps: list[str], strict: bool) -> ibis.Table:
+class Bounds:
+    """The upper limits of a matched event after the entry: the window's end (exclusive or
+    inclusive), the window of each step (from the step before), and the end of the date
+    range when it applies to every step (``date_range="all_steps"``). ``Bounds()`` is the
+    plain ``e_ts < window_end``."""
+
+    def __init__(self, *, inclusive: bool = False, step_windows: tuple | None = None,
+                 cap: pd.Timestamp | None = None) -> None:
+        self.inclusive, self.step_windows, self.cap = inclusive, step_windows, cap
+
+    def before(self, ts: ibis.Value, limit: ibis.Value) -> ibis.Value:
+        return ts <= limit if self.inclusive else ts < limit
+
+    def conditions(self, table: ibis.Table, ts: ibis.Value, k: int | None = None) -> list[ibis.Value]:
+        """Conditions for an event at ``ts`` to be step *k* (``None``: any step)."""
+        out = [self.before(ts, table.window_end)]
+        if self.step_windows is not None and k is not None and k >= 2:
+            out.append(self.before(ts, self.step_windows[k - 2].after(table[_step_column(k - 1)])))
+        if self.cap is not None:
+            out.append(ts < self.cap)
+        return out
+
+
+def match_in_order(users: ibis.Table, events: ibis.Table, steps: list[str], strict: bool, *,
+                   keys: tuple[str, ...] = ("customer_id",), bounds: Bounds | None = None) -> ibis.Table:
     """Greedy earliest match of steps 2..n, in order (``strict``: nothing in between).
 
     Step *k* is matched on the users who reached step *k - 1* only (:func:`_match_step`),
@@ -101,14 +139,21 @@ def match_in_order(users: ibis.Table, events: ibis.Table, steps: list[str], stri
     Parameters
     ----------
     users : ibis.Table
-        One row per entrant with ``customer_id``, ``step_1_at`` and ``window_end`` (and any
-        other columns, carried along unchanged).
+        One row per entrant (per ``keys``) with ``customer_id``, ``step_1_at`` and
+        ``window_end`` (and any other columns, carried along unchanged).
     events : ibis.Table
-        :func:`step_events`.
+        :func:`step_events`: the step events, or every event of the user for the tools'
+        strict order (any event in between breaks the funnel).
     steps : list of str
         The funnel's steps.
     strict : bool
-        Whether another step event strictly between two matched events breaks the funnel.
+        Whether another event of ``events`` strictly between two matched events breaks the
+        funnel.
+    keys : tuple of str
+        What identifies an entrant: the user, or the user and the entry time when every
+        step-1 event is an attempt of its own (re-entry ``"best"``).
+    bounds : Bounds, optional
+        The window's limits (default: ``e_ts < window_end``).
 
     Returns
     -------
@@ -116,22 +161,26 @@ def match_in_order(users: ibis.Table, events: ibis.Table, steps: list[str], stri
         ``users`` with ``reached_1`` and, for each step *k* ≥ 2, ``step_k_at`` (null when
         not reached) and ``reached_k``.
     """
+    bounds = bounds or Bounds()
+    keys = tuple(keys)
     columns = list(users.columns)
     flags = {_reached_column(1): ibis.literal(True)}
-    reached = [users.select("customer_id", "window_end", _step_column(1))]
+    base = ["customer_id", "window_end", _step_column(1)]
+    reached = [users.select(*base, *[k for k in keys if k not in base])]
     for k in range(2, len(steps) + 1):
-        reached.append(_match_step(reached[-1], events, steps, k, strict))
+        reached.append(_match_step(reached[-1], events, steps, k, strict, bounds))
     if len(steps) > 1:
-        times = _step_times(reached[1:])
-        users = users.left_join(times, users.customer_id == times.reached_customer_id)
+        times = _step_times(reached[1:], keys)
+        users = users.left_join(times, [users[key] == times[f"reached_{key}"] for key in keys])
         for k in range(2, len(steps) + 1):
             flags[_step_column(k)] = users[_step_column(k)]
             flags[_reached_column(k)] = users[_step_column(k)].notnull()
     return users.select(*columns, **flags)
 
 
-def _step_times(reached: list[ibis.Table]) -> ibis.Table:
-    """``reached_customer_id`` and ``step_2_at`` … ``step_n_at`` of the users reaching step 2.
+def _step_times(reached: list[ibis.Table], keys: tuple[str, ...] = ("customer_id",)) -> ibis.Table:
+    """The ``keys`` (as ``reached_<key>``) and ``step_2_at`` … ``step_n_at`` of the entrants
+    reaching step 2.
 
     ``reached`` holds the :func:`_match_step` tables of steps 2..n; the users reaching a
     step are among those reaching the one before, so the later tables are joined onto the
@@ -140,20 +189,21 @@ def _step_times(reached: list[ibis.Table]) -> ibis.Table:
     and here) instead of a copy in each place.
     """
     times = [
-        table.select(**{f"customer_id_{k}": table.customer_id, _step_column(k): table[_step_column(k)]})
+        table.select(**{f"{key}_{k}": table[key] for key in keys}, **{f"at_{k}": table[_step_column(k)]})
         for k, table in enumerate(reached, start=2)
     ]
     first, *later = times
     joined = first
     for k, table in enumerate(later, start=3):
-        joined = joined.left_join(table, first.customer_id_2 == table[f"customer_id_{k}"])
+        joined = joined.left_join(table, [first[f"{key}_2"] == table[f"{key}_{k}"] for key in keys])
     return joined.select(
-        reached_customer_id=first.customer_id_2,
-        **{_step_column(k): table[_step_column(k)] for k, table in enumerate(times, start=2)},
+        **{f"reached_{key}": first[f"{key}_2"] for key in keys},
+        **{_step_column(k): table[f"at_{k}"] for k, table in enumerate(times, start=2)},
     )
 
 
-def _match_step(reached: ibis.Table, events: ibis.Table, steps: list[str], k: int, strict: bool) -> ibis.Table:
+def _match_step(reached: ibis.Table, events: ibis.Table, steps: list[str], k: int, strict: bool,
+                bounds: Bounds | None = None) -> ibis.Table:
     """The users who reach step *k*, with the times of steps 1..k.
 
     ``reached`` holds the users who reached step *k - 1* (``customer_id``, ``window_end``,
@@ -161,21 +211,22 @@ def _match_step(reached: ibis.Table, events: ibis.Table, steps: list[str], k: in
     window at or after ``step_{k-1}_at``: one join with the step events, one row per user
     again.
     """
+    bounds = bounds or Bounds()
     name, previous, current = steps[k - 1], _step_column(k - 1), _step_column(k)
     events = events.view()  # a reference of its own per step: the engine reads the step events once (a CTE)
     condition = [
         reached.customer_id == events.e_customer_id,
         events.e_ts >= reached[previous],
-        events.e_ts < reached.window_end,
+        *bounds.conditions(reached, events.e_ts, k),
     ]
-    if not strict:  # strict mode also looks at the other step events, for "in between"
+    if not strict:  # strict mode also looks at the other events, for "in between"
         condition.append(events.e_event == name)
     joined = reached.join(events, condition)
     eligible = _eligible(joined, steps, k) if strict or name in steps[: k - 1] else None
     hit = joined.e_ts.min(where=eligible)
-    if strict:  # no match when another step event comes first (ties are not "between")
-        next_step_event = joined.e_ts.min(where=joined.e_ts > joined[previous])
-        hit = ibis.ifelse(next_step_event < hit, ibis.null(_UTC), hit)
+    if strict:  # no match when another event comes first (ties are not "between")
+        next_event = joined.e_ts.min(where=joined.e_ts > joined[previous])
+        hit = ibis.ifelse(next_event < hit, ibis.null(_UTC), hit)
     matched = joined.group_by(list(reached.columns)).agg(**{current: hit})
     return matched.filter(matched[current].notnull())
 
@@ -195,31 +246,129 @@ def _eligible(joined: ibis.Table, steps: list[str], k: int) -> ibis.Value:
     return (joined.e_event == name) & ((joined.e_ts > previous) | (joined.e_n > used_here))
 
 
-def match_any_order(users: ibis.Table, events: ibis.Table, steps: list[str]) -> ibis.Table:
-    """Per-name event counts inside the window; step *k* needs each name as often as listed.
+def match_any_order(users: ibis.Table, events: ibis.Table, steps: list[str], *,
+                    bounds: Bounds | None = None) -> ibis.Table:
+    """Steps completed in any order: ``step_k_at`` is when the user completed *k* of the steps.
 
-    Returns ``users`` with ``reached_k`` for every step (no step times: the order of the
-    events does not matter).
+    ``users`` enter on any step's event (``step_1_at``, the window's start). An event of
+    the window counts when it is among the first *c* events of its name in the window, *c*
+    being how often that name is listed in ``steps``; ``step_k_at`` is the time of the
+    *k*-th counted event (the entry is the first), null when fewer than *k* count.
+    ``events`` has one row per event (``e_customer_id``, ``e_event``, ``e_ts``).
     """
-    names = sorted(set(steps))
+    bounds = bounds or Bounds()
+    listed = Counter(steps)
     columns = list(users.columns)
-    joined = users.left_join(
-        events,
-        [
-            users.customer_id == events.e_customer_id,
-            events.e_ts >= users[_step_column(1)],
-            events.e_ts < users.window_end,
-        ],
+    joined = users.join(events, [users.customer_id == events.e_customer_id,
+                                 events.e_ts >= users[_step_column(1)],
+                                 *bounds.conditions(users, events.e_ts)])
+    keys = [joined[c] for c in columns if c in ("customer_id", _step_column(1))]
+    allowed = ibis.cases(*[(joined.e_event == name, count) for name, count in sorted(listed.items())],
+                         else_=0)
+    of_name = ibis.row_number().over(group_by=[*keys, joined.e_event], order_by=joined.e_ts)
+    counted = joined.mutate(of_name=of_name, allowed=allowed)
+    counted = counted.filter(counted.of_name < counted.allowed)
+    nth = ibis.row_number().over(group_by=[counted[c] for c in columns if c in ("customer_id", _step_column(1))],
+                                 order_by=counted.e_ts)
+    counted = counted.mutate(nth=nth)
+    times = counted.group_by(columns).agg(
+        **{_step_column(k): counted.e_ts.min(where=counted.nth == k - 1) for k in range(2, len(steps) + 1)}
     )
-    counts = joined.group_by(columns).agg(
-        **{f"n_{i}": joined.e_n.sum(where=joined.e_event == name) for i, name in enumerate(names)}
-    )
-    reached = {}
-    for k in range(1, len(steps) + 1):
-        needed = Counter(steps[:k])
-        condition = ibis.literal(True)
-        for i, name in enumerate(names):
-            if needed[name]:
-                condition &= counts[f"n_{i}"].fill_null(0) >= needed[name]
-        reached[_reached_column(k)] = condition
-    return counts.select(*columns, **reached)
+    flags = {_reached_column(1): ibis.literal(True)}
+    for k in range(2, len(steps) + 1):
+        flags[_step_column(k)] = times[_step_column(k)]
+        flags[_reached_column(k)] = times[_step_column(k)].notnull()
+    return times.select(*columns, **flags)
+
+
+def apply_exclusions(users: ibis.Table, events: ibis.Table, exclusions: tuple, n_steps: int, *,
+                     keys: tuple[str, ...] = ("customer_id",), bounds: Bounds | None = None) -> ibis.Table:
+    """``users`` less those with an excluded event strictly between the matched events of
+    the exclusion's ``from_step`` and ``to_step`` (to the window's end when ``to_step`` is
+    not reached; not at all when ``from_step`` is not). ``events``: ``customer_id``,
+    ``ts``, ``event``."""
+    bounds = bounds or Bounds()
+    names = sorted({x.event for x in exclusions})
+    excluded = events.filter(events.event.isin(names))
+    excluded = excluded.select(x_customer_id=excluded.customer_id, x_ts=excluded.ts, x_event=excluded.event)
+    joined = users.join(excluded, [users.customer_id == excluded.x_customer_id,
+                                   excluded.x_ts > users[_step_column(1)]])
+    hits = []
+    for x in exclusions:
+        lower, upper = joined[_step_column(x.from_step)], joined[_step_column(x.to_step)]
+        inside_window = ibis.and_(*bounds.conditions(joined, joined.x_ts))
+        before_upper = ibis.ifelse(upper.isnull(), inside_window, joined.x_ts < upper)
+        hits.append((joined.x_event == x.event) & (joined.x_ts > lower) & before_upper)
+    hit = ibis.or_(*hits).fill_null(False)
+    gone = joined.filter(hit).select(*[joined[k].name(f"gone_{k}") for k in keys]).distinct()
+    return users.anti_join(gone, [users[k] == gone[f"gone_{k}"] for k in keys])
+
+
+def best_attempt(users: ibis.Table, n_steps: int) -> ibis.Table:
+    """Per user, the attempt that reaches the most steps; ties: the earliest entry."""
+    columns = list(users.columns)
+    depth = sum(users[_reached_column(k)].cast("int64") for k in range(1, n_steps + 1))
+    rank = ibis.row_number().over(group_by=users.customer_id, order_by=[depth.desc(), users[_step_column(1)]])
+    ranked = users.mutate(attempt_rank=rank)
+    return ranked.filter(ranked.attempt_rank == 0).select(*columns)
+
+
+def attribute(users: ibis.Table, events: ibis.Table, steps: list[str], by: list[str], attribution: int | str,
+              any_order: bool) -> ibis.Table:
+    """``users`` with the ``by`` values of their matched step events, per ``attribution``.
+
+    The value at step *k* is that of the event matched to step *k* (several events of the
+    step's name at that instant: the smallest value); ``first_touch`` / ``last_touch``: the
+    first / last non-null value along the matched steps (each ``by`` column on its own);
+    ``"all"``: one row per distinct combination of values among the matched events (a user
+    with no value at all keeps one row of nulls). ``events``: the step events with ``by``.
+    """
+    n = len(steps)
+    columns = list(users.columns)
+    ev = events.select("customer_id", "ts", "event", *by)
+    ev = ev.rename(**{f"v_{c}": c for c in by}, v_customer_id="customer_id", v_ts="ts", v_event="event")
+    key = users.select(k_customer_id=users.customer_id,
+                       **{f"k_{k}": users[_step_column(k)] for k in range(1, n + 1)})
+    matches = []
+    for k in range(1, n + 1):
+        name_ok = ev.v_event.isin(sorted(set(steps))) if any_order else ev.v_event == steps[k - 1]
+        matches.append(name_ok & (ev.v_ts == key[f"k_{k}"]))
+    joined = key.join(ev, [key.k_customer_id == ev.v_customer_id, ibis.or_(*matches)])
+    match_flags = []
+    for k in range(1, n + 1):
+        name_ok = joined.v_event.isin(sorted(set(steps))) if any_order else joined.v_event == steps[k - 1]
+        match_flags.append(name_ok & (joined.v_ts == joined[f"k_{k}"]))
+    if attribution == "all":
+        values = joined.select(a_customer_id=joined.k_customer_id, **{c: joined[f"v_{c}"] for c in by}).distinct()
+        some = ibis.or_(*[values[c].notnull() for c in by])
+        has_any = some.cast("int64").max().over(group_by=values.a_customer_id)
+        values = values.filter(some | (has_any == 0))
+    else:
+        per_step = joined.group_by(a_customer_id=joined.k_customer_id).agg(
+            **{f"{c}__{k}": joined[f"v_{c}"].min(where=match_flags[k - 1]) for c in by for k in range(1, n + 1)})
+        if isinstance(attribution, int):
+            picked = {c: per_step[f"{c}__{attribution}"] for c in by}
+        else:
+            order = range(1, n + 1) if attribution == "first_touch" else range(n, 0, -1)
+            picked = {c: ibis.coalesce(*[per_step[f"{c}__{k}"] for k in order]) for c in by}
+        values = per_step.select("a_customer_id", **picked)
+    joined_users = users.left_join(values, users.customer_id == values.a_customer_id)
+    return joined_users.select(*columns, *by)
+
+
+def limit_groups(users: ibis.Table, by: list[str], limit: int, keys: tuple[str, ...] = ("customer_id",)) -> ibis.Table:
+    """The ``limit`` groups with the most entrants keep their values, the rest become
+    ``"other"`` (every ``by`` column, as a string). Ties in entrants: the smaller values
+    first (nulls last). A user counted in several groups (attribution ``"all"``) is counted
+    once in ``"other"``."""
+    columns = list(users.columns)
+    sizes = users.group_by(by).agg(g_entrants=users.customer_id.nunique())
+    rank = ibis.row_number().over(order_by=[sizes.g_entrants.desc(),
+                                            *[sizes[c].isnull() for c in by], *[sizes[c] for c in by]])
+    top = sizes.mutate(g_rank=rank)
+    top = top.filter(top.g_rank < limit).select(*[top[c].name(f"g_{c}") for c in by], g_top=ibis.literal(True))
+    joined = users.left_join(top, [users[c].identical_to(top[f"g_{c}"]) for c in by])
+    kept = joined.g_top.fill_null(False)
+    mapped = {c: ibis.ifelse(kept, joined[c].cast("string"), ibis.literal("other")) for c in by}
+    out = joined.select(*[c for c in columns if c not in by], **mapped).select(*columns)
+    return out.distinct()

@@ -8,6 +8,7 @@ it has its shape, is in :mod:`kpilib.funnel._matching`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -19,18 +20,23 @@ import pandas as pd
 from kpilib.data import as_table, column_list, require_columns
 from kpilib.funnel import _definitions  # noqa: F401  (the records, before @computes)
 from kpilib.funnel._matching import (
+    Bounds,
     _reached_column,
     _step_column,
+    apply_exclusions,
+    attribute,
+    best_attempt,
     entries,
+    limit_groups,
     match_any_order,
     match_in_order,
     step_events,
 )
+from kpilib.funnel._semantics import Exclusion, FunnelRules, parse_span, resolve_rules
 from kpilib.metrics import computes
 from kpilib.periods import (
     TimeLike,
     default_cutoff,
-    duration_seconds,
     duration_text,
     epoch_seconds,
     to_utc,
@@ -38,7 +44,9 @@ from kpilib.periods import (
 from kpilib.stats import rate_frame
 
 __all__ = [
+    "Exclusion",
     "Order",
+    "Semantics",
     "TimeToConvert",
     "WindowLike",
     "conversion_rate",
@@ -51,7 +59,11 @@ __all__ = [
 ]
 
 #: How the steps must follow each other (see :mod:`kpilib.funnel`).
-Order = Literal["ordered", "strict", "any"]
+Order = Literal["ordered", "strict", "strict_steps", "any"]
+#: A vendor preset for every funnel rule (see :mod:`kpilib.funnel`).
+Semantics = Literal["kpilib", "posthog", "mixpanel", "amplitude"]
+#: Exclusions: Exclusion objects, event names (anywhere) or (event, from_step, to_step) tuples.
+ExclusionsLike = Sequence[Exclusion | str | tuple] | Exclusion | str | None
 #: A conversion window: a duration string ("14D", "36h"), a Timedelta or a number of days.
 WindowLike = str | pd.Timedelta | int
 
@@ -78,8 +90,8 @@ def _check_steps(steps: Sequence[str]) -> list[str]:
 
 
 def _check_order(order: str) -> str:
-    if order not in ("ordered", "strict", "any"):
-        raise ValueError(f"order must be 'ordered', 'strict' or 'any', got {order!r}")
+    if order not in ("ordered", "strict", "strict_steps", "any"):
+        raise ValueError(f"order must be 'ordered', 'strict', 'strict_steps' or 'any', got {order!r}")
     return order
 
 
@@ -106,19 +118,29 @@ def funnel_users(
     events: ibis.Table | pd.DataFrame,
     steps: Sequence[str],
     *,
-    window: WindowLike = "14D",
-    order: Order = "ordered",
+    window: WindowLike | None = None,
+    order: Order | None = None,
     by: str | Sequence[str] | None = None,
     start: TimeLike = None,
     end: TimeLike = None,
     as_of: TimeLike = None,
     customers: ibis.Table | pd.DataFrame | None = None,
+    semantics: Semantics | None = None,
+    exclusions: ExclusionsLike = None,
+    attribution: int | str | None = None,
+    breakdown_limit: int | None = None,
+    reentry: Literal["first", "best"] | None = None,
+    first_time: bool | None = None,
+    window_end: Literal["exclusive", "inclusive"] | None = None,
+    step_windows: Sequence[WindowLike] | None = None,
+    date_range: Literal["entry", "all_steps"] | None = None,
 ) -> ibis.Table:
     """One row per user who entered the funnel, with the matched time of each step.
 
     The building block of :func:`funnel`, :func:`time_to_convert` and the rest; it is
     a lazy Ibis expression (nothing runs until you call ``.to_pandas()`` or aggregate).
-    The matching rules are in the module documentation (:mod:`kpilib.funnel`).
+    The matching rules, and what each ``semantics`` preset sets, are in the module
+    documentation (:mod:`kpilib.funnel`).
 
     Parameters
     ----------
@@ -126,31 +148,61 @@ def funnel_users(
         The events table of the data contract.
     steps : list of str
         Event names, in funnel order; a name may repeat.
-    window : str, pandas.Timedelta or int, default "14D"
-        Conversion window from the entry event (an int is days).
-    order : {"ordered", "strict", "any"}, default "ordered"
-        How steps must follow each other.
+    window : str, pandas.Timedelta or int, optional
+        Conversion window from the entry event: ``"14D"``, ``"2W"``, ``"12h"``, ``"1M"``
+        (calendar months), a Timedelta, or an int (days). Default: the preset's (14 days
+        for kpilib).
+    order : {"ordered", "strict", "strict_steps", "any"}, optional
+        How steps must follow each other (default ``"ordered"``). ``"strict"``: no event
+        at all of the user strictly between two matched steps (PostHog strict, Amplitude
+        exact order; before this release it meant ``"strict_steps"``, and an explicit
+        ``"strict"`` warns for one release); ``"strict_steps"``: no other funnel-step event
+        in between; ``"any"``: steps in any order, entry on any step's event.
     by : str or list of str, optional
-        Columns of ``events`` whose value at the entry event is kept; a column the events
+        Breakdown columns of ``events`` (valued per ``attribution``); a column the events
         lack is taken from ``customers`` (the person's attribute) when it has it.
     start, end : str or pandas.Timestamp, optional
-        Users enter at their first step-1 event in ``[start, end)`` (UTC). Later steps may
-        fall after ``end``, inside the window.
+        Users enter at a step-1 event in ``[start, end)`` (UTC). Later steps may fall after
+        ``end``, inside the window, unless ``date_range="all_steps"``.
     as_of : str or pandas.Timestamp, optional
         The end of the data (exclusive): events at or after it are ignored and windows
         ending after it are open. Default: :func:`kpilib.periods.default_cutoff` of the
         latest event, the start of the day after it.
     customers : ibis.Table or pandas.DataFrame, optional
-        The customers table, for ``by`` columns that are customer attributes (a CRM export
-        records the acquisition channel on the lead, not on its events); people without a
-        customers row get a null group.
+        The customers table, for ``by`` columns that are customer attributes; people
+        without a customers row get a null group.
+    semantics : {"kpilib", "posthog", "mixpanel", "amplitude"}, optional
+        A preset for every rule below (the table in :mod:`kpilib.funnel`); keywords given
+        explicitly override it.
+    exclusions : list, optional
+        Events that drop a user from the funnel: :class:`Exclusion` objects, event names
+        (anywhere between step 1 and the last step) or ``(event, from_step, to_step)``.
+    attribution : {"first_touch", "last_touch", "all"} or int or "step:k", optional
+        Which matched event gives the ``by`` value (default: step 1, the entry).
+    breakdown_limit : int, optional
+        Keep the groups with the most entrants, the rest as ``"other"``.
+    reentry : {"first", "best"}, optional
+        ``"first"``: the first step-1 event is the entry; ``"best"``: every step-1 event in
+        the period is tried, the attempt reaching the most steps is kept (ties: earliest).
+    first_time : bool, optional
+        Only the user's first step-1 event ever (before ``as_of``) can be the entry.
+    window_end : {"exclusive", "inclusive"}, optional
+        Whether an event exactly at the window's end is inside it.
+    step_windows : list, optional
+        One window per step after the first: step *k* must follow step *k - 1* within it
+        (the overall window applies too).
+    date_range : {"entry", "all_steps"}, optional
+        Whether ``start``/``end`` restrict the entry only, or every matched step.
 
     Returns
     -------
     ibis.Table
-        ``customer_id``, the ``by`` columns, ``window_end``, ``window_open``, and for each
-        step *k* ``reached_k`` (bool) and, unless ``order="any"``, ``step_k_at`` (the matched
-        event time; null when not reached).
+        ``customer_id``, the ``by`` columns, ``window_end``, ``window_open``,
+        ``entered_at`` (the entry time: the step-1 event of an ordered funnel, the
+        earliest step event of an any-order one; the same value as ``step_1_at``), and for
+        each step *k* ``reached_k`` (bool) and ``step_k_at`` (null when not reached). In an
+        any-order funnel ``step_k_at`` is when the user had completed *k* of the steps.
+        With ``attribution="all"`` a user has one row per value.
 
     Examples
     --------
@@ -165,14 +217,24 @@ def funnel_users(
     """
     events = as_table(events, "events")
     steps = _check_steps(steps)
-    order = _check_order(order)
+    rules = resolve_rules(steps, semantics=semantics, window=window, order=order, exclusions=exclusions,
+                          attribution=attribution, breakdown_limit=breakdown_limit, reentry=reentry,
+                          first_time=first_time, window_end=window_end, step_windows=step_windows,
+                          date_range=date_range)
+    return _funnel_users(events, steps, rules, by=by, start=start, end=end, as_of=as_of, customers=customers)
+
+
+def _funnel_users(events: ibis.Table, steps: list[str], rules: FunnelRules, *, by: str | Sequence[str] | None,
+                  start: TimeLike, end: TimeLike, as_of: TimeLike,
+                  customers: ibis.Table | pd.DataFrame | None) -> ibis.Table:
+    """:func:`funnel_users` with its rules resolved (one plan, each rule a piece of it)."""
     by_all = column_list(by)
     people = as_table(customers, "customers") if customers is not None else None
     from_customers = [c for c in by_all if c not in events.columns and people is not None and c in people.columns]
     by = [c for c in by_all if c not in from_customers]
     require_columns(events, by, "events", "the breakdown" if people is None else "the breakdown (events or customers)")
-    window_seconds = int(duration_seconds(window))
     start, end, as_of = to_utc(start), to_utc(end), to_utc(as_of)
+    any_order, best = rules.order == "any", rules.reentry == "best"
 
     columns = ["customer_id", "ts", "event", *[c for c in by if c not in ("customer_id", "ts", "event")]]
     named = events.select(*columns)
@@ -184,18 +246,43 @@ def funnel_users(
 
     # The events named like a step, read once by the entry and by the matching.
     funnel_events = named.filter(named.event.isin(sorted(set(steps))))
-    users = entries(funnel_events.view(), steps[0], by, start, end)
-    users = users.mutate(window_end=users[_step_column(1)] + ibis.interval(seconds=window_seconds))
+    at_entry = rules.attribution == 1 and not any_order and not best and not rules.first_time
+    by_entry = by if at_entry else []
+    users = entries(funnel_events.view(), steps if any_order else steps[0], by_entry, start, end,
+                    first_time=rules.first_time, attempts=best)
+    users = users.mutate(window_end=rules.window.after(users[_step_column(1)]))
+    keys = ("customer_id", _step_column(1)) if best else ("customer_id",)
+    bounds = Bounds(inclusive=rules.inclusive, step_windows=rules.step_windows,
+                    cap=end if rules.date_range == "all_steps" else None)
+
+    if any_order:
+        raw = funnel_events.view()
+        users = match_any_order(users, raw.select(e_customer_id=raw.customer_id, e_event=raw.event, e_ts=raw.ts),
+                                steps, bounds=bounds)
+    else:
+        strict = rules.order in ("strict", "strict_steps")
+        candidates = named.view() if rules.order == "strict" else funnel_events.view()
+        users = match_in_order(users, step_events(candidates, steps), steps, strict, keys=keys, bounds=bounds)
+    if rules.exclusions:
+        users = apply_exclusions(users, named.view(), rules.exclusions, len(steps), keys=keys, bounds=bounds)
+    if best:
+        users = best_attempt(users, len(steps))
+    if by and not at_entry:
+        users = attribute(users, funnel_events.view(), steps, by, rules.attribution, any_order)
     if from_customers:
         attributes = people.select(a_customer_id=people.customer_id, **{c: people[c] for c in from_customers})
         joined = users.left_join(attributes, users.customer_id == attributes.a_customer_id)
-        users = joined.select("customer_id", *by_all, _step_column(1), "window_end")
-    users = users.mutate(window_open=users.window_end > data_end)
-
-    events = step_events(funnel_events.view(), steps)
-    if order == "any":
-        return match_any_order(users, events, steps)
-    return match_in_order(users, events, steps, strict=order == "strict")
+        users = joined.select(*[c for c in users.columns if c not in by_all], *by_all)
+    if by_all and rules.breakdown_limit is not None:
+        users = limit_groups(users, by_all, rules.breakdown_limit)
+    step_columns = {}
+    for k in range(1, len(steps) + 1):
+        if k > 1:
+            step_columns[_step_column(k)] = users[_step_column(k)]
+        step_columns[_reached_column(k)] = users[_reached_column(k)]
+    open_window = users.window_end >= data_end if rules.inclusive else users.window_end > data_end
+    return users.select("customer_id", *by_all, _step_column(1), "window_end", window_open=open_window,
+                        entered_at=users[_step_column(1)], **step_columns)
 
 
 def _funnel_counts(users: ibis.Table, n_steps: int, by: list[str], complete_only: bool) -> pd.DataFrame:
@@ -261,14 +348,23 @@ def funnel(
     events: ibis.Table | pd.DataFrame,
     steps: Sequence[str],
     *,
-    window: WindowLike = "14D",
-    order: Order = "ordered",
+    window: WindowLike | None = None,
+    order: Order | None = None,
     by: str | Sequence[str] | None = None,
     start: TimeLike = None,
     end: TimeLike = None,
     as_of: TimeLike = None,
     complete_only: bool = False,
     customers: ibis.Table | pd.DataFrame | None = None,
+    semantics: Semantics | None = None,
+    exclusions: ExclusionsLike = None,
+    attribution: int | str | None = None,
+    breakdown_limit: int | None = None,
+    reentry: Literal["first", "best"] | None = None,
+    first_time: bool | None = None,
+    window_end: Literal["exclusive", "inclusive"] | None = None,
+    step_windows: Sequence[WindowLike] | None = None,
+    date_range: Literal["entry", "all_steps"] | None = None,
 ) -> pd.DataFrame:
     r"""Conversion through an ordered list of steps, with intervals, per step.
 
@@ -288,12 +384,14 @@ def funnel(
         The events table (``customer_id``, ``ts``, ``event`` and any extras).
     steps : list of str
         Event names in funnel order, e.g. ``["visit", "signup", "purchase"]``.
-    window : str, pandas.Timedelta or int, default "14D"
-        Conversion window from the entry event (an int is days).
-    order : {"ordered", "strict", "any"}, default "ordered"
-        How steps must follow each other.
+    window : str, pandas.Timedelta or int, optional
+        Conversion window from the entry event (``"14D"``, ``"2W"``, ``"12h"``, ``"1M"``
+        calendar months; an int is days). Default: the preset's (kpilib: 14 days).
+    order : {"ordered", "strict", "strict_steps", "any"}, optional
+        How steps must follow each other (see :func:`funnel_users`; ``"strict"`` changed
+        meaning in this release, the former rule is ``"strict_steps"``).
     by : str or list of str, optional
-        Breakdown columns of ``events``, valued at the entry event.
+        Breakdown columns of ``events``, valued per ``attribution`` (default: at entry).
     start, end : str or pandas.Timestamp, optional
         Entry period ``[start, end)``, UTC. Default: all entries.
     as_of : str or pandas.Timestamp, optional
@@ -303,6 +401,9 @@ def funnel(
         Count only users whose window has closed by ``as_of``.
     customers : ibis.Table or pandas.DataFrame, optional
         For ``by`` columns the events lack (see :func:`funnel_users`).
+    semantics, exclusions, attribution, breakdown_limit, reentry, first_time, window_end, step_windows, date_range
+        The funnel's rules, as in :func:`funnel_users`; ``semantics`` presets them all
+        like PostHog, Mixpanel or Amplitude (table in :mod:`kpilib.funnel`).
 
     Returns
     -------
@@ -347,7 +448,10 @@ def funnel(
     steps = _check_steps(steps)
     by_columns = column_list(by)
     users = funnel_users(events, steps, window=window, order=order, by=by_columns, start=start, end=end,
-                         as_of=as_of, customers=customers)
+                         as_of=as_of, customers=customers, semantics=semantics, exclusions=exclusions,
+                         attribution=attribution, breakdown_limit=breakdown_limit, reentry=reentry,
+                         first_time=first_time, window_end=window_end, step_windows=step_windows,
+                         date_range=date_range)
     counts = _funnel_counts(users, len(steps), by_columns, complete_only)
     return _long_funnel(counts, steps, by_columns)
 
@@ -367,19 +471,29 @@ def describe_funnel(steps: Sequence[str], *, window: WindowLike = "14D", order: 
     """
     steps = _check_steps(steps)
     order = _check_order(order)
-    duration_seconds(window)  # a window that is no duration is refused by name
+    span = parse_span(window)  # a window that is no duration is refused by name
+    if span.months:
+        window_words = f"{span.months} calendar month{'s' if span.months != 1 else ''}"
+    else:
+        window_words = duration_text(pd.Timedelta(seconds=span.seconds), "window")
+    if order == "any":
+        entry = f"People enter at their **first** event of any step (`{steps[0]}`, …) of the month"
+        if len(steps) == 1:
+            return f"{entry}; a one-step funnel counts the entrants only."
+        return (f"{entry}; from that moment they have {window_words} (the conversion window) to take the "
+                f"other steps in any order (a user who took k of the {len(steps)} steps counts at step k).")
     entry = f"People enter at their **first** `{steps[0]}` of the month"
     if len(steps) == 1:
         return f"{entry}; a one-step funnel counts the entrants only."
     rest = [f"`{s}`" for s in steps[1:]]
     how = {
         "ordered": "in that order (other events may come in between)",
-        "strict": "in that order, with no other step event in between",
-        "any": "in any order",
+        "strict": "in that order, with no other event at all in between",
+        "strict_steps": "in that order, with no other step event in between",
     }[order]
     listed = rest[0] if len(rest) == 1 else ", ".join(rest[:-1]) + f", then {rest[-1]}"
     next_steps = f"the next step, {listed}," if len(rest) == 1 else f"each next step — {listed} —"
-    return (f"{entry}; from that moment they have {duration_text(window, 'window')} (the conversion window) to take "
+    return (f"{entry}; from that moment they have {window_words} (the conversion window) to take "
             f"{next_steps} {how}.")
 
 
@@ -390,13 +504,22 @@ def conversion_rate(
     *,
     by: str | Sequence[str] | None = None,
     to_step: int | str = -1,
-    window: WindowLike = "14D",
-    order: Order = "ordered",
+    window: WindowLike | None = None,
+    order: Order | None = None,
     start: TimeLike = None,
     end: TimeLike = None,
     as_of: TimeLike = None,
     complete_only: bool = False,
     customers: ibis.Table | pd.DataFrame | None = None,
+    semantics: Semantics | None = None,
+    exclusions: ExclusionsLike = None,
+    attribution: int | str | None = None,
+    breakdown_limit: int | None = None,
+    reentry: Literal["first", "best"] | None = None,
+    first_time: bool | None = None,
+    window_end: Literal["exclusive", "inclusive"] | None = None,
+    step_windows: Sequence[WindowLike] | None = None,
+    date_range: Literal["entry", "all_steps"] | None = None,
 ) -> pd.DataFrame:
     r"""Conversion from the first step to ``to_step`` (default the last), per group.
 
@@ -415,6 +538,8 @@ def conversion_rate(
         a step name.
     window, order, start, end, as_of, complete_only, customers
         As in :func:`funnel`.
+    semantics, exclusions, attribution, breakdown_limit, reentry, first_time, window_end, step_windows, date_range
+        The funnel's rules, as in :func:`funnel_users`.
 
     Returns
     -------
@@ -438,7 +563,10 @@ def conversion_rate(
     target = _step_index(to_step, steps, "to_step")
     by_columns = column_list(by)
     table = funnel(events, steps, window=window, order=order, by=by_columns, start=start, end=end,
-                   as_of=as_of, complete_only=complete_only, customers=customers)
+                   as_of=as_of, complete_only=complete_only, customers=customers, semantics=semantics,
+                   exclusions=exclusions, attribution=attribution, breakdown_limit=breakdown_limit,
+                   reentry=reentry, first_time=first_time, window_end=window_end, step_windows=step_windows,
+                   date_range=date_range)
     entered = table[table.step_index == 1].reset_index(drop=True)
     reached = table[table.step_index == target].reset_index(drop=True)
     rates = rate_frame(reached["users"], entered["users"])
@@ -531,6 +659,28 @@ class TimeToConvert:
         return self.summary._repr_html_()
 
 
+#: Round bin widths for :func:`time_to_convert`, in seconds: the smallest that covers the
+#: observed durations in at most ``bins`` bins is used.
+_NICE_WIDTHS = (1, 5, 10, 30, 60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
+                86_400, 2 * 86_400, 7 * 86_400, 14 * 86_400, 30 * 86_400, 91 * 86_400, 182 * 86_400,
+                365 * 86_400)
+
+
+def _bin_width_days(longest_days: float, bins: int) -> float:
+    """The smallest round width (:data:`_NICE_WIDTHS`) whose bins, from 0, hold
+    ``longest_days`` in at most ``bins`` bins; beyond a year, whole years.
+
+    >>> _bin_width_days(3.0, 7), _bin_width_days(0.2, 10), _bin_width_days(40.0, 28)
+    (0.5, 0.020833333333333332, 2.0)
+    """
+    longest = max(float(longest_days), 0.0) * _DAY_SECONDS
+    for width in _NICE_WIDTHS:
+        if math.floor(longest / width) + 1 <= bins:
+            return width / _DAY_SECONDS
+    years = math.ceil((math.floor(longest / (365 * 86_400)) + 1) / bins)
+    return years * 365.0
+
+
 @computes("time_to_convert")
 def time_to_convert(
     events: ibis.Table | pd.DataFrame,
@@ -538,19 +688,30 @@ def time_to_convert(
     *,
     from_step: int | str = 1,
     to_step: int | str = -1,
-    window: WindowLike = "14D",
-    order: Literal["ordered", "strict"] = "ordered",
+    window: WindowLike | None = None,
+    order: Order | None = None,
     by: str | Sequence[str] | None = None,
     start: TimeLike = None,
     end: TimeLike = None,
     as_of: TimeLike = None,
     complete_only: bool = False,
     bins: int = 28,
+    semantics: Semantics | None = None,
+    exclusions: ExclusionsLike = None,
+    attribution: int | str | None = None,
+    breakdown_limit: int | None = None,
+    reentry: Literal["first", "best"] | None = None,
+    first_time: bool | None = None,
+    window_end: Literal["exclusive", "inclusive"] | None = None,
+    step_windows: Sequence[WindowLike] | None = None,
+    date_range: Literal["entry", "all_steps"] | None = None,
 ) -> TimeToConvert:
     r"""Time between two funnel steps for the users who reach both.
 
     Uses the greedy earliest match of :func:`funnel`; the durations, their quantiles and
-    the histogram are computed in the engine.
+    the histogram are computed in the engine. In an any-order funnel step *k*'s time is
+    when the user had completed *k* of the steps, so the time to convert is from the
+    entry (the first step event) to the event completing ``to_step`` steps.
 
     Parameters
     ----------
@@ -561,9 +722,14 @@ def time_to_convert(
     from_step, to_step : int or str, default 1 and -1
         1-based positions (negative from the end) or step names.
     window, order, by, start, end, as_of, complete_only
-        As in :func:`funnel` (``order="any"`` has no step times and is refused).
+        As in :func:`funnel`.
     bins : int, default 28
-        Histogram bins of equal width spanning the window.
+        The most histogram bins. Their width adapts to the data, not to the window: the
+        smallest round width (1, 5, 10, 30 s; 1, 5, 10, 15, 30 min; 1, 2, 3, 6, 12 h;
+        1, 2, 7, 14, 30, 91, 182, 365 days) whose bins from 0 hold the longest observed
+        duration in at most ``bins`` bins.
+    semantics, exclusions, attribution, breakdown_limit, reentry, first_time, window_end, step_windows, date_range
+        The funnel's rules, as in :func:`funnel_users`.
 
     Returns
     -------
@@ -586,12 +752,13 @@ def time_to_convert(
     >>> result.summary[["converters", "mean_days", "median_days"]]
        converters  mean_days  median_days
     0           2        2.0          2.0
-    >>> result.histogram.users.tolist()
-    [0, 1, 0, 1, 0, 0, 0]
+
+    The longest duration is 3 days: half-day bins, seven of them, hold it.
+
+    >>> result.histogram.bin_end_days.tolist()[-1], result.histogram.users.tolist()
+    (3.5, [0, 0, 1, 0, 0, 0, 1])
     """
     steps = _check_steps(steps)
-    if order == "any":
-        raise ValueError("time_to_convert needs ordered steps; use order='ordered' or 'strict'")
     first, last = _step_index(from_step, steps, "from_step"), _step_index(to_step, steps, "to_step")
     if last <= first:
         raise ValueError(f"to_step ({to_step!r}) must come after from_step ({from_step!r})")
@@ -599,7 +766,9 @@ def time_to_convert(
         raise ValueError(f"bins must be at least 1, got {bins}")
     by_columns = column_list(by)
     users = funnel_users(events, steps, window=window, order=order, by=by_columns, start=start, end=end,
-                         as_of=as_of)
+                         as_of=as_of, semantics=semantics, exclusions=exclusions, attribution=attribution,
+                         breakdown_limit=breakdown_limit, reentry=reentry, first_time=first_time,
+                         window_end=window_end, step_windows=step_windows, date_range=date_range)
     if complete_only:
         users = users.filter(~users.window_open)
     users = users.filter(users[_reached_column(last)])
@@ -610,21 +779,24 @@ def time_to_convert(
     durations = users.select(*by_columns, days=seconds / _DAY_SECONDS)
 
     quantiles = {f"{name}_days": durations.days.quantile(q) for name, q in _QUANTILES.items()}
-    aggregates = {"converters": durations.count(), "mean_days": durations.days.mean(), **quantiles}
+    aggregates = {"converters": durations.count(), "mean_days": durations.days.mean(), **quantiles,
+                  "max_days": durations.days.max()}
     summary = (durations.group_by(by_columns).agg(**aggregates) if by_columns
                else durations.aggregate(**aggregates)).to_pandas()
     summary["converters"] = summary["converters"].astype("int64")
+    longest = summary["max_days"].max() if len(summary) and summary["converters"].sum() else 0.0
     summary = summary[[*by_columns, "converters", "mean_days", "p25_days", "median_days", "p75_days", "p90_days"]]
 
-    width = int(duration_seconds(window)) / _DAY_SECONDS / bins
-    binned = durations.mutate(bin=(durations.days / width).floor().cast("int64").clip(0, bins - 1))
+    width = _bin_width_days(0.0 if pd.isna(longest) else longest, bins)
+    n_bins = int(math.floor((0.0 if pd.isna(longest) else longest) / width)) + 1
+    binned = durations.mutate(bin=(durations.days / width).floor().cast("int64").clip(0, n_bins - 1))
     counts = binned.group_by([*by_columns, "bin"]).agg(users=binned.count()).to_pandas()
     if by_columns:
         summary = summary.sort_values(by_columns, ignore_index=True)
         groups = summary[by_columns].drop_duplicates()
     else:
         groups = pd.DataFrame(index=[0])
-    grid = groups.merge(pd.DataFrame({"bin": range(bins)}), how="cross")
+    grid = groups.merge(pd.DataFrame({"bin": range(n_bins)}), how="cross")
     histogram = grid.merge(counts, on=[*by_columns, "bin"], how="left")
     histogram["users"] = histogram["users"].fillna(0).astype("int64")
     histogram["bin_start_days"] = histogram["bin"] * width
