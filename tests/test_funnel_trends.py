@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kpilib.funnel._trends import funnel_trends
+from kpilib.funnel._trends import funnel_trends, period_counts
 from kpilib.periods import (
     check_timezone,
     local_day_index,
@@ -112,6 +112,17 @@ def test_the_time_zone_case_compiles_for_other_engines():
         sql = ibis.to_sql(t.select(d=local_day_index(t.ts, "Europe/Berlin", "2026-01-01", "2026-12-31",
                                                      portable=True)), dialect=dialect).lower()
         assert "case" in sql and "at time zone" not in sql and "from_utc_timestamp" not in sql
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "pyspark"])
+def test_the_trend_counts_are_one_portable_expression(dialect):
+    users = ibis.table({"customer_id": "string", "step_1_at": "timestamp('UTC')", "window_open": "boolean",
+                        "reached_1": "boolean", "reached_2": "boolean", "channel": "string"}, name="users")
+    expr = period_counts(users, [2], ["channel"], "M", "America/New_York", pd.Timestamp("2026-01-01", tz="UTC"),
+                         pd.Timestamp("2026-12-31", tz="UTC"), portable=True)
+    sql = ibis.to_sql(expr, dialect=dialect).lower()
+    assert sql.count("group by") == 1 and "case" in sql
+    assert "at time zone" not in sql and "from_utc_timestamp" not in sql and "timezone(" not in sql
 
 
 def test_time_zone_names_are_checked():

@@ -189,14 +189,28 @@ def funnel_trends(
     bounds = _data_range(table, steps, start_utc, end_utc, as_of_utc)
     targets = list(range(2, len(steps) + 1)) if each_step and len(steps) > 1 else [len(steps)]
 
+    counts = period_counts(users, targets, by_columns, period, zone, bounds["first"], bounds["last"],
+                           complete_only=complete_only).to_pandas()
+    return _trend_frame(counts, steps, targets, by_columns, period, zone, bounds, end_utc)
+
+
+def period_counts(users: ibis.Table, targets: list[int], by: list[str], period: str, zone: str | None,
+                  first: pd.Timestamp | None, last: pd.Timestamp | None, *, complete_only: bool = False,
+                  portable: bool = False) -> ibis.Table:
+    """Entrants, entrants with an open window and users reaching each ``targets`` step, per
+    ``by`` group and entry period: the one expression of :func:`funnel_trends`.
+
+    ``users`` is :func:`kpilib.funnel.funnel_users`; the entry is ``entered_at`` (else
+    ``step_1_at``), read on the ``zone`` clock with the offsets of ``[first, last]``;
+    ``portable`` as in :func:`kpilib.periods.epoch_seconds`.
+    """
     entry = users["entered_at"] if "entered_at" in users.columns else users["step_1_at"]
-    users = users.mutate(period_number=period_index(local_day_index(entry, zone, bounds["first"], bounds["last"]), period))
+    users = users.mutate(period_number=period_index(local_day_index(entry, zone, first, last, portable=portable), period))
     if complete_only:
         users = users.filter(~users.window_open)
     aggregates = {"entered": users.count(), "users_window_open": users.window_open.cast("int64").sum(),
                   **{f"users_{k}": users[_reached_column(k)].cast("int64").sum() for k in targets}}
-    counts = users.group_by([*by_columns, "period_number"]).agg(**aggregates).to_pandas()
-    return _trend_frame(counts, steps, targets, by_columns, period, zone, bounds, end_utc)
+    return users.group_by([*by, "period_number"]).agg(**aggregates)
 
 
 def _trend_frame(counts: pd.DataFrame, steps: list[str], targets: list[int], by: list[str], period: str,
