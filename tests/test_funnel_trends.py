@@ -273,3 +273,31 @@ def test_the_chart_marks_open_periods_and_small_ones():
     assert any("not settled" in label for label in labels)
     assert len(ax.collections) >= 1  # the interval band
     assert "week" in ax.get_xlabel()
+
+
+@pytest.mark.parametrize(("zone", "period"), [(None, "W"), ("Europe/Berlin", "D"), ("America/New_York", "M"),
+                                              ("Asia/Kathmandu", "W")])
+def test_the_engine_grouping_matches_pandas_on_a_generated_sample(small_sample, zone, period):
+    """The per-user table bucketed in pandas (tz_convert, to_period) gives the same counts."""
+    import kpilib
+    from kpilib.funnel._steps import funnel, funnel_users
+
+    events = kpilib.load_dataset(small_sample).events
+    steps = ["visit", "signup", "purchase"]
+    got = funnel_trends(events, steps, period=period, timezone=zone, window="14D", each_step=True)
+    users = funnel_users(events, steps, window="14D").to_pandas()
+    local = users["step_1_at"].dt.tz_convert(zone or "UTC").dt.tz_localize(None)
+    users["period"] = local.dt.to_period({"D": "D", "W": "W-SUN", "M": "M"}[period]).astype(str)
+    want = users.groupby("period").agg(entered=("customer_id", "size"), r2=("reached_2", "sum"),
+                                       r3=("reached_3", "sum"), open=("window_open", "sum"))
+    seen = got[got.denominator > 0]
+    for k, column in ((2, "r2"), (3, "r3")):
+        rows = seen[seen.step_index == k].set_index("period")
+        assert rows.index.tolist() == want.index.tolist()
+        assert (rows.denominator == want.entered).all() and (rows.numerator == want[column]).all()
+        assert (rows.users_window_open == want.open).all()
+    # every period between the first and the last entry is listed, and the totals are the funnel's
+    assert got[got.step_index == 3].period.is_unique
+    whole = funnel(events, steps, window="14D")
+    assert got[got.step_index == 3].numerator.sum() == whole.users.iloc[-1]
+    assert got[got.step_index == 3].denominator.sum() == whole.entered.iloc[0]
