@@ -177,8 +177,9 @@ def _section_plan(dataset, parameters: dict[str, object]) -> list[str]:
 
 def _check(args: argparse.Namespace) -> int:
     from kpilib.data import DataError, load_dataset
+    from kpilib.sources import is_url
 
-    if args.source is not None and "://" not in args.source:
+    if args.source is not None and not is_url(args.source):
         problem = _folder_problem(args.source, "--source", must_exist=True)
         if problem:
             return _fail(problem)
@@ -248,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--force", action="store_true", help="with --from/--to: rebuild months already built")
     report.add_argument("--pdf", action="store_true",
                         help="also print each month to report.pdf (needs chromium)")
-    report.add_argument("--source", default=None, help="folder of the data (default: the bundled sample)")
+    report.add_argument("--source", default=None, help="the data: a folder, duckdb:///file.db, postgres://user@host/db, "
+                        "sc://host:port or spark-local (default: the bundled sample)")
     report.add_argument("--out", default="reports", help="where month folders go (default: reports)")
     report.add_argument("--only", action="append", default=[], metavar="NAMES",
                         help="run only these notebooks, e.g. --only funnel (repeat or comma-separate)")
@@ -287,7 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="load and validate a source, print its row counts and which report "
                            "sections will run on it (and why not)",
                            epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    check.add_argument("--source", default=None, help="folder of the data (default: the bundled sample)")
+    check.add_argument("--source", default=None, help="the data: a folder, duckdb:///file.db, postgres://user@host/db, "
+                        "sc://host:port or spark-local (default: the bundled sample)")
     check.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                        help="a notebook parameter, as for report (changes what some sections need)")
     check.set_defaults(run=_check)

@@ -30,7 +30,7 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 import pyarrow as pa
 
-from kpilib import validations
+from kpilib import sources, validations
 from kpilib.bundle import sample_dir
 from kpilib.periods import duration_text, month_bounds, to_utc
 
@@ -578,7 +578,7 @@ def _validate(schema: TableSchema, raw: ibis.Table, options: ContractOptions | N
 
     counts = paired.aggregate(
         __rows=paired.count(),
-        **{f"c{i}": check.bad.cast("int64").sum() for i, check in enumerate(checks)},
+        **{f"c{i}": check.bad.sum() for i, check in enumerate(checks)},
         **{f"u{i}": paired[name].nunique() for i, name in enumerate(unique)},
         **{f"n{i}": paired[name].count() for i, name in enumerate(unique)},
     ).execute()
@@ -964,6 +964,23 @@ def _read_file(con: Any, path: Path, name: str, text_columns: Sequence[str] = ()
         ) from None
 
 
+def _read_file_spark(con: ibis.BaseBackend, path: Path, name: str) -> ibis.Table:
+    """One table file read by Spark: Parquet as written, CSV with a header line and every
+    column as text (the contract's casts type the contract's columns)."""
+    try:
+        if path.stat().st_size == 0:
+            raise _file_error(path, name, "is empty (0 bytes)", "Write the table into it or remove the file")
+        if path.suffix == ".csv":
+            _check_text(path, name)
+            return con.read_csv(str(path), table_name=f"raw_{name}", header=True, inferSchema=False)
+        return con.read_parquet(str(path), table_name=f"raw_{name}")
+    except DataError:
+        raise
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _file_error(path, name, f"cannot be read by Spark ({reason})", "Re-export the file") from None
+
+
 @dataclass(frozen=True)
 class TableMapping:
     """How one contract table is found in a source folder with its own names.
@@ -1282,9 +1299,11 @@ def engine_settings() -> dict[str, Any]:
 _RULES_STAMP = (Path(__file__).stat().st_size, Path(__file__).stat().st_mtime_ns)
 
 
-def _read_folder(folder: Path, validate: bool, settings: SourceSettings | None, given: Mapping[str, Any]) -> Dataset:
+def _read_folder(folder: Path, validate: bool, settings: SourceSettings | None, given: Mapping[str, Any],
+                 con: ibis.BaseBackend | None = None, label: str | None = None) -> Dataset:
+    """A folder's table files, read in place by DuckDB (or by ``con``, a Spark session)."""
     options = replace(settings.contract if settings else ContractOptions(), **given)
-    con = ibis.duckdb.connect(**engine_settings())
+    con = ibis.duckdb.connect(**engine_settings()) if con is None else con
     tables: dict[str, ibis.Table] = {}
     notes: list[str] = []
     for name in TABLE_NAMES:
@@ -1293,10 +1312,11 @@ def _read_folder(folder: Path, validate: bool, settings: SourceSettings | None, 
             continue
         mapping = settings.tables.get(name) if settings else None
         renamed = [source for source in mapping.columns.values()] if mapping else []
-        raw = _read_file(con, path, name, renamed)
+        raw = _read_file(con, path, name, renamed) if con.name == "duckdb" else _read_file_spark(con, path, name)
         if settings is not None:
             raw = _apply_mapping(raw, name, settings)
-        key = validations.file_key(path, name, settings, options, _RULES_STAMP) if validate else None
+        key = (validations.file_key(path, name, settings, options, _RULES_STAMP, con.name)
+               if validate else None)
         remembered = validations.recall(key)
         if remembered is not None:  # checked before, file and rules unchanged: no new scan
             tables[name] = _coerce(SCHEMAS[name], raw)
@@ -1311,8 +1331,52 @@ def _read_folder(folder: Path, validate: bool, settings: SourceSettings | None, 
             fix=f"A source folder holds files named like {', '.join(n + '.parquet' for n in TABLE_NAMES[:3])} …; "
             "python -m kpilib sample-data --out DIR writes an example",
         )
-    return Dataset(**tables, source=str(folder), notes=notes,
+    return Dataset(**tables, source=label or str(folder), notes=notes,
                    funnel=settings.funnel if settings else FunnelSettings())
+
+
+def _read_connection(backend: ibis.BaseBackend, namespace: str | None, validate: bool,
+                     options: ContractOptions, label: str) -> Dataset:
+    """The contract's tables of a database or Spark catalog (``namespace``: its schema or
+    database, ``None`` for the connection's default)."""
+    where = {} if namespace is None else {"database": namespace}
+    try:
+        present = set(backend.list_tables(**where))
+    except Exception as exc:  # a schema that does not exist, no permission …
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot list the tables of {label}" + (f" in {namespace!r}" if namespace else "")
+                        + f": {reason}", fix="Check the schema/database name and your permissions") from None
+    notes: list[str] = []
+    tables = {
+        name: _load_table(backend.table(name, **where), name, validate, options, notes)
+        for name in TABLE_NAMES
+        if name in present
+    }
+    if not tables:
+        raise DataError(
+            f"{label} holds none of the contract's tables ({', '.join(TABLE_NAMES)})"
+            + (f" in {namespace!r}" if namespace else ""),
+            fix="Create views with those names over your tables (see data/README.md), or name the "
+            "schema (?schema=…) or Spark database (?database=…) that holds them",
+        )
+    return Dataset(**tables, source=label, notes=notes)
+
+
+def _read_url(text: str, validate: bool, given: Mapping[str, Any]) -> Dataset:
+    """A source given as a URL or ``spark-local`` (:mod:`kpilib.sources`)."""
+    settings = engine_settings()
+    try:
+        parsed = sources.parse_source(text)
+        backend = sources.connect(parsed, threads=settings.get("threads"), memory=settings.get("memory_limit"))
+    except sources.SourceError as exc:
+        raise DataError(str(exc), fix=exc.fix) from None
+    if parsed.path is not None:
+        folder = Path(parsed.path).expanduser()
+        if not folder.is_dir():
+            raise DataError(f"the folder {folder} of {parsed.label} does not exist or is not a folder",
+                            fix="Give ?path= the folder that holds the <table>.parquet/.csv files")
+        return _read_folder(folder, validate, _read_settings(folder), given, backend, parsed.label)
+    return _read_connection(backend, parsed.namespace, validate, ContractOptions(**given), parsed.label)
 
 
 def load_dataset(
@@ -1379,6 +1443,8 @@ def load_dataset(
                                    allow_future=allow_future).items() if v is not None}
     if source is None or (isinstance(source, str) and not source.strip()):
         source = SAMPLE_DIR
+    if sources.is_url(source):
+        return _read_url(str(source), validate, given)
     if isinstance(source, (str, Path)):
         folder = Path(source).expanduser()
         if not folder.is_dir():
@@ -1402,18 +1468,7 @@ def load_dataset(
                   for name, frame in source.items()}
         return Dataset(**tables, source="DataFrames", notes=notes)
     if isinstance(source, ibis.BaseBackend):
-        present = set(source.list_tables())
-        tables = {
-            name: _load_table(source.table(name), name, validate, options, notes)
-            for name in TABLE_NAMES
-            if name in present
-        }
-        if not tables:
-            raise DataError(
-                f"the connection holds none of the contract's tables ({', '.join(TABLE_NAMES)})",
-                fix="Create views with those names over your tables",
-            )
-        return Dataset(**tables, source=f"{source.name} connection", notes=notes)
+        return _read_connection(source, None, validate, options, f"{source.name} connection")
     raise DataError(
         f"cannot load a source of type {type(source).__name__}",
         fix="Pass a folder path, a dict of DataFrames or an Ibis backend connection",

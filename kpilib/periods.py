@@ -38,6 +38,8 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
+from kpilib.sources import engine_of
+
 __all__ = ["MONTH_DAYS", "MONTH_PATTERN", "PANDAS_FREQ", "PERIOD_NAMES", "PERIOD_ORIGIN", "TimeLike",
            "check_period", "check_timezone", "day_index", "default_cutoff", "duration_seconds", "duration_text",
            "epoch_seconds", "local_day_index", "local_period_bounds", "month_bounds", "month_range",
@@ -270,7 +272,7 @@ def _duckdb_epoch(ts: dt.Timestamp(timezone="UTC")) -> dt.int32:  # type: ignore
 def _duckdb_zoned(ts: Any) -> bool:
     """Whether ``ts`` is a UTC-zoned timestamp that runs on DuckDB."""
     kind = ts.type()
-    return kind.is_timestamp() and kind.timezone == "UTC" and ibis.get_backend(ts).name == "duckdb"
+    return kind.is_timestamp() and kind.timezone == "UTC" and engine_of(ts) == "duckdb"
 
 
 def epoch_seconds(ts: Any, *, portable: bool = False) -> Any:
@@ -564,7 +566,7 @@ def months_between(table: ibis.Table, start: Any, end: Any, *, name: str = "mont
     t = t.mutate(_cm_before=((t._cm_end - t._cm_a1) * 86_400).cast("float64") + t._cm_tod < 0)
     low = ibis.ifelse(t._cm_before, t._cm_a0, t._cm_a1)
     high = ibis.ifelse(t._cm_before, t._cm_a1, t._cm_a2)
-    t = t.mutate(_cm_m=t._cm_ek - t._cm_sk - t._cm_before.cast("int64"), _cm_low=low, _cm_len=high - low)
+    t = t.mutate(_cm_m=t._cm_ek - t._cm_sk - t._cm_before.cast("int32"), _cm_low=low, _cm_len=high - low)
     elapsed = ((t._cm_end - t._cm_low) * 86_400).cast("float64") + t._cm_tod
     t = t.mutate(**{name: t._cm_m.cast("float64") + elapsed / (t._cm_len * 86_400).cast("float64")})
     return t.drop(*[c for c in t.columns if c.startswith("_cm_")])

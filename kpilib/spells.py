@@ -58,7 +58,7 @@ def subscription_spells(subscriptions: ibis.Table | pd.DataFrame) -> ibis.Table:
     order = ["start_at", "_end"]
     before = ibis.window(group_by="customer_id", order_by=order, rows=(None, -1))
     t = t.mutate(_prev_end=t._end.max().over(before))
-    t = t.mutate(_new=(t._prev_end.isnull() | (t.start_at > t._prev_end)).cast("int64"))
+    t = t.mutate(_new=(t._prev_end.isnull() | (t.start_at > t._prev_end)).cast("int32"))
     upto = ibis.window(group_by="customer_id", order_by=order, rows=(None, 0))
     t = t.mutate(spell=t._new.sum().over(upto))
     g = t.group_by(["customer_id", "spell"]).aggregate(

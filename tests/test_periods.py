@@ -252,7 +252,14 @@ def test_duckdb_epoch_is_ibis_epoch_seconds_without_the_zoned_cast():
     import ibis
 
     ts = _instants()
-    t = ibis.memtable(pd.DataFrame({"ts": ts, "row": np.arange(len(ts))}))
+    frame = pd.DataFrame({"ts": ts, "row": np.arange(len(ts))})
+    # an in-memory table or a literal may end up inside a PostgreSQL or Spark query: no
+    # DuckDB function for them; a table of a DuckDB connection gets the fast path
+    memory = ibis.memtable(frame)
+    assert 'EPOCH("t0"."ts")' not in ibis.to_sql(memory.select(e=epoch_seconds(memory.ts)))
+    stamp = ibis.literal(pd.Timestamp("2026-10-01", tz="UTC"))
+    assert ibis.to_sql(epoch_seconds(stamp).name("e").as_table()) == ibis.to_sql(stamp.epoch_seconds().name("e").as_table())
+    t = ibis.duckdb.connect().create_table("instants", frame)
     fast, portable = epoch_seconds(t.ts), epoch_seconds(t.ts, portable=True)
     assert fast.type() == portable.type() == t.ts.epoch_seconds().type()
     sql = ibis.to_sql(t.select(fast=fast, portable=portable))

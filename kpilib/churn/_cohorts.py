@@ -175,7 +175,7 @@ def cohort_retention(
     if signup:
         cust = as_table(customers, "customers")
         cust = cust.filter(cust.signup_at < as_of_ts)
-        cohorts = cust.select("customer_id", cohort=period_index(cust.signup_at, key)).distinct(on="customer_id")
+        cohorts = cust.group_by("customer_id").aggregate(cohort=period_index(cust.signup_at, key).min())
         cohorts = _with_attributes(cohorts, attrs, by_cols)
         sizes = cohorts.group_by(["cohort", *by_cols]).aggregate(cohort_size=cohorts.count()).execute()
         j = p.join(cohorts, "customer_id")

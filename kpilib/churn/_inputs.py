@@ -59,7 +59,9 @@ def _attributes(
             )
         )
     if from_cust:
-        parts.append(cust.select("customer_id", *from_cust).distinct(on="customer_id"))
+        # customer ids are unique by contract; min() keeps one row per id on any engine
+        # (a DISTINCT ON compiles to FIRST, which PostgreSQL does not have)
+        parts.append(cust.group_by("customer_id").aggregate(**{c: cust[c].min() for c in from_cust}))
     out = parts[0]
     for extra in parts[1:]:
         out = out.left_join(extra, "customer_id").drop("customer_id_right")

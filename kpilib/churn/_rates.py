@@ -157,7 +157,7 @@ def churn_rate(
     new = j.start_at >= j.period_start
 
     def count(cond):
-        return cond.cast("int64").sum()
+        return cond.sum()
 
     counts = j.group_by(["period_idx", *by_cols]).aggregate(
         active_at_start=count(active),
@@ -412,7 +412,7 @@ def revenue_retention(
         return ibis.ifelse(cond, value, no_mrr).sum().cast(dt.float64)
 
     def count(cond):
-        return cond.cast("int64").sum()
+        return cond.sum()
 
     returning = ~inc & (xy.y > 0) & (xy.first_start < xy.period_start)
     fresh = ~inc & (xy.y > 0) & (xy.first_start >= xy.period_start)

@@ -245,8 +245,8 @@ def purchase_tracking(
     per = per.mutate(first_period=per.period.min().over(group_by=per.customer_id))
     per = per.filter(per.first_period <= _period_of(cal_end, period))
     counts = (per.group_by("period")
-              .aggregate(new=(per.period == per.first_period).cast("int64").sum(),
-                         repeat=(per.period != per.first_period).cast("int64").sum())
+              .aggregate(new=(per.period == per.first_period).sum(),
+                         repeat=(per.period != per.first_period).sum())
               .execute())
     if counts.empty:
         raise DataError("no orders up to the calibration end", table="orders", column="ts",

@@ -291,7 +291,7 @@ def email_metrics(
     opened = delivered & (email.opened_at.notnull() | email.clicked_at.notnull())
 
     def count(condition):
-        return condition.cast("int64").sum()
+        return condition.sum()
 
     measures = dict(
         first_sent_at=email.sent_at.min(),

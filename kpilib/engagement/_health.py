@@ -98,7 +98,7 @@ def _populations(subscriptions: ibis.Table | pd.DataFrame | None, windows: pd.Da
                        & (spells.end_at.isnull() | (spells.end_at >= bounds._as_of)))
     live = live.group_by(["month", "customer_id"]).agg(
         spell_start=live.start_at.min(), _at=live._as_of.max(),
-        churned=(live.end_at.notnull() & (live.end_at < live._outcome_end)).cast("int64").max(),
+        churned=(live.end_at.notnull() & (live.end_at < live._outcome_end)).cast("int32").max(),
     )
     live = months_between(live, "spell_start", "_at", name="tenure_months").drop("spell_start", "_at")
     subs = as_table(subscriptions, "subscriptions")
@@ -295,8 +295,8 @@ def _score_inputs(
         mail = _in_windows(mail.filter(mail.bounce == "none"), "sent_at", windows, "window_start")
         out["mail"] = mail.group_by(["month", "customer_id"]).agg(
             mails_delivered=mail.count(),
-            opened=(mail.opened_at.notnull() | mail.clicked_at.notnull()).cast("int64").sum(),
-            clicked=mail.clicked_at.notnull().cast("int64").sum(),
+            opened=(mail.opened_at.notnull() | mail.clicked_at.notnull()).sum(),
+            clicked=mail.clicked_at.notnull().sum(),
         ).execute()
     out["nps"] = None
     if surveys is not None:
@@ -576,7 +576,7 @@ def validate_health_score(
     live = spells.filter((spells.start_at < as_of) & (spells.end_at.isnull() | (spells.end_at >= as_of)))
     live = live.select(
         customer_id=live.customer_id,
-        churned=(live.end_at.notnull() & (live.end_at < outcome_end)).cast("int64"),
+        churned=(live.end_at.notnull() & (live.end_at < outcome_end)).cast("int32"),
     ).execute()
     return _judge(scores, live, groups, scored_month)
 

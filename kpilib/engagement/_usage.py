@@ -229,7 +229,7 @@ def _sessions(
     acts = acts.mutate(_s=epoch_seconds(acts.ts))
     w = ibis.window(group_by="customer_id", order_by=["_s"])
     acts = acts.mutate(_gap=acts._s - acts._s.lag().over(w))
-    starts = (acts._gap.isnull() | (acts._gap > gap_minutes * 60)).cast("int64")
+    starts = (acts._gap.isnull() | (acts._gap > gap_minutes * 60)).cast("int32")
     # RANGE, not ROWS: events at the same instant are peers and share a session whichever of
     # them the engine ordered first (with ROWS a tie across a session start split at random)
     upto = ibis.range_window(preceding=None, following=0, group_by="customer_id", order_by=["_s"])
@@ -238,8 +238,8 @@ def _sessions(
         started_at=acts.ts.min(),
         ended_at=acts.ts.max(),
         events=acts.count(),
-        page_views=(acts.event == page_view_event).cast("int64").sum(),
-        shares=(acts.event == share_event).cast("int64").sum(),
+        page_views=(acts.event == page_view_event).sum(),
+        shares=(acts.event == share_event).sum(),
         duration_seconds=acts._s.max() - acts._s.min(),
     )
     return out
@@ -404,7 +404,7 @@ def usage_per_user(
         page_views=s.page_views.sum(),
         shares=s.shares.sum(),
         session_seconds=s.duration_seconds.sum(),
-        one_event_sessions=(s.events == 1).cast("int64").sum(),
+        one_event_sessions=(s.events == 1).sum(),
     ).execute()
     counts["period"] = _period_dates(counts["period"], period)
     data_start = _first_activity(events, activity_events, start) if start is not None else None
@@ -574,12 +574,12 @@ def time_to_value(
     days = (epoch_seconds(first.activated_at) - epoch_seconds(first.signup_at)) / _DAY_SECONDS
     observed = (epoch_seconds(ibis.literal(as_of)) - epoch_seconds(first.signup_at)) / _DAY_SECONDS
     per = first.mutate(days=days, observed=observed, cohort=_period_number(first.signup_at, cohort_period))
-    measures = dict(signups=per.count(), activated=per.days.notnull().cast("int64").sum(),
+    measures = dict(signups=per.count(), activated=per.days.notnull().sum(),
                     median_days=per.days.median())
     for n in ns:
         eligible = per.observed >= n
-        measures[f"den_{n}"] = eligible.cast("int64").sum()
-        measures[f"num_{n}"] = (eligible & (per.days <= n)).cast("int64").sum()
+        measures[f"den_{n}"] = eligible.sum()
+        measures[f"num_{n}"] = (eligible & (per.days <= n)).sum()
     cohorts = per.group_by("cohort").agg(**measures).execute()
     cohorts["cohort"] = _period_dates(cohorts["cohort"], cohort_period)
     cohorts = cohorts.sort_values("cohort").reset_index(drop=True)

@@ -121,7 +121,7 @@ def headline_metrics(
     users = users.mutate(month=_month_number(users[_step_column(1)]))
     last = len(steps)
     conversion = users.group_by("month").agg(
-        entered=users.count(), converted=users[_reached_column(last)].cast("int64").sum()
+        entered=users.count(), converted=users[_reached_column(last)].sum()
     ).to_pandas().pipe(_month_labels).set_index("month")
     if order == "any" or last == 1:
         timed = None

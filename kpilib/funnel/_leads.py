@@ -535,7 +535,7 @@ def new_lead_score_profile(
         p25_score=scores.score.quantile(0.25),
         median_score=scores.score.quantile(0.5),
         p75_score=scores.score.quantile(0.75),
-        at_threshold=(scores.score >= mql.threshold).cast("int64").sum(),
+        at_threshold=(scores.score >= mql.threshold).sum(),
     )
     frame = _month_labels(summary.to_pandas()).sort_values("month", ignore_index=True)
     frame["leads"] = frame["leads"].astype("int64")

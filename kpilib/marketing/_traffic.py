@@ -96,8 +96,8 @@ def traffic_to_lead(
     joined = joined.mutate(
         period=_period_label(joined.first_at, period),
         converted=(joined.lead_at.notnull() & (joined.lead_at >= joined.first_at)
-                   & (joined.lead_at <= joined.first_at + span)).cast("int64"),
-        open=(joined.first_at + span > data_end).cast("int64"),
+                   & (joined.lead_at <= joined.first_at + span)).cast("int32"),
+        open=(joined.first_at + span > data_end).cast("int32"),
     )
     people = joined.group_by(["period", "group"]).agg(denominator=joined.count(), numerator=joined.converted.sum(),
                                                        visitors_window_open=joined.open.sum()).execute()

@@ -22,6 +22,7 @@ import pandas as pd
 
 from kpilib import bundle
 from kpilib.data import SAMPLE_DIR, load_dataset
+from kpilib.sources import is_url, source_label
 from kpilib.report._months import _month_runs, _months_without_data
 from kpilib.report._pdf import _require_chromium
 
@@ -181,7 +182,7 @@ def _report_parameters(
     params: dict[str, object] = {"month": month}
     if source is not None:
         text = str(source)
-        if "://" in text:  # a database URL is passed through untouched
+        if is_url(text):  # a database URL or Spark source is passed through untouched
             params["source"] = text
         elif not text.strip():
             raise ReportArgumentError(
@@ -237,9 +238,7 @@ def _output_dir(out: str | Path) -> Path:
 
 def _source_label(source: str | None) -> str:
     """How the pages name the data: a folder, the bundled sample, a URL without password."""
-    if source is not None and "://" in source:
-        return re.sub(r"(://[^/:@]+):[^/@]*@", r"\1:***@", source)
-    return source if source is not None else f"bundled sample ({SAMPLE_DIR})"
+    return source_label(source) if source is not None else f"bundled sample ({SAMPLE_DIR})"
 
 
 def _present_rows(counts: pd.DataFrame) -> dict[str, int]:
@@ -255,8 +254,6 @@ def _summarise_source(source: str | None) -> tuple[str, dict[str, int], str | No
     the report.
     """
     label = _source_label(source)
-    if source is not None and "://" in source:
-        return label, {}, None  # leave the querying to the notebooks
     try:
         counts = load_dataset(source, validate=False).row_counts()
     except Exception as exc:  # the notebooks report the problem in full
@@ -267,8 +264,8 @@ def _summarise_source(source: str | None) -> tuple[str, dict[str, int], str | No
 def _check_data(source: str | None, months: Sequence[str]) -> _SourceSummary | None:
     """Load and validate the source once, and refuse months it holds no data for.
 
-    Returns the pages' name of the source, its rows per table and the loaded dataset (for
-    its notes); ``None`` for a URL, which the notebooks load themselves.
+    Returns the pages' name of the source (a URL without its password), its rows per
+    table and the loaded dataset (for its notes).
 
     Raises
     ------
@@ -278,8 +275,6 @@ def _check_data(source: str | None, months: Sequence[str]) -> _SourceSummary | N
         When a month lies wholly outside the source's earliest and latest activity
         (:meth:`kpilib.data.Dataset.time_span`); a month partly covered is allowed.
     """
-    if source is not None and "://" in source:
-        return None
     dataset = load_dataset(source)
     span = dataset.time_span()
     outside = _months_without_data(months, span)

@@ -120,8 +120,8 @@ def run_report(
     month : str
         The report month, ``"YYYY-MM"``; injected into each notebook as ``month``.
     source : str or Path, optional
-        The data; injected as ``source`` (an absolute path; a URL with ``://`` is passed
-        as is). When omitted, each notebook uses its own default (the bundled sample).
+        The data; injected as ``source`` (a folder as an absolute path; a database URL or
+        Spark source, :mod:`kpilib.sources`, as is — pages show it without its password). When omitted, each notebook uses its own default (the bundled sample).
     out : str or Path, default "reports"
         Folder that holds the month folders.
     only : sequence of str, optional
@@ -141,7 +141,7 @@ def run_report(
         Before any notebook runs, load and validate the source once
         (:func:`kpilib.data.load_dataset`) and refuse a month that lies wholly outside
         its data (:meth:`kpilib.data.Dataset.time_span`); the row counts of the page
-        headers come from that load. A source given as a URL is left to the notebooks.
+        headers come from that load.
         Turn off only for notebooks that do not read ``source``.
     jobs : int, default 1
         How many notebooks run at once, each in its own kernel. The notebooks do not
