@@ -314,44 +314,47 @@ def best_attempt(users: ibis.Table, n_steps: int) -> ibis.Table:
 
 
 def attribute(users: ibis.Table, events: ibis.Table, steps: list[str], by: list[str], attribution: int | str,
-              any_order: bool) -> ibis.Table:
-    """``users`` with the ``by`` values of their matched step events, per ``attribution``.
+              any_order: bool, bounds: Bounds | None = None) -> ibis.Table:
+    """``users`` with their ``by`` values, per ``attribution``; ``events``: the step events.
 
-    The value at step *k* is that of the event matched to step *k* (several events of the
-    step's name at that instant: the smallest value); ``first_touch`` / ``last_touch``: the
-    first / last non-null value along the matched steps (each ``by`` column on its own);
-    ``"all"``: one row per distinct combination of values among the matched events (a user
-    with no value at all keeps one row of nulls). ``events``: the step events with ``by``.
+    * step *k* (an int): the value of the event matched to step *k* (null when step *k*
+      is not reached; several events of the step's name at that instant: the smallest
+      value). In an any-order funnel, of the step events at ``step_k_at``.
+    * ``"first_touch"`` / ``"last_touch"``: the first / last non-null value among the
+      user's step events of the window (from the entry to the window's end, within
+      ``bounds``), each ``by`` column on its own; ties at one instant: the smallest value.
+    * ``"all"``: one row per distinct combination of values among those events (a user
+      with no value at all keeps one row of nulls).
     """
-    n = len(steps)
+    bounds = bounds or Bounds()
     columns = list(users.columns)
     ev = events.select("customer_id", "ts", "event", *by)
     ev = ev.rename(**{f"v_{c}": c for c in by}, v_customer_id="customer_id", v_ts="ts", v_event="event")
-    key = users.select(k_customer_id=users.customer_id,
-                       **{f"k_{k}": users[_step_column(k)] for k in range(1, n + 1)})
-    matches = []
-    for k in range(1, n + 1):
-        name_ok = ev.v_event.isin(sorted(set(steps))) if any_order else ev.v_event == steps[k - 1]
-        matches.append(name_ok & (ev.v_ts == key[f"k_{k}"]))
-    joined = key.join(ev, [key.k_customer_id == ev.v_customer_id, ibis.or_(*matches)])
-    match_flags = []
-    for k in range(1, n + 1):
-        name_ok = joined.v_event.isin(sorted(set(steps))) if any_order else joined.v_event == steps[k - 1]
-        match_flags.append(name_ok & (joined.v_ts == joined[f"k_{k}"]))
-    if attribution == "all":
-        values = joined.select(a_customer_id=joined.k_customer_id, **{c: joined[f"v_{c}"] for c in by}).distinct()
-        some = ibis.or_(*[values[c].notnull() for c in by])
-        has_any = some.cast("int64").max().over(group_by=values.a_customer_id)
-        values = values.filter(some | (has_any == 0))
+    if isinstance(attribution, int):
+        key = users.select(k_customer_id=users.customer_id, k_at=users[_step_column(attribution)])
+        name_ok = ev.v_event.isin(sorted(set(steps))) if any_order else ev.v_event == steps[attribution - 1]
+        joined = key.join(ev, [key.k_customer_id == ev.v_customer_id, ev.v_ts == key.k_at, name_ok])
+        values = joined.group_by(a_customer_id=joined.k_customer_id).agg(
+            **{c: joined[f"v_{c}"].min() for c in by})
     else:
-        per_step = joined.group_by(a_customer_id=joined.k_customer_id).agg(
-            **{f"{c}__{k}": joined[f"v_{c}"].min(where=match_flags[k - 1]) for c in by for k in range(1, n + 1)})
-        if isinstance(attribution, int):
-            picked = {c: per_step[f"{c}__{attribution}"] for c in by}
+        key = users.select(k_customer_id=users.customer_id, window_end=users.window_end,
+                           k_start=users[_step_column(1)])
+        joined = key.join(ev, [key.k_customer_id == ev.v_customer_id, ev.v_ts >= key.k_start,
+                               *bounds.conditions(key, ev.v_ts)])
+        if attribution == "all":
+            values = joined.select(a_customer_id=joined.k_customer_id,
+                                   **{c: joined[f"v_{c}"] for c in by}).distinct()
+            some = ibis.or_(*[values[c].notnull() for c in by])
+            has_any = some.cast("int64").max().over(group_by=values.a_customer_id)
+            values = values.filter(some | (has_any == 0)).select("a_customer_id", *by)
         else:
-            order = range(1, n + 1) if attribution == "first_touch" else range(n, 0, -1)
-            picked = {c: ibis.coalesce(*[per_step[f"{c}__{k}"] for k in order]) for c in by}
-        values = per_step.select("a_customer_id", **picked)
+            when = joined.v_ts if attribution == "first_touch" else joined.v_ts.desc()
+            ranks = {f"r_{c}": ibis.row_number().over(group_by=joined.k_customer_id,
+                                                      order_by=[joined[f"v_{c}"].isnull(), when, joined[f"v_{c}"]])
+                     for c in by}
+            ranked = joined.mutate(**ranks)
+            values = ranked.group_by(a_customer_id=ranked.k_customer_id).agg(
+                **{c: ranked[f"v_{c}"].min(where=ranked[f"r_{c}"] == 0) for c in by})
     joined_users = users.left_join(values, users.customer_id == values.a_customer_id)
     return joined_users.select(*columns, *by)
 

@@ -263,12 +263,12 @@ def _funnel_users(events: ibis.Table, steps: list[str], rules: FunnelRules, *, b
         strict = rules.order in ("strict", "strict_steps")
         candidates = named.view() if rules.order == "strict" else funnel_events.view()
         users = match_in_order(users, step_events(candidates, steps), steps, strict, keys=keys, bounds=bounds)
+    if best:  # the furthest attempt is kept first, then judged by the exclusions (as PostHog does)
+        users = best_attempt(users, len(steps))
     if rules.exclusions:
         users = apply_exclusions(users, named.view(), rules.exclusions, len(steps), keys=keys, bounds=bounds)
-    if best:
-        users = best_attempt(users, len(steps))
     if by and not at_entry:
-        users = attribute(users, funnel_events.view(), steps, by, rules.attribution, any_order)
+        users = attribute(users, funnel_events.view(), steps, by, rules.attribution, any_order, bounds)
     if from_customers:
         attributes = people.select(a_customer_id=people.customer_id, **{c: people[c] for c in from_customers})
         joined = users.left_join(attributes, users.customer_id == attributes.a_customer_id)
