@@ -381,3 +381,124 @@ register(
         reference="Newcombe (1998), Statistics in Medicine 17, 873-890.",
     )
 )
+
+register(
+    Metric(
+        name="funnel_trend",
+        title="Funnel conversion trend",
+        stage="acquisition",
+        formula=r"\text{conversion}_p = \frac{\#\{u : \text{entry}_u \in p,\ u \text{ reaches the last step within "
+        r"the window}\}}{\#\{u : \text{entry}_u \in p\}}",
+        definition=(
+            "The funnel's conversion for the people who entered in each day, week or month "
+            "p, with its 95% interval: whether the funnel converts better or worse over "
+            "time. Periods are read on the report's time zone (UTC unless one is set); the "
+            "people of a period are those whose entry falls in it, wherever their later "
+            "steps fall."
+        ),
+        pitfalls=(
+            "The latest periods are not settled: their entrants may still convert inside "
+            "their window, so the line seems to drop at its end — read only complete "
+            "periods. Short periods have few entrants and wide intervals (flagged under 30). "
+            "A day or week boundary moves with the time zone, so a UTC trend and a local one "
+            "disagree near midnight."
+        ),
+        unit="rate",
+        higher_is_better=True,
+        example='>>> import pandas as pd\n'
+        '>>> from kpilib.funnel import funnel_trends\n'
+        '>>> events = pd.DataFrame({"customer_id": ["a", "a", "b", "c", "c"],\n'
+        '...     "ts": ["2026-10-01 09:00", "2026-10-02 10:00", "2026-10-02 12:00",\n'
+        '...            "2026-10-06 08:00", "2026-10-07 09:00"],\n'
+        '...     "event": ["visit", "signup", "visit", "visit", "signup"]})\n'
+        '>>> t = funnel_trends(events, ["visit", "signup"], period="W", window="7D", as_of="2026-11-01")\n'
+        '>>> t[["period", "numerator", "denominator", "rate", "complete"]]\n'
+        '                  period  numerator  denominator  rate  complete\n'
+        '0  2026-09-28/2026-10-04          1            2   0.5      True\n'
+        '1  2026-10-05/2026-10-11          1            1   1.0      True',
+        reference="Amplitude, Mixpanel and PostHog funnel trends (conversion over time by entry date).",
+    )
+)
+
+register(
+    Metric(
+        name="funnel_exclusion",
+        title="Funnel conversion with exclusion steps",
+        stage="acquisition",
+        formula=r"\text{conversion}_k = \frac{\#\{u \in E : u \text{ reaches step } k\}}{\# E}, \quad "
+        r"E = \{u \text{ entered} : \text{no excluded event of } u \text{ strictly between its matched steps } i "
+        r"\text{ and } j\}",
+        definition=(
+            "The funnel's conversion after dropping everyone who did an excluded event (a "
+            "support ticket, a refund, a competitor's page) between two of their matched "
+            "steps — by default from the entry to the last step; for someone who never "
+            "reaches the exclusion's end step, up to the end of their window. Excluded "
+            "people leave the funnel entirely, entry step included, as PostHog and Mixpanel "
+            "drop them."
+        ),
+        pitfalls=(
+            "Dropping people changes the denominator: conversion with an exclusion is not "
+            "comparable with conversion without it, and excluding an event that follows "
+            "conversion (a refund after the purchase) removes exactly the converters it "
+            "follows. The excluded are counted nowhere: say how many there were."
+        ),
+        unit="rate",
+        higher_is_better=True,
+        example='>>> import pandas as pd\n'
+        '>>> from kpilib.funnel import funnel\n'
+        '>>> events = pd.DataFrame({"customer_id": ["a", "a", "b", "b", "b", "c"],\n'
+        '...     "ts": ["2026-10-01 09:00", "2026-10-02 10:00", "2026-10-01 12:00", "2026-10-01 13:00",\n'
+        '...            "2026-10-03 08:00", "2026-10-03 09:00"],\n'
+        '...     "event": ["visit", "signup", "visit", "support_ticket", "signup", "visit"]})\n'
+        '>>> funnel(events, ["visit", "signup"], exclusions=["support_ticket"])[["step", "users", "conversion"]]\n'
+        '     step  users  conversion\n'
+        '0   visit      2         1.0\n'
+        '1  signup      1         0.5',
+        reference="PostHog docs, Funnels: exclusion steps; Mixpanel docs, Funnels: exclusion steps.",
+    )
+)
+
+register(
+    Metric(
+        name="breakdown_attribution",
+        title="Funnel conversion by an attributed breakdown",
+        stage="acquisition",
+        formula=r"\text{conversion}_g = \frac{\#\{u : g \in G(u),\ u \text{ converts}\}}{\#\{u : g \in G(u)\}}, "
+        r"\quad G(u) = \{v(e_u)\} \text{ for the first (first touch), last (last touch) or step-}k"
+        r"\text{ funnel event } e_u \text{ of } u \text{ with a value (all of them with all)}",
+        definition=(
+            "Conversion per value of a breakdown column (channel, campaign) when a person's "
+            "funnel events carry different values: first touch takes the first non-empty "
+            "value among their matched funnel events, last touch the last, step k the value "
+            "at that step, and 'all' counts the person once under each value they had."
+        ),
+        pitfalls=(
+            "The rule decides the answer: first touch credits the channels that bring "
+            "people in, last touch those that close. With 'all' a person sits in several "
+            "groups, so the groups' entrants add up to more than the funnel's. Values "
+            "seen only after a person dropped out are never used. A breakdown limit pools "
+            "the smallest groups as 'other'."
+        ),
+        unit="rate",
+        higher_is_better=True,
+        example='>>> import pandas as pd\n'
+        '>>> from kpilib.funnel import conversion_rate\n'
+        '>>> events = pd.DataFrame({"customer_id": ["a", "a", "b", "b", "c"],\n'
+        '...     "ts": ["2026-10-01 09:00", "2026-10-02 10:00", "2026-10-01 12:00", "2026-10-02 12:00",\n'
+        '...            "2026-10-01 08:00"],\n'
+        '...     "event": ["visit", "signup", "visit", "signup", "visit"],\n'
+        '...     "channel": ["social", "email", None, "email", "social"]})\n'
+        '>>> last = conversion_rate(events, ["visit", "signup"], by="channel", attribution="last_touch")\n'
+        '>>> last[["channel", "numerator", "denominator", "rate"]]\n'
+        '  channel  numerator  denominator  rate\n'
+        '0   email          2            2   1.0\n'
+        '1  social          0            1   0.0\n'
+        '>>> every = conversion_rate(events, ["visit", "signup"], by="channel", attribution="all")\n'
+        '>>> every[["channel", "numerator", "denominator", "rate"]]\n'
+        '  channel  numerator  denominator  rate\n'
+        '0   email          2            2   1.0\n'
+        '1  social          1            2   0.5',
+        reference="Mixpanel docs, Funnels: attribution (first touch, last touch, any step); "
+        "Amplitude docs, funnel breakdowns by first or last touch.",
+    )
+)

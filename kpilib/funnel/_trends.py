@@ -21,8 +21,10 @@ import ibis
 import pandas as pd
 
 from kpilib.data import as_table, column_list
+from kpilib.funnel import _definitions  # noqa: F401  (the records, before @computes)
 from kpilib.funnel._matching import _reached_column
 from kpilib.funnel._steps import _check_steps, funnel_users
+from kpilib.metrics import computes
 from kpilib.periods import (
     PANDAS_FREQ,
     PERIOD_NAMES,
@@ -86,6 +88,7 @@ def _data_range(events: ibis.Table, steps: list[str], start: pd.Timestamp | None
     return found
 
 
+@computes("funnel_trend", "funnel_exclusion", "breakdown_attribution")
 def funnel_trends(
     events: ibis.Table | pd.DataFrame,
     steps: Sequence[str],
