@@ -18,7 +18,10 @@ Where things are
   :func:`conversion_rate`, :func:`drop_off`, :func:`time_to_convert`,
   :func:`landing_page_conversion`, :func:`describe_funnel`
 * ``_matching`` — the plan behind :func:`funnel_users`: entries, the step events read
-  once, matching in order (step k among the users who reached k-1) or in any order
+  once, matching in order (step k among the users who reached k-1) or in any order,
+  exclusions, the best attempt, breakdown attribution and limit
+* ``_semantics`` — :class:`Exclusion`, the window spans (``"1M"``), the presets
+  (:data:`PRESETS`) and the resolution of every rule
 * ``_ab`` — :func:`ab_comparison`
 * ``_options`` — :class:`MQLOptions` and the default lead-score points
 * ``_settings`` — :func:`funnel_settings`: the steps, window and order to use (given,
@@ -34,11 +37,29 @@ How a user moves through a funnel
 ---------------------------------
 ``steps`` is a list of event names, e.g. ``["visit", "signup", "purchase"]``. A source
 declares its own once, under ``[funnel]`` in its ``kpilib.toml`` (``steps``, and optionally
-``window`` and ``order``); :func:`funnel_settings` picks what to use.
+``window`` and ``order``); :func:`funnel_settings` picks what to use. Every rule below is a
+keyword of :func:`funnel` (and :func:`funnel_users`, :func:`conversion_rate`,
+:func:`time_to_convert`); ``semantics=`` sets them all at once to a tool's defaults (the
+table at the end), and a keyword given explicitly overrides the preset.
 
-* **Entry.** A user enters at their *first* step-1 event whose time is in
-  ``[start, end)``. The conversion window runs from that event for ``window``
-  (``[entry, entry + window)``); later step-1 events do not restart it.
+* **Entry** (``reentry="first"``, the default). A user enters at their *first* step-1
+  event whose time is in ``[start, end)``. The conversion window runs from that event for
+  ``window`` (``[entry, entry + window)``); later step-1 events do not restart it.
+  ``reentry="best"`` tries *every* step-1 event in ``[start, end)`` as an entry (each with
+  its own window) and keeps the attempt that reaches the most steps; ties: the earliest.
+  ``first_time=True``: only the user's first step-1 event *ever* (over all data before
+  ``as_of``, not only the period) can be the entry — a user whose first one lies before
+  ``start`` does not enter.
+* **Windows.** ``window`` is ``"14D"``, ``"2W"``, ``"12h"``, ``"90min"``, a Timedelta, an int
+  (days) or ``"1M"``: calendar months, added as the engine adds them (DuckDB, PostgreSQL
+  and Spark agree: Jan 31 + 1M = Feb 28, or Feb 29 in a leap year, same time of day — the
+  last day of the shorter month; kpilib's DuckDB session runs in UTC, a warehouse session
+  should too). ``window_end="exclusive"`` (default) keeps an event at exactly
+  ``entry + window`` out, ``"inclusive"`` keeps it in (PostHog compares ``<=``).
+  ``step_windows=[w2, …, wn]``: step *k* must also follow step *k - 1* within ``w_k``.
+  ``date_range="entry"`` (default): ``start``/``end`` restrict the entry only, later steps
+  may fall after ``end`` inside the window; ``"all_steps"``: every matched step must be
+  before ``end`` too.
 * **Matching (``order="ordered"``, the default).** Steps are matched greedily, earliest
   first: the step-*k* event is the earliest event named ``steps[k-1]`` that is inside
   the window, not earlier than the step-*k-1* event (equal timestamps count as in
@@ -78,6 +99,7 @@ from kpilib.funnel._leads import (
     sales_cycle_length,
 )
 from kpilib.funnel._options import DEFAULT_BEHAVIOUR_POINTS, DEFAULT_MQL_THRESHOLD, MQLOptions
+from kpilib.funnel._semantics import PRESETS, Exclusion
 from kpilib.funnel._settings import DEFAULT_ORDER, DEFAULT_STEPS, DEFAULT_WINDOW, funnel_settings, landing_goal
 from kpilib.funnel._steps import Order, WindowLike  # noqa: F401  (type aliases, importable as before)
 from kpilib.funnel._steps import (
@@ -99,7 +121,9 @@ __all__ = [
     "DEFAULT_ORDER",
     "DEFAULT_STEPS",
     "DEFAULT_WINDOW",
+    "Exclusion",
     "MQLOptions",
+    "PRESETS",
     "TimeToConvert",
     "ab_comparison",
     "conversion_rate",
