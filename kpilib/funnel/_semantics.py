@@ -11,6 +11,7 @@ package documentation (:mod:`kpilib.funnel`).
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -63,10 +64,6 @@ class Span:
             ts = ts + ibis.interval(seconds=self.seconds)
         return ts
 
-    @property
-    def approx_seconds(self) -> float:
-        """The length in seconds, a month counted as 30.44 days (for display only)."""
-        return self.months * 30.436875 * 86_400 + self.seconds
 
 
 _SPAN = re.compile(r"^\s*(\d+)\s*(M|W|D|d|h|H|min|m|s|S)\s*$")
@@ -156,12 +153,6 @@ class FunnelRules:
         """Whether an event exactly at the window's end is inside it."""
         return self.window_end == "inclusive"
 
-    @property
-    def fast(self) -> bool:
-        """Whether the plain plan of kpilib's own defaults applies (no new rule in use)."""
-        return (self.order in ("ordered", "strict_steps") and not self.exclusions and self.reentry == "first"
-                and not self.first_time and self.window_end == "exclusive" and self.step_windows is None
-                and self.date_range == "entry" and self.window.months == 0)
 
 
 def _exclusions(value: Any, steps: Sequence[str]) -> tuple[Exclusion, ...]:
@@ -221,6 +212,14 @@ def _attribution(value: Any, n: int) -> int | str:
     return index
 
 
+def _caller_level() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside kpilib.funnel."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("kpilib.funnel"):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def resolve_rules(
     steps: Sequence[str],
     *,
@@ -263,7 +262,7 @@ def resolve_rules(
             "between two matched steps breaks the funnel. The former rule (only other funnel-step events break it) "
             "is order='strict_steps'.",
             FutureWarning,
-            stacklevel=3,
+            stacklevel=_caller_level(),
         )
     window_text = window if window is not None and window != "" else preset["window"]
     reentry = reentry or preset["reentry"]
