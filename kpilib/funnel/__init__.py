@@ -68,20 +68,97 @@ table at the end), and a keyword given explicitly overrides the preset.
   rule finds a match whenever *any* assignment of distinct, time-ordered events exists
   (events of one name at one instant are interchangeable, so taking the earliest never
   hurts a later step), and it gives each step the earliest possible time.
-* **``order="strict"``** uses the same greedy match and additionally requires that no
-  other funnel-step event (an event whose name is one of ``steps``) lies *strictly*
-  between the matched events of consecutive steps. Events tied in time with a matched
-  event are not "between". A repeated step-1 event (a second visit before signing up)
-  therefore breaks a strict funnel.
-* **``order="any"``**: a user reaches step *k* when each event name of steps 1..k occurs
-  inside the window at least as often as it is listed among steps 1..k (the entry event
-  counts for step 1); their order does not matter.
+* **``order="strict"``** — the tools' strict order (PostHog "strict", Amplitude "exact
+  order"): the same greedy match, and *no event at all* of the user (of any name, funnel
+  step or not) may lie strictly between the matched events of consecutive steps. Events
+  tied in time with a matched event are not "between". **Changed in this release:**
+  ``"strict"`` used to mean what is now ``order="strict_steps"``; an explicit
+  ``order="strict"`` warns (:class:`FutureWarning`) for one release.
+* **``order="strict_steps"``** (kpilib's former ``"strict"``): only another *funnel-step*
+  event strictly between consecutive matched events breaks the funnel. A repeated step-1
+  event (a second visit before signing up) breaks it; a page view does not.
+* **``order="any"``**: a user enters on the earliest event of *any* step in
+  ``[start, end)``; the window starts there. An event of the window counts when it is
+  among the first *c* events of its name, *c* being how often the name is listed; the user
+  has "completed *k* of the *n* steps" (``reached_k``) when at least *k* events count, and
+  ``step_k_at`` is the time of the *k*-th counted event (the entry is the first). So step
+  *k* of an any-order funnel is "*k* steps done", not the *k*-th listed step.
+* **Exclusions** (``exclusions=``): :class:`Exclusion` ``(event, from_step=1,
+  to_step=None)``, a plain name (between step 1 and the last step) or a tuple ``(event,
+  from_step, to_step)``. A user with an excluded event *strictly* after their matched
+  ``from_step`` event and strictly before their matched ``to_step`` event — or, when they
+  did not reach ``to_step``, before the end of their window (inside the window's rules) —
+  is dropped from the *whole* funnel, every step included (as PostHog does). With
+  ``reentry="best"`` the kept attempt is judged; no exclusion applies before the user
+  reaches ``from_step``. In an any-order funnel the steps are the "*k* done" times.
 * **Open windows.** A user whose window has not closed by the end of the data
   (``as_of``, exclusive; by default :func:`kpilib.periods.default_cutoff` of the latest
   event — the whole last day is data) is counted and flagged in ``users_window_open``;
   pass ``complete_only=True`` to count only users whose window has closed.
-* **Breakdowns** (``by``) take the value of the entry event (e.g. the traffic channel
-  of the first visit).
+* **Breakdowns** (``by``, one column or several) take their value per ``attribution``:
+  step *k* (``1`` by default — the entry event, e.g. the traffic channel of the first
+  visit — or ``"step:k"``): the value on the event matched to step *k* (null when not
+  reached); ``"first_touch"`` / ``"last_touch"``: the first / last non-null value among the
+  user's step events of the window; ``"all"``: the user counts once in each distinct value
+  among those events. Ties at one instant take the smallest value. ``breakdown_limit=N``
+  keeps the *N* groups with the most entrants (ties: smaller values first, null last) and
+  pools the rest as ``"other"``.
+* **The entry time** of every order is ``step_1_at``, also returned as ``entered_at``
+  (ordered and strict: the step-1 event; any order: the earliest step event).
+* **Time to convert** uses the step times (any order included) and bins that adapt to the
+  data (:func:`time_to_convert`).
+
+Presets (``semantics=``)
+------------------------
+Each preset sets every rule to that tool's documented default; explicit keywords win.
+
+=================  ===============  ======================  =====================  ========================
+rule               ``"kpilib"``     ``"posthog"``           ``"mixpanel"``         ``"amplitude"``
+=================  ===============  ======================  =====================  ========================
+window             14 days          14 days                 30 days                1 day
+entry / re-entry   first step-1     best attempt            first step-1           best attempt (earliest,
+                                                                                   most complete)
+order              ordered          ordered                 ordered ("loose")       ordered ("this order")
+strict means       any event        any event               (no strict mode)       any event ("exact
+                                                                                   order")
+attribution        step 1 (entry)   first touch             step 1                 step 1 (how they entered)
+window end         exclusive        inclusive (``<=``)      exclusive              exclusive
+date range         entry            all steps               entry                  entry
+=================  ===============  ======================  =====================  ========================
+
+Where each comes from (the tests cite the pages): PostHog — the funnel API's
+``funnel_window_interval`` defaults to 14 days; its query keeps a step when ``latest_i <=
+latest_0 + INTERVAL``; every event, entry or completion, must lie in the date range; the
+actor's best attempt is kept and breakdown attribution defaults to ``first_touch``;
+exclusions drop the user from the whole funnel. Mixpanel (classic "Funnels Deep Dive" and
+"Conversion Details"): "Only the first time the first event is performed by the user in the
+date range is counted", a 30-day default window from the first step-1 event not restarted
+by later ones, the date range applies to the first step only, loose order (newer Mixpanel
+docs show a 7-day default and an "optimized re-entry"; pass ``window="7D"`` for those).
+Amplitude: "the earliest and most complete conversion" per user, users grouped by how they
+entered the funnel, the first step in the date range and the rest within the conversion
+window; its default window of one day is not in the pages the tests cite.
+
+Known differences that remain (a reconciliation should expect them): PostHog takes first /
+last touch over all of the user's step events in the date range, kpilib over the kept
+attempt's window (the same unless a user has step events before that attempt); PostHog's
+``all_events`` runs the funnel once per value on that value's events, kpilib counts the
+user's steps in each of their values; PostHog's sliding any-order window is kpilib's
+``order="any", reentry="best"`` (the PostHog preset sets both when you pass
+``order="any"``). Mixpanel's newer "First Step Defined" attribution is ``"first_touch"``
+and its "optimized re-entry" (the most recent step-1 event before step 2) has no
+equivalent. Events at the same instant: kpilib counts them as in order (never
+"between"); Amplitude rounds to the second and does the same within a second.
+
+Why kpilib's defaults are what they are: the **first** entry and the **step-1 value** make
+every number a property of the person's first arrival (the marketing question "of the
+people who came via X this month, how many converted"), stable when a user re-enters and
+independent of later behaviour; the best attempt of PostHog/Amplitude flatters conversion
+(a user gets as many tries as they have step-1 events). A **14-day exclusive** window is
+PostHog's length with the half-open intervals used everywhere in kpilib (``[start, end)``,
+``as_of`` exclusive), so adjacent windows never share an instant. The **entry** date range
+lets recent entrants finish inside their window (flagged as open) instead of being cut at
+the period's end, which would make the last days of every period look worse.
 """
 
 # The records first: the functions below are decorated with @computes.
