@@ -301,3 +301,26 @@ def test_the_engine_grouping_matches_pandas_on_a_generated_sample(small_sample, 
     whole = funnel(events, steps, window="14D")
     assert got[got.step_index == 3].numerator.sum() == whole.users.iloc[-1]
     assert got[got.step_index == 3].denominator.sum() == whole.entered.iloc[0]
+
+
+def test_the_chart_draws_unsettled_periods_hollow_and_pools_the_smaller_groups():
+    log = pd.DataFrame({
+        "customer_id": ["a", "a", "b", "c", "c", "d", "e", "e"],
+        "ts": ["2026-10-01", "2026-10-02", "2026-10-01", "2026-10-01", "2026-10-03", "2026-10-01",
+               "2026-10-20", "2026-10-21"],
+        "event": ["visit", "signup", "visit", "visit", "signup", "visit", "visit", "signup"],
+        "channel": ["social", None, "social", "email", None, "search", "social", None],
+    })
+    t = funnel_trends(log, ["visit", "signup"], period="W", by="channel", window="7D")
+    # social: 2 entrants in week 09-28 (1 converts), 1 in week 10-19 (converts, window open)
+    # email 1/1 and search 0/1 in week 09-28: pooled as "other (2 more)" = 1/2
+    ax = plot_funnel_trends(t, top_n=1)
+    lines = {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
+    assert set(lines) == {"social", "other (2 more)"}
+    other = lines["other (2 more)"].get_ydata()
+    assert other[0] == pytest.approx(0.5)
+    points = [c for c in ax.collections if c.get_offsets().shape[0] and c.get_facecolors().shape[0] > 1]
+    social = [c for c in points if c.get_offsets().shape[0] == 4][0]  # weeks 09-28 … 10-19
+    faces = social.get_facecolors()
+    assert tuple(faces[-1][:3]) == (1.0, 1.0, 1.0)  # the open week is hollow
+    assert tuple(faces[0][:3]) != (1.0, 1.0, 1.0)
