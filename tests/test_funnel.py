@@ -436,9 +436,9 @@ def test_time_to_convert_matches_numpy():
     assert summary.p90_days == pytest.approx(np.quantile(days, 0.9))
     assert summary.mean_days == pytest.approx(np.mean(days))
     assert result.histogram.users.sum() == 5
-    # bins adapt to the data: the longest is 7 days, so whole-day bins (8 of them) within 10
-    assert result.histogram.users.tolist() == [1, 1, 1, 0, 1, 0, 0, 1]
-    assert result.histogram.bin_end_days.tolist()[-1] == 8.0
+    # bins adapt to the data: the longest is 7 days, so ten whole-day bins (half days would need 15)
+    assert result.histogram.users.tolist() == [1, 1, 1, 0, 1, 0, 0, 1, 0, 0]
+    assert result.histogram.bin_end_days.tolist()[-1] == 10.0
     between = F.time_to_convert(events_from(rows), SALES, from_step="signup", to_step=3, window="10D")
     assert between.summary.median_days[0] == pytest.approx(np.median(days) / 2)
     with pytest.raises(ValueError, match="after"):

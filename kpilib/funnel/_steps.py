@@ -724,10 +724,10 @@ def time_to_convert(
     window, order, by, start, end, as_of, complete_only
         As in :func:`funnel`.
     bins : int, default 28
-        The most histogram bins. Their width adapts to the data, not to the window: the
+        Histogram bins, from 0. Their width adapts to the data, not to the window: the
         smallest round width (1, 5, 10, 30 s; 1, 5, 10, 15, 30 min; 1, 2, 3, 6, 12 h;
-        1, 2, 7, 14, 30, 91, 182, 365 days) whose bins from 0 hold the longest observed
-        duration in at most ``bins`` bins.
+        1, 2, 7, 14, 30, 91, 182, 365 days) whose ``bins`` bins hold the longest observed
+        duration (the last bins may be empty).
     semantics, exclusions, attribution, breakdown_limit, reentry, first_time, window_end, step_windows, date_range
         The funnel's rules, as in :func:`funnel_users`.
 
@@ -753,7 +753,7 @@ def time_to_convert(
        converters  mean_days  median_days
     0           2        2.0          2.0
 
-    The longest duration is 3 days: half-day bins, seven of them, hold it.
+    The longest duration is 3 days: seven half-day bins hold it.
 
     >>> result.histogram.bin_end_days.tolist()[-1], result.histogram.users.tolist()
     (3.5, [0, 0, 1, 0, 0, 0, 1])
@@ -788,7 +788,7 @@ def time_to_convert(
     summary = summary[[*by_columns, "converters", "mean_days", "p25_days", "median_days", "p75_days", "p90_days"]]
 
     width = _bin_width_days(0.0 if pd.isna(longest) else longest, bins)
-    n_bins = int(math.floor((0.0 if pd.isna(longest) else longest) / width)) + 1
+    n_bins = bins
     binned = durations.mutate(bin=(durations.days / width).floor().cast("int64").clip(0, n_bins - 1))
     counts = binned.group_by([*by_columns, "bin"]).agg(users=binned.count()).to_pandas()
     if by_columns:
