@@ -481,3 +481,21 @@ def test_every_rule_compiles_for_other_backends(dialect, rules):
     users = F.funnel_users(events, SALES, as_of="2026-03-01", **rules)
     sql = ibis.to_sql(users.aggregate(n=users.reached_3.cast("int64").sum()), dialect=dialect)
     assert "ASOF" not in sql.upper()
+
+
+# --- the rules flow through every funnel function ----------------------------------------
+
+
+def test_conversion_rate_drop_off_and_the_entry_column_follow_the_rules():
+    rates = F.conversion_rate(EXCLUSION_LOG, SALES, exclusions=["refund"])
+    assert (rates.numerator[0], rates.denominator[0]) == (2, 5)      # as the funnel above: [5, 3, 2]
+    drops = F.drop_off(F.funnel(EXCLUSION_LOG, SALES, exclusions=["refund"]))
+    assert drops.dropped.tolist() == [2, 1]
+    users = F.funnel_users(EXCLUSION_LOG, SALES).to_pandas()
+    assert (users.entered_at == users.step_1_at).all()              # ordered: the step-1 event
+    # a breakdown column of the customers table is the person's, whatever the attribution
+    people = pd.DataFrame({"customer_id": ["a", "c"], "segment": ["smb", "ent"], "channel": ["ads", "seo"],
+                           "signup_at": [DAY0, DAY0]})
+    table = F.funnel(EXCLUSION_LOG, SALES, by="segment", customers=people, attribution="last_touch",
+                     exclusions=["refund"])
+    assert counts(table, segment="smb") == [1, 1, 1] and counts(table, segment=None) == [3, 1, 0]
