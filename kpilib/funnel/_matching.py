@@ -242,7 +242,7 @@ def _eligible(joined: ibis.Table, steps: list[str], k: int) -> ibis.Value:
     same_name_before = [j for j in range(1, k) if steps[j - 1] == name]
     if not same_name_before:
         return joined.e_event == name
-    used_here = sum((joined[_step_column(j)] == previous).cast("int64") for j in same_name_before)
+    used_here = sum((joined[_step_column(j)] == previous).cast("int32") for j in same_name_before)
     return (joined.e_event == name) & ((joined.e_ts > previous) | (joined.e_n > used_here))
 
 
@@ -307,7 +307,7 @@ def apply_exclusions(users: ibis.Table, events: ibis.Table, exclusions: tuple, n
 def best_attempt(users: ibis.Table, n_steps: int) -> ibis.Table:
     """Per user, the attempt that reaches the most steps; ties: the earliest entry."""
     columns = list(users.columns)
-    depth = sum(users[_reached_column(k)].cast("int64") for k in range(1, n_steps + 1))
+    depth = sum(users[_reached_column(k)].cast("int32") for k in range(1, n_steps + 1))
     rank = ibis.row_number().over(group_by=users.customer_id, order_by=[depth.desc(), users[_step_column(1)]])
     ranked = users.mutate(attempt_rank=rank)
     return ranked.filter(ranked.attempt_rank == 0).select(*columns)
@@ -345,7 +345,7 @@ def attribute(users: ibis.Table, events: ibis.Table, steps: list[str], by: list[
             values = joined.select(a_customer_id=joined.k_customer_id,
                                    **{c: joined[f"v_{c}"] for c in by}).distinct()
             some = ibis.or_(*[values[c].notnull() for c in by])
-            has_any = some.cast("int64").max().over(group_by=values.a_customer_id)
+            has_any = some.cast("int32").max().over(group_by=values.a_customer_id)
             values = values.filter(some | (has_any == 0)).select("a_customer_id", *by)
         else:
             when = joined.v_ts if attribution == "first_touch" else joined.v_ts.desc()

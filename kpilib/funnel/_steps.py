@@ -292,8 +292,8 @@ def _funnel_counts(users: ibis.Table, n_steps: int, by: list[str], complete_only
     aggregates = {}
     for k in range(1, n_steps + 1):
         reached = users[_reached_column(k)]
-        aggregates[f"users_{k}"] = reached.cast("int64").sum()
-        aggregates[f"open_{k}"] = (reached & users.window_open).cast("int64").sum()
+        aggregates[f"users_{k}"] = reached.sum()
+        aggregates[f"open_{k}"] = (reached & users.window_open).sum()
     summary = users.group_by(by).agg(**aggregates) if by else users.aggregate(**aggregates)
     counts = summary.to_pandas()
     value_columns = [c for c in counts.columns if c not in by]

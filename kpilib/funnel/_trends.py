@@ -211,8 +211,8 @@ def period_counts(users: ibis.Table, targets: list[int], by: list[str], period: 
     users = users.mutate(period_number=period_index(local_day_index(entry, zone, first, last, portable=portable), period))
     if complete_only:
         users = users.filter(~users.window_open)
-    aggregates = {"entered": users.count(), "users_window_open": users.window_open.cast("int64").sum(),
-                  **{f"users_{k}": users[_reached_column(k)].cast("int64").sum() for k in targets}}
+    aggregates = {"entered": users.count(), "users_window_open": users.window_open.sum(),
+                  **{f"users_{k}": users[_reached_column(k)].sum() for k in targets}}
     return users.group_by([*by, "period_number"]).agg(**aggregates)
 
 

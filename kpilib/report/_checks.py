@@ -22,9 +22,9 @@ import pandas as pd
 
 from kpilib import bundle
 from kpilib.data import SAMPLE_DIR, load_dataset
-from kpilib.sources import is_url, source_label
 from kpilib.report._months import _month_runs, _months_without_data
 from kpilib.report._pdf import _require_chromium
+from kpilib.sources import is_url, source_label
 
 
 def parse_parameter(text: str) -> tuple[str, object]:
