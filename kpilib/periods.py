@@ -11,8 +11,9 @@ time-zone conversion, so :func:`utc_offsets` computes, in Python with :mod:`zone
 the offsets in force over the data's range (daylight saving included), and
 :func:`local_day_index` writes them into the expression as one small ``CASE`` on the
 epoch seconds; :func:`period_index` of that day number is the local week or month, and
-:func:`local_period_bounds` gives each period's first day and its UTC start and end.
-``timezone=None`` everywhere means UTC.
+:func:`local_period_bounds` gives each period's first day and its UTC start and end;
+:func:`local_month_bounds` is :func:`month_bounds` on the local clock (a report month's
+first and last instant). ``timezone=None`` everywhere means UTC.
 
 Cut-offs and tenure
 -------------------
@@ -42,7 +43,7 @@ from kpilib.sources import engine_of
 
 __all__ = ["MONTH_DAYS", "MONTH_PATTERN", "PANDAS_FREQ", "PERIOD_NAMES", "PERIOD_ORIGIN", "TimeLike",
            "check_period", "check_timezone", "day_index", "default_cutoff", "duration_seconds", "duration_text",
-           "epoch_seconds", "local_day_index", "local_period_bounds", "month_bounds", "month_range",
+           "epoch_seconds", "local_day_index", "local_month_bounds", "local_period_bounds", "month_bounds", "month_range",
            "months_between", "next_month", "period_grid", "period_index", "period_index_of",
            "period_start_of_index", "previous_month", "time_filter", "to_utc", "utc_offsets",
            "validate_month"]
@@ -854,3 +855,38 @@ def local_period_bounds(index: Any, period: str, timezone: Any) -> pd.DataFrame:
         return pd.Series(zoned.tz_convert("UTC"))
 
     return pd.DataFrame({"period_start": starts, "start_utc": instants(starts), "end_utc": instants(ends)})
+
+
+def local_month_bounds(month: str, timezone: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The first instant of ``month`` and of the month after it on the local clock of
+    ``timezone``, as UTC instants: :func:`month_bounds` for a report time zone.
+
+    Local midnight of the 1st, daylight saving included (a month may begin in summer time
+    and end in winter time). A midnight that falls in a daylight-saving gap is the first
+    local time that exists, as in :func:`local_period_bounds`.
+
+    Parameters
+    ----------
+    month : str
+        ``"YYYY-MM"``.
+    timezone : str or None
+        IANA name; None (or ``"UTC"``) is :func:`month_bounds`.
+
+    Examples
+    --------
+    October 2026 in Berlin begins in summer time (UTC+2) and ends in winter time (UTC+1,
+    from 25 October):
+
+    >>> local_month_bounds("2026-10", "Europe/Berlin")
+    (Timestamp('2026-09-30 22:00:00+0000', tz='UTC'), Timestamp('2026-10-31 23:00:00+0000', tz='UTC'))
+    >>> local_month_bounds("2026-10", None) == month_bounds("2026-10")
+    True
+    """
+    zone = check_timezone(timezone)
+    first, after = month_bounds(month)
+    if zone is None:
+        return first, after
+    local = pd.DatetimeIndex([first.tz_localize(None), after.tz_localize(None)])
+    zoned = local.tz_localize(ZoneInfo(zone), ambiguous=np.ones(2, dtype=bool), nonexistent="shift_forward")
+    start, end = zoned.tz_convert("UTC")
+    return start, end
