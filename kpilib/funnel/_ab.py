@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import ibis
 import numpy as np
 import pandas as pd
 
 from kpilib.funnel import _definitions  # noqa: F401  (the records, before @computes)
-from kpilib.funnel._steps import Order, WindowLike, conversion_rate
+from kpilib.funnel._steps import ExclusionsLike, Order, Semantics, WindowLike, conversion_rate
 from kpilib.metrics import computes
 from kpilib.periods import TimeLike
 from kpilib.stats import SMALL_DENOMINATOR, compare_proportions
@@ -26,14 +27,22 @@ def ab_comparison(
     a: object,
     b: object,
     to_step: int | str = -1,
-    window: WindowLike = "14D",
-    order: Order = "ordered",
+    window: WindowLike | None = None,
+    order: Order | None = None,
     start: TimeLike = None,
     end: TimeLike = None,
     as_of: TimeLike = None,
     complete_only: bool = False,
     confidence: float = 0.95,
     customers: ibis.Table | pd.DataFrame | None = None,
+    semantics: Semantics | None = None,
+    exclusions: ExclusionsLike = None,
+    attribution: int | str | None = None,
+    reentry: Literal["first", "best"] | None = None,
+    first_time: bool | None = None,
+    window_end: Literal["exclusive", "inclusive"] | None = None,
+    step_windows: Sequence[WindowLike] | None = None,
+    date_range: Literal["entry", "all_steps"] | None = None,
 ) -> pd.DataFrame:
     r"""Compare the conversion of two groups (variants, channels): B minus A.
 
@@ -44,13 +53,18 @@ def ab_comparison(
     steps : list of str
         Funnel steps; the rate compared is step 1 → ``to_step``.
     by : str
-        Column of ``events`` holding the groups (value at entry), e.g. ``"variant"``.
+        Column of ``events`` holding the groups (value at entry, or per ``attribution``),
+        e.g. ``"variant"``.
     a, b : object
         The two values of ``by`` to compare; ``a`` is the reference (control).
     to_step, window, order, start, end, as_of, complete_only, customers
         As in :func:`conversion_rate` (``by`` may be a column of ``customers``).
     confidence : float, default 0.95
         Level of the interval; ``significant`` means ``p_value < 1 - confidence``.
+    semantics, exclusions, attribution, reentry, first_time, window_end, step_windows, date_range
+        The funnel's rules, as in :func:`kpilib.funnel.funnel_users`, so that the groups'
+        rates are those of the funnel they come from (``None``: the preset's, kpilib's by
+        default).
 
     Returns
     -------
@@ -78,7 +92,9 @@ def ab_comparison(
     """
     rates = conversion_rate(events, steps, by=by, to_step=to_step, window=window, order=order,
                             start=start, end=end, as_of=as_of, complete_only=complete_only,
-                            customers=customers)
+                            customers=customers, semantics=semantics, exclusions=exclusions,
+                            attribution=attribution, reentry=reentry, first_time=first_time,
+                            window_end=window_end, step_windows=step_windows, date_range=date_range)
     present = rates[by].tolist()
     for label, value in (("a", a), ("b", b)):
         if value not in present:

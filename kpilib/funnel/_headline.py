@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import ibis
+import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
 from kpilib.data import as_table
 from kpilib.funnel._leads import (
     _days_between,
-    _month_labels,
-    _month_number,
     cost_per_mql,
     mql_count,
     new_leads,
@@ -20,14 +20,16 @@ from kpilib.funnel._leads import (
 )
 from kpilib.funnel._options import MQLOptions, mql_keywords, options
 from kpilib.funnel._steps import (
+    ExclusionsLike,
     Order,
+    Semantics,
     WindowLike,
     _check_steps,
     _reached_column,
     _step_column,
     funnel_users,
 )
-from kpilib.periods import month_bounds, previous_month
+from kpilib.periods import check_timezone, local_month_bounds, month_bounds, previous_month
 from kpilib.stats import rate_frame
 
 __all__ = ["headline_metrics"]
@@ -39,26 +41,38 @@ def headline_metrics(
     events: ibis.Table | pd.DataFrame,
     month: str,
     steps: Sequence[str],
-    window: WindowLike = "14D",
+    window: WindowLike | None = None,
     spend: ibis.Table | pd.DataFrame | None = None,
     *,
     customers: ibis.Table | pd.DataFrame | None = None,
-    order: Order = "ordered",
+    order: Order | None = None,
     mql: MQLOptions | None = None,
+    semantics: Semantics | None = None,
+    exclusions: ExclusionsLike = None,
+    reentry: Literal["first", "best"] | None = None,
+    first_time: bool | None = None,
+    window_end: Literal["exclusive", "inclusive"] | None = None,
+    step_windows: Sequence[WindowLike] | None = None,
+    date_range: Literal["entry", "all_steps"] | None = None,
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """The funnel notebook's headline numbers for ``month`` and the month before.
 
     Rows, for each of the two months:
 
-    * ``conversion_rate`` — first step → last step, for users entering in the month
-      **whose window has closed** by the end of the data, so a month still in progress
-      is not biased low by conversions that have not happened yet (a rate: numerator,
-      denominator, Wilson interval);
+    * ``conversion_rate`` — first step → last step of the funnel of the month (the
+      notebook's: :func:`~kpilib.funnel.funnel` with ``start``/``end`` the month's bounds
+      and the same rules), for the entrants **whose window has closed** by the end of the
+      data, so a month still in progress is not biased low by conversions that have not
+      happened yet (a rate: numerator, denominator, Wilson interval);
     * ``time_to_convert`` — median days first → last step of those converters;
     * ``new_leads``, ``mql_count`` — counts;
     * ``cost_per_mql`` — when ``spend`` is given (numerator = cost, denominator = MQLs,
       no interval);
     * ``sales_cycle_length`` — median days first touch → first purchase.
+
+    Each month's funnel is computed on its own (both in one expression), so a person who
+    enters in both months counts in both, as in the funnel of each month.
 
     A metric the data cannot give is NaN ("no data" on the report), not 0: the conversion
     and its time when a step never occurs in ``events``; leads, MQLs and their cost when
@@ -72,8 +86,8 @@ def headline_metrics(
         The report month, ``"YYYY-MM"``.
     steps : list of str
         Funnel steps.
-    window : str, pandas.Timedelta or int, default "14D"
-        Conversion window.
+    window : str, pandas.Timedelta or int, optional
+        Conversion window; ``None``: the preset's (14 days for kpilib's own rules).
     spend : ibis.Table or pandas.DataFrame, optional
         Spend table for the cost per MQL.
     customers, mql
@@ -81,8 +95,15 @@ def headline_metrics(
         ``mql.lead_event``. The old keywords ``mql_method`` (now ``mql.method``),
         ``behaviour_points``, ``profile_points`` and ``threshold`` still work for one
         release, with a FutureWarning.
-    order : {"ordered", "strict", "any"}, default "ordered"
-        As in :func:`funnel` (the median time uses ``"ordered"`` when ``"any"``).
+    order : {"ordered", "strict", "strict_steps", "any"}, optional
+        As in :func:`funnel` (``None``: the preset's, ``"ordered"`` for kpilib).
+    semantics, exclusions, reentry, first_time, window_end, step_windows, date_range
+        The funnel's rules, as in :func:`kpilib.funnel.funnel_users` — pass the
+        notebook's, so the headline is its funnel's conversion.
+    timezone : str, optional
+        IANA name of the report clock: the funnel's months (conversion and time to
+        convert) begin at local midnight of the 1st. None is UTC. Leads, MQLs, their cost
+        and the sales cycle are counted by UTC month.
 
     Returns
     -------
@@ -106,9 +127,10 @@ def headline_metrics(
     events = as_table(events, "events")
     mql = options(mql)
     steps = _check_steps(steps)
-    this_start, this_end = month_bounds(month)
+    zone = check_timezone(timezone)
     previous = previous_month(month)
     prev_start, _ = month_bounds(previous)
+    _, this_end = month_bounds(month)
     months = [previous, month]
     rows: list[dict] = []
 
@@ -116,14 +138,24 @@ def headline_metrics(
         rows.append({"metric": metric, "month": label, "value": float(value) if value is not None else np.nan,
                      "numerator": numerator, "denominator": denominator, "ci_low": low, "ci_high": high})
 
-    users = funnel_users(events, steps, window=window, order=order, start=prev_start, end=this_end)
-    users = users.filter(~users.window_open)
-    users = users.mutate(month=_month_number(users[_step_column(1)]))
+    # The funnel of each month on its own, as the notebook draws it, both in one expression.
+    rules = dict(window=window, order=order, semantics=semantics, exclusions=exclusions, reentry=reentry,
+                 first_time=first_time, window_end=window_end, step_windows=step_windows, date_range=date_range)
     last = len(steps)
+    per_month = []
+    for number, label in enumerate(months):
+        start, end = local_month_bounds(label, zone)
+        one = funnel_users(events, steps, start=start, end=end, **rules)
+        one = one.filter(~one.window_open)
+        per_month.append(one.select(_step_column(1), _step_column(last), _reached_column(last),
+                                    month=ibis.literal(number, type=dt.int64)))
+    users = ibis.union(*per_month, distinct=False)
     conversion = users.group_by("month").agg(
         entered=users.count(), converted=users[_reached_column(last)].sum()
-    ).to_pandas().pipe(_month_labels).set_index("month")
-    if order == "any" or last == 1:
+    ).to_pandas()
+    conversion["month"] = [months[int(n)] for n in conversion["month"]]
+    conversion = conversion.set_index("month")
+    if last == 1:
         timed = None
     else:
         converters = users.filter(users[_reached_column(last)])
@@ -131,7 +163,9 @@ def headline_metrics(
                                                           converters[_step_column(1)]))
         timed = converters.group_by("month").agg(
             median=converters.days.quantile(0.5), n=converters.count()
-        ).to_pandas().pipe(_month_labels).set_index("month")
+        ).to_pandas()
+        timed["month"] = [months[int(n)] for n in timed["month"]]
+        timed = timed.set_index("month")
     # A step no event of the data ever matches makes the funnel meaningless, not 0 %.
     # (and whether there is any lead event: the same read of the event names)
     names = sorted(set(steps) | {mql.lead_event})

@@ -32,10 +32,11 @@ from kpilib.funnel._matching import (
     match_in_order,
     step_events,
 )
-from kpilib.funnel._semantics import Exclusion, FunnelRules, parse_span, resolve_rules
+from kpilib.funnel._semantics import Exclusion, FunnelRules, Span, resolve_rules
 from kpilib.metrics import computes
 from kpilib.periods import (
     TimeLike,
+    check_timezone,
     default_cutoff,
     duration_text,
     epoch_seconds,
@@ -343,7 +344,7 @@ def _long_funnel(counts: pd.DataFrame, steps: list[str], by: list[str]) -> pd.Da
     )
 
 
-@computes("conversion_rate", "step_conversion_rate")
+@computes("conversion_rate", "step_conversion_rate", "funnel_exclusion")
 def funnel(
     events: ibis.Table | pd.DataFrame,
     steps: Sequence[str],
@@ -374,9 +375,10 @@ def funnel(
     not earlier than the previous one (equal timestamps count as in order) and each a
     distinct event (a step listed twice needs two events). Matching is greedy, earliest
     first, which finds a match whenever one exists. ``order="strict"`` also forbids any
-    other funnel-step event strictly between consecutive matched events;
-    ``order="any"`` only needs the events inside the window in any order. Details in
-    the module documentation. The counting is one Ibis expression run in the engine.
+    other event at all strictly between consecutive matched events (``"strict_steps"``:
+    any other funnel-step event); ``order="any"`` only needs the events inside the window
+    in any order. These are kpilib's rules; ``semantics`` and the rule keywords change
+    them (details in the module documentation). The counting is one Ibis expression run in the engine.
 
     Parameters
     ----------
@@ -456,11 +458,52 @@ def funnel(
     return _long_funnel(counts, steps, by_columns)
 
 
-def describe_funnel(steps: Sequence[str], *, window: WindowLike = "14D", order: Order = "ordered") -> str:
+_PRESET_NAMES = {"posthog": "PostHog", "mixpanel": "Mixpanel", "amplitude": "Amplitude"}
+
+
+def _span_words(span: Span) -> str:
+    if span.months:
+        months = f"{span.months} calendar month{'s' if span.months != 1 else ''}"
+        if not span.seconds:
+            return months
+        return f"{months} and {duration_text(pd.Timedelta(seconds=span.seconds), 'window')}"
+    return duration_text(pd.Timedelta(seconds=span.seconds), "window")
+
+
+def _listed(words: list[str], last: str = "and") -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + f" {last} {words[-1]}"
+
+
+def describe_funnel(
+    steps: Sequence[str],
+    *,
+    window: WindowLike | None = None,
+    order: Order | None = None,
+    semantics: Semantics | None = None,
+    exclusions: ExclusionsLike = None,
+    reentry: Literal["first", "best"] | None = None,
+    first_time: bool | None = None,
+    window_end: Literal["exclusive", "inclusive"] | None = None,
+    step_windows: Sequence[WindowLike] | None = None,
+    date_range: Literal["entry", "all_steps"] | None = None,
+    timezone: str | None = None,
+) -> str:
     """How people enter and move through the funnel, in Markdown, from its parameters.
 
-    The notebook's prose about the funnel comes from here, so it names the steps and the
-    window actually used.
+    The notebook's prose about the funnel comes from here, so it names the steps, the
+    window and every rule actually used: the preset (``semantics``), the entry and
+    re-entry rule, a window end that is inclusive, per-step windows, a date range applied
+    to every step, the exclusions, and the time zone of the month.
+
+    Parameters
+    ----------
+    steps : list of str
+        Funnel steps.
+    window, order, semantics, exclusions, reentry, first_time, window_end, step_windows, date_range
+        The funnel's rules, as in :func:`funnel_users` (``None``: the preset's, kpilib's
+        by default).
+    timezone : str, optional
+        IANA name of the report clock the month is read on; None is UTC.
 
     Examples
     --------
@@ -468,36 +511,69 @@ def describe_funnel(steps: Sequence[str], *, window: WindowLike = "14D", order: 
     People enter at their **first** `mql` of the month; from that moment they have 30 days (the conversion window) to take each next step — `sql`, then `won` — in that order (other events may come in between).
     >>> print(describe_funnel(["visit"], window="36h"))
     People enter at their **first** `visit` of the month; a one-step funnel counts the entrants only.
+    >>> print(describe_funnel(["visit", "signup"], semantics="posthog", exclusions=["refund"],
+    ...                       timezone="Europe/Berlin"))
+    These are PostHog's funnel rules (`semantics="posthog"`). Every `visit` of the month (Europe/Berlin time) starts an attempt and each person's **best** attempt counts (the one reaching the most steps; the earliest of equals); from that moment they have 14 days (the conversion window, an event at its very end included) to take the next step, `signup`, in that order (other events may come in between); every step must also happen within the month. People who do `refund` between `visit` (step 1) and `signup` (step 2) — or, if they never get that far, before their window ends — are left out of the funnel altogether.
     """
     steps = _check_steps(steps)
-    order = _check_order(order)
-    span = parse_span(window)  # a window that is no duration is refused by name
-    if span.months:
-        window_words = f"{span.months} calendar month{'s' if span.months != 1 else ''}"
+    if order is not None:
+        _check_order(order)
+    rules = resolve_rules(steps, semantics=semantics or None, window=window, order=order, exclusions=exclusions,
+                          reentry=reentry, first_time=first_time, window_end=window_end,
+                          step_windows=step_windows, date_range=date_range, warn_strict=False)
+    zone = check_timezone(timezone)
+    month = f"the month ({zone} time)" if zone else "the month"
+    window_words = _span_words(rules.window)
+    any_order, best = rules.order == "any", rules.reentry == "best"
+    preset = ""
+    if rules.semantics in _PRESET_NAMES:
+        preset = (f"These are {_PRESET_NAMES[rules.semantics]}'s funnel rules "
+                  f'(`semantics="{rules.semantics}"`). ')
+    first = "of any step (`" + steps[0] + "`, …)" if any_order else f"`{steps[0]}`"
+    if rules.first_time:
+        entry = (f"People enter at their **first {'event ' if any_order else ''}{first} ever**, when it falls in "
+                 f"{month} (people who had one before do not enter)")
+    elif best:
+        entry = (f"Every {'event ' if any_order else ''}{first} of {month} starts an attempt and each person's "
+                 f"**best** attempt counts (the one reaching the most steps; the earliest of equals)")
     else:
-        window_words = duration_text(pd.Timedelta(seconds=span.seconds), "window")
-    if order == "any":
-        entry = f"People enter at their **first** event of any step (`{steps[0]}`, …) of the month"
-        if len(steps) == 1:
-            return f"{entry}; a one-step funnel counts the entrants only."
-        return (f"{entry}; from that moment they have {window_words} (the conversion window) to take the "
-                f"other steps in any order (a user who took k of the {len(steps)} steps counts at step k).")
-    entry = f"People enter at their **first** `{steps[0]}` of the month"
+        entry = f"People enter at their **first** {'event ' if any_order else ''}{first} of {month}"
     if len(steps) == 1:
-        return f"{entry}; a one-step funnel counts the entrants only."
-    rest = [f"`{s}`" for s in steps[1:]]
-    how = {
-        "ordered": "in that order (other events may come in between)",
-        "strict": "in that order, with no other event at all in between",
-        "strict_steps": "in that order, with no other step event in between",
-    }[order]
-    listed = rest[0] if len(rest) == 1 else ", ".join(rest[:-1]) + f", then {rest[-1]}"
-    next_steps = f"the next step, {listed}," if len(rest) == 1 else f"each next step — {listed} —"
-    return (f"{entry}; from that moment they have {window_words} (the conversion window) to take "
-            f"{next_steps} {how}.")
+        return f"{preset}{entry}; a one-step funnel counts the entrants only."
+    conversion_window = "the conversion window" + (", an event at its very end included" if rules.inclusive else "")
+    if any_order:
+        take = (f"the other steps in any order (a user who took k of the {len(steps)} steps counts at step k)")
+    else:
+        rest = [f"`{s}`" for s in steps[1:]]
+        how = {
+            "ordered": "in that order (other events may come in between)",
+            "strict": "in that order, with no other event at all in between",
+            "strict_steps": "in that order, with no other step event in between",
+        }[rules.order]
+        listed = rest[0] if len(rest) == 1 else ", ".join(rest[:-1]) + f", then {rest[-1]}"
+        next_steps = f"the next step, {listed}," if len(rest) == 1 else f"each next step — {listed} —"
+        take = f"{next_steps} {how}"
+    text = f"{preset}{entry}; from that moment they have {window_words} ({conversion_window}) to take {take}"
+    extras = []
+    if rules.step_windows:
+        gaps = [f"{_span_words(span)} from `{steps[k]}` to `{steps[k + 1]}`"
+                for k, span in enumerate(rules.step_windows)]
+        extras.append(f"each step must also follow the one before within its own window: {_listed(gaps)}")
+    if rules.date_range == "all_steps":
+        extras.append("every step must also happen within the month")
+    text += "".join(f"; {extra}" for extra in extras) + "."
+    if rules.exclusions:
+        def step_words(k: int) -> str:
+            return f"completing {k} of the steps" if any_order else f"`{steps[k - 1]}` (step {k})"
+
+        spans = [f"`{e.event}` between {step_words(e.from_step)} and {step_words(e.to_step)}"
+                 for e in rules.exclusions]
+        text += (f" People who do {_listed(spans, 'or')} — or, if they never get that far, before their window "
+                 f"ends — are left out of the funnel altogether.")
+    return text
 
 
-@computes("conversion_rate")
+@computes("conversion_rate", "breakdown_attribution")
 def conversion_rate(
     events: ibis.Table | pd.DataFrame,
     steps: Sequence[str],
@@ -812,17 +888,25 @@ def landing_page_conversion(
     *,
     entry_event: str = "visit",
     page_column: str = "page",
-    window: WindowLike = "14D",
+    window: WindowLike | None = None,
     start: TimeLike = None,
     end: TimeLike = None,
     as_of: TimeLike = None,
     complete_only: bool = False,
+    semantics: Semantics | None = None,
+    exclusions: ExclusionsLike = None,
+    attribution: int | str | None = None,
+    reentry: Literal["first", "best"] | None = None,
+    first_time: bool | None = None,
+    window_end: Literal["exclusive", "inclusive"] | None = None,
+    date_range: Literal["entry", "all_steps"] | None = None,
 ) -> pd.DataFrame:
     r"""Conversion of each landing page: visitors who reach ``goal`` within the window.
 
     The landing page of a person is the ``page_column`` value of their first
     ``entry_event`` in ``[start, end)``; it is the two-step funnel
-    ``[entry_event, goal]`` broken down by that page.
+    ``[entry_event, goal]`` broken down by that page, under the same rules as any funnel
+    (a preset's re-entry rule and attribution change which visit's page counts).
 
     Parameters
     ----------
@@ -835,7 +919,11 @@ def landing_page_conversion(
     page_column : str, default "page"
         Column of ``events`` with the page.
     window, start, end, as_of, complete_only
-        As in :func:`funnel`.
+        As in :func:`funnel` (``window`` ``None``: the preset's, 14 days for kpilib).
+    semantics, exclusions, attribution, reentry, first_time, window_end, date_range
+        The funnel's rules, as in :func:`funnel_users`, for the two steps ``entry_event``
+        (step 1) and ``goal`` (step 2); ``attribution`` picks the page (default: the
+        entry's).
 
     Returns
     -------
@@ -857,6 +945,8 @@ def landing_page_conversion(
     1     /blog          0            1   0.0
     """
     rates = conversion_rate(events, [entry_event, goal], by=page_column, window=window, start=start,
-                            end=end, as_of=as_of, complete_only=complete_only)
+                            end=end, as_of=as_of, complete_only=complete_only, semantics=semantics,
+                            exclusions=exclusions, attribution=attribution, reentry=reentry,
+                            first_time=first_time, window_end=window_end, date_range=date_range)
     return rates.sort_values(["denominator", page_column], ascending=[False, True],
                              ignore_index=True)
