@@ -1,15 +1,17 @@
 """Sources, schemas and loading: the data contract, enforced in one place.
 
 A *source* is a folder of ``<table>.parquet`` / ``<table>.csv`` files (read in place by
-DuckDB, never loaded whole into pandas), a ``dict`` of pandas DataFrames, or an Ibis
-backend connection holding tables of the contract's names. :func:`load_dataset` turns any
+DuckDB, never loaded whole into pandas), a database URL or Spark source
+(:mod:`kpilib.sources`), a ``dict`` of pandas DataFrames, or an Ibis backend connection
+holding tables of the contract's names. :func:`load_dataset` turns any
 of them into a :class:`Dataset` of Ibis tables, each coerced to its schema and checked
 row by row *inside the engine* (one aggregate query per table). A violation raises
 :class:`DataError`, which names the table, the column, how many rows fail, a few example
 values and what to do about it.
 
-The schemas below are the only definition of the contract; ``data/README.md`` is
-rendered from them (``python -m kpilib docs``).
+The contract itself (tables, columns, rules, :class:`DataError`) is defined once in
+:mod:`kpilib.contract`, a folder's ``kpilib.toml`` is read by :mod:`kpilib.source_settings`;
+both are re-exported here. ``data/README.md`` is rendered from them (``python -m kpilib docs``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ import codecs
 import difflib
 import os
 import re
-import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,33 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 import pyarrow as pa
 
-from kpilib import sources, validations
+from kpilib import contract, source_settings, sources, validations
 from kpilib.bundle import sample_dir
-from kpilib.periods import duration_text, month_bounds, to_utc
+from kpilib.contract import (
+    _EXACT_FLOAT,
+    _KIND_NOUN,
+    _KIND_TYPE,
+    ACTIVITY_COLUMNS,
+    NULL_LIKE_IDS,
+    SCHEMAS,
+    TABLE_NAMES,
+    UTC,
+    Column,
+    ContractOptions,
+    DataError,
+    RowRule,
+    TableSchema,
+)
+from kpilib.periods import duration_text, month_bounds
+from kpilib.source_settings import (
+    SETTINGS_FILE,
+    FunnelSettings,
+    SourceSettings,
+    TableMapping,
+    apply_mapping,
+    read_settings,
+    table_file,
+)
 
 __all__ = [
     "ACTIVITY_COLUMNS",
@@ -64,303 +89,6 @@ MISSING_LABEL = "(none)"
 #: The committed sample data, used when no source is given (see :mod:`kpilib.bundle`).
 SAMPLE_DIR = sample_dir()
 
-UTC = dt.Timestamp(timezone="UTC")
-
-# Ibis type each column kind is coerced to, and how a failed coercion is described.
-_KIND_TYPE: dict[str, dt.DataType] = {
-    "id": dt.string,
-    "string": dt.string,
-    "timestamp": UTC,
-    "date": dt.date,
-    "number": dt.float64,
-    "integer": dt.int64,
-}
-_KIND_NOUN = {
-    "timestamp": "a timestamp (ISO 8601, e.g. 2026-10-01 12:00:00, read as UTC)",
-    "date": "a date (YYYY-MM-DD)",
-    "number": "a number",
-    "integer": "a whole number",
-}
-
-
-class DataError(ValueError):
-    """An input that breaks the data contract.
-
-    The message says which table and column, how many rows fail, up to five example
-    values, and what to do. The same facts are kept as attributes for programs.
-
-    Attributes
-    ----------
-    table, column : str or None
-        Where the problem is.
-    rows : int or None
-        How many rows fail the rule (None when the problem is not row-wise).
-    examples : list
-        Up to five offending values.
-    fix : str
-        What to do about it.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        table: str | None = None,
-        column: str | None = None,
-        rows: int | None = None,
-        examples: list | None = None,
-        fix: str = "",
-    ) -> None:
-        self.table = table
-        self.column = column
-        self.rows = rows
-        self.examples = list(examples or [])
-        self.fix = fix
-        where = f"table '{table}'" if table else "data"
-        if column:
-            where += f", column '{column}'"
-        text = f"{where}: {message}"
-        if self.examples:
-            text += f" (examples: {', '.join(repr(e) for e in self.examples)})"
-        if fix:
-            text += f". {fix}"
-        super().__init__(text)
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of the contract.
-
-    ``required=False`` marks an optional column: the contract checks it when present, and
-    ``used_by`` names the sections that need it (they are skipped, with a note, without it).
-    ``kind`` is one of ``id``, ``string``, ``timestamp``, ``date``, ``number``,
-    ``integer``. Ids and non-nullable columns must not be null; ids must not be blank or
-    a null-like word (:data:`NULL_LIKE_IDS`) and are unique where ``unique``; numbers are
-    finite; integers are whole; times are not in the future (beyond the tolerance of
-    :class:`ContractOptions`) unless ``may_be_future``; ``minimum`` and ``allowed``
-    restrict values; values that cannot be coerced to the kind are errors.
-    """
-
-    name: str
-    kind: str
-    meaning: str
-    nullable: bool = False
-    minimum: float | None = None
-    allowed: tuple[str, ...] | None = None
-    required: bool = True
-    unique: bool = False
-    may_be_future: bool = False
-    used_by: str = ""
-
-
-@dataclass(frozen=True)
-class RowRule:
-    """A rule across columns of one row; ``bad(t)`` marks the offending rows."""
-
-    column: str
-    message: str
-    bad: Callable[[ibis.Table], Any]
-    fix: str
-
-
-@dataclass(frozen=True)
-class TableSchema:
-    """A table of the contract: its columns, cross-column rules and a short example.
-
-    ``rules`` refuse the rows they mark; ``notes`` keep them and only count them, for
-    :attr:`Dataset.notes` (their ``fix`` says how kpilib reads such rows).
-    """
-
-    name: str
-    meaning: str
-    columns: tuple[Column, ...]
-    rules: tuple[RowRule, ...] = ()
-    notes: tuple[RowRule, ...] = ()
-    example: str = ""
-    used_by: str = ""
-
-    @property
-    def required(self) -> list[str]:
-        return [c.name for c in self.columns if c.required]
-
-
-def _survey_out_of_scale(t: ibis.Table):
-    scale_max = t.survey.cases(("nps", 10), ("csat", 5), ("ces", 7), else_=None)
-    scale_min = t.survey.cases(("nps", 0), else_=1)
-    return t.score.notnull() & ((t.score < scale_min) | (t.score > scale_max))
-
-
-SCHEMAS: dict[str, TableSchema] = {
-    s.name: s
-    for s in (
-        TableSchema(
-            "customers",
-            "One row per customer (a person who signed up).",
-            (
-                Column("customer_id", "id", "Unique customer identifier (one row per customer).", unique=True),
-                Column("signup_at", "timestamp", "When the customer signed up (UTC)."),
-                Column("channel", "string", "Acquisition channel (email, paid_search, social, organic, referral …)."),
-                Column("plan", "string", "Plan chosen at sign-up (free, basic, pro …).", nullable=True, required=False,
-                       used_by="breakdowns by plan in churn and engagement"),
-                Column("segment", "string", "Customer segment (smb, mid_market, enterprise …).", nullable=True, required=False,
-                       used_by="the lead score's profile points; breakdowns"),
-                Column("country", "string", "Country of the customer.", nullable=True, required=False,
-                       used_by="breakdowns"),
-            ),
-            example="customer_id,signup_at,channel,plan\nC0000001,2025-01-03 09:12:00,paid_search,pro",
-            used_by="every notebook (breakdowns)",
-        ),
-        TableSchema(
-            "events",
-            "Behavioural events of people, visitors included (funnel steps and product usage).",
-            (
-                Column("customer_id", "id", "Person identifier; visitors who never sign up have one too."),
-                Column("ts", "timestamp", "When it happened (UTC)."),
-                Column("event", "string", "Event name: visit, signup, lead, mql, sql, purchase, page_view, feature_use, share …"),
-                Column("channel", "string", "Marketing channel of the touch (on visits).", nullable=True, required=False,
-                       used_by="funnel by channel, attribution, marketing-influenced revenue"),
-                Column("campaign", "string", "Campaign of the touch.", nullable=True, required=False,
-                       used_by="attribution by campaign"),
-                Column("page", "string", "Page of a visit or page view (landing page on visits).", nullable=True, required=False,
-                       used_by="landing-page conversion, page views"),
-                Column("feature", "string", "Product feature used (on feature_use events).", nullable=True, required=False,
-                       used_by="feature adoption, the health score's feature breadth"),
-            ),
-            example="customer_id,ts,event,channel,page\nC0000001,2025-01-03 09:01:00,visit,paid_search,/pricing",
-            used_by="funnel, engagement",
-        ),
-        TableSchema(
-            "orders",
-            "One row per order.",
-            (
-                Column("customer_id", "id", "Who ordered."),
-                Column("ts", "timestamp", "When (UTC)."),
-                Column("amount", "number", "Order value, ≥ 0, in the reporting currency.", minimum=0),
-            ),
-            example="customer_id,ts,amount\nC0000001,2025-01-05 14:30:00,49.90",
-            used_by="CLV, revenue, ROI",
-        ),
-        TableSchema(
-            "subscriptions",
-            "One row per subscription period; a plan change ends one row and starts another.",
-            (
-                Column("customer_id", "id", "Subscriber."),
-                Column("start_at", "timestamp", "Start (UTC)."),
-                Column("end_at", "timestamp", "End (UTC); empty while the subscription is active. May lie in the "
-                       "future (a scheduled end).", nullable=True, may_be_future=True),
-                Column("mrr", "number", "Monthly recurring revenue of the subscription, ≥ 0.", minimum=0),
-                Column("plan", "string", "Plan of the subscription period.", nullable=True, required=False,
-                       used_by="churn, GRR/NRR and survival by plan; the health score's plan component"),
-            ),
-            rules=(
-                RowRule(
-                    "end_at",
-                    "end before they start",
-                    lambda t: t.end_at.notnull() & (t.end_at < t.start_at),
-                    "Check for swapped start_at/end_at columns or a time-zone shift",
-                ),
-            ),
-            example="customer_id,start_at,end_at,mrr,plan\nC0000001,2025-01-05 14:30:00,,49.0,pro",
-            used_by="churn, GRR/NRR",
-        ),
-        TableSchema(
-            "email",
-            "One row per email sent to one customer in one campaign.",
-            (
-                Column("campaign", "string", "Campaign name."),
-                Column("customer_id", "id", "Recipient."),
-                Column("sent_at", "timestamp", "When it was sent (UTC)."),
-                Column("bounce", "string", "none, soft or hard.", allowed=("none", "soft", "hard")),
-                Column("opened_at", "timestamp", "First open (UTC), empty if never opened.", nullable=True),
-                Column("clicked_at", "timestamp", "First click (UTC), empty if never clicked. A click on a mail with no "
-                       "opened_at counts as an open (the tracking pixel was blocked).", nullable=True),
-                Column("unsubscribed_at", "timestamp", "Unsubscribe (UTC), empty if none.", nullable=True),
-                Column("complained_at", "timestamp", "Spam complaint (UTC), empty if none.", nullable=True),
-            ),
-            rules=(
-                RowRule(
-                    "opened_at",
-                    "are bounced but marked as opened",
-                    lambda t: (t.bounce != "none") & t.opened_at.notnull(),
-                    "A bounced mail cannot be opened: check the bounce column",
-                ),
-                RowRule(
-                    "clicked_at",
-                    "are bounced but marked as clicked",
-                    lambda t: (t.bounce != "none") & t.clicked_at.notnull(),
-                    "A bounced mail cannot be clicked: check the bounce column",
-                ),
-                *(
-                    RowRule(
-                        column,
-                        "are before the mail was sent (sent_at)",
-                        lambda t, column=column: t[column].notnull() & (t[column] < t.sent_at),
-                        "Check the time zones of the two columns (all times must be UTC) or swapped columns",
-                    )
-                    for column in ("opened_at", "clicked_at", "unsubscribed_at", "complained_at")
-                ),
-            ),
-            notes=(
-                RowRule(
-                    "clicked_at",
-                    "are clicked with no recorded open; they count as opened",
-                    lambda t: t.clicked_at.notnull() & t.opened_at.isnull(),
-                    "A click proves an open the tracking pixel missed (images blocked)",
-                ),
-            ),
-            example=(
-                "campaign,customer_id,sent_at,bounce,opened_at,clicked_at,unsubscribed_at,complained_at\n"
-                "2026-10 newsletter,C0000001,2026-10-02 08:00:00,none,2026-10-02 09:15:00,,,"
-            ),
-            used_by="engagement",
-        ),
-        TableSchema(
-            "surveys",
-            "One row per survey answer.",
-            (
-                Column("customer_id", "id", "Respondent."),
-                Column("ts", "timestamp", "When answered (UTC)."),
-                Column("survey", "string", "nps (0–10), csat (1–5) or ces (1–7).", allowed=("nps", "csat", "ces")),
-                Column("score", "integer", "The answer on the survey's scale, a whole number."),
-            ),
-            rules=(
-                RowRule(
-                    "score",
-                    "are outside their survey's scale (nps 0–10, csat 1–5, ces 1–7)",
-                    _survey_out_of_scale,
-                    "Rescale the answers or fix the survey column",
-                ),
-            ),
-            example="customer_id,ts,survey,score\nC0000001,2026-10-12 10:00:00,nps,9",
-            used_by="engagement",
-        ),
-        TableSchema(
-            "spend",
-            "Marketing cost per day and channel (optionally per campaign).",
-            (
-                Column("date", "date", "Day of the spend."),
-                Column("channel", "string", "Channel, as in customers.channel."),
-                Column("cost", "number", "Cost, ≥ 0.", minimum=0),
-                Column("campaign", "string", "Campaign.", nullable=True, required=False,
-                       used_by="spend and CAC by campaign"),
-            ),
-            example="date,channel,cost,campaign\n2026-10-01,paid_search,412.50,brand",
-            used_by="CAC, CPA, cost per MQL, ROI",
-        ),
-    )
-}
-
-TABLE_NAMES: tuple[str, ...] = tuple(SCHEMAS)
-
-#: The optional settings file of a source folder: contract options, table and event mapping.
-SETTINGS_FILE = "kpilib.toml"
-
-#: Each table's own time column: when its rows happened (used for the data's span).
-ACTIVITY_COLUMNS: dict[str, str] = {
-    "customers": "signup_at", "events": "ts", "orders": "ts", "subscriptions": "start_at",
-    "email": "sent_at", "surveys": "ts", "spend": "date",
-}
-
 
 def _fmt(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
@@ -378,50 +106,6 @@ def _suggest_fix_for_missing(schema: TableSchema, column: str, have: list[str]) 
     return (f"Add a '{column}' column, or map one of the table's columns onto it in {SETTINGS_FILE} "
             f"([tables.{schema.name}.columns] {column} = \"their_column\"); the contract for "
             f"'{schema.name}' is in data/README.md")
-
-
-#: Id values read as "no id": a text id equal to one of these (any case, spaces
-#: around ignored) is what a DataFrame's missing value becomes when written to text.
-NULL_LIKE_IDS: tuple[str, ...] = ("nan", "none", "null", "<na>", "nat", "n/a", "#n/a", "undefined")
-
-#: Floats are exact integers up to 2**53; a float id beyond that has lost digits.
-_EXACT_FLOAT = 2.0**53
-
-
-@dataclass(frozen=True)
-class ContractOptions:
-    """The configurable part of the contract's rules.
-
-    Parameters
-    ----------
-    as_of : timestamp, optional
-        When the data were extracted; no event, order, send or answer can be later.
-        Default: now (UTC).
-    future_tolerance : str or pandas.Timedelta, default "1D"
-        How far past ``as_of`` a time may lie before it counts as "in the future" (clock
-        skew, time-zone slips).
-    allow_future : bool, default False
-        Keep rows timed in the future and only report them in :attr:`Dataset.notes`
-        (``check`` prints them, the report shows them) instead of refusing the table.
-
-    In a source folder, a ``kpilib.toml`` file may set them::
-
-        [contract]
-        future_tolerance = "2D"
-        allow_future = true
-    """
-
-    as_of: Any = None
-    future_tolerance: Any = "1D"
-    allow_future: bool = False
-
-    def future_limit(self) -> pd.Timestamp:
-        """The latest time a row may carry: ``as_of + future_tolerance`` (UTC)."""
-        as_of = pd.Timestamp.now(tz="UTC") if self.as_of is None else to_utc(self.as_of, "as_of")
-        tolerance = pd.Timedelta(self.future_tolerance)
-        if pd.isna(tolerance) or tolerance < pd.Timedelta(0):
-            raise ValueError(f"future_tolerance must be ≥ 0, got {self.future_tolerance!r}")
-        return as_of + tolerance
 
 
 def _coerce_column(column: Column, raw: Any) -> Any:
@@ -630,7 +314,8 @@ class Dataset:
     what validation accepted but a reader should know (e.g. clicks counted as opens,
     future times kept by ``allow_future``), one line each. ``funnel`` is the funnel the
     source declares in its ``kpilib.toml`` (:class:`FunnelSettings`; all ``None`` without
-    one), which the funnel notebook and ``check`` use unless given steps explicitly.
+    one), which the funnel notebook and ``check`` use unless given steps explicitly;
+    ``timezone`` the report time zone it declares (``None``: UTC).
     """
 
     customers: ibis.Table | None = None
@@ -643,6 +328,7 @@ class Dataset:
     source: str = field(default="", compare=False)
     notes: list[str] = field(default_factory=list, compare=False)
     funnel: FunnelSettings = field(default_factory=lambda: FunnelSettings(), compare=False)
+    timezone: str | None = field(default=None, compare=False)
 
     def tables(self) -> dict[str, ibis.Table]:
         """The tables present, by name."""
@@ -879,7 +565,7 @@ def as_table(obj: ibis.Table | pd.DataFrame, name: str, *, validate: bool | None
     ...          "orders")
     Traceback (most recent call last):
     ...
-    kpilib.data.DataError: table 'orders', column 'amount': 1 of 1 rows are negative (examples: -2.0). 'amount' must be ≥ 0; record refunds or credits in a separate table
+    kpilib.contract.DataError: table 'orders', column 'amount': 1 of 1 rows are negative (examples: -2.0). 'amount' must be ≥ 0; record refunds or credits in a separate table
     """
     if name not in SCHEMAS:
         raise DataError(
@@ -981,265 +667,6 @@ def _read_file_spark(con: ibis.BaseBackend, path: Path, name: str) -> ibis.Table
         raise _file_error(path, name, f"cannot be read by Spark ({reason})", "Re-export the file") from None
 
 
-@dataclass(frozen=True)
-class TableMapping:
-    """How one contract table is found in a source folder with its own names.
-
-    Attributes
-    ----------
-    file : str or None
-        The file inside the source folder (default ``<table>.parquet`` / ``.csv``).
-    columns : dict
-        Contract column → the file's column, or a SQL expression over the file's
-        columns evaluated in the engine (e.g. ``"price + freight_value"``).
-    """
-
-    file: str | None = None
-    columns: dict[str, str] = field(default_factory=dict)
-
-
-_FUNNEL_ORDERS = ("ordered", "strict", "any")
-
-
-@dataclass(frozen=True)
-class FunnelSettings:
-    """The funnel a source declares in its ``kpilib.toml``; ``None`` where it says nothing.
-
-    A source whose journey is not the built-in ``visit → signup → lead → mql → sql →
-    purchase`` (a shop: ``visit → add_to_cart → purchase``; a sales team: ``lead → mql →
-    sql → won``) names its steps once, and every funnel section of the notebooks, the
-    report and ``python -m kpilib check`` use them (a notebook parameter given
-    explicitly still wins; :func:`kpilib.funnel.funnel_settings` resolves the three)::
-
-        [funnel]
-        steps = ["lead", "mql", "sql", "won"]   # event names, in order (after [events] mapping)
-        window = "180D"                          # optional: conversion window from the first step
-        order = "ordered"                        # optional: ordered, strict or any
-
-    Attributes
-    ----------
-    steps : tuple of str or None
-        The funnel's event names in order (a name may repeat).
-    window : str or None
-        The conversion window, a duration such as ``"14D"`` or ``"36h"``.
-    order : {"ordered", "strict", "any"} or None
-        How the steps must follow each other (see :mod:`kpilib.funnel`).
-
-    Examples
-    --------
-    >>> FunnelSettings(steps=("mql", "sql", "won")).window is None
-    True
-    """
-
-    steps: tuple[str, ...] | None = None
-    window: str | None = None
-    order: str | None = None
-
-
-@dataclass(frozen=True)
-class SourceSettings:
-    """What a source folder's ``kpilib.toml`` says: contract options, table and event mapping,
-    and the source's funnel.
-
-    ``events`` maps the source's event names to the contract's (``first_contact = "lead"``),
-    applied to ``events.event`` in the engine; unmapped names pass unchanged. ``funnel``
-    is the ``[funnel]`` table (:class:`FunnelSettings`), handed on as :attr:`Dataset.funnel`.
-    """
-
-    path: Path
-    text: str = ""
-    contract: ContractOptions = field(default_factory=ContractOptions)
-    tables: dict[str, TableMapping] = field(default_factory=dict)
-    events: dict[str, str] = field(default_factory=dict)
-    funnel: FunnelSettings = field(default_factory=FunnelSettings)
-
-    def line_of(self, section: str, key: str | None = None) -> str:
-        """``kpilib.toml, line N`` of ``key`` in ``[section]`` (or of the section header)."""
-        lines = self.text.splitlines()
-        header = re.compile(r"^\s*\[\s*" + r"\s*\.\s*".join(map(re.escape, section.split("."))) + r"\s*\]")
-        number = next((i for i, line in enumerate(lines) if header.match(line)), None)
-        if number is not None and key is not None:
-            item = re.compile(r"^\s*(\"?)" + re.escape(key) + r"\1\s*=")
-            after = (i for i in range(number + 1, len(lines)) if item.match(lines[i]))
-            number = next(after, number)
-        where = f"{self.path.name}, line {number + 1}" if number is not None else self.path.name
-        return f"{where} ([{section}]{' ' + key if key else ''})"
-
-    def error(self, section: str, key: str | None, message: str, fix: str, table: str | None = None) -> DataError:
-        return DataError(f"{self.line_of(section, key)}: {message}", table=table, fix=fix)
-
-
-_SETTINGS_SECTIONS = {"contract", "tables", "events", "funnel"}
-_CONTRACT_KEYS = {"as_of", "future_tolerance", "allow_future"}
-_TABLE_KEYS = {"file", "columns"}
-_FUNNEL_KEYS = ("steps", "window", "order")
-
-
-def _parse_funnel(raw: Any, settings: SourceSettings) -> FunnelSettings:
-    """The ``[funnel]`` table checked, each error naming its line."""
-    if not isinstance(raw, dict):
-        raise settings.error("funnel", None, "[funnel] must be a table", 'e.g. [funnel] then steps = ["lead", "won"]')
-    unknown = sorted(set(raw) - set(_FUNNEL_KEYS))
-    if unknown:
-        raise settings.error("funnel", unknown[0], f"unknown setting {unknown[0]} under [funnel]",
-                             f"The settings are {', '.join(_FUNNEL_KEYS)}")
-    steps = raw.get("steps")
-    if steps is not None and (not isinstance(steps, list) or not steps
-                              or not all(isinstance(s, str) and s.strip() for s in steps)):
-        raise settings.error("funnel", "steps", f"steps must be a non-empty list of event names, got {steps!r}",
-                             'e.g. steps = ["visit", "add_to_cart", "purchase"]', table="events")
-    window = raw.get("window")
-    if isinstance(window, int) and not isinstance(window, bool):
-        window = f"{window}D"  # a number is days, as everywhere in kpilib
-    if window is not None:
-        try:
-            bad = (not isinstance(window, str) or not re.search(r"[A-Za-z]", window)  # "14" would be 14 ns
-                   or not pd.Timedelta(window) > pd.Timedelta(0))
-        except ValueError:
-            bad = True
-        if bad:
-            raise settings.error("funnel", "window", f"window must be a positive duration, got {window!r}",
-                                 'e.g. window = "14D" (days) or "36h" (hours)')
-    order = raw.get("order")
-    if order is not None and order not in _FUNNEL_ORDERS:
-        raise settings.error("funnel", "order", f"order must be one of {', '.join(_FUNNEL_ORDERS)}, got {order!r}",
-                             'e.g. order = "ordered"')
-    return FunnelSettings(steps=tuple(s.strip() for s in steps) if steps is not None else None,
-                          window=window, order=order)
-
-
-def _parse_settings(path: Path) -> SourceSettings:
-    text = path.read_text(encoding="utf-8")
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError(f"{path} is not valid TOML ({exc})", fix="Fix the file's syntax") from None
-    settings = SourceSettings(path=path, text=text)
-    unknown = sorted(set(raw) - _SETTINGS_SECTIONS)
-    if unknown:
-        raise settings.error(unknown[0], None, f"unknown section [{unknown[0]}]",
-                             f"The sections are {', '.join(f'[{s}]' for s in sorted(_SETTINGS_SECTIONS))}")
-    contract = raw.get("contract", {})
-    unknown = sorted(set(contract) - _CONTRACT_KEYS)
-    if unknown:
-        raise DataError(
-            f"{settings.line_of('contract', unknown[0])}: unknown setting(s) {', '.join(unknown)} under [contract]",
-            fix=f"The settings are {', '.join(sorted(_CONTRACT_KEYS))}",
-        )
-    try:
-        options = ContractOptions(**contract)
-        options.future_limit()
-    except (TypeError, ValueError) as exc:
-        raise settings.error("contract", None, f"a [contract] setting is invalid ({exc})",
-                             'future_tolerance is a duration such as "2D"; allow_future is true or false') from None
-    tables: dict[str, TableMapping] = {}
-    for name, spec in raw.get("tables", {}).items():
-        section = f"tables.{name}"
-        if name not in SCHEMAS:
-            close = difflib.get_close_matches(name, TABLE_NAMES, n=1)
-            raise settings.error(section, None, f"unknown table '{name}'",
-                                 f"Did you mean '{close[0]}'?" if close else f"The tables are {', '.join(TABLE_NAMES)}")
-        if not isinstance(spec, dict) or set(spec) - _TABLE_KEYS:
-            raise settings.error(section, None, "a table takes only file = \"…\" and a [" + section + ".columns] table",
-                                 "See data/README.md, 'Settings'", table=name)
-        columns = spec.get("columns", {})
-        contract_columns = {c.name for c in SCHEMAS[name].columns}
-        for column, source in columns.items():
-            if column not in contract_columns:
-                raise settings.error(f"{section}.columns", column, f"'{column}' is not a column of the contract's {name}",
-                                     f"Map onto {', '.join(sorted(contract_columns))}; other columns are kept as they are",
-                                     table=name)
-            if not isinstance(source, str) or not source.strip():
-                raise settings.error(f"{section}.columns", column, "the value must be a column name or an expression",
-                                     'e.g. amount = "payment_value"', table=name)
-        file = spec.get("file")
-        if file is not None and (not isinstance(file, str) or Path(file).suffix not in (".csv", ".parquet")):
-            raise settings.error(section, "file", f"file must name a .csv or .parquet file, got {file!r}",
-                                 'e.g. file = "olist_orders_dataset.csv"', table=name)
-        tables[name] = TableMapping(file=file, columns=dict(columns))
-    events = raw.get("events", {})
-    for theirs, ours in events.items():
-        if not isinstance(ours, str) or not ours.strip():
-            raise settings.error("events", theirs, "an event maps onto one event name",
-                                 'e.g. first_contact = "lead"', table="events")
-    funnel = _parse_funnel(raw.get("funnel", {}), settings)
-    return replace(settings, contract=options, tables=tables, events=dict(events), funnel=funnel)
-
-
-def _read_settings(folder: Path) -> SourceSettings | None:
-    """``folder/kpilib.toml`` parsed and checked, or None without the file."""
-    path = folder / SETTINGS_FILE
-    if not path.is_file():
-        return None
-    try:
-        return _parse_settings(path)
-    except UnicodeDecodeError:
-        raise DataError(f"{path} is not UTF-8", fix="Save it as UTF-8") from None
-
-
-def _table_file(folder: Path, name: str, settings: SourceSettings | None) -> Path | None:
-    """The file holding table ``name``: the mapping's, or ``<name>.parquet`` / ``.csv``."""
-    mapping = settings.tables.get(name) if settings else None
-    if mapping is not None and mapping.file is not None:
-        path = (folder / mapping.file).resolve()
-        if not path.is_relative_to(folder.resolve()):
-            raise settings.error(f"tables.{name}", "file", f"{mapping.file} lies outside the source folder",
-                                 "Name a file inside the folder", table=name)
-        if not path.is_file():
-            raise settings.error(f"tables.{name}", "file", f"there is no file {mapping.file} in {folder}",
-                                 "Check the file name (case matters)", table=name)
-        return path
-    parquet, csv = folder / f"{name}.parquet", folder / f"{name}.csv"
-    if parquet.exists() and csv.exists():
-        raise DataError(
-            f"both {parquet.name} and {csv.name} are present in {folder}",
-            table=name,
-            fix="Keep one of the two files",
-        )
-    return parquet if parquet.exists() else csv if csv.exists() else None
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _apply_mapping(raw: ibis.Table, name: str, settings: SourceSettings) -> ibis.Table:
-    """``raw`` with the mapping's contract columns (renamed or computed in the engine) and
-    event names; the file's other columns kept."""
-    mapping = settings.tables.get(name)
-    if mapping is not None and mapping.columns:
-        have = list(raw.columns)
-        section = f"tables.{name}.columns"
-        alias = f"kpilib_{name}_file"  # one name per table, so joined tables never clash
-        computed = {}
-        for column, source in mapping.columns.items():
-            if source in have:
-                continue
-            if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", source):
-                close = difflib.get_close_matches(source, have, n=1, cutoff=0.5)
-                raise settings.error(
-                    section, column, f"the file has no column '{source}' (it has: {', '.join(have)})",
-                    f"Did you mean '{close[0]}'?" if close else "Name one of the file's columns", table=name)
-            try:  # each expression on its own, so an error names its line
-                raw.alias(alias).sql(f"SELECT ({source}) AS x FROM {alias}").schema()
-            except Exception as exc:  # noqa: BLE001 - any engine or parser error is the expression's
-                reason = str(exc).strip().splitlines()[0]
-                raise settings.error(section, column, f"an expression cannot be evaluated ({reason})",
-                                     "Write the value as a column name or a SQL expression over the file's "
-                                     f"columns ({', '.join(have)})", table=name) from None
-            computed[column] = source
-        if computed:
-            items = ", ".join(f"({source}) AS {_quote('__kpilib_' + column)}" for column, source in computed.items())
-            raw = raw.alias(alias).sql(f"SELECT *, {items} FROM {alias}")
-        renamed = {source for source in mapping.columns.values() if source in have}
-        kept = {c: raw[c] for c in have if c not in mapping.columns and c not in renamed}
-        mapped = {column: raw[source] if column not in computed else raw[f"__kpilib_{column}"]
-                  for column, source in mapping.columns.items()}
-        raw = raw.select(**kept, **mapped)
-    if name == "events" and settings.events and "event" in raw.columns:
-        raw = raw.mutate(event=raw.event.cast(dt.string).substitute(settings.events))
-    return raw
-
 
 def _load_table(raw: ibis.Table, name: str, validate: bool, options: ContractOptions,
                 notes: list[str], where: Path | None = None) -> ibis.Table:
@@ -1295,8 +722,9 @@ def engine_settings() -> dict[str, Any]:
     return settings
 
 
-#: What a remembered validation also depends on: the rules themselves (this module's file).
-_RULES_STAMP = (Path(__file__).stat().st_size, Path(__file__).stat().st_mtime_ns)
+#: What a remembered validation also depends on: the rules themselves (their modules' files).
+_RULES_STAMP = tuple((path.stat().st_size, path.stat().st_mtime_ns)
+                     for path in (Path(__file__), Path(contract.__file__), Path(source_settings.__file__)))
 
 
 def _read_folder(folder: Path, validate: bool, settings: SourceSettings | None, given: Mapping[str, Any],
@@ -1307,14 +735,14 @@ def _read_folder(folder: Path, validate: bool, settings: SourceSettings | None, 
     tables: dict[str, ibis.Table] = {}
     notes: list[str] = []
     for name in TABLE_NAMES:
-        path = _table_file(folder, name, settings)
+        path = table_file(folder, name, settings)
         if path is None:
             continue
         mapping = settings.tables.get(name) if settings else None
         renamed = [source for source in mapping.columns.values()] if mapping else []
         raw = _read_file(con, path, name, renamed) if con.name == "duckdb" else _read_file_spark(con, path, name)
         if settings is not None:
-            raw = _apply_mapping(raw, name, settings)
+            raw = apply_mapping(raw, name, settings)
         key = (validations.file_key(path, name, settings, options, _RULES_STAMP, con.name)
                if validate else None)
         remembered = validations.recall(key)
@@ -1332,7 +760,8 @@ def _read_folder(folder: Path, validate: bool, settings: SourceSettings | None, 
             "python -m kpilib sample-data --out DIR writes an example",
         )
     return Dataset(**tables, source=label or str(folder), notes=notes,
-                   funnel=settings.funnel if settings else FunnelSettings())
+                   funnel=settings.funnel if settings else FunnelSettings(),
+                   timezone=settings.timezone if settings else None)
 
 
 def _read_connection(backend: ibis.BaseBackend, namespace: str | None, validate: bool,
@@ -1375,7 +804,7 @@ def _read_url(text: str, validate: bool, given: Mapping[str, Any]) -> Dataset:
         if not folder.is_dir():
             raise DataError(f"the folder {folder} of {parsed.label} does not exist or is not a folder",
                             fix="Give ?path= the folder that holds the <table>.parquet/.csv files")
-        return _read_folder(folder, validate, _read_settings(folder), given, backend, parsed.label)
+        return _read_folder(folder, validate, read_settings(folder), given, backend, parsed.label)
     return _read_connection(backend, parsed.namespace, validate, ContractOptions(**given), parsed.label)
 
 
@@ -1453,7 +882,7 @@ def load_dataset(
                 else f"the source {folder} is a file, not a folder",
                 fix="Pass a folder of <table>.parquet/.csv files, or nothing for the bundled sample",
             )
-        return _read_folder(folder, validate, _read_settings(folder), given)
+        return _read_folder(folder, validate, read_settings(folder), given)
     options = ContractOptions(**given)
     notes: list[str] = []
     if isinstance(source, Mapping):

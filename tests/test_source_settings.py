@@ -216,7 +216,9 @@ FUNNEL_EVENTS = "customer_id,ts,event\na,2026-01-01,lead\na,2026-01-05,won\n"
         ('steps = ["lead", "won"]\nwindow = "soon"', 3, "window must be a positive duration, got 'soon'"),
         ('steps = ["lead", "won"]\nwindow = "14"', 3, "window must be a positive duration"),
         ('steps = ["lead", "won"]\nwindow = "-2D"', 3, "window must be a positive duration"),
-        ('steps = ["lead", "won"]\n\norder = "random"', 4, "order must be one of ordered, strict, any"),
+        ('steps = ["lead", "won"]\n\norder = "random"', 4, "order must be one of ordered, strict, strict_steps, any"),
+        ('steps = ["lead", "won"]\nsemantics = "heap"', 3,
+         "semantics must be one of kpilib, posthog, mixpanel, amplitude, got 'heap'"),
         ('stepz = ["lead", "won"]', 2, "unknown setting stepz under [funnel]"),
     ],
 )
@@ -247,3 +249,22 @@ def test_sources_without_settings_declare_no_funnel(small_sample):
     assert load_dataset(small_sample).funnel == FunnelSettings()
     frames = load_dataset({"events": pd.read_csv(io.StringIO(FUNNEL_EVENTS))})
     assert frames.funnel.steps is None
+
+
+def test_funnel_semantics_and_time_zone_are_declared_once(tmp_path):
+    from kpilib.funnel import PRESETS
+    from kpilib.source_settings import _FUNNEL_SEMANTICS
+
+    assert sorted(_FUNNEL_SEMANTICS) == sorted(PRESETS)  # the settings accept exactly the presets
+    (tmp_path / "events.csv").write_text(FUNNEL_EVENTS)
+    (tmp_path / "kpilib.toml").write_text(
+        'timezone = "Europe/Berlin"\n[funnel]\nsteps = ["lead", "won"]\norder = "strict_steps"\n'
+        'semantics = "posthog"\n')
+    ds = load_dataset(tmp_path)
+    assert ds.timezone == "Europe/Berlin"
+    assert (ds.funnel.semantics, ds.funnel.order) == ("posthog", "strict_steps")
+    (tmp_path / "kpilib.toml").write_text('timezone = "UTC"\n')
+    assert load_dataset(tmp_path).timezone is None  # UTC is the data's own clock
+    (tmp_path / "kpilib.toml").write_text('\ntimezone = "CEST"\n[funnel]\nsteps = ["lead"]\n')
+    with pytest.raises(DataError, match=r"kpilib.toml, line 2 \(timezone\): timezone must be an IANA"):
+        load_dataset(tmp_path)
