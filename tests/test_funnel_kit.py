@@ -216,3 +216,51 @@ def test_the_new_records_name_the_functions_that_compute_them():
     assert "kpilib.funnel.conversion_rate" in get("breakdown_attribution").computed_by
     assert get("funnel_exclusion") in F.funnel.metrics
     assert get("breakdown_attribution") in F.conversion_rate.metrics
+
+
+def test_funnel_settings_take_the_sources_preset_unless_one_is_given():
+    declared = FunnelSettings(steps=("lead", "won"), semantics="mixpanel")
+    chosen = F.funnel_settings(declared)
+    assert (chosen.semantics, chosen.window, chosen.order) == ("mixpanel", None, None)
+    chosen = F.funnel_settings(declared, semantics="kpilib")       # given wins: kpilib's own defaults
+    assert (chosen.semantics, chosen.window, chosen.order) == ("kpilib", "14D", "ordered")
+    assert F.funnel_settings(declared, semantics="").semantics == "mixpanel"   # empty is "not given"
+    assert F.funnel_settings(FunnelSettings()).semantics is None
+
+
+# --- the notebook passes the rules, the source's preset and time zone -----------------------
+
+
+def test_the_funnel_notebook_follows_the_sources_preset_and_time_zone(small_sample, tmp_path):
+    import shutil
+
+    import nbformat
+    import papermill as pm
+
+    import kpilib
+    from kpilib.report import default_notebooks_dir
+
+    source = tmp_path / "source"
+    shutil.copytree(small_sample, source)
+    (source / "kpilib.toml").write_text('timezone = "Europe/Berlin"\n\n[funnel]\nsemantics = "mixpanel"\n')
+    out = tmp_path / "01_funnel.ipynb"
+    pm.execute_notebook(str(default_notebooks_dir() / "01_funnel.ipynb"), str(out),
+                        parameters={"month": "2026-10", "source": str(source), "exclusions": ["page_view"]},
+                        kernel_name="python3", cwd=str(tmp_path), progress_bar=False)
+    nb = nbformat.read(out, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    prose = " ".join(o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {}))
+    assert "Mixpanel's funnel rules" in prose and "(Europe/Berlin time)" in prose and "`page_view`" in prose
+    assert "30 days (the conversion window)" in prose            # Mixpanel's window, not kpilib's 14 days
+    [payload] = [o["data"]["application/vnd.kpilib.headline+json"] for o in outputs
+                 if "application/vnd.kpilib.headline+json" in o.get("data", {})]
+    recorded = {r["metric"]: r for r in payload["metrics"]}["conversion_rate"]
+    ds = kpilib.load_dataset(source)
+    expected = F.headline_metrics(ds.events, "2026-10", list(F.DEFAULT_STEPS), semantics="mixpanel",
+                                  exclusions=["page_view"], timezone="Europe/Berlin").set_index(["metric", "month"])
+    plain = F.headline_metrics(ds.events, "2026-10", list(F.DEFAULT_STEPS)).set_index(["metric", "month"])
+    october = expected.loc[("conversion_rate", "2026-10")]
+    assert recorded["numerator"] == october["numerator"] and recorded["denominator"] == october["denominator"]
+    # the rules matter here: kpilib's own rules count other entrants
+    assert plain.loc[("conversion_rate", "2026-10"), "denominator"] != october["denominator"]

@@ -13,7 +13,6 @@ back ``None``, which every funnel function reads as "the preset's").
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
 from typing import Any
 
 from kpilib.data import Dataset, FunnelSettings
@@ -27,9 +26,6 @@ DEFAULT_STEPS: tuple[str, ...] = ("visit", "signup", "lead", "mql", "sql", "purc
 DEFAULT_WINDOW: str = PRESETS["kpilib"]["window"]
 #: The step order of a source that declares none (see :mod:`kpilib.funnel`).
 DEFAULT_ORDER: str = PRESETS["kpilib"]["order"]
-
-_HAS_SEMANTICS = "semantics" in {f.name for f in fields(FunnelSettings)}
-
 
 def _given(value: Any) -> bool:
     return value is not None and value != ""
@@ -106,7 +102,7 @@ def funnel_settings(
     declared = declared or FunnelSettings()
     if isinstance(steps, str):
         raise ValueError(f"steps must be a list of event names, got the string {steps!r}; try [{steps!r}, ...]")
-    chosen_semantics = semantics if _given(semantics) else getattr(declared, "semantics", None) or None
+    chosen_semantics = semantics if _given(semantics) else declared.semantics or None
     if chosen_semantics is not None and chosen_semantics not in PRESETS:
         raise ValueError(f"semantics must be one of {sorted(PRESETS)} (or empty for kpilib's own rules), "
                          f"got {chosen_semantics!r}")
@@ -114,8 +110,7 @@ def funnel_settings(
     chosen_steps = tuple(steps) if steps else declared.steps or DEFAULT_STEPS
     chosen_window = window if _given(window) else declared.window or (None if preset else DEFAULT_WINDOW)
     chosen_order = order if _given(order) else declared.order or (None if preset else DEFAULT_ORDER)
-    extra = {"semantics": chosen_semantics} if _HAS_SEMANTICS else {}
-    return FunnelSettings(steps=chosen_steps, window=chosen_window, order=chosen_order, **extra)
+    return FunnelSettings(steps=chosen_steps, window=chosen_window, order=chosen_order, semantics=chosen_semantics)
 
 
 def landing_goal(steps: Sequence[str]) -> str:
