@@ -24,23 +24,30 @@ Where things are
   (:data:`PRESETS`) and the resolution of every rule
 * ``_ab`` — :func:`ab_comparison`
 * ``_options`` — :class:`MQLOptions` and the default lead-score points
-* ``_settings`` — :func:`funnel_settings`: the steps, window and order to use (given,
-  else the source's ``kpilib.toml`` ``[funnel]``, else :data:`DEFAULT_STEPS` …);
-  :func:`landing_goal`, the landing pages' default goal
+* ``_settings`` — :func:`funnel_settings`: the steps, window, order and preset to use
+  (given, else the source's ``kpilib.toml`` ``[funnel]``, else :data:`DEFAULT_STEPS` … or,
+  under a vendor preset, the preset's window and order); :func:`landing_goal`, the landing
+  pages' default goal
 * ``_leads`` — :func:`new_leads`, :func:`reopened_leads`, :func:`lead_score`,
   :func:`mql_count`, :func:`cost_per_mql`, :func:`new_lead_score_profile`,
   :func:`sales_cycle_length`, :func:`nurture_summary`
-* ``_headline`` — :func:`headline_metrics` for the report index
+* ``_headline`` — :func:`headline_metrics` for the report index (the funnel of each month
+  under the notebook's rules and time zone)
+* ``_trends`` — :func:`funnel_trends`, :func:`describe_trends`: conversion by entry day,
+  week or month on the report clock
 * ``_definitions`` — the metric records (:mod:`kpilib.metrics`)
 
 How a user moves through a funnel
 ---------------------------------
 ``steps`` is a list of event names, e.g. ``["visit", "signup", "purchase"]``. A source
 declares its own once, under ``[funnel]`` in its ``kpilib.toml`` (``steps``, and optionally
-``window`` and ``order``); :func:`funnel_settings` picks what to use. Every rule below is a
-keyword of :func:`funnel` (and :func:`funnel_users`, :func:`conversion_rate`,
-:func:`time_to_convert`); ``semantics=`` sets them all at once to a tool's defaults (the
-table at the end), and a keyword given explicitly overrides the preset.
+``window``, ``order`` and ``semantics``); :func:`funnel_settings` picks what to use. Every
+rule below is a keyword of :func:`funnel` (and :func:`funnel_users`, :func:`conversion_rate`,
+:func:`time_to_convert`, :func:`funnel_trends`, :func:`ab_comparison`,
+:func:`headline_metrics`; :func:`landing_page_conversion` takes those of a two-step funnel);
+``semantics=`` sets them all at once to a tool's defaults (the table at the end), and a
+keyword given explicitly overrides the preset. :func:`describe_funnel` puts the rules in
+use into words for the notebook.
 
 * **Entry** (``reentry="first"``, the default). A user enters at their *first* step-1
   event whose time is in ``[start, end)``. The conversion window runs from that event for
@@ -107,6 +114,11 @@ table at the end), and a keyword given explicitly overrides the preset.
   (ordered and strict: the step-1 event; any order: the earliest step event).
 * **Time to convert** uses the step times (any order included) and bins that adapt to the
   data (:func:`time_to_convert`).
+* **Time zone.** The data stay UTC; ``start``/``end`` are instants. A report on a local
+  clock passes its month's local bounds (:func:`kpilib.periods.local_month_bounds`: October
+  2026 in Berlin is ``[2026-09-30 22:00, 2026-10-31 23:00)`` UTC), as the funnel notebook
+  does with its ``timezone`` parameter or the source's top-level ``timezone``;
+  :func:`headline_metrics` and :func:`funnel_trends` take ``timezone=`` themselves.
 
 Presets (``semantics=``)
 ------------------------
