@@ -664,7 +664,10 @@ def _read_file_spark(con: ibis.BaseBackend, path: Path, name: str) -> ibis.Table
         raise
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise _file_error(path, name, f"cannot be read by Spark ({reason})", "Re-export the file") from None
+        fix = ("Write its times in microseconds, which Spark reads (pandas: df.to_parquet(path, "
+               "coerce_timestamps='us'); pyarrow: pq.write_table(t, path, coerce_timestamps='us'))"
+               if "NANOS" in reason else "Re-export the file")
+        raise _file_error(path, name, f"cannot be read by Spark ({reason})", fix) from None
 
 
 

@@ -195,8 +195,21 @@ def contract_markdown() -> str:
         "[funnel]",
         'steps = ["lead", "mql", "sql", "won"]   # in order, event names after the [events] mapping',
         'window = "180D"                        # optional, default 14D; a whole number means days',
-        'order = "ordered"                      # optional: ordered (default), strict or any',
+        'order = "ordered"                      # optional: ordered (default), strict, strict_steps or any',
+        'semantics = "posthog"                  # optional: whose funnel rules (kpilib, posthog, mixpanel, amplitude)',
         "```",
+        "",
+        "A top-level `timezone` (before the first section) is the report time zone for day, week and "
+        "month boundaries — the funnel of the month, its trend and headline; the data stay UTC:",
+        "",
+        "```toml",
+        'timezone = "Europe/Berlin"             # an IANA name; default UTC',
+        "```",
+        "",
+        "A source need not be a folder: `load_dataset`, `check --source` and `report --source` also "
+        "take `duckdb:///file.db`, `postgres://user@host/db?schema=…`, `spark-local` and `sc://host:port` "
+        "(see the README, *Running on your warehouse or a Spark cluster*); tables are then read by "
+        "the contract's names.",
         "",
         "Rows a rule keeps but a reader should know about (future times allowed as above, "
         "clicks without a recorded open) are listed by `python -m kpilib check` and on the "

@@ -496,7 +496,15 @@ def _day_number(year: Any, month: Any) -> Any:
             - 719_468)
 
 
-def _seconds_of_day(ts: Any) -> Any:
+@ibis.udf.scalar.builtin(name="unix_micros")
+def _spark_unix_micros(ts: dt.Timestamp()) -> dt.int64:  # type: ignore[empty-body]
+    """Spark's microseconds since the epoch (Ibis' PySpark compiler has no microsecond part)."""
+
+
+def _seconds_of_day(ts: Any, engine: str | None) -> Any:
+    """Seconds since midnight of ``ts`` (microseconds as a fraction) on ``engine``."""
+    if engine == "pyspark":  # the only engine without a microsecond part; its clock is UTC
+        return (_spark_unix_micros(ts) % (86_400 * 10**6)).cast("float64") / 1e6
     whole = ts.hour().cast("int64") * 3600 + ts.minute().cast("int64") * 60 + ts.second().cast("int64")
     return whole.cast("float64") + ts.microsecond().cast("float64") / 1e6
 
@@ -546,6 +554,7 @@ def months_between(table: ibis.Table, start: Any, end: Any, *, name: str = "mont
 
     The last: one month to 29 February, then 15 of the 31 days to 31 March.
     """
+    engine = engine_of(table)  # the table's: a literal start or end runs wherever the table does
     start = (table[start] if isinstance(start, str) else start).cast(dt.Timestamp())
     end = (table[end] if isinstance(end, str) else end).cast(dt.Timestamp())
     t = table.mutate(
@@ -553,7 +562,7 @@ def months_between(table: ibis.Table, start: Any, end: Any, *, name: str = "mont
         _cm_sd=start.day().cast("int64"),
         _cm_ek=end.year().cast("int64") * 12 + end.month().cast("int64") - 1,
         _cm_ed=end.day().cast("int64"),
-        _cm_tod=_seconds_of_day(end) - _seconds_of_day(start),
+        _cm_tod=_seconds_of_day(end, engine) - _seconds_of_day(start, engine),
     )
     # first days of the months before, of, after and two after end's month (years from March)
     t = t.mutate(**{f"_cm_y{i}": (t._cm_ek + (i - 3)) // 12 for i in range(4)},

@@ -259,8 +259,11 @@ def write_sample(
     # failure part-way never leaves a half-written sample behind.
     staging = Path(tempfile.mkdtemp(prefix=".sample-", dir=folder))
     try:
+        # Times in microseconds, the unit every engine reads (Spark refuses nanoseconds); a
+        # time that would lose digits raises instead of being truncated.
         writers = {
-            name: pq.ParquetWriter(staging / f"{name}.parquet", schema, compression="zstd")
+            name: pq.ParquetWriter(staging / f"{name}.parquet", schema, compression="zstd",
+                                   coerce_timestamps="us")
             for name, schema in schemas.items()
         }
         truth: dict = {}

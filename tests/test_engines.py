@@ -1,0 +1,301 @@
+"""The same numbers on every engine: the sample loaded into PostgreSQL and into Spark (local
+mode) gives every domain's main tables and every notebook's headline metrics equal to
+DuckDB's (exact for counts, 1e-9 relative for floats), and the monthly report run with
+``--source`` on either engine writes the same headline files.
+
+The engines are real: a PostgreSQL server from the machine's binaries, started in a
+temporary folder for the session and stopped after it (or the one named by
+``KPILIB_TEST_POSTGRES_URL``), and an in-process Spark session (the JVM is on the machine).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+
+import kpilib
+from kpilib import churn, clv, engagement, funnel, marketing
+from kpilib.data import SAMPLE_DIR, DataError
+from kpilib.sources import SPARK_LOCAL, connect, parse_source
+
+ROOT = Path(__file__).resolve().parents[1]
+MONTH = "2026-10"
+START, END = "2026-10-01", "2026-11-01"
+POSTGRES_URL_VARIABLE = "KPILIB_TEST_POSTGRES_URL"
+
+
+# --------------------------------------------------------------------------- engines
+
+
+def _postgres_bin() -> Path | None:
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent  # /usr/local/bin may link only some of them
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), reverse=True)
+    return versions[0].parent if versions else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database for the session: ``KPILIB_TEST_POSTGRES_URL``, or a server
+    started from the machine's binaries in a temporary folder (stopped afterwards)."""
+    given = os.environ.get(POSTGRES_URL_VARIABLE)
+    if given:
+        yield given
+        return
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.fail(f"no PostgreSQL server binaries (pg_ctl) on this machine: install Debian's postgresql "
+                    f"package, or set {POSTGRES_URL_VARIABLE} to a database the tests may fill")
+    # (not below pytest's temporary folder: as root, that is closed to the postgres user)
+    folder = Path(tempfile.mkdtemp(prefix="kpilib-postgres-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root: run it as the postgres user
+        shutil.chown(folder, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = folder / "data", _free_port()
+
+    def run(*command: str) -> None:
+        done = subprocess.run([*as_user, *command], capture_output=True, text=True)
+        assert done.returncode == 0, f"{' '.join(command)}: {done.stdout}{done.stderr}"
+
+    run(str(bin_dir / "initdb"), "-D", str(data), "-U", "kpilib", "--auth=trust", "-E", "UTF8", "--no-locale")
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+    run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start")
+    try:
+        run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "kpilib", "kpilib")
+        yield f"postgres://kpilib@127.0.0.1:{port}/kpilib"
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def duckdb_dataset() -> kpilib.Dataset:
+    return kpilib.load_dataset(SAMPLE_DIR)
+
+
+def _copy_tables(target: ibis.BaseBackend, dataset: kpilib.Dataset, **where) -> None:
+    for name, table in dataset.tables().items():
+        target.create_table(name, table.to_pyarrow(), overwrite=True, **where)
+    if target.name == "postgres":
+        target.raw_sql("ANALYZE").close()  # a warehouse's tables have statistics
+
+
+@pytest.fixture(scope="session")
+def postgres_dataset(postgres_url, duckdb_dataset) -> kpilib.Dataset:
+    """The sample's tables in the PostgreSQL schema ``shop`` (so the ``?schema=`` part is
+    used), loaded back through a URL with a password the server does not need."""
+    con = ibis.connect(postgres_url)
+    con.raw_sql("CREATE SCHEMA IF NOT EXISTS shop").close()
+    _copy_tables(con, duckdb_dataset, database="shop")
+    dataset = kpilib.load_dataset(postgres_url.replace("kpilib@", "kpilib:not-shown@") + "?schema=shop")
+    assert "not-shown" not in dataset.source and dataset.source.endswith("/kpilib?schema=shop")
+    return dataset
+
+
+@pytest.fixture(scope="session")
+def spark_dataset(duckdb_dataset) -> kpilib.Dataset:
+    """The sample's tables written into the Spark session's catalog (they come back as
+    plain ``timestamp``; loading makes them UTC again)."""
+    from pyspark.sql import SparkSession
+
+    connect(parse_source(SPARK_LOCAL))  # kpilib's session (UTC), which load_dataset finds again
+    session = SparkSession.getActiveSession()
+    for name, table in duckdb_dataset.tables().items():  # session views: nothing left on disk
+        session.createDataFrame(table.to_pyarrow()).createOrReplaceTempView(name)
+    return kpilib.load_dataset(SPARK_LOCAL)
+
+
+@pytest.fixture(params=["postgres", "spark"], scope="session")
+def engine_dataset(request) -> kpilib.Dataset:
+    return request.getfixturevalue(f"{request.param}_dataset")
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+def assert_same(got: pd.DataFrame, want: pd.DataFrame, what: str) -> None:
+    """Equal frames up to row order: counts exactly, floats to 1e-9 relative."""
+    assert list(got.columns) == list(want.columns), what
+    assert len(got) == len(want), what
+    keys = [c for c in want.columns if not pd.api.types.is_float_dtype(want[c])]
+    if keys:
+        got = got.sort_values(keys, key=lambda s: s.astype(str)).reset_index(drop=True)
+        want = want.sort_values(keys, key=lambda s: s.astype(str)).reset_index(drop=True)
+    for column in want.columns:
+        a, b = got[column], want[column]
+        if pd.api.types.is_float_dtype(b) or pd.api.types.is_float_dtype(a):
+            np.testing.assert_allclose(a.astype(float), b.astype(float), rtol=1e-9, atol=1e-12,
+                                       equal_nan=True, err_msg=f"{what}: {column}")
+        elif pd.api.types.is_datetime64_any_dtype(b):
+            assert (pd.to_datetime(a, utc=True) == pd.to_datetime(b, utc=True)).all(), f"{what}: {column}"
+        else:
+            assert [None if pd.isna(v) else v for v in a] == [None if pd.isna(v) else v for v in b], \
+                f"{what}: {column}"
+
+
+def _table(value) -> pd.DataFrame:
+    if isinstance(value, ibis.Table):
+        return value.to_pandas()
+    if isinstance(value, pd.DataFrame):
+        return value
+    frames = {k: v for k, v in vars(value).items() if isinstance(v, pd.DataFrame)}
+    return pd.concat(frames, names=["part"]).reset_index(level=0) if frames else pd.DataFrame()
+
+
+#: The main result tables of each domain, as the notebooks compute them.
+RESULTS: dict[str, Callable[[kpilib.Dataset], object]] = {
+    "funnel": lambda ds: funnel.funnel(ds.events, funnel.DEFAULT_STEPS, window="14D", start=START, end=END),
+    "funnel by channel": lambda ds: funnel.funnel(ds.events, funnel.DEFAULT_STEPS, window="14D", by="channel",
+                                                  start=START, end=END, customers=ds.customers),
+    "active users": lambda ds: engagement.active_users(ds.events, "D", start="2026-09-01", end=END),
+    "lifecycle": lambda ds: engagement.lifecycle(ds.events, "M"),
+    "email": lambda ds: engagement.email_metrics(ds.email),
+    "nps": lambda ds: engagement.nps_by(ds.surveys),
+    "usage": lambda ds: engagement.usage_per_user(ds.events, "M", start="2026-08-01", end=END),
+    "churn": lambda ds: churn.churn_rate(ds.subscriptions, "M", by="plan"),
+    "cohorts": lambda ds: churn.cohort_retention(ds.events, "M"),
+    "revenue retention": lambda ds: churn.revenue_retention(ds.subscriptions, "M"),
+    "survival": lambda ds: churn.survival(ds.subscriptions, by="plan"),
+    "rfm": lambda ds: clv.rfm_summary(ds.orders, monetary_value_col="amount"),
+    "acquisition costs": lambda ds: marketing.acquisition_costs(ds.spend, ds.customers, ds.orders, "M"),
+    "attribution": lambda ds: marketing.attribute(marketing.marketing_touchpoints(ds.events, ds.email),
+                                                  marketing.first_orders(ds.orders),
+                                                  ["first_touch", "last_touch", "linear", "markov"]),
+    "traffic to lead": lambda ds: marketing.traffic_to_lead(ds.events, "M"),
+}
+
+#: Every notebook's headline metrics for the report month.
+HEADLINES: dict[str, Callable[[kpilib.Dataset], pd.DataFrame]] = {
+    "funnel": lambda ds: funnel.headline_metrics(ds.events, MONTH, funnel.DEFAULT_STEPS, "14D", ds.spend,
+                                                 customers=ds.customers),
+    "engagement": lambda ds: engagement.headline_metrics(ds, MONTH),
+    "churn": lambda ds: churn.headline_metrics(ds.subscriptions, ds.events, MONTH),
+    "clv": lambda ds: clv.headline_metrics(ds.orders, MONTH),
+    "marketing": lambda ds: marketing.headline_metrics(ds.spend, ds.customers, ds.orders, MONTH),
+}
+
+
+@pytest.mark.parametrize("name", RESULTS)
+def test_main_results_equal_duckdb(engine_dataset, duckdb_dataset, name):
+    want = _table(RESULTS[name](duckdb_dataset))
+    assert len(want), f"{name}: the sample gives no rows; the comparison would prove nothing"
+    assert_same(_table(RESULTS[name](engine_dataset)), want, name)
+
+
+@pytest.mark.parametrize("name", HEADLINES)
+def test_headline_metrics_equal_duckdb(engine_dataset, duckdb_dataset, name):
+    want = HEADLINES[name](duckdb_dataset)
+    assert want["value"].notna().sum() >= 2, name
+    assert_same(HEADLINES[name](engine_dataset), want, name)
+
+
+def test_timestamps_are_utc_on_every_engine(engine_dataset):
+    for name, table in engine_dataset.tables().items():
+        for column, kind in table.schema().items():
+            if kind.is_timestamp():
+                assert kind.timezone == "UTC", (name, column)
+    first = engine_dataset.events.ts.min().execute()
+    assert pd.Timestamp(first).tz is not None and str(pd.Timestamp(first).tz) == "UTC"
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def test_postgres_errors_name_the_source_without_its_password(postgres_url):
+    bad = postgres_url.replace("kpilib@", "kpilib:secret@").rsplit("/", 1)[0] + "/no_such_db"
+    with pytest.raises(DataError) as info:
+        kpilib.load_dataset(bad)
+    assert "secret" not in str(info.value) and "no_such_db" in str(info.value)
+    with pytest.raises(DataError, match="none of the contract's tables"):
+        kpilib.load_dataset(postgres_url + "?schema=public")
+
+
+def test_a_duckdb_database_file(tmp_path, duckdb_dataset):
+    path = tmp_path / "shop.db"
+    con = ibis.duckdb.connect(str(path))
+    _copy_tables(con, duckdb_dataset)
+    con.disconnect()
+    dataset = kpilib.load_dataset(f"duckdb:///{path}")
+    assert dataset.source == f"duckdb:///{path}"
+    assert_same(clv.rfm_summary(dataset.orders), clv.rfm_summary(duckdb_dataset.orders), "rfm")
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def _headlines(month_dir: Path) -> dict[str, pd.DataFrame]:
+    """Each data notebook's headline metrics (its ``<notebook>.json``), all notebooks ok."""
+    found = {}
+    for path in sorted(month_dir.glob("0[1-9]_*.json")):
+        status = json.loads(path.read_text())
+        assert status["status"] == "ok", (path.name, status["error"])
+        found[path.stem] = pd.DataFrame(status["metrics"])
+    return found
+
+
+@pytest.fixture(scope="session")
+def duckdb_report(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report-duckdb")
+    _report(str(SAMPLE_DIR), out)
+    return out / MONTH
+
+
+def _report(source: str, out: Path) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "kpilib", "report", "--month", MONTH, "--source", source,
+                           "--out", str(out), "--quiet", "--jobs", "2"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.parametrize("engine", ["postgres", "spark"])
+def test_report_on_the_engine_writes_duckdbs_headlines(engine, request, tmp_path, duckdb_report):
+    if engine == "postgres":
+        request.getfixturevalue("postgres_dataset")  # the sample in the schema shop
+        source = request.getfixturevalue("postgres_url").replace("kpilib@", "kpilib:pw-7x9q@") + "?schema=shop"
+    else:
+        source = f"{SPARK_LOCAL}?path={SAMPLE_DIR}"  # Spark reads the sample's Parquet files
+    _report(source, tmp_path)
+    month = tmp_path / MONTH
+    index = json.loads((month / "index.json").read_text())
+    assert "pw-7x9q" not in (month / "index.html").read_text() and "pw-7x9q" not in json.dumps(index)
+    assert not index.get("failed"), index.get("failed")
+    want, got = _headlines(duckdb_report), _headlines(month)
+    assert set(got) == set(want) and len(want) == 5
+    for name in want:
+        assert len(want[name]) >= 2, name
+        assert_same(got[name], want[name], name)
+
+
+def test_spark_reads_a_folder_and_names_what_it_cannot_read(tmp_path, spark_dataset):
+    orders = pd.DataFrame({"customer_id": ["a", "b"], "ts": pd.to_datetime(["2026-10-01 12:00", "2026-10-02 00:00"], utc=True),
+                           "amount": [10.0, 5.5]})
+    orders.to_parquet(tmp_path / "orders.parquet", coerce_timestamps="us")
+    got = kpilib.load_dataset(f"{SPARK_LOCAL}?path={tmp_path}")
+    assert got.source == f"{SPARK_LOCAL}?path={tmp_path}"
+    assert got.orders.amount.sum().execute() == 15.5
+    assert str(pd.Timestamp(got.orders.ts.min().execute())) == "2026-10-01 12:00:00+00:00"
+    orders.to_parquet(tmp_path / "orders.parquet")  # pandas' default: nanoseconds, which Spark refuses
+    with pytest.raises(DataError, match=r"orders.parquet cannot be read by Spark .*coerce_timestamps='us'"):
+        kpilib.load_dataset(f"{SPARK_LOCAL}?path={tmp_path}")
