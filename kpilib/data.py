@@ -876,7 +876,7 @@ def load_dataset(
     if source is None or (isinstance(source, str) and not source.strip()):
         source = SAMPLE_DIR
     if sources.is_url(source):
-        return _read_url(str(source), validate, given)
+        return _read_url(sources.reveal(str(source).strip()), validate, given)
     if isinstance(source, (str, Path)):
         folder = Path(source).expanduser()
         if not folder.is_dir():

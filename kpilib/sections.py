@@ -202,7 +202,7 @@ def _funnel_parameters(ds: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     """The funnel notebook's ``steps``, ``window``, ``order`` and ``landing_goal`` as it
     resolves them: given, else the source's ``[funnel]``, else the defaults."""
     chosen = funnel.funnel_settings(ds, steps=params.get("steps"), window=params.get("window"),
-                                    order=params.get("order"))
+                                    order=params.get("order"), semantics=params.get("semantics") or None)
     out = {**params, "steps": list(chosen.steps), "window": chosen.window, "order": chosen.order}
     if not params.get("landing_goal"):
         out["landing_goal"] = funnel.landing_goal(chosen.steps)

@@ -37,7 +37,8 @@ import ibis
 import ibis.expr.operations as ops
 
 __all__ = [
-    "SPARK_LOCAL", "SourceError", "SourceURL", "connect", "engine_of", "is_url", "parse_source", "source_label",
+    "SECRET_VARIABLE", "SPARK_LOCAL", "SourceError", "SourceURL", "conceal", "connect", "engine_of", "is_url",
+    "parse_source", "reveal", "source_label",
 ]
 
 #: The source text for an in-process Spark session.
@@ -131,6 +132,43 @@ def source_label(source: Any) -> str:
     text = re.sub(r"(://[^/@]*?):[^/@]*@", r"\1@", text)  # user:password@ → user@
     text = re.sub(r";token=[^;/?]*", "", text, flags=re.IGNORECASE)
     return re.sub(r"([?&](password|token)=)[^&]*", r"\1***", text, flags=re.IGNORECASE)
+
+
+#: The environment variable through which the report hands its kernels the full URL of a
+#: source whose secrets the notebooks never see (see :func:`conceal`).
+SECRET_VARIABLE = "KPILIB_SOURCE_URL"
+
+#: Full URLs of the sources concealed in this process, by their label.
+_CONCEALED: dict[str, str] = {}
+
+
+def conceal(source: str) -> str:
+    """``source`` as it may be written down (:func:`source_label`); its full URL is kept in
+    this process for :func:`reveal`.
+
+    The report injects the concealed source into its notebooks, so no password or token is
+    written into an executed notebook, a page or a summary; the kernels get the full URL
+    from :data:`SECRET_VARIABLE`.
+
+    Examples
+    --------
+    >>> label = conceal("postgres://analyst:s3cret@db:5432/shop")
+    >>> label, reveal(label)
+    ('postgres://analyst@db:5432/shop', 'postgres://analyst:s3cret@db:5432/shop')
+    """
+    label = source_label(source)
+    if label != source:
+        _CONCEALED[label] = source
+    return label
+
+
+def reveal(source: str) -> str:
+    """The full URL of a source concealed by :func:`conceal` in this process or handed over
+    in :data:`SECRET_VARIABLE`; any other source unchanged."""
+    if source in _CONCEALED:
+        return _CONCEALED[source]
+    given = os.environ.get(SECRET_VARIABLE, "")
+    return given if given and source_label(given) == source else source
 
 
 def parse_source(source: str) -> SourceURL:

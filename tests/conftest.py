@@ -25,6 +25,17 @@ def small_sample(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_sample_report(tmp_path_factory, small_sample):
+    """The repository's notebooks on :func:`small_sample`, the whole report for 2026-10 (two
+    jobs): the run's result and its month folder, shared by the report and engine tests."""
+    from kpilib import report as kr
+
+    out = tmp_path_factory.mktemp("small_sample_report")
+    result = kr.run_report("2026-10", source=small_sample, out=out, progress=False, jobs=2)
+    return result, out / "2026-10"
+
+
+@pytest.fixture(scope="session")
 def degenerate_orders():
     """~1 % repeat buyers: 3,000 one-order customers and 30 with two or three orders over two
     years — the shape that fails or penalises every CLV fit (used by the CLV and marketing

@@ -119,6 +119,7 @@ _COLUMNS = [
     "influenced_revenue_share", "frequency", "actual", "expected", "date", "cumulative_actual",
     "cumulative_expected", "holdout", "frequency_cal", "customers", "predictor", "mae", "rmse", "recency",
     "p_alive", "T", "clv", "tier", "customer_share", "value_share", "parameter", "estimate", "reference",
+    "period_start",
 ]
 _EMPTY = pd.DataFrame({c: pd.Series(dtype=object) for c in _COLUMNS})
 _OBJECTS = {

@@ -391,8 +391,9 @@ def test_months_without_data_are_refused_before_anything_runs(tmp_path, monkeypa
     with pytest.raises(kr.ReportArgumentError) as caught:
         kr.run_report(MONTH, **{**options, "source": empty})
     assert str(caught.value) == "no data for 2026-10: the source holds no dated rows"
-    # a URL is left to the notebooks; check_data=False skips the check
-    assert _checks._check_data("duckdb:///nowhere.db", ["2030-01"]) is None
+    # a URL source is checked up front like a folder; check_data=False skips the check
+    with pytest.raises(kpilib.DataError, match="the DuckDB database /nowhere.db does not exist"):
+        _checks._check_data("duckdb:///nowhere.db", ["2030-01"])
     assert kr.run_report("2030-01", **options, check_data=False).ok
 
 
@@ -794,14 +795,12 @@ def test_interrupted_swap_still_removes_the_old_month(tmp_path, monkeypatch):
 REAL_MONTH = "2026-10"
 
 
-def test_real_notebooks_end_to_end(tmp_path, small_sample):
+def test_real_notebooks_end_to_end(small_sample_report):
     """The repository's notebooks on a small generated sample, through the whole report."""
-    data = small_sample  # kpilib.synth.write_sample, see conftest.py
     notebooks = sorted(kr.default_notebooks_dir().glob("*.ipynb"))
     assert {"00_glossary", "01_funnel"} <= {p.stem for p in notebooks}
-    result = kr.run_report(REAL_MONTH, source=data, out=tmp_path / "reports", progress=False, jobs=2)
+    result, folder = small_sample_report  # kpilib.synth.write_sample, see conftest.py
     assert result.ok, [(s.notebook, s.error) for s in result.notebooks if not s.ok]
-    folder = tmp_path / "reports" / REAL_MONTH
     assert (folder / "index.html").is_file()
     index = (folder / "index.html").read_text()
     for path in notebooks:

@@ -24,7 +24,7 @@ from kpilib import bundle
 from kpilib.data import SAMPLE_DIR, load_dataset
 from kpilib.report._months import _month_runs, _months_without_data
 from kpilib.report._pdf import _require_chromium
-from kpilib.sources import is_url, source_label
+from kpilib.sources import conceal, is_url, source_label
 
 
 def parse_parameter(text: str) -> tuple[str, object]:
@@ -182,8 +182,8 @@ def _report_parameters(
     params: dict[str, object] = {"month": month}
     if source is not None:
         text = str(source)
-        if is_url(text):  # a database URL or Spark source is passed through untouched
-            params["source"] = text
+        if is_url(text):  # a database URL or Spark source: written down without its secrets
+            params["source"] = conceal(text.strip())
         elif not text.strip():
             raise ReportArgumentError(
                 "source is empty: pass a folder of the data, or nothing for the bundled sample"

@@ -28,7 +28,7 @@ from typing import Any
 
 import kpilib
 from kpilib import sections as _sections
-from kpilib import validations
+from kpilib import sources, validations
 from kpilib.data import ENGINE_MEMORY_VARIABLE
 from kpilib.periods import month_range, validate_month
 from kpilib.report._checks import (
@@ -254,7 +254,8 @@ def _build_month(month: str, plan: _Plan, *, progress: bool) -> ReportResult:
 
             return run
 
-        with _validations_for_kernels(staging), _engine_memory_shared(plan.jobs):
+        with (_validations_for_kernels(staging), _engine_memory_shared(plan.jobs),
+              _source_secret_for_kernels(params.get("source"))):
             report.notebooks.extend(_in_order([task(p) for p in plan.notebooks], jobs=plan.jobs, done=bar.update,
                                               start_with=_longest_first(plan.notebooks, out_dir)
                                               if plan.jobs > 1 else None))
@@ -537,6 +538,20 @@ def _validations_for_kernels(staging: Path) -> Iterator[None]:
     finally:
         _KERNEL_ENV.pop(validations.ENVIRONMENT_VARIABLE, None)
         memo.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _source_secret_for_kernels(source: object) -> Iterator[None]:
+    """The notebooks get a URL source without its password or token (it would be written
+    into the executed notebooks); their kernels find the full URL in the environment
+    (:func:`kpilib.sources.conceal`)."""
+    full = sources.reveal(source) if isinstance(source, str) else source
+    if isinstance(full, str) and full != source:
+        _KERNEL_ENV[sources.SECRET_VARIABLE] = full
+    try:
+        yield
+    finally:
+        _KERNEL_ENV.pop(sources.SECRET_VARIABLE, None)
 
 
 @contextlib.contextmanager
