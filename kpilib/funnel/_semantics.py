@@ -20,7 +20,7 @@ from typing import Any
 import ibis
 import pandas as pd
 
-__all__ = ["PRESETS", "Exclusion", "FunnelRules", "Span", "parse_span", "resolve_rules"]
+__all__ = ["PRESETS", "Exclusion", "FunnelRules", "Span", "parse_span", "resolve_rules", "step_position"]
 
 
 @dataclass(frozen=True)
@@ -171,15 +171,16 @@ def _exclusions(value: Any, steps: Sequence[str]) -> tuple[Exclusion, ...]:
         if not isinstance(item, Exclusion) or not isinstance(item.event, str) or not item.event:
             raise ValueError(f"an exclusion is an event name, an Exclusion or a tuple (event, from_step, to_step); "
                              f"got {item!r}")
-        to_step = n if item.to_step is None else _position(item.to_step, steps, "to_step")
-        from_step = _position(item.from_step, steps, "from_step")
+        to_step = n if item.to_step is None else step_position(item.to_step, steps, "to_step")
+        from_step = step_position(item.from_step, steps, "from_step")
         if n < 2 or not from_step < to_step:
             raise ValueError(f"exclusion {item!r}: from_step must come before to_step among {n} steps")
         out.append(Exclusion(item.event, from_step, to_step))
     return tuple(out)
 
 
-def _position(reference: Any, steps: Sequence[str], what: str) -> int:
+def step_position(reference: Any, steps: Sequence[str], what: str) -> int:
+    """1-based index of a step given by position (1-based, negative from the end) or name."""
     if isinstance(reference, str):
         if reference not in steps:
             raise ValueError(f"{what} {reference!r} is not one of the steps {list(steps)}")

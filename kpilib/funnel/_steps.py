@@ -32,7 +32,7 @@ from kpilib.funnel._matching import (
     match_in_order,
     step_events,
 )
-from kpilib.funnel._semantics import Exclusion, FunnelRules, Span, resolve_rules
+from kpilib.funnel._semantics import Exclusion, FunnelRules, Span, resolve_rules, step_position
 from kpilib.metrics import computes
 from kpilib.periods import (
     TimeLike,
@@ -94,20 +94,6 @@ def _check_order(order: str) -> str:
     if order not in ("ordered", "strict", "strict_steps", "any"):
         raise ValueError(f"order must be 'ordered', 'strict', 'strict_steps' or 'any', got {order!r}")
     return order
-
-
-def _step_index(reference: int | str, steps: list[str], what: str) -> int:
-    """1-based index of a step given by position (1-based, negative from the end) or name."""
-    if isinstance(reference, str):
-        if reference not in steps:
-            raise ValueError(f"{what} {reference!r} is not one of the steps {steps}")
-        return steps.index(reference) + 1
-    index = int(reference)
-    if index < 0:
-        index = len(steps) + 1 + index
-    if not 1 <= index <= len(steps):
-        raise ValueError(f"{what} must be a step name or a position 1..{len(steps)}, got {reference!r}")
-    return index
 
 
 # ---------------------------------------------------------------------------------------
@@ -636,7 +622,7 @@ def conversion_rate(
     1  social          1            1   1.0
     """
     steps = _check_steps(steps)
-    target = _step_index(to_step, steps, "to_step")
+    target = step_position(to_step, steps, "to_step")
     by_columns = column_list(by)
     table = funnel(events, steps, window=window, order=order, by=by_columns, start=start, end=end,
                    as_of=as_of, complete_only=complete_only, customers=customers, semantics=semantics,
@@ -835,7 +821,7 @@ def time_to_convert(
     (3.5, [0, 0, 1, 0, 0, 0, 1])
     """
     steps = _check_steps(steps)
-    first, last = _step_index(from_step, steps, "from_step"), _step_index(to_step, steps, "to_step")
+    first, last = step_position(from_step, steps, "from_step"), step_position(to_step, steps, "to_step")
     if last <= first:
         raise ValueError(f"to_step ({to_step!r}) must come after from_step ({from_step!r})")
     if bins < 1:
