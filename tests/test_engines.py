@@ -239,33 +239,47 @@ def _headlines(month_dir: Path) -> dict[str, pd.DataFrame]:
     return found
 
 
-def _report(source: str, out: Path) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "kpilib", "report", "--month", MONTH, "--source", source,
-                           "--out", str(out), "--quiet", "--jobs", "2"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=1200)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
+PASSWORD = "pw-7x9q"
+
+
+@pytest.fixture(scope="module")
+def engine_reports(postgres_url, tmp_path_factory, small_sample) -> dict[str, Path]:
+    """The report of the small sample run with ``--source`` at PostgreSQL (with a password)
+    and at Spark (reading the sample's Parquet files), both at once (the Spark run waits on
+    its JVMs more than on the cores): engine → month folder."""
+    url = postgres_url
+    con = ibis.connect(url)
+    con.raw_sql("CREATE SCHEMA IF NOT EXISTS small").close()
+    _copy_tables(con, kpilib.load_dataset(small_sample), database="small")
+    sources = {"postgres": url.replace("kpilib@", f"kpilib:{PASSWORD}@") + "?schema=small",
+               "spark": f"{SPARK_LOCAL}?path={small_sample}"}
+    root = tmp_path_factory.mktemp("engine-reports")
+    runs = {engine: subprocess.Popen([sys.executable, "-m", "kpilib", "report", "--month", MONTH, "--source", source,
+                                      "--out", str(root / engine), "--quiet", "--jobs", "2"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+            for engine, source in sources.items()}
+    errors = {}
+    for engine, run in runs.items():
+        try:
+            _, stderr = run.communicate(timeout=1200)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            _, stderr = run.communicate()
+        if run.returncode != 0:
+            errors[engine] = stderr[-3000:]
+    assert not errors, errors
+    return {engine: root / engine / MONTH for engine in sources}
 
 
 @pytest.mark.parametrize("engine", ["postgres", "spark"])
-def test_report_on_the_engine_writes_duckdbs_headlines(engine, request, tmp_path, small_sample,
-                                                        small_sample_report):
+def test_report_on_the_engine_writes_duckdbs_headlines(engine, engine_reports, small_sample_report):
     """The whole report on the small generated sample (every notebook, every headline metric)
     from PostgreSQL and from Spark equals the DuckDB run's (conftest's small_sample_report)."""
-    if engine == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        con = ibis.connect(url)
-        con.raw_sql("CREATE SCHEMA IF NOT EXISTS small").close()
-        _copy_tables(con, kpilib.load_dataset(small_sample), database="small")
-        source = url.replace("kpilib@", "kpilib:pw-7x9q@") + "?schema=small"
-    else:
-        source = f"{SPARK_LOCAL}?path={small_sample}"  # Spark reads the sample's Parquet files
-    _report(source, tmp_path)
-    month = tmp_path / MONTH
+    month = engine_reports[engine]
     index = json.loads((month / "index.json").read_text())
     # the password reaches the kernels through the environment, never a written file
     written = [p for p in month.rglob("*") if p.is_file() and p.suffix in (".ipynb", ".html", ".json")]
-    assert len(written) > 15 and not [p.name for p in written if "pw-7x9q" in p.read_text()]
+    assert len(written) > 15 and not [p.name for p in written if PASSWORD in p.read_text()]
     assert not index.get("failed"), index.get("failed")
     want, got = _headlines(small_sample_report[1]), _headlines(month)
     assert set(got) == set(want) and len(want) == 5

@@ -7,7 +7,7 @@ full or in part with the list of what they skipped, and no figure is drawn from 
 (every ``kpilib.plots`` function is wrapped in the kernels to refuse an empty input). The
 rest of the removal matrix runs at section level in ``tests/test_sections.py``.
 
-About 3 minutes on two cores, most of it kernels starting and the CLV fits.
+About 2 minutes on two cores (two notebooks at once), most of it kernels starting and the CLV fits.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def _copy(source: Path, target: Path, keep: set[str]) -> Path:
 
 
 def _run(source: Path, out: Path, **parameters) -> kr.ReportResult:
-    return kr.run_report(MONTH, source=source, out=out, only=DOMAIN, progress=False,
+    return kr.run_report(MONTH, source=source, out=out, only=DOMAIN, progress=False, jobs=2,
                          parameters={"bootstrap_replicates": 0, **parameters})
 
 
