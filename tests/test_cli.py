@@ -261,6 +261,30 @@ def _slow_notebooks(folder: Path, started: Path, kernel_pid: Path) -> Path:
     return folder
 
 
+def test_a_report_command_does_not_load_what_it_never_uses(tmp_path, misuse_paths):
+    """``rfc3987_syntax`` (jsonschema's IRI grammar, 1.7 s to import, loaded through
+    nbformat) stays out of a report run; the executed notebook is valid nbformat all the
+    same."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    params = new_code_cell("month = '2026-01'\nsource = None", metadata={"tags": ["parameters"]})
+    nb = new_notebook(cells=[new_code_cell("# title"), params, new_code_cell("print(month)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / "01_quick.ipynb")
+    script = _CLI_ON_NOTEBOOKS.replace("sys.exit(main(sys.argv[2:]))",
+                                       "code = main(sys.argv[2:])\nprint(repr(sys.modules.get('rfc3987_syntax', 'absent')))\n"
+                                       "import rfc3987_syntax  # the package is there: only this process does without it\n"
+                                       "sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", script, str(folder), "report", "--month", "2026-10", "--source",
+                           misuse_paths["data"], "--out", str(tmp_path / "out"), "--quiet"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert "None" in done.stdout.splitlines(), done.stdout + done.stderr
+    assert "ModuleNotFoundError: import of rfc3987_syntax halted" in done.stderr  # marked absent, not missing
+    nbformat.validate(nbformat.read(tmp_path / "out" / "2026-10" / "01_quick.ipynb", as_version=4))
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

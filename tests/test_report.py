@@ -656,7 +656,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_each_notebook_runs_in_its_own_kernel_started_while_the_one_before_runs(jobs, tmp_path, monkeypatch):
-    """Each worker starts its next notebook's kernel once its current one is ready: the
+    """Each worker starts its next notebook's kernel while its current one runs: the
     first notebooks of each worker wait until the kernels of the next ones have started
     (they would wait in vain if each kernel started only when its notebook does). Every
     kernel is told its notebook, runs that notebook only, and is gone after the run."""
@@ -706,7 +706,7 @@ def _fake_run(
     """Replacement for ``_run_notebook`` that writes files without a kernel."""
     calls = [] if calls is None else calls
 
-    def run(path, staging, params, cwd, exporter, kernel_ready=None):
+    def run(path, staging, params, cwd, exporter, on_cell_start=None):
         calls.append(path.stem)
         if fail_at is not None and len(calls) == fail_at:
             raise error("crash midway")
@@ -1224,7 +1224,7 @@ def test_repeated_warnings_are_one_line_per_section_with_a_count(tmp_path):
 def _fake_history_run(calls: list[str], fail: set[str] = frozenset()):
     """A ``_run_notebook`` without a kernel that records a test rate growing by month."""
 
-    def run(path, staging, params, cwd, pages, kernel_ready=None):
+    def run(path, staging, params, cwd, pages, on_cell_start=None):
         month = params["month"]
         calls.append(f"{month} {path.stem}")
         for ext in ("ipynb", "html"):
@@ -1348,7 +1348,7 @@ def test_unreliable_value_is_marked_on_its_index_card(tmp_path, monkeypatch, tes
     folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN})
     note = "unreliable: 41 repeat buyers (< 30 needed); loses to the naive baseline in the holdout"
 
-    def run(path, staging, params, cwd, pages, kernel_ready=None):
+    def run(path, staging, params, cwd, pages, on_cell_start=None):
         for ext in ("ipynb", "html"):
             (staging / f"{path.stem}.{ext}").write_text(params["month"])
         kpis = _unreliable_kpis(params["month"], note)
@@ -1429,7 +1429,7 @@ ORDERS_REASON = "needs the orders table: add orders.parquet or orders.csv to the
 def _fake_statuses(statuses: dict[str, dict]):
     """A ``_run_notebook`` without a kernel that returns the given status per stem."""
 
-    def run(path, staging, params, cwd, pages, kernel_ready=None):
+    def run(path, staging, params, cwd, pages, on_cell_start=None):
         for ext in ("ipynb", "html"):
             (staging / f"{path.stem}.{ext}").write_text(path.stem)
         return kr.NotebookStatus(notebook=path.stem, title=path.stem.upper(), **statuses[path.stem])
@@ -1607,7 +1607,7 @@ def test_a_note_shared_across_notebooks_is_listed_once_in_the_detail_table(test_
 def _timed_run(log: list[tuple[str, float, float]], seconds: float, fail: str | None = None):
     """A ``_run_notebook`` without a kernel that takes ``seconds`` and logs when it ran."""
 
-    def run(path, staging, params, cwd, pages, kernel_ready=None):
+    def run(path, staging, params, cwd, pages, on_cell_start=None):
         start = time.monotonic()
         time.sleep(seconds)
         (staging / f"{path.stem}.html").write_text(path.stem)
@@ -1656,7 +1656,7 @@ def test_an_unexpected_error_in_one_job_stops_the_run_and_discards_the_month(tmp
     folder = write_notebooks(tmp_path / "nb", **{f"0{i}_n{i}": PLAIN for i in range(1, 5)})
     calls: list[str] = []
 
-    def run(path, staging, params, cwd, pages, kernel_ready=None):
+    def run(path, staging, params, cwd, pages, on_cell_start=None):
         calls.append(path.stem)
         if path.stem == "02_n2":
             raise RuntimeError("crash midway")
@@ -1708,7 +1708,7 @@ NO_DATA.cells[1].source = "# no parameters: this notebook reads no data"
 def _counting(calls: list[str]):
     real = _run._run_notebook
 
-    def run(path, staging, params, cwd, pages, kernel_ready=None):
+    def run(path, staging, params, cwd, pages, on_cell_start=None):
         calls.append(path.stem)
         return real(path, staging, params, cwd, pages)
 

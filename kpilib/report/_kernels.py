@@ -1,7 +1,7 @@
 """The report's kernels: ipykernel with this process's interpreter, one per notebook.
 
-Each worker of a run (:func:`kpilib.report._run._in_order`) knows which notebook it runs
-next; once the kernel of its current notebook is ready, it starts the next notebook's
+Each worker of a run (:func:`kpilib.report._run._in_order`) takes the notebook it runs
+next when its current notebook is half way through its cells, and starts that notebook's
 kernel (:func:`start_ahead`), which then boots — the interpreter, kpilib, pandas, the
 engine, matplotlib — while the current notebook runs. When the next notebook starts,
 papermill's client is handed that kernel (:func:`kernel_manager_class`) instead of
@@ -72,7 +72,7 @@ def forget_thread() -> None:
 
 async def start_ahead(stem: str, cwd: Path) -> None:
     """Start the kernel of notebook ``stem``, this worker's next, in the folder ``cwd``
-    (called in the worker's event loop once its current notebook's kernel is ready). It
+    (called in the worker's event loop while its current notebook runs). It
     does not wait for the kernel to be ready; a kernel that fails to start is left to the
     notebook, which then starts its own."""
     await _shut_down(_pop_ahead())

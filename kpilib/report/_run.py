@@ -4,7 +4,7 @@
 staging folder and swapped in whole (:mod:`kpilib.report._folders`); SIGINT and SIGTERM
 remove what was being built. Each notebook runs in a kernel of its own
 (:mod:`kpilib.report._kernels`: ipykernel with this process's interpreter, started while
-the notebook before it on the same worker runs). A progress bar shows the notebooks as
+the notebook before it on the same worker ends). A progress bar shows the notebooks as
 they run.
 """
 
@@ -242,9 +242,11 @@ def _build_month(month: str, plan: _Plan, *, progress: bool) -> ReportResult:
             row_counts=row_counts, kpilib_version=kpilib.__version__, run_at=_now(),
             data_notes=notes,
         )  # fmt: skip
+        read = {p.stem: nbformat.read(p, as_version=4) for p in plan.notebooks}
+        halfway = {stem: len(nb.cells) // 2 for stem, nb in read.items()}
         pages = _NotebookPages(
             report,
-            titles={p.stem: notebook_title(nbformat.read(p, as_version=4), p.stem) for p in plan.notebooks},
+            titles={p.stem: notebook_title(read[p.stem], p.stem) for p in plan.notebooks},
             source_error=source_error,
         )
         bar = tqdm(
@@ -258,18 +260,9 @@ def _build_month(month: str, plan: _Plan, *, progress: bool) -> ReportResult:
                 running.append(path.stem)
                 bar.set_postfix_str(", ".join(running))
 
-                async def kernel_ready(**_: object) -> None:  # start the worker's next kernel
-                    following = reserve()
-                    try:
-                        wanted = following is not None and _needs_kernel(plan.notebooks[following], params, plan)
-                    except Exception:  # (its notebook starts its kernel when it runs)
-                        logger.debug("no kernel started ahead", exc_info=True)
-                        wanted = False
-                    if wanted:
-                        await start_ahead(plan.notebooks[following].stem, plan.notebooks_dir)
-
                 try:
-                    return _notebook_status(path, staging, params, plan, pages, kernel_ready)
+                    return _notebook_status(path, staging, params, plan, pages,
+                                            _next_kernel(reserve, plan, params, halfway[path.stem]))
                 finally:
                     running.remove(path.stem)
                     discard_ahead(path.stem)  # started for this notebook, which did not use it
@@ -388,9 +381,9 @@ def run_history(
 
 
 def _notebook_status(path: Path, staging: Path, params: Mapping[str, object], plan: _Plan,
-                     pages: _NotebookPages, kernel_ready: _Hook | None = None) -> NotebookStatus:
+                     pages: _NotebookPages, on_cell_start: _Hook | None = None) -> NotebookStatus:
     """Run (or skip, or reuse) one notebook into ``staging``; its status, also written
-    as ``<stem>.json``. ``kernel_ready`` is awaited once its kernel is ready."""
+    as ``<stem>.json``. ``on_cell_start`` is awaited as each of its cells starts."""
     RUNNING.stem = path.stem
     dataset = plan.summary.dataset if plan.summary is not None else None
     reason = _skip_before_running(path, params, dataset)
@@ -399,9 +392,9 @@ def _notebook_status(path: Path, staging: Path, params: Mapping[str, object], pl
     if reason is not None:  # the notebook would skip itself: no kernel for it
         status = _skip_notebook(path, staging, reason, pages)
     elif "source" in declared:
-        status = _run_notebook(path, staging, own, plan.notebooks_dir, pages, kernel_ready)
+        status = _run_notebook(path, staging, own, plan.notebooks_dir, pages, on_cell_start)
     else:
-        status = _reusable_run(path, staging, own, plan, pages, kernel_ready)
+        status = _reusable_run(path, staging, own, plan, pages, on_cell_start)
     (staging / f"{path.stem}.json").write_text(
         json.dumps(status.to_json(str(params["month"])), indent=2, allow_nan=False) + "\n",
         encoding="utf-8",
@@ -410,7 +403,7 @@ def _notebook_status(path: Path, staging: Path, params: Mapping[str, object], pl
 
 
 def _reusable_run(path: Path, staging: Path, params: Mapping[str, object], plan: _Plan,
-                  pages: _NotebookPages, kernel_ready: _Hook | None = None) -> NotebookStatus:
+                  pages: _NotebookPages, on_cell_start: _Hook | None = None) -> NotebookStatus:
     """A notebook that does not read the data (no ``source`` parameter, e.g. the glossary):
     its executed copy is kept in ``<out>/.cache/`` and reused while the notebook, its
     parameters and kpilib are unchanged (:func:`_reuse_key`), so it costs a run once."""
@@ -426,7 +419,7 @@ def _reusable_run(path: Path, staging: Path, params: Mapping[str, object], plan:
         logger.info("notebook %s reused from %s", path.name, cached)
         return NotebookStatus(notebook=path.stem, title=pages.titles[path.stem], status="ok",
                               seconds=time.perf_counter() - start, reused=True)
-    status = _run_notebook(path, staging, params, plan.notebooks_dir, pages, kernel_ready)
+    status = _run_notebook(path, staging, params, plan.notebooks_dir, pages, on_cell_start)
     executed = staging / f"{path.stem}.ipynb"
     if status.status == "ok" and executed.is_file():
         cached.parent.mkdir(exist_ok=True)
@@ -436,6 +429,32 @@ def _reusable_run(path: Path, staging: Path, params: Mapping[str, object], plan:
         shutil.copyfile(executed, partial)
         partial.replace(cached)
     return status
+
+
+def _next_kernel(reserve: Callable[[], int | None], plan: _Plan, params: Mapping[str, object],
+                 halfway: int) -> _Hook:
+    """A hook for papermill's client (``on_cell_start``) that, once the notebook is half
+    way through its cells, reserves the worker's next notebook and starts its kernel
+    (:func:`~kpilib.report._kernels.start_ahead`), which then boots while this notebook
+    ends. Half way: late enough that the worker that frees first takes the next notebook
+    (the longest left, with several jobs), early enough for a kernel to be ready."""
+    started = False
+
+    async def hook(cell_index: int = 0, **_: object) -> None:
+        nonlocal started
+        if started or cell_index < halfway:
+            return
+        started = True
+        following = reserve()
+        try:
+            wanted = following is not None and _needs_kernel(plan.notebooks[following], params, plan)
+        except Exception:  # (its notebook starts its kernel when it runs)
+            logger.debug("no kernel started ahead", exc_info=True)
+            wanted = False
+        if wanted:
+            await start_ahead(plan.notebooks[following].stem, plan.notebooks_dir)
+
+    return hook
 
 
 def _cached_run(path: Path, params: Mapping[str, object], plan: _Plan) -> Path:
@@ -649,7 +668,7 @@ def _skip_notebook(path: Path, staging: Path, reason: str, pages: _NotebookPages
 
 def _run_notebook(
     path: Path, staging: Path, params: Mapping[str, object], cwd: Path, pages: _NotebookPages,
-    kernel_ready: _Hook | None = None,
+    on_cell_start: _Hook | None = None,
 ) -> NotebookStatus:
     import nbformat
     import papermill
@@ -674,7 +693,7 @@ def _run_notebook(
             resources={"metadata": {"path": str(cwd)}},
             progress_bar=False,
             kernel_manager_class=kernel_manager_class(),
-            on_notebook_start=kernel_ready,
+            on_cell_start=on_cell_start,
         )
     except PapermillExecutionError as exc:
         if exc.ename == NotebookSkipped.__name__:
