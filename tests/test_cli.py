@@ -308,10 +308,12 @@ def test_a_killed_run_leaves_nothing_behind(signum, code, message, jobs, tmp_pat
     previous = out / "2026-10"
     previous.mkdir(parents=True)
     (previous / "index.html").write_text("the previous report")
+    mark = f"KPILIB_TEST_RUN={tmp_path}"  # in the environment of the run and of every kernel it starts
     proc = subprocess.Popen(
         [sys.executable, "-c", _CLI_ON_NOTEBOOKS, str(notebooks), "report", "--month", "2026-10",
          "--source", misuse_paths["data"], "--out", str(out), "--quiet", "--jobs", str(jobs)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={**os.environ, "KPILIB_TEST_RUN": str(tmp_path)},
     )
     try:
         deadline = time.monotonic() + 180
@@ -337,6 +339,23 @@ def test_a_killed_run_leaves_nothing_behind(signum, code, message, jobs, tmp_pat
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _alive(pid), "the kernel outlived the run"
+    # nor did any other kernel of the run (the next notebook's, started while the first ran)
+    deadline = time.monotonic() + 30
+    while _marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _marked(mark) == [], "a kernel started ahead outlived the run"
+
+
+def _marked(mark: str) -> list[int]:
+    """The live processes whose environment holds ``mark`` (``NAME=value``)."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if mark.encode() in environ.read_bytes().split(b"\0") and _alive(int(environ.parent.name)):
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue
+    return found
 
 
 def test_check_prints_each_tables_span_and_the_notes(tmp_path, capsys):
