@@ -36,6 +36,16 @@ def small_sample_report(tmp_path_factory, small_sample):
 
 
 @pytest.fixture(scope="session")
+def glossary_cache(small_sample_report):
+    """The executed glossary that :func:`small_sample_report` kept for reuse
+    (``<out>/.cache``): a report whose ``out`` holds a copy reuses it, as a monthly run
+    does, instead of running the glossary (which reads no data) again."""
+    cache = small_sample_report[1].parent / ".cache"
+    assert any(cache.glob("00_glossary-*.ipynb")), "the shared report kept no glossary"
+    return cache
+
+
+@pytest.fixture(scope="session")
 def degenerate_orders():
     """~1 % repeat buyers: 3,000 one-order customers and 30 with two or three orders over two
     years — the shape that fails or penalises every CLV fit (used by the CLV and marketing

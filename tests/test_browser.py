@@ -99,7 +99,7 @@ PAGE_FACTS = """() => {
 
 
 @pytest.fixture(scope="module")
-def history(tmp_path_factory, small_sample):
+def history(tmp_path_factory, small_sample, glossary_cache):
     """Two months built from a copy of the small sample with a hostile campaign name."""
     root = tmp_path_factory.mktemp("browser")
     data = root / "data"
@@ -113,6 +113,7 @@ def history(tmp_path_factory, small_sample):
         )
         frame.to_parquet(data / f"{table}.parquet")
     out = root / "reports"
+    shutil.copytree(glossary_cache, out / ".cache")  # the glossary reused, as in a monthly run
     full = kr.run_report(MONTH, source=data, out=out, pdf=True, progress=False, jobs=2)
     partial = kr.run_history(
         MONTHS[0], MONTHS[0], only=[PARTIAL], source=data, out=out, pdf=True, progress=False

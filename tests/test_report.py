@@ -931,7 +931,7 @@ def test_cli_on_real_notebooks_escapes_campaigns_and_exits_non_zero_on_failure(
     assert SCRIPT not in page
 
     code = main(["report", "--month", REAL_MONTH, "--source", str(data), "--out", str(out),
-                 "--only", "glossary,funnel", "-p", "window=banana", "--quiet"])
+                 "--only", "glossary,funnel", "-p", "window=banana", "--quiet", "--jobs", "2"])
     assert code == 1
     assert "failed: 01_funnel" in capsys.readouterr().err
     folder = out / REAL_MONTH
@@ -1385,7 +1385,7 @@ def test_pdf_needs_chromium_before_anything_runs(tmp_path, monkeypatch):
     assert not (tmp_path / "r" / MONTH).exists()
 
 
-def test_pages_announce_a_partial_month_and_a_stale_table(tmp_path, small_sample):
+def test_pages_announce_a_partial_month_and_a_stale_table(tmp_path, small_sample, glossary_cache):
     """Data that end mid-month, and an orders table exported months before the rest: the
     index and every page say so at the top, in words a reader can act on."""
     import shutil
@@ -1403,8 +1403,10 @@ def test_pages_announce_a_partial_month_and_a_stale_table(tmp_path, small_sample
         if path.stem == "subscriptions":  # no end after the new end of the data
             frame = frame.assign(end_at=frame.end_at.where(frame.end_at < cut))
         frame.to_parquet(path, index=False)
+    shutil.copytree(glossary_cache, tmp_path / "out" / ".cache")  # its page is rendered anew, with the notes
     result = kr.run_report("2026-10", source=folder, out=tmp_path / "out", only=["glossary"],
                            progress=False)
+    assert [s.reused for s in result.notebooks] == [True]
     last_row = max(pd.to_datetime(pd.read_parquet(p)[c], utc=True).max() for p, c in (
         (folder / "events.parquet", "ts"), (folder / "customers.parquet", "signup_at")))
     days = last_row.day
