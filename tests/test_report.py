@@ -606,94 +606,6 @@ def test_kernel_uses_callers_interpreter(tmp_path, monkeypatch):
     assert re.search(r'<img [^>]*src="data:image/png', (result.path / "01_which.html").read_text())
 
 
-#: IPython startup file for the kernels of a test: each logs its pid and its notebook.
-KERNEL_LOG = (
-    "import json, os\n"
-    "with open(os.environ['KPILIB_TEST_KERNEL_LOG'], 'a') as _log:\n"
-    "    _log.write(json.dumps({'pid': os.getpid(), 'notebook': os.environ.get('KPILIB_REPORT_NOTEBOOK')}) + '\\n')\n"
-)
-
-
-def _logged_kernels(tmp_path: Path, monkeypatch) -> Path:
-    """Every kernel started from now on logs itself (pid, notebook) in the returned file."""
-    startup = tmp_path / "ipython" / "profile_default" / "startup"
-    startup.mkdir(parents=True)
-    (startup / "00-log-kernel.py").write_text(KERNEL_LOG)
-    log = tmp_path / "kernels.jsonl"
-    log.touch()
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-    monkeypatch.setenv("KPILIB_TEST_KERNEL_LOG", str(log))
-    return log
-
-
-def _waiting_for_kernels(count: int) -> str:
-    """A cell that waits (a minute at most) until ``count`` kernels have started, then
-    prints its pid, its notebook and how many it saw: a kernel started ahead of its
-    notebook shows while the notebook before it still runs."""
-    return ("import json, os, pathlib, time\n"
-            "log = pathlib.Path(os.environ['KPILIB_TEST_KERNEL_LOG'])\n"
-            "deadline = time.monotonic() + 60\n"
-            f"while len(log.read_text().splitlines()) < {count} and time.monotonic() < deadline:\n"
-            "    time.sleep(0.05)\n"
-            "print(json.dumps({'pid': os.getpid(), 'notebook': os.environ['KPILIB_REPORT_NOTEBOOK'],\n"
-            "                  'kernels': len(log.read_text().splitlines())}))")
-
-
-def _wait_until_dead(pids: list[int]) -> list[int]:
-    deadline = time.monotonic() + 20
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return [pid for pid in pids if _alive(pid)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_each_notebook_runs_in_its_own_kernel_started_while_the_one_before_runs(jobs, tmp_path, monkeypatch):
-    """Each worker starts its next notebook's kernel while its current one runs: the
-    first notebooks of each worker wait until the kernels of the next ones have started
-    (they would wait in vain if each kernel started only when its notebook does). Every
-    kernel is told its notebook, runs that notebook only, and is gone after the run."""
-    log = _logged_kernels(tmp_path, monkeypatch)
-    stems = ["01_a", "02_b", "03_c", "04_d"]
-    folder = write_notebooks(tmp_path / "nb", **{
-        stem: _notebook(stem, _waiting_for_kernels(min(len(stems), (i // jobs + 2) * jobs)))
-        for i, stem in enumerate(stems)})
-    result = kr.run_report(MONTH, out=tmp_path / "out", notebooks_dir=folder, progress=False, jobs=jobs)
-    assert result.ok, [(s.notebook, s.error) for s in result.notebooks]
-    kernels = {entry["pid"]: entry["notebook"] for entry in map(json.loads, log.read_text().splitlines())}
-    assert sorted(kernels.values()) == stems  # one kernel per notebook, no more
-    for i, stem in enumerate(stems):
-        seen = json.loads(stream_text(result.path / f"{stem}.ipynb"))
-        assert seen["notebook"] == stem and kernels[seen["pid"]] == stem  # its own kernel
-        assert seen["kernels"] >= min(len(stems), (i // jobs + 2) * jobs), (stem, seen)
-    assert _wait_until_dead(list(kernels)) == []
-
-
-def test_a_kernel_started_for_a_notebook_that_skips_is_shut_down(tmp_path, monkeypatch):
-    """The kernel started ahead for a notebook that is then skipped before running is
-    shut down; the notebook after it gets a kernel of its own."""
-    log = _logged_kernels(tmp_path, monkeypatch)
-    stems = ["01_a", "02_skips", "03_c"]
-    folder = write_notebooks(tmp_path / "nb", **{stem: _notebook(stem, _waiting_for_kernels(2 if i == 0 else 1))
-                                                 for i, stem in enumerate(stems)})
-    monkeypatch.setattr(_run, "_skip_before_running",
-                        lambda path, params, dataset: "no data for it" if path.stem == "02_skips" else None)
-    result = kr.run_report(MONTH, out=tmp_path / "out", notebooks_dir=folder, progress=False, jobs=1)
-    assert [s.status for s in result.notebooks] == ["ok", "skipped", "ok"]
-    kernels = {entry["pid"]: entry["notebook"] for entry in map(json.loads, log.read_text().splitlines())}
-    assert sorted(kernels.values()) == stems  # 02's kernel was started ahead, then not used
-    assert json.loads(stream_text(result.path / "01_a.ipynb"))["kernels"] >= 2
-    assert kernels[json.loads(stream_text(result.path / "03_c.ipynb"))["pid"]] == "03_c"
-    assert _wait_until_dead(list(kernels)) == []
-
-
 # --------------------------------------------------------------------------- atomic replacement
 
 
@@ -706,7 +618,7 @@ def _fake_run(
     """Replacement for ``_run_notebook`` that writes files without a kernel."""
     calls = [] if calls is None else calls
 
-    def run(path, staging, params, cwd, exporter, on_cell_start=None):
+    def run(path, staging, params, cwd, exporter):
         calls.append(path.stem)
         if fail_at is not None and len(calls) == fail_at:
             raise error("crash midway")
@@ -1224,7 +1136,7 @@ def test_repeated_warnings_are_one_line_per_section_with_a_count(tmp_path):
 def _fake_history_run(calls: list[str], fail: set[str] = frozenset()):
     """A ``_run_notebook`` without a kernel that records a test rate growing by month."""
 
-    def run(path, staging, params, cwd, pages, on_cell_start=None):
+    def run(path, staging, params, cwd, pages):
         month = params["month"]
         calls.append(f"{month} {path.stem}")
         for ext in ("ipynb", "html"):
@@ -1348,7 +1260,7 @@ def test_unreliable_value_is_marked_on_its_index_card(tmp_path, monkeypatch, tes
     folder = write_notebooks(tmp_path / "nb", **{"01_a": PLAIN})
     note = "unreliable: 41 repeat buyers (< 30 needed); loses to the naive baseline in the holdout"
 
-    def run(path, staging, params, cwd, pages, on_cell_start=None):
+    def run(path, staging, params, cwd, pages):
         for ext in ("ipynb", "html"):
             (staging / f"{path.stem}.{ext}").write_text(params["month"])
         kpis = _unreliable_kpis(params["month"], note)
@@ -1431,7 +1343,7 @@ ORDERS_REASON = "needs the orders table: add orders.parquet or orders.csv to the
 def _fake_statuses(statuses: dict[str, dict]):
     """A ``_run_notebook`` without a kernel that returns the given status per stem."""
 
-    def run(path, staging, params, cwd, pages, on_cell_start=None):
+    def run(path, staging, params, cwd, pages):
         for ext in ("ipynb", "html"):
             (staging / f"{path.stem}.{ext}").write_text(path.stem)
         return kr.NotebookStatus(notebook=path.stem, title=path.stem.upper(), **statuses[path.stem])
@@ -1609,7 +1521,7 @@ def test_a_note_shared_across_notebooks_is_listed_once_in_the_detail_table(test_
 def _timed_run(log: list[tuple[str, float, float]], seconds: float, fail: str | None = None):
     """A ``_run_notebook`` without a kernel that takes ``seconds`` and logs when it ran."""
 
-    def run(path, staging, params, cwd, pages, on_cell_start=None):
+    def run(path, staging, params, cwd, pages):
         start = time.monotonic()
         time.sleep(seconds)
         (staging / f"{path.stem}.html").write_text(path.stem)
@@ -1658,7 +1570,7 @@ def test_an_unexpected_error_in_one_job_stops_the_run_and_discards_the_month(tmp
     folder = write_notebooks(tmp_path / "nb", **{f"0{i}_n{i}": PLAIN for i in range(1, 5)})
     calls: list[str] = []
 
-    def run(path, staging, params, cwd, pages, on_cell_start=None):
+    def run(path, staging, params, cwd, pages):
         calls.append(path.stem)
         if path.stem == "02_n2":
             raise RuntimeError("crash midway")
@@ -1710,7 +1622,7 @@ NO_DATA.cells[1].source = "# no parameters: this notebook reads no data"
 def _counting(calls: list[str]):
     real = _run._run_notebook
 
-    def run(path, staging, params, cwd, pages, on_cell_start=None):
+    def run(path, staging, params, cwd, pages):
         calls.append(path.stem)
         return real(path, staging, params, cwd, pages)
 

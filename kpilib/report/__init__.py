@@ -35,10 +35,8 @@ Where things are:
 - ``_checks`` — a run checked before it runs: :func:`parse_parameter`,
   :func:`select_notebooks`, :func:`default_notebooks_dir`, :func:`notebook_title`,
   :class:`ReportArgumentError`, the data check
-- ``_run`` — :func:`run_report`, :func:`run_history`: papermill, workers, signals,
+- ``_run`` — :func:`run_report`, :func:`run_history`: papermill, the kernel, signals,
   progress
-- ``_kernels`` — the notebooks' kernels (this interpreter, the report's environment), each
-  started while the notebook before it on its worker runs
 - ``_folders`` — staging folders, atomic swaps and writes, leftovers of killed runs
 - ``_results`` — :class:`NotebookStatus`, :class:`ReportResult`, :func:`load_report`
 - ``_html`` — nbconvert export, the HTML sanitiser, MathJax

@@ -2,10 +2,9 @@
 
 :func:`run_report` builds one month, :func:`run_history` a range. Each month is built in a
 staging folder and swapped in whole (:mod:`kpilib.report._folders`); SIGINT and SIGTERM
-remove what was being built. Each notebook runs in a kernel of its own
-(:mod:`kpilib.report._kernels`: ipykernel with this process's interpreter, started while
-the notebook before it on the same worker ends). A progress bar shows the notebooks as
-they run.
+remove what was being built. The kernel is ipykernel started with this process's
+interpreter, with :func:`~kpilib.report.use_report_tables` on. A progress bar shows the
+notebooks as they run.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +40,6 @@ from kpilib.report._checks import (
 )
 from kpilib.report._folders import _remove_leftovers, _remove_tree, _swap_in, _temp_prefix
 from kpilib.report._html import MATHJAX_DIR, _copy_mathjax
-from kpilib.report._kernels import (
-    KERNEL_ENV,
-    KERNEL_NAME,
-    RUNNING,
-    discard_ahead,
-    forget_thread,
-    kernel_manager_class,
-    kill_kernels,
-    start_ahead,
-)
 from kpilib.report._pages import _NotebookPages, _render_month_index, write_history_index
 from kpilib.report._pdf import print_pdf
 from kpilib.report._results import (
@@ -68,11 +57,12 @@ from kpilib.sections import NotebookSkipped
 
 logger = logging.getLogger(__name__)
 
-#: A coroutine function papermill's client awaits (with ``notebook=``) at a point of its run.
-_Hook = Callable[..., Awaitable[None]]
-
 #: Folder of ``out`` that keeps the executed notebooks reused across months.
 CACHE_DIR = ".cache"
+
+#: The kernel every notebook runs in (started with the caller's interpreter).
+KERNEL_NAME = "python3"
+
 
 class _Terminated(SystemExit):
     """SIGTERM during a report run, raised so that the run's cleanup runs (exit 143)."""
@@ -242,11 +232,9 @@ def _build_month(month: str, plan: _Plan, *, progress: bool) -> ReportResult:
             row_counts=row_counts, kpilib_version=kpilib.__version__, run_at=_now(),
             data_notes=notes,
         )  # fmt: skip
-        read = {p.stem: nbformat.read(p, as_version=4) for p in plan.notebooks}
-        halfway = {stem: len(nb.cells) // 2 for stem, nb in read.items()}
         pages = _NotebookPages(
             report,
-            titles={p.stem: notebook_title(read[p.stem], p.stem) for p in plan.notebooks},
+            titles={p.stem: notebook_title(nbformat.read(p, as_version=4), p.stem) for p in plan.notebooks},
             source_error=source_error,
         )
         bar = tqdm(
@@ -255,17 +243,14 @@ def _build_month(month: str, plan: _Plan, *, progress: bool) -> ReportResult:
         )  # fmt: skip
         running: list[str] = []
 
-        def task(path: Path) -> Callable[[Callable[[], int | None]], NotebookStatus]:
-            def run(reserve: Callable[[], int | None]) -> NotebookStatus:
+        def task(path: Path) -> Callable[[], NotebookStatus]:
+            def run() -> NotebookStatus:
                 running.append(path.stem)
                 bar.set_postfix_str(", ".join(running))
-
                 try:
-                    return _notebook_status(path, staging, params, plan, pages,
-                                            _next_kernel(reserve, plan, params, halfway[path.stem]))
+                    return _notebook_status(path, staging, params, plan, pages)
                 finally:
                     running.remove(path.stem)
-                    discard_ahead(path.stem)  # started for this notebook, which did not use it
 
             return run
 
@@ -381,10 +366,10 @@ def run_history(
 
 
 def _notebook_status(path: Path, staging: Path, params: Mapping[str, object], plan: _Plan,
-                     pages: _NotebookPages, on_cell_start: _Hook | None = None) -> NotebookStatus:
+                     pages: _NotebookPages) -> NotebookStatus:
     """Run (or skip, or reuse) one notebook into ``staging``; its status, also written
-    as ``<stem>.json``. ``on_cell_start`` is awaited as each of its cells starts."""
-    RUNNING.stem = path.stem
+    as ``<stem>.json``."""
+    _RUNNING.stem = path.stem
     dataset = plan.summary.dataset if plan.summary is not None else None
     reason = _skip_before_running(path, params, dataset)
     declared = _sections.notebook_parameters(path)
@@ -392,9 +377,9 @@ def _notebook_status(path: Path, staging: Path, params: Mapping[str, object], pl
     if reason is not None:  # the notebook would skip itself: no kernel for it
         status = _skip_notebook(path, staging, reason, pages)
     elif "source" in declared:
-        status = _run_notebook(path, staging, own, plan.notebooks_dir, pages, on_cell_start)
+        status = _run_notebook(path, staging, own, plan.notebooks_dir, pages)
     else:
-        status = _reusable_run(path, staging, own, plan, pages, on_cell_start)
+        status = _reusable_run(path, staging, own, plan, pages)
     (staging / f"{path.stem}.json").write_text(
         json.dumps(status.to_json(str(params["month"])), indent=2, allow_nan=False) + "\n",
         encoding="utf-8",
@@ -403,11 +388,11 @@ def _notebook_status(path: Path, staging: Path, params: Mapping[str, object], pl
 
 
 def _reusable_run(path: Path, staging: Path, params: Mapping[str, object], plan: _Plan,
-                  pages: _NotebookPages, on_cell_start: _Hook | None = None) -> NotebookStatus:
+                  pages: _NotebookPages) -> NotebookStatus:
     """A notebook that does not read the data (no ``source`` parameter, e.g. the glossary):
     its executed copy is kept in ``<out>/.cache/`` and reused while the notebook, its
     parameters and kpilib are unchanged (:func:`_reuse_key`), so it costs a run once."""
-    cached = _cached_run(path, params, plan)
+    cached = plan.out_dir / CACHE_DIR / f"{path.stem}-{_reuse_key(path, params)}.ipynb"
     if cached.is_file():
         import nbformat
 
@@ -419,7 +404,7 @@ def _reusable_run(path: Path, staging: Path, params: Mapping[str, object], plan:
         logger.info("notebook %s reused from %s", path.name, cached)
         return NotebookStatus(notebook=path.stem, title=pages.titles[path.stem], status="ok",
                               seconds=time.perf_counter() - start, reused=True)
-    status = _run_notebook(path, staging, params, plan.notebooks_dir, pages, on_cell_start)
+    status = _run_notebook(path, staging, params, plan.notebooks_dir, pages)
     executed = staging / f"{path.stem}.ipynb"
     if status.status == "ok" and executed.is_file():
         cached.parent.mkdir(exist_ok=True)
@@ -429,47 +414,6 @@ def _reusable_run(path: Path, staging: Path, params: Mapping[str, object], plan:
         shutil.copyfile(executed, partial)
         partial.replace(cached)
     return status
-
-
-def _next_kernel(reserve: Callable[[], int | None], plan: _Plan, params: Mapping[str, object],
-                 halfway: int) -> _Hook:
-    """A hook for papermill's client (``on_cell_start``) that, once the notebook is half
-    way through its cells, reserves the worker's next notebook and starts its kernel
-    (:func:`~kpilib.report._kernels.start_ahead`), which then boots while this notebook
-    ends. Half way: late enough that the worker that frees first takes the next notebook
-    (the longest left, with several jobs), early enough for a kernel to be ready."""
-    started = False
-
-    async def hook(cell_index: int = 0, **_: object) -> None:
-        nonlocal started
-        if started or cell_index < halfway:
-            return
-        started = True
-        following = reserve()
-        try:
-            wanted = following is not None and _needs_kernel(plan.notebooks[following], params, plan)
-        except Exception:  # (its notebook starts its kernel when it runs)
-            logger.debug("no kernel started ahead", exc_info=True)
-            wanted = False
-        if wanted:
-            await start_ahead(plan.notebooks[following].stem, plan.notebooks_dir)
-
-    return hook
-
-
-def _cached_run(path: Path, params: Mapping[str, object], plan: _Plan) -> Path:
-    """Where the executed copy of a notebook that reads no data is kept for reuse."""
-    return plan.out_dir / CACHE_DIR / f"{path.stem}-{_reuse_key(path, params)}.ipynb"
-
-
-def _needs_kernel(path: Path, params: Mapping[str, object], plan: _Plan) -> bool:
-    """Whether notebook ``path`` will run in a kernel (not when it reads no data and its
-    executed copy is reused; a notebook that skips itself is not foreseen here)."""
-    declared = _sections.notebook_parameters(path)
-    if "source" in declared:
-        return True
-    own = {name: value for name, value in params.items() if name in declared}
-    return not _cached_run(path, own, plan).is_file()
 
 
 def _reuse_key(path: Path, params: Mapping[str, object]) -> str:
@@ -513,15 +457,11 @@ def _longest_first(notebooks: Sequence[Path], out_dir: Path) -> list[int]:
     return sorted(range(len(notebooks)), key=lambda i: -seconds.get(notebooks[i].stem, float("inf")))
 
 
-def _in_order(tasks: Sequence[Callable[[Callable[[], int | None]], NotebookStatus]], *, jobs: int,
+def _in_order(tasks: Sequence[Callable[[], NotebookStatus]], *, jobs: int,
               done: Callable[[], object], start_with: Sequence[int] | None = None) -> list[NotebookStatus]:
     """Run ``tasks`` on ``jobs`` worker threads (each drives its own kernel) and return
     their results in the tasks' order; ``done`` is called in this thread as each ends.
     ``start_with`` is the order in which they are handed out (default: theirs).
-
-    A task is called with ``reserve``: calling it takes the task this worker runs next
-    (its index, or None when none is left) so that the task may prepare it — the next
-    notebook's kernel starts while this one runs. A worker ends with :func:`forget_thread`.
 
     The calling thread only waits, so Ctrl-C and SIGTERM reach it at once: it then stops
     handing out tasks, kills the kernels still running (their notebooks end with a dead
@@ -536,25 +476,19 @@ def _in_order(tasks: Sequence[Callable[[Callable[[], int | None]], NotebookStatu
     stop = threading.Event()
     results: list[NotebookStatus | None] = [None] * len(tasks)
 
-    def take() -> int | None:
-        try:
-            return pending.get_nowait()
-        except queue.Empty:
-            return None
-
     def work() -> None:
-        try:
-            i = take()
-            while i is not None and not stop.is_set():
-                reserved: list[int | None] = []
-                try:
-                    finished.put((i, tasks[i](functools.partial(_reserve, reserved, take)), None))
-                except BaseException as exc:  # handed to the calling thread; no new task starts
-                    stop.set()
-                    finished.put((i, None, exc))
-                i = reserved[0] if reserved else take()
-        finally:
-            forget_thread()
+        while not stop.is_set():
+            try:
+                i = pending.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                finished.put((i, tasks[i](), None))
+            except BaseException as exc:  # handed to the calling thread; no new task starts
+                stop.set()
+                finished.put((i, None, exc))
+            finally:
+                _KERNELS.pop(threading.get_ident(), None)
 
     workers = [threading.Thread(target=work, name=f"kpilib-report-{k}", daemon=True)
                for k in range(max(1, min(jobs, len(tasks))))]
@@ -574,18 +508,21 @@ def _in_order(tasks: Sequence[Callable[[Callable[[], int | None]], NotebookStatu
             done()
     except BaseException:
         stop.set()
-        kill_kernels()
+        _kill_kernels()
         for worker in workers:
             worker.join(timeout=_STOP_SECONDS)
         raise
     return [r for r in results if r is not None]
 
 
-def _reserve(reserved: list[int | None], take: Callable[[], int | None]) -> int | None:
-    """The task a worker runs next: taken on the first call, the same one after."""
-    if not reserved:
-        reserved.append(take())
-    return reserved[0]
+#: The notebook each worker thread is running (its kernel is told, see NOTEBOOK_VARIABLE).
+_RUNNING = threading.local()
+
+#: Set in each kernel's environment to the stem of the notebook it runs (for monitoring).
+NOTEBOOK_VARIABLE = "KPILIB_REPORT_NOTEBOOK"
+
+#: Environment added to every kernel started by this process (see _validations_for_kernels).
+_KERNEL_ENV: dict[str, str] = {}
 
 
 @contextlib.contextmanager
@@ -595,11 +532,11 @@ def _validations_for_kernels(staging: Path) -> Iterator[None]:
     table again per notebook. The file is written beside the staging folder's contents
     and removed with them."""
     memo = validations.export(staging / ".validated.json")
-    KERNEL_ENV[validations.ENVIRONMENT_VARIABLE] = str(memo)
+    _KERNEL_ENV[validations.ENVIRONMENT_VARIABLE] = str(memo)
     try:
         yield
     finally:
-        KERNEL_ENV.pop(validations.ENVIRONMENT_VARIABLE, None)
+        _KERNEL_ENV.pop(validations.ENVIRONMENT_VARIABLE, None)
         memo.unlink(missing_ok=True)
 
 
@@ -610,11 +547,11 @@ def _source_secret_for_kernels(source: object) -> Iterator[None]:
     (:func:`kpilib.sources.conceal`)."""
     full = sources.reveal(source) if isinstance(source, str) else source
     if isinstance(full, str) and full != source:
-        KERNEL_ENV[sources.SECRET_VARIABLE] = full
+        _KERNEL_ENV[sources.SECRET_VARIABLE] = full
     try:
         yield
     finally:
-        KERNEL_ENV.pop(sources.SECRET_VARIABLE, None)
+        _KERNEL_ENV.pop(sources.SECRET_VARIABLE, None)
 
 
 @contextlib.contextmanager
@@ -624,11 +561,11 @@ def _engine_memory_shared(jobs: int) -> Iterator[None]:
     disk, instead of each claiming 80 %. A bound the caller set
     (:data:`kpilib.data.ENGINE_MEMORY_VARIABLE`) is left alone."""
     if jobs > 1 and not os.environ.get(ENGINE_MEMORY_VARIABLE):
-        KERNEL_ENV[ENGINE_MEMORY_VARIABLE] = f"{_total_memory_mb() * 0.8 / jobs:.0f}MB"
+        _KERNEL_ENV[ENGINE_MEMORY_VARIABLE] = f"{_total_memory_mb() * 0.8 / jobs:.0f}MB"
     try:
         yield
     finally:
-        KERNEL_ENV.pop(ENGINE_MEMORY_VARIABLE, None)
+        _KERNEL_ENV.pop(ENGINE_MEMORY_VARIABLE, None)
 
 
 def _total_memory_mb() -> float:
@@ -638,6 +575,17 @@ def _total_memory_mb() -> float:
 
 #: How long an interrupted run waits for a notebook to notice its kernel is gone.
 _STOP_SECONDS = 30.0
+
+#: The kernel process of each worker thread running a notebook (thread id -> pid).
+_KERNELS: dict[int, int] = {}
+
+
+def _kill_kernels() -> None:
+    """Kill the kernel of every notebook still running (an interrupted run)."""
+    for pid in list(_KERNELS.values()):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
 
 def _skip_before_running(path: Path, params: Mapping[str, object], dataset: Any) -> str | None:
     """Why notebook ``path`` would skip itself on ``dataset`` (its sections' plan with its
@@ -667,8 +615,7 @@ def _skip_notebook(path: Path, staging: Path, reason: str, pages: _NotebookPages
 
 
 def _run_notebook(
-    path: Path, staging: Path, params: Mapping[str, object], cwd: Path, pages: _NotebookPages,
-    on_cell_start: _Hook | None = None,
+    path: Path, staging: Path, params: Mapping[str, object], cwd: Path, pages: _NotebookPages
 ) -> NotebookStatus:
     import nbformat
     import papermill
@@ -692,8 +639,7 @@ def _run_notebook(
             # change this whole process's folder, which notebooks running at once share
             resources={"metadata": {"path": str(cwd)}},
             progress_bar=False,
-            kernel_manager_class=kernel_manager_class(),
-            on_cell_start=on_cell_start,
+            kernel_manager_class=_kernel_manager_class(),
         )
     except PapermillExecutionError as exc:
         if exc.ename == NotebookSkipped.__name__:
@@ -732,3 +678,67 @@ def _run_notebook(
         seconds=seconds,
         skipped_sections=skipped_sections,
     )
+
+
+# --------------------------------------------------------------------------- kernel
+
+#: Run in every report kernel before the notebook: DataFrames display as
+#: :func:`format_table` formats them.
+_KERNEL_SETUP = "__import__('kpilib.report').report.use_report_tables()"
+
+
+@functools.cache
+def _kernel_manager_class() -> type:
+    """A kernel manager that starts ipykernel with ``sys.executable``.
+
+    The ``python3`` kernel spec that jupyter_client finds first may belong to another
+    interpreter (a user-level spec, ``JUPYTER_PATH``), and ``python`` on ``PATH`` may not
+    be this one when the venv is not activated. This manager ignores installed specs for
+    ``python3``, launches ``sys.executable -m ipykernel_launcher``, and puts the
+    interpreter's folder first on the kernel's ``PATH`` (for ``!pip`` or subprocesses).
+    It also drops an inherited ``MPLBACKEND`` so that figures are shown inline, and turns
+    on :func:`use_report_tables` at start-up (nothing is added to the notebook).
+    """
+    from ipykernel.kernelspec import RESOURCES, get_kernel_dict
+    from jupyter_client import AsyncKernelManager
+    from jupyter_client.kernelspec import NATIVE_KERNEL_NAME, KernelSpecManager
+    from traitlets import default
+
+    class CallerKernelSpecManager(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name: str):
+            if kernel_name == NATIVE_KERNEL_NAME:
+                spec = get_kernel_dict()
+                # The kernel's own log lines (the TCP notice, the interrupt at shutdown)
+                # are noise on a report's console; cell errors arrive as outputs.
+                spec["argv"] = [
+                    *spec["argv"],
+                    "--IPKernelApp.log_level=CRITICAL",
+                    f"--IPKernelApp.exec_lines={[_KERNEL_SETUP]!r}",
+                ]
+                return self.kernel_spec_class(resource_dir=RESOURCES, **spec)
+            return super().get_kernel_spec(kernel_name)
+
+    class CallerKernelManager(AsyncKernelManager):
+        @default("kernel_spec_manager")
+        def _default_kernel_spec_manager(self):
+            return CallerKernelSpecManager(data_dir=self.data_dir)
+
+        async def start_kernel(self, **kw: Any) -> None:
+            env = dict(kw.pop("env", None) or os.environ)
+            bindir = os.path.dirname(sys.executable)
+            parts = [p for p in env.get("PATH", "").split(os.pathsep) if p and p != bindir]
+            env["PATH"] = os.pathsep.join([bindir, *parts])
+            # ipykernel picks the inline backend only when MPLBACKEND is unset; an
+            # inherited "Agg" (headless servers, test runs) would drop every figure.
+            env.pop("MPLBACKEND", None)
+            env.update(_KERNEL_ENV)
+            stem = getattr(_RUNNING, "stem", None)
+            if stem is not None:
+                env[NOTEBOOK_VARIABLE] = stem
+            await super().start_kernel(env=env, **kw)
+            pid = getattr(self.provisioner, "pid", None)
+            if pid is not None:
+                _KERNELS[threading.get_ident()] = pid
+
+    return CallerKernelManager
+
