@@ -245,13 +245,12 @@ PASSWORD = "pw-7x9q"
 @pytest.fixture(scope="module")
 def engine_reports(postgres_url, tmp_path_factory, small_sample) -> dict[str, Path]:
     """The report of the small sample (its data notebooks) run with ``--source`` at
-    PostgreSQL (with a password) and at Spark (reading the sample's Parquet files), both at once (the Spark run waits on
-    its JVMs more than on the cores): engine → month folder."""
-    url = postgres_url
-    con = ibis.connect(url)
+    PostgreSQL (with a password) and at Spark (reading the sample's Parquet files), both at
+    once (the Spark run waits on its JVMs more than on the cores): engine → month folder."""
+    con = ibis.connect(postgres_url)
     con.raw_sql("CREATE SCHEMA IF NOT EXISTS small").close()
     _copy_tables(con, kpilib.load_dataset(small_sample), database="small")
-    sources = {"postgres": url.replace("kpilib@", f"kpilib:{PASSWORD}@") + "?schema=small",
+    sources = {"postgres": postgres_url.replace("kpilib@", f"kpilib:{PASSWORD}@") + "?schema=small",
                "spark": f"{SPARK_LOCAL}?path={small_sample}"}
     root = tmp_path_factory.mktemp("engine-reports")
     domains = "funnel,engagement,churn,clv,marketing"  # (the glossary reads no source)
@@ -274,8 +273,8 @@ def engine_reports(postgres_url, tmp_path_factory, small_sample) -> dict[str, Pa
 
 @pytest.mark.parametrize("engine", ["postgres", "spark"])
 def test_report_on_the_engine_writes_duckdbs_headlines(engine, engine_reports, small_sample_report):
-    """The whole report on the small generated sample (every notebook, every headline metric)
-    from PostgreSQL and from Spark equals the DuckDB run's (conftest's small_sample_report)."""
+    """The report's data notebooks on the small generated sample (every headline metric) from
+    PostgreSQL and from Spark equal the DuckDB run's (conftest's small_sample_report)."""
     month = engine_reports[engine]
     index = json.loads((month / "index.json").read_text())
     # the password reaches the kernels through the environment, never a written file
