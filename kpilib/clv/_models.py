@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 from autograd import grad as _ag_grad
 from autograd import hessian as _ag_hessian
-from autograd import value_and_grad as _ag_value_and_grad
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 from lifetimes.utils import ConvergenceError
 from scipy import optimize as _opt
 
+from kpilib.clv._likelihoods import exact_derivatives
 from kpilib.clv._rfm import _rfm, compress_rfm
 from kpilib.clv._units import TimeUnit, time_unit
 from kpilib.data import DataError
@@ -244,7 +244,7 @@ def _judge(objective: Any, x: np.ndarray, args: tuple, n: float, ridges: list[tu
 
 
 def _on_ridge(objective: Any, stop: _Verdict, args: tuple, ridges: list[tuple[np.ndarray, str]],
-              bounds: Any) -> np.ndarray:
+              bounds: Any, derivatives: Any = _autograd_derivatives) -> np.ndarray:
     """The point reported for a boundary maximum, the same whichever point of the flat
     ridge the optimiser stopped at: the ridge's leading parameter moved to
     ``_RIDGE_LIMIT`` and the others refitted with it held there."""
@@ -254,28 +254,37 @@ def _on_ridge(objective: Any, stop: _Verdict, args: tuple, ridges: list[tuple[np
     free = np.ones(len(x), dtype=bool)
     free[lead] = False
     with np.errstate(all="ignore"):
-        return _newton(objective, x, args, free, bounds)
+        return _newton(objective, x, args, free, bounds, derivatives)
 
 
 def _judged(fitter: Any, ridges: list[tuple[np.ndarray, str]], n: float, *, canonical: bool = False) -> Any:
     """Make ``fitter`` (a lifetimes BG/NBD, MBG/NBD or Gamma–Gamma) fit with the same
     optimiser call as lifetimes but judge the stop with :func:`_judge` instead of raising
     on its success flag; the verdict lands on ``fitter.verdict_`` / ``fitter.note_``.
-    With ``canonical``, a boundary maximum is reported at :func:`_on_ridge`."""
+    With ``canonical``, a boundary maximum is reported at :func:`_on_ridge`. BG/NBD's and
+    Gamma–Gamma's gradients and Hessians are written out (:mod:`kpilib.clv._likelihoods`),
+    MBG/NBD's traced by autograd."""
+    derivatives = exact_derivatives(fitter) or _autograd_derivatives
 
     def fit(args, initial_params, params_size, disp, tol=1e-7, bounds=None, **kwargs):
         objective = fitter._negative_log_likelihood
+        gradient, curvature = derivatives(objective)
+
+        def value_and_gradient(x: np.ndarray, *args: Any) -> tuple[float, np.ndarray]:
+            return objective(x, *args), gradient(x, *args)
+
         start = 0.1 * np.ones(params_size) if initial_params is None else initial_params
         with np.errstate(all="ignore"):
-            output = _opt.minimize(_ag_value_and_grad(objective), jac=True, method=None, tol=tol, x0=start,
+            output = _opt.minimize(value_and_gradient, jac=True, method=None, tol=tol, x0=start,
                                    args=args, options={**({"disp": disp} if disp else {}), **kwargs},
                                    bounds=bounds)
-        stop = _judge(objective, output.x, args, n, ridges, bounds)
-        x = _on_ridge(objective, stop, args, ridges, bounds) if canonical and stop.verdict == "boundary" else stop.x
+        stop = _judge(objective, output.x, args, n, ridges, bounds, derivatives)
+        x = (_on_ridge(objective, stop, args, ridges, bounds, derivatives)
+             if canonical and stop.verdict == "boundary" else stop.x)
         fitter.verdict_, fitter.note_, fitter._ridge = stop.verdict, stop.note, stop.ridge
         with np.errstate(all="ignore"):
             # the judgement's Hessian where it is at the same point (the most costly step of a fit)
-            hessian = stop.hessian if x is stop.x and stop.hessian is not None else _ag_hessian(objective)(x, *args)
+            hessian = stop.hessian if x is stop.x and stop.hessian is not None else curvature(x, *args)
             return x, objective(x, *args), hessian
 
     fitter._fit = fit
