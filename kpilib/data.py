@@ -690,22 +690,26 @@ def _load_table(raw: ibis.Table, name: str, validate: bool, options: ContractOpt
 
 
 #: Environment variables bounding the embedded engine (DuckDB) of a folder source: its
-#: worker threads and its memory (e.g. ``"3GB"``; past it DuckDB spills to disk). The
-#: report sets them for its kernels when notebooks run at once (``--jobs``).
+#: worker threads, its memory (e.g. ``"3GB"``; past it DuckDB spills to disk) and the
+#: folder it spills to (DuckDB's default is ``.tmp`` in the working folder). The report
+#: sets the memory for its kernels when notebooks run at once (``--jobs``) and the spill
+#: folder to one inside the month it builds, removed with it.
 ENGINE_THREADS_VARIABLE = "KPILIB_ENGINE_THREADS"
 ENGINE_MEMORY_VARIABLE = "KPILIB_ENGINE_MEMORY"
+ENGINE_SPILL_VARIABLE = "KPILIB_ENGINE_SPILL"
 
 
 def engine_settings() -> dict[str, Any]:
     """The DuckDB settings of a folder source's connection, from the environment
-    (:data:`ENGINE_THREADS_VARIABLE`, :data:`ENGINE_MEMORY_VARIABLE`); empty when unset,
-    which leaves DuckDB's defaults (every core, 80 % of the memory).
+    (:data:`ENGINE_THREADS_VARIABLE`, :data:`ENGINE_MEMORY_VARIABLE`,
+    :data:`ENGINE_SPILL_VARIABLE`); empty when unset, which leaves DuckDB's defaults
+    (every core, 80 % of the memory, ``.tmp`` in the working folder).
 
     Examples
     --------
     >>> import os
-    >>> os.environ.pop(ENGINE_THREADS_VARIABLE, None), os.environ.pop(ENGINE_MEMORY_VARIABLE, None)
-    (None, None)
+    >>> [os.environ.pop(v, None) for v in (ENGINE_THREADS_VARIABLE, ENGINE_MEMORY_VARIABLE, ENGINE_SPILL_VARIABLE)]
+    [None, None, None]
     >>> engine_settings()
     {}
     """
@@ -722,6 +726,9 @@ def engine_settings() -> dict[str, Any]:
             raise DataError(f"{ENGINE_MEMORY_VARIABLE}={memory!r} is not an amount of memory",
                             fix="Write it like 3GB or 500MB, or unset it")
         settings["memory_limit"] = memory
+    spill = os.environ.get(ENGINE_SPILL_VARIABLE, "").strip()
+    if spill:
+        settings["temp_directory"] = spill
     return settings
 
 

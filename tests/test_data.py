@@ -257,6 +257,10 @@ def test_the_engine_of_a_folder_source_takes_its_bounds_from_the_environment(tmp
     con = load_dataset(tmp_path).orders._find_backend()
     threads, memory = con.raw_sql("select current_setting('threads'), current_setting('memory_limit')").fetchone()
     assert threads == 1 and memory.replace(" ", "") in {"488.2MiB", "512.0MB"}
+    monkeypatch.setenv(data.ENGINE_SPILL_VARIABLE, str(tmp_path / "spill"))
+    con = load_dataset(tmp_path).orders._find_backend()
+    assert con.raw_sql("select current_setting('temp_directory')").fetchone()[0] == str(tmp_path / "spill")
+    monkeypatch.delenv(data.ENGINE_SPILL_VARIABLE)
     for name, bad in ((data.ENGINE_THREADS_VARIABLE, "0"), (data.ENGINE_MEMORY_VARIABLE, "lots")):
         monkeypatch.setenv(name, bad)
         with pytest.raises(DataError, match=f"{name}={bad!r}"):

@@ -606,6 +606,37 @@ def test_kernel_uses_callers_interpreter(tmp_path, monkeypatch):
     assert re.search(r'<img [^>]*src="data:image/png', (result.path / "01_which.html").read_text())
 
 
+def test_kernels_spill_inside_the_month_being_built_and_leave_nothing(tmp_path):
+    """A notebook's engine spills to a folder of the month being built, not to ``.tmp``
+    in the notebooks folder; its kernel is killed when its last cell is done (no exit of
+    its own to clean up), and the folder goes with the run: nothing of it is left."""
+    data = tmp_path / "data"
+    data.mkdir()
+    pd.DataFrame({"customer_id": ["a"], "ts": ["2026-10-01"], "amount": [1.0]}).to_csv(
+        data / "orders.csv", index=False)
+    spill = _notebook(
+        "Spill",
+        "import atexit, json, os, pathlib\nimport kpilib\n"
+        f"atexit.register(pathlib.Path({str(tmp_path / 'exited')!r}).touch)\n"
+        "con = kpilib.load_dataset(source).orders._find_backend().con\n"
+        "con.execute(\"set memory_limit='100MB'; set threads=1\")\n"
+        "folder = con.execute(\"select current_setting('temp_directory')\").fetchone()[0]\n"
+        "rows = con.execute('select count(*), sum(r) from (select row_number() over (order by s) r "
+        "from (select md5(i::varchar) s from range(3000000) t(i)))').fetchone()\n"
+        "print(json.dumps({'folder': folder, 'rows': rows, 'spilled': os.listdir(folder)}))",
+    )
+    folder = write_notebooks(tmp_path / "nb", **{"01_spill": spill})
+    result = kr.run_report(MONTH, source=data, out=tmp_path / "out", notebooks_dir=folder, progress=False)
+    assert result.ok, result.notebooks
+    seen = json.loads(stream_text(result.path / "01_spill.ipynb"))
+    assert seen["rows"] == [3_000_000, 3_000_000 * 3_000_001 // 2] and seen["spilled"], seen  # it spilled, there
+    where = Path(seen["folder"])
+    assert where.name == ".spill" and where.parent.parent == tmp_path / "out"
+    assert not where.exists()
+    assert not list(tmp_path.rglob(".spill")) and not (folder / ".tmp").exists()
+    assert not (tmp_path / "exited").exists()  # killed: its own exit never ran
+
+
 # --------------------------------------------------------------------------- atomic replacement
 
 
