@@ -8,7 +8,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from lifelines import KaplanMeierFitter
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
@@ -265,6 +264,8 @@ def _pooled_curve(result: SurvivalResult, groups: list[str], label: str) -> pd.D
     fitters = getattr(result, "fitters", None) or {}
     alpha = float(next(iter(fitters.values())).alpha) if fitters else 0.05
     weights = part["weight"] if "weight" in part.columns else None
+    from lifelines import KaplanMeierFitter  # as kpilib.churn.survival: only where curves are drawn
+
     kmf = KaplanMeierFitter(alpha=alpha, label=label).fit(part["duration"], event_observed=part["churned"],
                                                           weights=weights)
     ci = kmf.confidence_interval_survival_function_
