@@ -637,6 +637,34 @@ def test_kernels_spill_inside_the_month_being_built_and_leave_nothing(tmp_path):
     assert not (tmp_path / "exited").exists()  # killed: its own exit never ran
 
 
+def test_an_executed_notebook_is_written_once_at_the_end_and_also_when_its_kernel_dies(tmp_path, monkeypatch):
+    """papermill writes the executed notebook before and after every cell (2 per cell);
+    the report writes it when the notebook is done — and still when its kernel dies in a
+    cell, so that the failed notebook's page shows the cells that ran."""
+    import papermill.engines
+    import papermill.execute
+
+    writes: list[str] = []
+    real = papermill.engines.write_ipynb
+
+    def counted(nb, path):
+        writes.append(Path(path).name)
+        return real(nb, path)
+
+    monkeypatch.setattr(papermill.engines, "write_ipynb", counted)
+    monkeypatch.setattr(papermill.execute, "write_ipynb", counted)
+    many = _notebook("Many cells", *(f"print({i})" for i in range(10)))
+    dying = _notebook("Dying", "print('before the kernel died')", "import os\nos._exit(3)", "print('never')")
+    folder = write_notebooks(tmp_path / "nb", **{"01_many": many, "02_dying": dying})
+    result = kr.run_report(MONTH, out=tmp_path / "out", notebooks_dir=folder, progress=False, check_data=False)
+    assert writes.count("01_many.ipynb") <= 3  # papermill alone: 2 + 2 × 12 cells
+    assert stream_text(result.path / "01_many.ipynb").split() == [str(i) for i in range(10)]
+    died = {s.notebook: s for s in result.notebooks}["02_dying"]
+    assert died.status == "failed" and "DeadKernelError" in died.error
+    assert "before the kernel died" in stream_text(result.path / "02_dying.ipynb")
+    assert "before the kernel died" in (result.path / "02_dying.html").read_text()
+
+
 # --------------------------------------------------------------------------- atomic replacement
 
 

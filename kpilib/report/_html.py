@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
+import secrets
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -91,11 +92,19 @@ _UNSAFE_CSS = re.compile(r"url\s*\(|@import|expression\s*\(|javascript:|behavior
 _RESERVED_IDS = re.compile(r"mathjax.*", re.I)
 
 
+#: An embedded image as nbconvert writes a figure, ``src="data:image/png;base64,…"``:
+#: :func:`_sanitise_cell` sets it aside while the cleaner reads the cell.
+_FIGURE_SOURCE = re.compile(r'(?<=\ssrc=")data:image/(?:png|jpeg|gif|webp);base64,[a-z0-9+/=\s]*(?=")', re.I)
+#: What stands in for a figure set aside (numbered; unguessable, so no cell can forge one).
+_STAND_IN = f"kpilib-figure-{secrets.token_hex(8)}-"
+_STAND_INS = re.compile(re.escape(_STAND_IN) + r"(\d+)")
+
+
 def _safe_url(value: str, *, image: bool) -> bool:
     """Whether ``value`` may stay in ``src`` (``image``) or ``href``."""
     url = re.sub(r"[\x00-\x20\x7f-\xa0]+", "", value).lower()  # as a browser reads it
     if image:
-        return _EMBEDDED_IMAGE.fullmatch(url) is not None
+        return _EMBEDDED_IMAGE.fullmatch(url) is not None or _STAND_INS.fullmatch(value) is not None
     scheme = _SCHEME.match(url)
     return scheme is None or scheme.group(1) in _LINK_SCHEMES
 
@@ -161,12 +170,26 @@ def _sanitise_cell(html: str) -> str:
     only embedded images (``data:image/png;base64,…``, the figures; an image without one
     is dropped); CSS that could fetch or run anything is removed. Formulas are text, so MathJax still typesets them.
 
+    The figures' embedded images (:data:`_FIGURE_SOURCE`, already an allowed ``src``) are
+    set aside while the cleaner reads the cell — it reads a megabyte of base64 one
+    character at a time — and put back after: base64 holds no character that could
+    start or end markup, wherever it lands.
+
     Examples
     --------
     >>> _sanitise_cell('<p><a href="javascript:alert(4)">click me</a><img src=x onerror=alert(1)></p>')
     '<p><a>click me</a></p>'
+    >>> _sanitise_cell('<img src="data:image/png;base64,iVBORw0K" onload="alert(1)">')
+    '<img src="data:image/png;base64,iVBORw0K">'
     """
-    return _cell_cleaner().clean(html)
+    figures: list[str] = []
+
+    def aside(match: re.Match[str]) -> str:
+        figures.append(match.group(0))
+        return f"{_STAND_IN}{len(figures) - 1}"
+
+    clean = _cell_cleaner().clean(_FIGURE_SOURCE.sub(aside, html))
+    return _STAND_INS.sub(lambda match: figures[int(match.group(1))], clean) if figures else clean
 
 #: Where a month folder keeps its copy of MathJax.
 MATHJAX_DIR = Path("_static") / "mathjax"

@@ -657,6 +657,7 @@ def _run_notebook(
             # change this whole process's folder, which notebooks running at once share
             resources={"metadata": {"path": str(cwd)}},
             progress_bar=False,
+            engine_name=_engine_name(),
             kernel_manager_class=_kernel_manager_class(),
             # every output has arrived when the last cell is done: the kernel is killed
             # instead of asked to exit (0.6 s of CPU per notebook tearing down its modules)
@@ -702,6 +703,31 @@ def _run_notebook(
 
 
 # --------------------------------------------------------------------------- kernel
+
+
+@functools.cache
+def _engine_name() -> str:
+    """papermill's nbclient engine, writing the executed notebook once at the end.
+
+    papermill writes the whole notebook (serialised and validated, figures included)
+    before and after every cell so that a reader can watch a long run; nobody watches a
+    staging folder, and those writes were the runner's largest cost after the pages. The
+    notebook is still written when a cell fails, the kernel dies or a cell times out
+    (papermill's ``notebook_complete``), so a failed notebook's page shows its cells.
+    """
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class AtTheEnd(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+            path, nb_man.output_path = nb_man.output_path, None
+            try:
+                return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+            finally:
+                nb_man.output_path = path  # papermill's notebook_complete writes it next
+
+    papermill_engines.register("kpilib", AtTheEnd)
+    return "kpilib"
 
 #: Run in every report kernel before the notebook: DataFrames display as
 #: :func:`format_table` formats them.
