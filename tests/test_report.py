@@ -1704,16 +1704,37 @@ def test_a_notebook_that_reads_no_data_runs_once_and_is_reused_month_after_month
     assert "definitions" in stream_text(second.path / "00_defs.ipynb")
     page = (second.path / "00_defs.html").read_text()
     assert "definitions" in page and "October 2026" in page  # its page names the month it is in
-    assert [p.name for p in (out / ".cache").iterdir()] == [f"00_defs-{key}.ipynb"]
+    # its page is kept too, with stand-ins for the month's header and footer
+    assert sorted(p.name for p in (out / ".cache").iterdir()) == [f"00_defs-{key}.html", f"00_defs-{key}.ipynb"]
     assert kr.load_report(second.path).notebooks[0].reused
+    third = kr.run_report("2026-11", out=out, notebooks_dir=folder, progress=False, check_data=False)
+    assert calls == ["00_defs", "01_plain", "01_plain", "01_plain"]
+    page = (third.path / "00_defs.html").read_text()
+    assert "November 2026" in page and "October 2026" not in page and "kpilib: page" not in page
 
     # an edited notebook runs again, and replaces what was kept
     nb = nbformat.read(folder / "00_defs.ipynb", as_version=4)
     nb.cells.append(new_code_cell("print('more')"))
     nbformat.write(nb, folder / "00_defs.ipynb")
     kr.run_report("2026-10", out=out, notebooks_dir=folder, progress=False, check_data=False)
-    assert calls[3:] == ["00_defs", "01_plain"]
+    assert calls[4:] == ["00_defs", "01_plain"]
     assert len(list((out / ".cache").iterdir())) == 1
+
+
+def test_a_reused_notebooks_kept_page_is_the_page_rendered_anew(report_run, tmp_path):
+    """The kept page with this month's header and footer put in is, to the byte, the page
+    nbconvert renders for the notebook now — the first time (written) and after (read)."""
+    result, _ = report_run
+    report = kr.load_report(result.path)
+    pages = _pages._NotebookPages(report, {s.notebook: s.title for s in report.notebooks})
+    nb = nbformat.read(result.path / "01_good.ipynb", as_version=4)
+    fresh = pages.render("01_good", nb, error=None, run_at="2026-11-02 08:00 UTC")
+    body = tmp_path / "01_good-key.html"
+    first = pages.render_reused("01_good", nb, run_at="2026-11-02 08:00 UTC", body=body)
+    assert body.is_file() and "kpilib: page header" in body.read_text()
+    again = pages.render_reused("01_good", nb, run_at="2026-11-02 08:00 UTC", body=body)
+    assert fresh == first == again
+    assert "2026-11-02 08:00 UTC" in again and "kpilib: page" not in again
 
 
 def test_a_failed_notebook_without_data_is_not_kept_for_reuse(tmp_path, monkeypatch):

@@ -50,6 +50,12 @@ def _page_css() -> str:
     return _templates.text("notebook_page.css")
 
 
+#: Where a reused notebook's kept page takes this month's header and footer. Comments:
+#: none survives in a cell (:func:`~kpilib.report._html._sanitise_cell` drops them).
+_HEADER_MARK = "<!-- kpilib: page header -->"
+_FOOTER_MARK = "<!-- kpilib: page footer -->"
+
+
 class _NotebookPages:
     """Renders the notebook pages of one month: nbconvert's HTML with kpilib's header.
 
@@ -114,7 +120,29 @@ class _NotebookPages:
         with self._lock:
             return self._render(stem, nb, error=error, run_at=run_at, skipped=skipped)
 
-    def _render(self, stem: str, nb: Any | None, *, error: str | None, run_at: str, skipped: str | None) -> str:
+    def render_reused(self, stem: str, nb: Any, *, run_at: str, body: Path) -> str:
+        """The page of notebook ``stem`` reused from an earlier run (``nb``, executed and
+        ok), from ``body``: the page rendered once with :data:`_HEADER_MARK` and
+        :data:`_FOOTER_MARK` standing in for its header and footer, which are all that
+        changes month to month (nbconvert's export of a long notebook costs a second
+        each run). ``body`` is written the first time. Safe to call from several threads
+        at once."""
+        with self._lock:
+            if body.is_file():
+                page = body.read_text(encoding="utf-8")
+                self.needs_math |= self._mathjax and _needs_math(nb)
+            else:
+                page = self._render(stem, nb, error=None, run_at=run_at, skipped=None, marked=True)
+                _write_atomically(body, page)
+            sections_skipped = _read_skipped_sections(_without_orphan_prose(nb))
+            header = self._header(stem, error=None, run_at=run_at, footer=False,
+                                  skipped_sections=sections_skipped)
+            footer = self._header(stem, error=None, run_at=run_at, footer=True)
+            before, _, after = page.rpartition(_FOOTER_MARK)
+            return (before + footer + after).replace(_HEADER_MARK, header, 1)
+
+    def _render(self, stem: str, nb: Any | None, *, error: str | None, run_at: str, skipped: str | None,
+                marked: bool = False) -> str:
         if skipped is not None and nb is not None:
             nb = _introduction(nb)
         elif error is None and nb is not None:
@@ -133,8 +161,8 @@ class _NotebookPages:
         resources = {
             "metadata": {"name": self.titles[stem]},
             "kpilib": {
-                "header": header,
-                "footer": footer,
+                "header": _HEADER_MARK if marked else header,
+                "footer": _FOOTER_MARK if marked else footer,
                 "css": _page_css(),
                 "mathjax": _mathjax_head() if math else "",
             },

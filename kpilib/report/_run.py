@@ -399,7 +399,7 @@ def _reusable_run(path: Path, staging: Path, params: Mapping[str, object], plan:
         start = time.perf_counter()
         shutil.copyfile(cached, staging / f"{path.stem}.ipynb")
         nb = nbformat.read(cached, as_version=4)
-        html = pages.render(path.stem, nb, error=None, run_at=_now(), skipped=None)
+        html = pages.render_reused(path.stem, nb, run_at=_now(), body=cached.with_suffix(".html"))
         (staging / f"{path.stem}.html").write_text(html, encoding="utf-8")
         logger.info("notebook %s reused from %s", path.name, cached)
         return NotebookStatus(notebook=path.stem, title=pages.titles[path.stem], status="ok",
@@ -408,7 +408,7 @@ def _reusable_run(path: Path, staging: Path, params: Mapping[str, object], plan:
     executed = staging / f"{path.stem}.ipynb"
     if status.status == "ok" and executed.is_file():
         cached.parent.mkdir(exist_ok=True)
-        for old in cached.parent.glob(f"{path.stem}-*.ipynb"):
+        for old in (*cached.parent.glob(f"{path.stem}-*.ipynb"), *cached.parent.glob(f"{path.stem}-*.html")):
             old.unlink(missing_ok=True)
         partial = cached.with_name(f".{cached.name}.{os.getpid()}")
         shutil.copyfile(executed, partial)
@@ -439,7 +439,9 @@ def _reuse_key(path: Path, params: Mapping[str, object]) -> str:
 
 #: Libraries whose version changes what a reused notebook shows.
 _REUSE_LIBRARIES = ("numpy", "pandas", "scipy", "matplotlib", "seaborn", "ibis-framework", "duckdb",
-                    "lifetimes", "lifelines", "ipykernel", "nbformat", "papermill")
+                    "lifetimes", "lifelines", "ipykernel", "nbformat", "papermill",
+                    # and its kept page (_NotebookPages.render_reused)
+                    "nbconvert", "bleach", "mistune", "jupyter-server-mathjax")
 
 
 def _longest_first(notebooks: Sequence[Path], out_dir: Path) -> list[int]:
