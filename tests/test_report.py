@@ -665,6 +665,20 @@ def test_an_executed_notebook_is_written_once_at_the_end_and_also_when_its_kerne
     assert "before the kernel died" in (result.path / "02_dying.html").read_text()
 
 
+def test_report_kernels_run_blas_on_one_thread_unless_told_otherwise(tmp_path, monkeypatch):
+    """OpenBLAS' spinning workers only take the cores from the engine: a report kernel is
+    started with one BLAS thread (OpenBLAS reads the variable when numpy loads it) unless
+    the caller set its own number."""
+    code = "import json, os\nprint(json.dumps(os.environ.get('OPENBLAS_NUM_THREADS')))"
+    folder = write_notebooks(tmp_path / "nb", **{"01_blas": _notebook("BLAS", code)})
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    one = kr.run_report(MONTH, out=tmp_path / "a", notebooks_dir=folder, progress=False, check_data=False)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    two = kr.run_report(MONTH, out=tmp_path / "b", notebooks_dir=folder, progress=False, check_data=False)
+    assert json.loads(stream_text(one.path / "01_blas.ipynb").splitlines()[0]) == "1"
+    assert json.loads(stream_text(two.path / "01_blas.ipynb").splitlines()[0]) == "2"
+
+
 # --------------------------------------------------------------------------- atomic replacement
 
 

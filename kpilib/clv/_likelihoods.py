@@ -61,9 +61,15 @@ def _to_log_parameters(theta: np.ndarray, g: np.ndarray, h: np.ndarray | None) -
     return gx, np.outer(theta, theta) * h + np.diag(gx)
 
 
+def _weighted_sum(w: np.ndarray, column: np.ndarray) -> float:
+    """``Σ w·column`` by numpy's pairwise sum, not BLAS' dot: the same bits whichever BLAS
+    kernel the machine picks."""
+    return float(np.sum(w * column))
+
+
 def _weighted_mean(w: np.ndarray, total: float, *columns: np.ndarray) -> np.ndarray:
     """``-Σ w·column / Σ w`` for each column (the objective is the *negative* mean)."""
-    return np.array([-float(np.dot(w, c)) / total for c in columns])
+    return np.array([-_weighted_sum(w, c) / total for c in columns])
 
 
 def _bgnbd(x: np.ndarray, freq: Any, rec: Any, T: Any, weights: Any, penalizer: float,
@@ -112,7 +118,7 @@ def _bgnbd(x: np.ndarray, freq: Any, rec: Any, T: Any, weights: Any, penalizer: 
             term = mix * gap[j] * gap[k]
             if (j, k) in own:
                 term = term + own[(j, k)]
-            h[j, k] = h[k, j] = -float(np.dot(w, term)) / total
+            h[j, k] = h[k, j] = -_weighted_sum(w, term) / total
     h = h + np.diag(np.full(4, 2 * penalizer))
     return _to_log_parameters(theta, g, h)
 
@@ -145,7 +151,7 @@ def _gamma_gamma(x: np.ndarray, frequency: Any, monetary_value: Any, weights: An
     }
     h = np.empty((3, 3))
     for (j, k), term in terms.items():
-        h[j, k] = h[k, j] = -float(np.dot(w, np.broadcast_to(term, w.shape))) / total
+        h[j, k] = h[k, j] = -_weighted_sum(w, np.broadcast_to(term, w.shape)) / total
     h = h + np.diag(np.full(3, 2 * penalizer))
     return _to_log_parameters(theta, g, h)
 
