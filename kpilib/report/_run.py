@@ -734,6 +734,7 @@ def _engine_name() -> str:
     papermill_engines.register("kpilib", AtTheEnd)
     return "kpilib"
 
+
 #: Run in every report kernel before the notebook: DataFrames display as
 #: :func:`format_table` formats them.
 _KERNEL_SETUP = "__import__('kpilib.report').report.use_report_tables()"
