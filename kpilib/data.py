@@ -315,7 +315,9 @@ class Dataset:
     future times kept by ``allow_future``), one line each. ``funnel`` is the funnel the
     source declares in its ``kpilib.toml`` (:class:`FunnelSettings`; all ``None`` without
     one), which the funnel notebook and ``check`` use unless given steps explicitly;
-    ``timezone`` the report time zone it declares (``None``: UTC).
+    ``timezone`` the report time zone it declares (``None``: UTC). ``kind`` says where
+    the tables come from, for what a message tells to add: ``"files"`` (a folder),
+    ``"database"`` (a connection's schema or catalog) or ``"frames"`` (given in Python).
     """
 
     customers: ibis.Table | None = None
@@ -326,6 +328,7 @@ class Dataset:
     surveys: ibis.Table | None = None
     spend: ibis.Table | None = None
     source: str = field(default="", compare=False)
+    kind: str = field(default="", compare=False)
     notes: list[str] = field(default_factory=list, compare=False)
     funnel: FunnelSettings = field(default_factory=lambda: FunnelSettings(), compare=False)
     timezone: str | None = field(default=None, compare=False)
@@ -769,7 +772,7 @@ def _read_folder(folder: Path, validate: bool, settings: SourceSettings | None, 
             fix=f"A source folder holds files named like {', '.join(n + '.parquet' for n in TABLE_NAMES[:3])} …; "
             "python -m kpilib sample-data --out DIR writes an example",
         )
-    return Dataset(**tables, source=label or str(folder), notes=notes,
+    return Dataset(**tables, source=label or str(folder), kind="files", notes=notes,
                    funnel=settings.funnel if settings else FunnelSettings(),
                    timezone=settings.timezone if settings else None)
 
@@ -798,7 +801,7 @@ def _read_connection(backend: ibis.BaseBackend, namespace: str | None, validate:
             fix="Create views with those names over your tables (see data/README.md), or name the "
             "schema (?schema=…) or Spark database (?database=…) that holds them",
         )
-    return Dataset(**tables, source=label, notes=notes)
+    return Dataset(**tables, source=label, kind="database", notes=notes)
 
 
 def _read_url(text: str, validate: bool, given: Mapping[str, Any]) -> Dataset:
@@ -905,7 +908,7 @@ def load_dataset(
         tables = {name: _load_table(_from_pandas(frame, name) if not isinstance(frame, ibis.Table) else frame,
                                     name, validate, options, notes)
                   for name, frame in source.items()}
-        return Dataset(**tables, source="DataFrames", notes=notes)
+        return Dataset(**tables, source="DataFrames", kind="frames", notes=notes)
     if isinstance(source, ibis.BaseBackend):
         return _read_connection(source, None, validate, options, f"{source.name} connection")
     raise DataError(

@@ -291,6 +291,7 @@ class _Facts:
 
     def __init__(self, ds: Any) -> None:
         self.columns: dict[str, set[str]] = {name: set(t.columns) for name, t in ds.tables().items()}
+        self.kind: str = getattr(ds, "kind", "")
         self._ds = ds
         self._events: list[str] | None = None
 
@@ -320,12 +321,21 @@ def _thing(item: str) -> str:
     return f"column {column} in the {table} table" if column else f"the {table} table"
 
 
-def _table_reason(tables: Sequence[str]) -> str:
-    if len(tables) == 1:
-        name = tables[0]
-        return f"needs the {name} table: add {name}.parquet or {name}.csv to the source"
-    return (f"needs the {_and(tables)} tables: add them to the source "
-            f"({_and([f'{t}.parquet' for t in tables])}, or .csv)")
+def _table_reason(tables: Sequence[str], kind: str = "") -> str:
+    """What to add for the absent ``tables``, in the terms of the source's ``kind``
+    (:attr:`kpilib.Dataset.kind`: files of a folder, a database's tables, DataFrames)."""
+    one = len(tables) == 1
+    need = f"needs the {tables[0]} table" if one else f"needs the {_and(tables)} tables"
+    if kind == "files":
+        if one:
+            return f"{need}: add {tables[0]}.parquet or {tables[0]}.csv to the source"
+        return f"{need}: add them to the source ({_and([f'{t}.parquet' for t in tables])}, or .csv)"
+    if kind == "database":
+        return need + (f": add a table or view named {tables[0]} to the source" if one
+                       else ": add tables or views with those names to the source")
+    if kind == "frames":
+        return f"{need}: pass {'it' if one else 'them'} to load_dataset ({', '.join(f'{t}=…' for t in tables)})"
+    return f"{need}: add {'it' if one else 'them'} to the source"
 
 
 def _table_options(needs: Sequence[str], alternatives: Sequence[str], facts: _Facts) -> list[frozenset[str]]:
@@ -353,7 +363,7 @@ def _blocking_reason(section: Section, facts: _Facts, params: Mapping[str, Any]
     tables = [n.partition(".")[0] for n in needs]
     missing_tables = list(dict.fromkeys(t for t in tables if t not in facts.columns))
     if missing_tables:
-        return _table_reason(missing_tables), _table_options(needs, alternatives, facts)
+        return _table_reason(missing_tables, facts.kind), _table_options(needs, alternatives, facts)
     missing = [n for n in needs if not facts.has(n)]
     if missing:
         table = missing[0].partition(".")[0]
@@ -400,6 +410,9 @@ class SectionStatus:
         (empty when a column or an event name blocks it).
     limits : tuple of str
         For a section that runs, the optional inputs it runs without and what they add.
+    source_kind : str
+        Where the source's tables come from (:attr:`kpilib.Dataset.kind`), for the
+        words of what to add.
     """
 
     notebook: str
@@ -409,6 +422,7 @@ class SectionStatus:
     reason: str | None = None
     missing_tables: tuple[frozenset[str], ...] = ()
     limits: tuple[str, ...] = ()
+    source_kind: str = ""
 
 
 def evaluate(ds: Any, notebook: str, params: Mapping[str, Any] | None = None, *,
@@ -445,7 +459,7 @@ def evaluate(ds: Any, notebook: str, params: Mapping[str, Any] | None = None, *,
             if not facts.has(item):
                 limits.append(f"runs without {_thing(item)}: with it, {adds}")
         plan[section.name] = SectionStatus(notebook, section.name, section.title, reason is None, reason,
-                                           tuple(tables), tuple(limits))
+                                           tuple(tables), tuple(limits), facts.kind)
     return plan
 
 
@@ -462,7 +476,7 @@ def skip_reason(plan: Mapping[str, SectionStatus]) -> str | None:
     >>> from kpilib import load_dataset
     >>> customers = pd.DataFrame({"customer_id": ["a"], "signup_at": ["2026-10-01"], "channel": ["x"]})
     >>> print(skip_reason(evaluate(load_dataset({"customers": customers}), "04_clv")))
-    needs the orders table: add orders.parquet or orders.csv to the source
+    needs the orders table: pass it to load_dataset (orders=…)
     """
     # the headline sums up the other sections: on its own it is not worth a page
     statuses = [s for s in plan.values() if s.name != HEADLINE] or list(plan.values())
@@ -473,7 +487,7 @@ def skip_reason(plan: Mapping[str, SectionStatus]) -> str | None:
         minimal = sorted((o for o in options if not any(other < o for other in options)),
                          key=lambda o: (len(o), sorted(o)))
         if len(minimal) == 1:
-            return _table_reason(sorted(minimal[0]))
+            return _table_reason(sorted(minimal[0]), statuses[0].source_kind)
         singles = sorted(next(iter(o)) for o in minimal if len(o) == 1)
         ways = ([f"the {_and(singles, 'or')} table"] if singles else []) + [
             f"the {_and(sorted(o))} tables" for o in minimal if len(o) > 1]

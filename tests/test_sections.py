@@ -203,6 +203,35 @@ def test_notebook_reasons_name_every_way_to_run(full):
     }
 
 
+def test_what_to_add_is_said_in_the_sources_terms(full, tmp_path):
+    """A folder is told the file names, a database the table or view to create, DataFrames
+    the load_dataset argument — the kind each loader records on the dataset."""
+    import ibis
+
+    customers = full.customers.to_pandas()
+    con = ibis.duckdb.connect()
+    con.create_table("customers", customers)
+    customers.to_parquet(tmp_path / "customers.parquet")
+    loaded = {"files": kpilib.load_dataset(tmp_path), "database": kpilib.load_dataset(con),
+              "frames": kpilib.load_dataset({"customers": customers})}
+    assert {kind: ds.kind for kind, ds in loaded.items()} == {k: k for k in loaded}
+    params = ks.notebook_parameters(NOTEBOOK_DIR / "04_clv.ipynb")
+    reasons = {kind: ks.skip_reason(ks.evaluate(ds, "04_clv", params)) for kind, ds in loaded.items()}
+    assert reasons == {
+        "files": "needs the orders table: add orders.parquet or orders.csv to the source",
+        "database": "needs the orders table: add a table or view named orders to the source",
+        "frames": "needs the orders table: pass it to load_dataset (orders=…)",
+    }
+    funnel = ks.evaluate(loaded["database"], "01_funnel", {**ks.notebook_parameters(NOTEBOOK_DIR / "01_funnel.ipynb"),
+                                                           "steps": ["visit", "signup"]})
+    assert all("parquet" not in (s.reason or "") for s in funnel.values())
+    assert ks._table_reason(["email", "orders"], "database") == (
+        "needs the email and orders tables: add tables or views with those names to the source")
+    assert ks._table_reason(["email", "orders"], "frames") == (
+        "needs the email and orders tables: pass them to load_dataset (email=…, orders=…)")
+    assert ks._table_reason(["email"]) == "needs the email table: add it to the source"
+
+
 def test_a_notebook_with_only_its_headline_left_is_skipped(full, defaults):
     crm = replace(full, orders=None, subscriptions=None, email=None, surveys=None,
                   events=full.events.filter(full.events.event.isin(["lead", "mql"])).drop("feature"))
