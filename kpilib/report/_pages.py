@@ -122,53 +122,62 @@ class _NotebookPages:
 
     def render_reused(self, stem: str, nb: Any, *, run_at: str, body: Path) -> str:
         """The page of notebook ``stem`` reused from an earlier run (``nb``, executed and
-        ok), from ``body``: the page rendered once with :data:`_HEADER_MARK` and
-        :data:`_FOOTER_MARK` standing in for its header and footer, which are all that
-        changes month to month (nbconvert's export of a long notebook costs a second
-        each run). ``body`` is written the first time. Safe to call from several threads
-        at once."""
+        ok), from ``body``: its page as :meth:`_body` renders it, with :data:`_HEADER_MARK`
+        and :data:`_FOOTER_MARK` where this month's header and footer go — all that
+        changes month to month (nbconvert's export of a long notebook costs a second each
+        run). ``body`` is written the first time. Safe to call from several threads at once."""
         with self._lock:
+            nb = _without_orphan_prose(nb)
             if body.is_file():
                 page = body.read_text(encoding="utf-8")
                 self.needs_math |= self._mathjax and _needs_math(nb)
             else:
-                page = self._render(stem, nb, error=None, run_at=run_at, skipped=None, marked=True)
+                page = self._body(stem, nb)
                 _write_atomically(body, page)
-            sections_skipped = _read_skipped_sections(_without_orphan_prose(nb))
-            header = self._header(stem, error=None, run_at=run_at, footer=False,
-                                  skipped_sections=sections_skipped)
-            footer = self._header(stem, error=None, run_at=run_at, footer=True)
-            before, _, after = page.rpartition(_FOOTER_MARK)
-            return (before + footer + after).replace(_HEADER_MARK, header, 1)
+            return _framed(page, *self._frame(stem, nb, error=None, run_at=run_at, skipped=None))
 
-    def _render(self, stem: str, nb: Any | None, *, error: str | None, run_at: str, skipped: str | None,
-                marked: bool = False) -> str:
+    def _render(self, stem: str, nb: Any | None, *, error: str | None, run_at: str, skipped: str | None) -> str:
         if skipped is not None and nb is not None:
             nb = _introduction(nb)
         elif error is None and nb is not None:
             nb = _without_orphan_prose(nb)
-        sections_skipped = _read_skipped_sections(nb) if nb is not None and skipped is None else []
-        header = self._header(stem, error=error, run_at=run_at, footer=False, skipped=skipped,
-                              skipped_sections=sections_skipped)
-        footer = self._header(stem, error=None, run_at=run_at, footer=True)
+        header, footer = self._frame(stem, nb, error=error, run_at=run_at, skipped=skipped)
         if nb is None:
             return _templates.render(
                 "error_page.html.j2", title=self.titles[stem], header=header, footer=footer,
                 error=error, css=_report_css() + _page_css(),
             )  # fmt: skip
+        return _framed(self._body(stem, nb), header, footer)
+
+    def _frame(self, stem: str, nb: Any | None, *, error: str | None, run_at: str,
+               skipped: str | None) -> tuple[str, str]:
+        """The header (with the sections ``nb`` skipped) and the footer of a page."""
+        sections_skipped = _read_skipped_sections(nb) if nb is not None and skipped is None else []
+        header = self._header(stem, error=error, run_at=run_at, footer=False, skipped=skipped,
+                              skipped_sections=sections_skipped)
+        return header, self._header(stem, error=None, run_at=run_at, footer=True)
+
+    def _body(self, stem: str, nb: Any) -> str:
+        """nbconvert's page of ``nb`` with the header and footer marks (see :func:`_framed`)."""
         math = self._mathjax and _needs_math(nb)
         self.needs_math |= math
         resources = {
             "metadata": {"name": self.titles[stem]},
             "kpilib": {
-                "header": _HEADER_MARK if marked else header,
-                "footer": _FOOTER_MARK if marked else footer,
+                "header": _HEADER_MARK,
+                "footer": _FOOTER_MARK,
                 "css": _page_css(),
                 "mathjax": _mathjax_head() if math else "",
             },
         }
         html, _ = self._exporter.from_notebook_node(_reader_outputs(nb), resources=resources)
         return html
+
+
+def _framed(page: str, header: str, footer: str) -> str:
+    """``page`` with ``header`` and ``footer`` in place of their marks."""
+    before, _, after = page.rpartition(_FOOTER_MARK)
+    return (before + footer + after).replace(_HEADER_MARK, header, 1)
 
 
 def render_index(

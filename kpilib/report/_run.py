@@ -531,46 +531,46 @@ _KERNEL_ENV: dict[str, str] = {}
 
 
 @contextlib.contextmanager
+def _for_kernels(name: str, value: str | None) -> Iterator[None]:
+    """While the block runs, the kernels started get ``name=value`` in their environment
+    (nothing when ``value`` is None)."""
+    if value is not None:
+        _KERNEL_ENV[name] = value
+    try:
+        yield
+    finally:
+        _KERNEL_ENV.pop(name, None)
+
+
+@contextlib.contextmanager
 def _validations_for_kernels(staging: Path) -> Iterator[None]:
     """While notebooks run, their kernels reuse the validations this process made (the
     source checked before the run; :mod:`kpilib.validations`) instead of scanning every
     table again per notebook. The file is written beside the staging folder's contents
     and removed with them."""
     memo = validations.export(staging / ".validated.json")
-    _KERNEL_ENV[validations.ENVIRONMENT_VARIABLE] = str(memo)
     try:
-        yield
+        with _for_kernels(validations.ENVIRONMENT_VARIABLE, str(memo)):
+            yield
     finally:
-        _KERNEL_ENV.pop(validations.ENVIRONMENT_VARIABLE, None)
         memo.unlink(missing_ok=True)
 
 
-@contextlib.contextmanager
-def _source_secret_for_kernels(source: object) -> Iterator[None]:
+def _source_secret_for_kernels(source: object) -> contextlib.AbstractContextManager[None]:
     """The notebooks get a URL source without its password or token (it would be written
     into the executed notebooks); their kernels find the full URL in the environment
     (:func:`kpilib.sources.conceal`)."""
     full = sources.reveal(source) if isinstance(source, str) else source
-    if isinstance(full, str) and full != source:
-        _KERNEL_ENV[sources.SECRET_VARIABLE] = full
-    try:
-        yield
-    finally:
-        _KERNEL_ENV.pop(sources.SECRET_VARIABLE, None)
+    return _for_kernels(sources.SECRET_VARIABLE, full if isinstance(full, str) and full != source else None)
 
 
-@contextlib.contextmanager
-def _engine_memory_shared(jobs: int) -> Iterator[None]:
+def _engine_memory_shared(jobs: int) -> contextlib.AbstractContextManager[None]:
     """With ``jobs`` kernels at once, each kernel's engine may use its share of 80 % of
     the machine's memory (DuckDB's own default for one process), past which it spills to
     disk, instead of each claiming 80 %. A bound the caller set
     (:data:`kpilib.data.ENGINE_MEMORY_VARIABLE`) is left alone."""
-    if jobs > 1 and not os.environ.get(ENGINE_MEMORY_VARIABLE):
-        _KERNEL_ENV[ENGINE_MEMORY_VARIABLE] = f"{_total_memory_mb() * 0.8 / jobs:.0f}MB"
-    try:
-        yield
-    finally:
-        _KERNEL_ENV.pop(ENGINE_MEMORY_VARIABLE, None)
+    shared = jobs > 1 and not os.environ.get(ENGINE_MEMORY_VARIABLE)
+    return _for_kernels(ENGINE_MEMORY_VARIABLE, f"{_total_memory_mb() * 0.8 / jobs:.0f}MB" if shared else None)
 
 
 @contextlib.contextmanager
@@ -579,16 +579,13 @@ def _engine_spill_inside(staging: Path) -> Iterator[None]:
     notebooks are done — also after a kernel was killed rather than shut down (see
     :func:`_run_notebook`), which leaves what DuckDB spilled behind. A folder the caller
     set (:data:`kpilib.data.ENGINE_SPILL_VARIABLE`) is left alone."""
-    if os.environ.get(ENGINE_SPILL_VARIABLE):
-        yield
-        return
-    spill = staging / ".spill"
-    _KERNEL_ENV[ENGINE_SPILL_VARIABLE] = str(spill)
+    spill = None if os.environ.get(ENGINE_SPILL_VARIABLE) else staging / ".spill"
     try:
-        yield
+        with _for_kernels(ENGINE_SPILL_VARIABLE, None if spill is None else str(spill)):
+            yield
     finally:
-        _KERNEL_ENV.pop(ENGINE_SPILL_VARIABLE, None)
-        _remove_tree(spill)
+        if spill is not None:
+            _remove_tree(spill)
 
 
 def _total_memory_mb() -> float:
