@@ -19,13 +19,17 @@ Why the plan has this shape (it decides the speed on large data):
   (without the views Ibis inlines the table, and DuckDB scans the file again per step).
 * **Linear in the steps.** Step *k* joins only the users who reached step *k - 1* (fewer
   at every step) with the step events, then groups back to one row per user; each step's
-  table is referenced by the next step and by :func:`_step_times` and is kept one CTE,
-  so the SQL of an *n*-step funnel holds *2 (n - 1)* joins. (The earlier plan joined each
-  step's matches back onto the whole users table and used that as the next step's input;
-  Ibis flattened the joins, and the SQL doubled with every step.)
+  table is referenced by the next step and by :func:`_step_times` and is kept one CTE.
+  The step times are stacked (``UNION ALL``) and grouped back to one row per entrant, so
+  the SQL of an *n*-step funnel holds *n* joins. (The earlier plan joined each step's
+  matches back onto the whole users table and used that as the next step's input; Ibis
+  flattened the joins, and the SQL doubled with every step.)
 * **No work that the steps do not need.** Events are counted per ``(user, name,
   instant)`` only when a name repeats in the steps; a step whose name is new needs no
-  eligibility test; the entry is a plain minimum when there is no breakdown.
+  eligibility test (and its matches no null filter); a step's table keeps only the
+  columns later steps read (:func:`_carried`); the entry is a plain minimum when there is
+  no breakdown. On small data the plan's size, not the engine, sets the time (Ibis builds
+  and compiles it in a few tens of milliseconds), so every node saved counts.
 
 A new matching rule (an exclusion event, say) is a condition in :func:`_match_step` /
 :func:`_eligible` or a filter of :func:`entries`, not a new pass over the events.
@@ -88,7 +92,8 @@ def entries(events: ibis.Table, entry_event: str | list[str], by: list[str], sta
 
 
 def step_events(named: ibis.Table, steps: list[str]) -> ibis.Table:
-    """The events that can match a step, as ``e_customer_id``, ``e_event``, ``e_ts``, ``e_n``.
+    """The events that can match a step, as ``e_customer_id``, ``e_event``, ``e_ts`` (and
+    ``e_n`` when a name is listed more than once).
 
     ``named`` holds the events whose name is one of ``steps`` (``customer_id``, ``ts``,
     ``event``).
@@ -96,13 +101,12 @@ def step_events(named: ibis.Table, steps: list[str]) -> ibis.Table:
     ``e_n`` is how many events of that name the user has at that instant. Events of one
     name at one instant are interchangeable, so when a name is listed more than once the
     rows are counted up per ``(user, name, instant)`` (a repeated step may need two of
-    them); otherwise every event is its own row with ``e_n = 1`` and no aggregation runs.
+    them, :func:`_eligible`); otherwise every event is its own row and no aggregation runs.
     """
     if len(set(steps)) < len(steps):
         return named.group_by(e_customer_id=named.customer_id, e_event=named.event, e_ts=named.ts).agg(
             e_n=named.count())
-    return named.select(e_customer_id=named.customer_id, e_event=named.event, e_ts=named.ts,
-                        e_n=ibis.literal(1, type="int64"))
+    return named.select(e_customer_id=named.customer_id, e_event=named.event, e_ts=named.ts)
 
 
 class Bounds:
@@ -168,7 +172,8 @@ def match_in_order(users: ibis.Table, events: ibis.Table, steps: list[str], stri
     base = ["customer_id", "window_end", _step_column(1)]
     reached = [users.select(*base, *[k for k in keys if k not in base])]
     for k in range(2, len(steps) + 1):
-        reached.append(_match_step(reached[-1], events, steps, k, strict, bounds))
+        carried = [c for c in reached[-1].columns if _carried(c, k, steps, keys)]
+        reached.append(_match_step(reached[-1], events, steps, k, strict, bounds, carried=carried))
     if len(steps) > 1:
         times = _step_times(reached[1:], keys)
         users = users.left_join(times, [users[key] == times[f"reached_{key}"] for key in keys])
@@ -182,28 +187,30 @@ def _step_times(reached: list[ibis.Table], keys: tuple[str, ...] = ("customer_id
     """The ``keys`` (as ``reached_<key>``) and ``step_2_at`` … ``step_n_at`` of the entrants
     reaching step 2.
 
-    ``reached`` holds the :func:`_match_step` tables of steps 2..n; the users reaching a
-    step are among those reaching the one before, so the later tables are joined onto the
-    (smaller) step-2 table rather than each onto all entrants. Each table is read through
-    a projection of its own, which keeps it one CTE for the engine (read by the next step
-    and here) instead of a copy in each place.
+    ``reached`` holds the :func:`_match_step` tables of steps 2..n; their rows, one per
+    entrant and step reached, are stacked and grouped back to one row per entrant.
     """
-    times = [
-        table.select(**{f"{key}_{k}": table[key] for key in keys}, **{f"at_{k}": table[_step_column(k)]})
+    stacked = ibis.union(*[
+        table.select(**{f"reached_{key}": table[key] for key in keys}, s_step=ibis.literal(k, type="int8"),
+                     s_at=table[_step_column(k)])
         for k, table in enumerate(reached, start=2)
-    ]
-    first, *later = times
-    joined = first
-    for k, table in enumerate(later, start=3):
-        joined = joined.left_join(table, [first[f"{key}_2"] == table[f"{key}_{k}"] for key in keys])
-    return joined.select(
-        **{f"reached_{key}": first[f"{key}_2"] for key in keys},
-        **{_step_column(k): table[f"at_{k}"] for k, table in enumerate(times, start=2)},
-    )
+    ], distinct=False)
+    return stacked.group_by([f"reached_{key}" for key in keys]).agg(
+        **{_step_column(k): stacked.s_at.max(where=stacked.s_step == k) for k in range(2, len(reached) + 2)})
+
+
+def _carried(column: str, k: int, steps: list[str], keys: tuple[str, ...]) -> bool:
+    """Whether the table of step *k* keeps ``column`` of the step before: the entrant's
+    ``keys``, ``window_end``, and the time of an earlier step whose name comes again after
+    step *k* (:func:`_eligible` compares it)."""
+    if column in keys or column == "window_end":
+        return True
+    later = steps[k:]
+    return any(column == _step_column(j) and steps[j - 1] in later for j in range(1, k))
 
 
 def _match_step(reached: ibis.Table, events: ibis.Table, steps: list[str], k: int, strict: bool,
-                bounds: Bounds | None = None) -> ibis.Table:
+                bounds: Bounds | None = None, *, carried: list[str] | None = None) -> ibis.Table:
     """The users who reach step *k*, with the times of steps 1..k.
 
     ``reached`` holds the users who reached step *k - 1* (``customer_id``, ``window_end``,
@@ -227,7 +234,9 @@ def _match_step(reached: ibis.Table, events: ibis.Table, steps: list[str], k: in
     if strict:  # no match when another event comes first (ties are not "between")
         next_event = joined.e_ts.min(where=joined.e_ts > joined[previous])
         hit = ibis.ifelse(next_event < hit, ibis.null(_UTC), hit)
-    matched = joined.group_by(list(reached.columns)).agg(**{current: hit})
+    matched = joined.group_by(list(reached.columns) if carried is None else carried).agg(**{current: hit})
+    if eligible is None and not strict:  # every joined row is a match: the minimum is never null
+        return matched
     return matched.filter(matched[current].notnull())
 
 

@@ -229,7 +229,7 @@ def _funnel_users(events: ibis.Table, steps: list[str], rules: FunnelRules, *, b
         named = named.filter(named.ts < as_of)
         data_end = ibis.literal(as_of, type=_UTC)
     else:
-        data_end = default_cutoff(events.ts.max()).as_scalar()
+        data_end = default_cutoff(named.ts.max()).as_scalar()
 
     # The events named like a step, read once by the entry and by the matching.
     funnel_events = named.filter(named.event.isin(sorted(set(steps))))
