@@ -195,11 +195,13 @@ def _column_checks(column: Column, value: Any, original: Any, options: ContractO
         # One pass over the text (a string scan dominates the cost of validating a big
         # table): empty, a null-like word in any case, or spaces around the id — which
         # would silently keep it from matching the same id elsewhere. (An integer id
-        # written as text is none of these: no scan for it.)
+        # written as text is none of these: no scan for it.) Only an id as short as the
+        # longest word is lowered: lowering every id costs more than the rest together.
+        shortest_safe = max(map(len, NULL_LIKE_IDS))
+        null_like = ibis.ifelse(value.length() <= shortest_safe, value.lower().isin(["", *NULL_LIKE_IDS]), False)
         checks.append(_Check(
             name,
-            value.notnull() & (value.lower().isin(["", *NULL_LIKE_IDS]) | value.startswith(" ")
-                               | value.endswith(" ")),
+            value.notnull() & (null_like | value.startswith(" ") | value.endswith(" ")),
             f"have a blank id, spaces around it or a null-like word as id ({', '.join(NULL_LIKE_IDS)})",
             f"Strip the ids (df['{name}'].str.strip()) and drop or fill the missing ones: pandas writes a "
             "missing value as 'nan' when it turns a column into text. Rename a real customer whose id "
@@ -489,14 +491,81 @@ def memtable(data: pd.DataFrame | pa.Table) -> ibis.Table:
     }
     """
     if isinstance(data, pd.DataFrame):
-        try:
-            data = pa.Table.from_pandas(data, preserve_index=False)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            fixed = data.copy()
-            for col in fixed.select_dtypes(include="object").columns:
-                fixed[col] = fixed[col].map(lambda v: None if pd.isna(v) else str(v))
-            data = pa.Table.from_pandas(fixed, preserve_index=False)
+        data = _arrow_table(data)
     return ibis.memtable(pa.Table.from_batches(data.to_batches(max_chunksize=ARROW_BATCH_ROWS), schema=data.schema))
+
+
+def _arrow_table(frame: pd.DataFrame) -> pa.Table:
+    """``frame`` as Arrow: its text columns by :func:`text_array`, the rest by pyarrow (an
+    object column mixing types as text)."""
+    texts: dict[Any, pa.ChunkedArray] = {}
+    if frame.columns.is_unique:
+        for name in frame.columns:
+            if (array := text_array(frame[name])) is not None:
+                texts[name] = array
+    rest = [name for name in frame.columns if name not in texts]
+    try:
+        table = pa.Table.from_pandas(frame, columns=rest, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        fixed = frame[rest].copy()
+        for col in fixed.select_dtypes(include="object").columns:
+            fixed[col] = fixed[col].map(lambda v: None if pd.isna(v) else str(v))
+        table = pa.Table.from_pandas(fixed, preserve_index=False)
+    if not texts:
+        return table
+    arrays = [texts[name] if name in texts else table.column(str(name)) for name in frame.columns]
+    return pa.table(arrays, names=[str(name) for name in frame.columns])
+
+
+#: From how many values :func:`text_array` hands a text column to DuckDB (below, pyarrow's
+#: conversion is as fast).
+TEXT_BY_ENGINE_ROWS = 100_000
+
+_converter: duckdb.DuckDBPyConnection | None = None
+
+
+def text_array(values: pd.Series) -> pa.ChunkedArray | None:
+    """A large column of Python strings as Arrow text, or ``None`` for the general path.
+
+    An object column of :data:`TEXT_BY_ENGINE_ROWS` values or more, every one a ``str``
+    (missing ones ``None`` or NaN, which become nulls), is read by DuckDB's scanner of
+    pandas frames, which copies the strings in C++ — about twice as fast as pyarrow's
+    conversion value by value (0.10 against 0.25 s for 5 M ids). A smaller column, any
+    other column, or text DuckDB refuses (a lone surrogate) gives ``None``: the caller
+    converts it its own way.
+
+    Parameters
+    ----------
+    values : pandas.Series
+
+    Returns
+    -------
+    pyarrow.ChunkedArray or None
+        The same values, in order, as Arrow ``string``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ids = pd.Series(["a", None, "b"] * 40_000)
+    >>> text_array(ids).to_pylist()[:4]
+    ['a', None, 'b', 'a']
+    >>> text_array(pd.Series(["a", 1] * 60_000)) is None
+    True
+    """
+    global _converter
+    if (len(values) < TEXT_BY_ENGINE_ROWS or not pd.api.types.is_object_dtype(values.dtype)
+            or pd.api.types.infer_dtype(values, skipna=True) != "string"):
+        return None
+    frame = pd.DataFrame({"text": values.to_numpy()}, copy=False)
+    try:
+        if _converter is None:  # a database of its own: nothing of the caller's is touched
+            _converter = duckdb.connect()
+        with _converter.cursor() as con:  # a cursor per call: safe from several threads
+            column = duckdb.from_df(frame, connection=con).to_arrow_table().column(0)
+    except duckdb.Error:
+        _converter = None  # a fatal error closes the database: the next call opens another
+        return None
+    return column if column.type == pa.string() else column.cast(pa.string())
 
 
 #: Money is summed as exact decimals with six places (a millionth of the currency unit):

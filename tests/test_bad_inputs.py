@@ -253,6 +253,8 @@ CASES: list[tuple[str, Callable[[Path], None], Refused]] = [
     ("id 'nan'", set_cells("orders", "customer_id", ["nan", "nan", "nan"]),
      Refused("orders", "customer_id", 3, "null-like word as id")),
     ("id 'None'", set_cells("events", "customer_id", ["None"]), Refused("events", "customer_id", 1, "null-like word as id")),
+    ("id 'UnDefined'", set_cells("events", "customer_id", ["UnDefined", "undefined"]),  # the longest word
+     Refused("events", "customer_id", 2, "null-like word as id")),
     ("id 'NaN'", set_cells("surveys", "customer_id", ["NaN", "NaN"]), Refused("surveys", "customer_id", 2, "null-like word as id")),
     ("id '<NA>'", set_cells("email", "customer_id", ["<NA>"]), Refused("email", "customer_id", 1, "null-like word as id")),
     ("id 'null'", set_cells("subscriptions", "customer_id", ["NULL"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from kpilib import data
@@ -237,6 +238,41 @@ def test_memtable_keeps_every_row_in_order_across_its_batches():
     back = table.to_pandas()
     pd.testing.assert_frame_equal(back, frame, check_dtype=False)
     assert table.filter(table.x > 1).count().execute() == rows - 8
+
+
+def test_large_text_columns_go_to_arrow_through_the_engine_unchanged():
+    rows = data.TEXT_BY_ENGINE_ROWS + 70_000  # several of DuckDB's chunks
+    rng = np.random.default_rng(3)
+    words = np.array(["a", "", " spaced ", "日本語", "é" * 40, "ÅΩ😀"], dtype=object)
+    text = pd.Series(words[rng.integers(0, len(words), rows)], dtype=object)
+    text[rng.random(rows) < 0.1] = None
+    text[rng.random(rows) < 0.05] = np.nan
+    text[:3] = ["first", "second", "third"]
+    expected = pa.array(text.to_numpy(), type=pa.string(), from_pandas=True)
+    got = data.text_array(text)
+    assert got.type == pa.string() and got.combine_chunks().equals(expected)
+    frame = pd.DataFrame({"n": np.arange(rows), "id": text, "x": np.arange(rows) / 3})
+    table = data._arrow_table(frame)
+    assert table.column_names == ["n", "id", "x"]
+    assert table.equals(pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None))
+
+
+@pytest.mark.parametrize("values", [
+    ["a", "b"] * 100,                                     # small: pyarrow's own conversion
+    ["a", 1] * data.TEXT_BY_ENGINE_ROWS,                  # mixed types
+    [b"a", b"b"] * data.TEXT_BY_ENGINE_ROWS,              # bytes
+    ["a", "\ud800"] * data.TEXT_BY_ENGINE_ROWS,           # a lone surrogate: not UTF-8
+])
+def test_text_array_leaves_everything_else_to_the_general_path(values):
+    assert data.text_array(pd.Series(values, dtype=object)) is None
+    assert data.text_array(pd.Series(["x"] * data.TEXT_BY_ENGINE_ROWS)).to_pylist()[-1] == "x", "still works after"
+
+
+def test_a_large_mixed_column_is_still_handed_over_as_text():
+    rows = data.TEXT_BY_ENGINE_ROWS
+    frame = pd.DataFrame({"id": pd.Series(["a", 2] * rows, dtype=object), "word": ["w"] * (2 * rows)})
+    table = data._arrow_table(frame)
+    assert table.column("id").to_pylist()[:2] == ["a", "2"] and table.column("word").type == pa.string()
 
 
 def test_integer_ids_are_read_as_text_and_a_missing_one_is_still_refused():

@@ -3,7 +3,6 @@ calibration/holdout split, each one Ibis aggregation pushed down to the engine."
 
 from __future__ import annotations
 
-import contextlib
 import importlib.resources
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from kpilib.clv._units import TimeUnit
-from kpilib.data import DataError, as_table, memtable
+from kpilib.data import DataError, as_table, memtable, text_array
 from kpilib.deprecation import renamed_arguments
 from kpilib.periods import TimeLike, default_cutoff, to_utc
 
@@ -191,9 +190,9 @@ def _memtable(orders: pd.DataFrame, columns: dict[str, str]) -> ibis.Table:
     """The orders' columns as an Ibis memtable named by the contract (``columns`` maps a
     contract name to the frame's column).
 
-    Clean columns (text or integer ids, datetimes, float amounts) go straight into Arrow —
-    no pandas copy, no per-value type inference — with times made UTC there, so the
-    engine has no time-zone conversion left to do. Integer ids come twice, as
+    Clean columns (text or integer ids, datetimes, float amounts) go straight into Arrow
+    (text ids by :func:`kpilib.data.text_array`) without a pandas copy, with times made
+    UTC there, so the engine has no time-zone conversion left to do. Integer ids come twice, as
     ``customer_id`` (which the contract checks as text) and as ``key`` (the same Arrow
     buffer) to group on. Anything else goes through pandas, is coerced and checked by
     ``as_table``, and gets ``row``, each order's position in the frame, to find its id by.
@@ -204,9 +203,8 @@ def _memtable(orders: pd.DataFrame, columns: dict[str, str]) -> ibis.Table:
     if pd.api.types.is_datetime64_any_dtype(ts) and (amount is None or pd.api.types.is_float_dtype(amount)):
         if isinstance(ids.dtype, np.dtype) and ids.dtype.kind in "iu":
             id_array = pa.array(ids.to_numpy())
-        elif ids.dtype == object:
-            with contextlib.suppress(pa.ArrowTypeError, pa.ArrowInvalid):  # not all text: the pandas way
-                id_array = pa.array(ids.to_numpy(), type=pa.string())
+        else:
+            id_array = text_array(ids)  # None when not all text: the pandas way
     if id_array is None:
         frame = orders[list(columns.values())].set_axis(list(columns), axis=1)
         return memtable(frame.assign(row=np.arange(len(orders), dtype="int64")))
