@@ -162,7 +162,13 @@ def test_summary_and_goals(bench):
     assert goals["1e7 events: wall"][2:] == ["55.0 s", "yes"]
     assert goals["1e7 events: peak RSS (tree)"][2:] == ["5.00 GB", "**no**"]
     assert goals["1e8 events: wall"][2:] == ["not run", "–"]
-    assert goals["linear in events"][3] == "yes"  # 4.5 / 4.0 = 1.125
+    assert goals["linear in events"][1:] == [  # marginal: (14 - 10) / 0.6 before, (55 - 14) / 9 after
+        "marginal s/M 1e6→1e7 ≤ 1.25× sample→1e6's", "4.56 vs 6.67 s/M (×0.68)", "yes"]
+    e8 = _run(bench, "1e8", 100_000_000, 700.0)
+    goals = {row[0]: row for row in bench.goal_rows([e6, e7, e8], fixed)}
+    assert goals["linear in events"][1:] == [  # (700 - 55) / 90 against 4.56
+        "marginal s/M 1e7→1e8 ≤ 1.25× 1e6→1e7's", "7.17 vs 4.56 s/M (×1.57)", "**no**"]
+    assert "linear in events" not in {row[0] for row in bench.goal_rows([e7], fixed)}, "one span: nothing to compare"
     # a failed run meets no goal, however fast
     e7.exit_code = 1
     goals = {row[0]: row for row in bench.goal_rows([e6, e7], fixed)}
