@@ -424,8 +424,8 @@ class TreeSampler(threading.Thread):
                     rss[proc.pid] = proc.memory_info().rss
                     parent[proc.pid] = proc.ppid()
                     key[proc.pid] = (proc.pid, proc.create_time())
-                    if key[proc.pid] not in self._kinds:
-                        self._kinds[key[proc.pid]] = self._classify(proc)
+                    if not self._kinds.get(key[proc.pid]):  # a kernel caught between fork and exec
+                        self._kinds[key[proc.pid]] = self._classify(proc)  # still has the runner's command line
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 rss.pop(proc.pid, None)
         if root.pid not in rss:

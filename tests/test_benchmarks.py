@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import subprocess
 import sys
 from pathlib import Path
 
@@ -194,3 +195,17 @@ def test_busy_seconds_is_the_union_of_intervals(bench):
     assert bench.busy_seconds([(0.0, 2.0), (5.0, 6.0)]) == 3.0
     # overlapping (two notebooks at once), nested and touching intervals
     assert bench.busy_seconds([(1.0, 4.0), (0.0, 2.0), (2.5, 3.0), (4.0, 5.0)]) == 5.0
+
+
+def test_a_kernel_sampled_before_its_exec_is_still_counted_as_a_kernel(bench):
+    # the child first runs with the runner's command line (as between fork and exec),
+    # then becomes a process whose command line names ipykernel_launcher
+    child = ("import os, sys, time; time.sleep(0.6); "  # the marker is joined only in the child
+             "os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(1.0)', 'ipykernel' + '_launcher'])")
+    runner = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"])
+    sampler = bench.TreeSampler(runner.pid, interval=0.05)
+    sampler.start()
+    runner.wait()
+    sampler.stop()
+    assert len(sampler.kernels) == 1, "the process became a kernel after it was first seen"
+    assert next(iter(sampler.kernels.values())).peak_rss > 0
