@@ -135,6 +135,17 @@ def _coerce_column(column: Column, raw: Any) -> Any:
     return raw.try_cast(target)
 
 
+def _cast_may_fail(column: Column, current: dt.DataType) -> bool:
+    """Whether :func:`_coerce_column` can turn a value of type ``current`` into null: text
+    that is no timestamp or number, a fraction where a whole number is due. A timestamp
+    is always a timestamp (and a date), any number a float."""
+    if current.is_null() or current == _KIND_TYPE[column.kind]:
+        return False
+    if column.kind in ("timestamp", "date"):
+        return not current.is_timestamp()
+    return not (column.kind == "number" and current.is_numeric())
+
+
 def _coerced_columns(schema: TableSchema, raw: ibis.Table) -> dict[str, Any]:
     """Column expressions over ``raw``: contract columns cast to their kinds (a failed
     cast gives null), extra columns as they are."""
@@ -184,7 +195,7 @@ def _column_checks(column: Column, value: Any, original: Any, options: ContractO
             "are fractional or too large for a float to hold exactly (above 2**53)",
             f"Store '{name}' as text (or integers) in the source; a float id has lost digits",
         ))
-    elif column.kind in _KIND_NOUN and not original.type().is_null():
+    elif column.kind in _KIND_NOUN and _cast_may_fail(column, original.type()):
         convert = "datetime" if column.kind in ("timestamp", "date") else "numeric"
         checks.append(_Check(
             name, original.notnull() & value.isnull(),

@@ -303,3 +303,22 @@ def test_the_engine_of_a_folder_source_takes_its_bounds_from_the_environment(tmp
             load_dataset(tmp_path)
         monkeypatch.delenv(name)
     assert data.engine_settings() == {}
+
+
+def test_only_casts_that_can_fail_are_counted():
+    typed = ibis.memtable(pd.DataFrame({
+        "customer_id": ["a"], "ts": pd.to_datetime(["2026-10-01"], utc=True), "amount": np.array([1], dtype="int32")}))
+    text = ibis.memtable(pd.DataFrame({"customer_id": ["a"], "ts": ["2026-10-01"], "amount": ["1.5"]}))
+    options = data.ContractOptions()
+
+    def cast_checks(raw):
+        coerced = data._coerced_columns(SCHEMAS["orders"], raw)
+        return [c.column for col in SCHEMAS["orders"].columns if col.name in coerced
+                for c in data._column_checks(col, coerced[col.name], raw[col.name], options)
+                if c.message.startswith("cannot be read as")]
+
+    assert cast_checks(typed) == [], "a timestamp is a timestamp, an integer a number"
+    assert cast_checks(text) == ["ts", "amount"]
+    scores = ibis.memtable(pd.DataFrame({"score": [7.5]}))
+    score = next(c for c in SCHEMAS["surveys"].columns if c.name == "score")
+    assert data._cast_may_fail(score, scores.score.type()), "a fraction is no whole number"
