@@ -28,6 +28,7 @@ from typing import Any
 import duckdb
 import ibis
 import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
 import pandas as pd
 import pyarrow as pa
 
@@ -144,6 +145,47 @@ def _cast_may_fail(column: Column, current: dt.DataType) -> bool:
     if column.kind in ("timestamp", "date"):
         return not current.is_timestamp()
     return not (column.kind == "number" and current.is_numeric())
+
+
+def integer_ids(table: ibis.Table, column: str = "customer_id") -> ibis.Table | None:
+    """``table`` with ``__integer_id``, the integers its text ``column`` was made from, or
+    ``None`` when the column is not the contract's text of an integer column.
+
+    :func:`load_dataset` turns integer ids into text (the contract's ids); grouping and
+    joining 5 M text ids costs the engine about a third more than their integers. An
+    aggregation that gives the ids back as text may group on the integers instead: they
+    are the same customers (the text of an integer is its canonical decimal).
+
+    Parameters
+    ----------
+    table : ibis.Table
+        A table as :func:`load_dataset` or :func:`as_table` gives it.
+    column : str
+        The id column.
+
+    Returns
+    -------
+    ibis.Table or None
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> orders = as_table(pd.DataFrame({"customer_id": [7, 12], "ts": ["2026-10-01"] * 2,
+    ...                                 "amount": [1.0, 2.0]}), "orders")
+    >>> integer_ids(orders).select("customer_id", "__integer_id").to_pandas()
+      customer_id  __integer_id
+    0           7             7
+    1          12            12
+    >>> integer_ids(orders.mutate(customer_id=orders.customer_id + "x")) is None
+    True
+    """
+    op = table.op()
+    if not isinstance(op, ops.Project):
+        return None
+    value = op.values.get(column)
+    if not (isinstance(value, ops.Cast) and value.to.is_string() and value.arg.dtype.is_integer()):
+        return None
+    return ops.Project(op.parent, {**op.values, "__integer_id": value.arg}).to_expr()
 
 
 def _coerced_columns(schema: TableSchema, raw: ibis.Table) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from scipy.optimize import OptimizeResult, minimize
 from scipy.special import betaln, expit, gammaln
 from scipy.stats import chisquare, invgamma
 
-from kpilib import clv
+from kpilib import clv, data
 from kpilib.data import DataError, load_dataset
 from kpilib.metrics import get
 from kpilib.periods import default_cutoff
@@ -320,6 +320,26 @@ def test_duckdb_fast_path_equals_the_portable_expression_and_a_hand_computation(
     assert ids - set(fast.index) == ({902, "K0902"} & ids if as_of else set())
     if as_of:  # the first order in the last instant before the cut-off: observed for no time
         assert fast.loc[903 if integer_ids else "K0903"].tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("period, as_of", [("D", TRICKY_AS_OF), ("W", None)])
+def test_integer_ids_of_a_file_are_grouped_as_numbers_and_given_back_as_text(tmp_path, monkeypatch, period, as_of):
+    """A file's integer ids are text in the dataset (the contract); the summaries group on
+    the integers underneath and give the same text ids, in text order, as grouping the text."""
+    orders = _tricky_orders(integer_ids=True)
+    orders.to_parquet(tmp_path / "orders.parquet", index=False)
+    table = load_dataset(tmp_path).orders
+    assert data.integer_ids(table) is not None, "the integers are found under the dataset's text"
+    ours = clv.rfm_summary(table, monetary_value_col="amount", period=period, as_of=as_of)
+    split = clv.calibration_holdout_summary(table, "2026-02-01 00:00", monetary_value_col="amount",
+                                            period=period, as_of=as_of)
+    monkeypatch.setattr(clv._rfm, "integer_ids", lambda *args: None)  # group the text instead
+    pd.testing.assert_frame_equal(ours, clv.rfm_summary(table, monetary_value_col="amount", period=period,
+                                                        as_of=as_of), check_exact=True)
+    pd.testing.assert_frame_equal(split, clv.calibration_holdout_summary(
+        table, "2026-02-01 00:00", monetary_value_col="amount", period=period, as_of=as_of), check_exact=True)
+    _same(ours, _rfm_by_hand(orders.assign(customer_id=orders["customer_id"].astype(str)), period, as_of))
+    assert ours.index.dtype == object and list(ours.index[:3]) == ["0", "1", "10"], "text order"
 
 
 def test_integer_ids_are_grouped_as_numbers_and_keep_their_dtype(cdnow):

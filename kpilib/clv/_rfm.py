@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from kpilib.clv._units import TimeUnit
-from kpilib.data import DataError, as_table, memtable, text_array
+from kpilib.data import DataError, as_table, integer_ids, memtable, text_array
 from kpilib.deprecation import renamed_arguments
 from kpilib.periods import TimeLike, default_cutoff, to_utc
 
@@ -136,9 +136,10 @@ def _period_expr(ts: ibis.Value, period: str) -> ibis.Value:
 @dataclass(frozen=True)
 class _Orders:
     # Columns customer_id, ts, amount (0.0 without a monetary column) [, row], checked.
-    # customer_id is the text the contract makes of an id, except for a pandas input with
-    # integer ids: those integers themselves (the same customers, grouped and sorted as
-    # numbers — faster than their text, and lifetimes' order).
+    # customer_id is the text the contract makes of an id, except for integer ids: a
+    # pandas input's integers themselves (the same customers, grouped and sorted as
+    # numbers — faster than their text, and lifetimes' order), and the integers under a
+    # table's text ids (``text_ids``).
     table: ibis.Table
     id_name: str
     # A pandas input's customer ids of a type the engine does not give back as it is
@@ -146,6 +147,9 @@ class _Orders:
     # order's position in it, so a per-customer result takes its ids from here by
     # position. None otherwise.
     ids: pd.Index | None
+    # Whether customer_id holds the integers of a table's text ids (kpilib.data.integer_ids):
+    # grouped as integers, given back as the contract's text, in text order.
+    text_ids: bool = False
 
 
 def _orders(
@@ -173,17 +177,20 @@ def _orders(
         if "row" in raw.columns:
             ids = pd.Index(orders[customer_id_col], copy=False)
     else:
-        raw = orders.select(
-            customer_id=orders[customer_id_col],
-            ts=orders[datetime_col],
-            **({"amount": orders[monetary_value_col]} if monetary_value_col else {}),
+        keyed = integer_ids(orders, customer_id_col)
+        source = orders if keyed is None else keyed
+        raw = source.select(
+            customer_id=source[customer_id_col],
+            ts=source[datetime_col],
+            **({"amount": source[monetary_value_col]} if monetary_value_col else {}),
+            **({"key": keyed["__integer_id"]} if keyed is not None else {}),
         )
     if not monetary_value_col:
         raw = raw.mutate(amount=ibis.literal(0.0))
     table = as_table(raw, "orders", validate=is_frame)
     if "key" in table.columns:  # the integer ids, checked as text by as_table
         table = table.drop("customer_id").rename(customer_id="key")
-    return _Orders(table, customer_id_col, ids)
+    return _Orders(table, customer_id_col, ids, text_ids=not is_frame and "key" in raw.columns)
 
 
 def _memtable(orders: pd.DataFrame, columns: dict[str, str]) -> ibis.Table:
@@ -222,6 +229,8 @@ def _per_customer(expr: ibis.Table, orders: _Orders) -> tuple[pd.Index, dict[str
     """Run a query with one row per customer (columns ``customer_id`` [, ``row``] and
     numbers): its ids as the index lifetimes gives (sorted, named like the input's column,
     the input's dtype) and its other columns as arrays in the same order."""
+    if orders.text_ids:
+        expr = expr.mutate(customer_id=expr.customer_id.cast("string"))
     result = expr.order_by("customer_id").to_pyarrow()
     values = {name: result.column(name).to_numpy() for name in result.column_names
               if name not in ("customer_id", "row")}
