@@ -320,12 +320,11 @@ def _validate(schema: TableSchema, raw: ibis.Table, options: ContractOptions | N
         **{f"c{i}": check.bad.sum() for i, check in enumerate(checks)},
         **{f"u{i}": paired[name].nunique() for i, name in enumerate(unique)},
         **{f"n{i}": paired[name].count() for i, name in enumerate(unique)},
-    ).execute()
-    total = int(counts["__rows"].iloc[0])
+    ).to_pyarrow().to_pylist()[0]  # one row: no pandas conversion needed
+    total = int(counts["__rows"])
     notes = []
     for i, check in enumerate(checks):
-        n_bad = counts[f"c{i}"].iloc[0]
-        n_bad = 0 if pd.isna(n_bad) else int(n_bad)
+        n_bad = int(counts[f"c{i}"] or 0)  # a sum over no rows is null
         if not n_bad:
             continue
         if not check.refuse:
@@ -342,7 +341,7 @@ def _validate(schema: TableSchema, raw: ibis.Table, options: ContractOptions | N
             fix=check.fix,
         )
     for i, name in enumerate(unique):
-        repeats = int(counts[f"n{i}"].iloc[0]) - int(counts[f"u{i}"].iloc[0])
+        repeats = int(counts[f"n{i}"]) - int(counts[f"u{i}"])
         if repeats:
             dupes = (paired.group_by(name).aggregate(__n=paired.count()).filter(lambda t: t.__n > 1)
                      .order_by(name).limit(5).execute()[name])

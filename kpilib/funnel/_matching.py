@@ -173,7 +173,7 @@ def match_in_order(users: ibis.Table, events: ibis.Table, steps: list[str], stri
     reached = [users.select(*base, *[k for k in keys if k not in base])]
     for k in range(2, len(steps) + 1):
         carried = [c for c in reached[-1].columns if _carried(c, k, steps, keys)]
-        reached.append(_match_step(reached[-1], events, steps, k, strict, bounds, carried=carried))
+        reached.append(_match_step(reached[-1], events, steps, k, strict, bounds, carried))
     if len(steps) > 1:
         times = _step_times(reached[1:], keys)
         users = users.left_join(times, [users[key] == times[f"reached_{key}"] for key in keys])
@@ -210,15 +210,15 @@ def _carried(column: str, k: int, steps: list[str], keys: tuple[str, ...]) -> bo
 
 
 def _match_step(reached: ibis.Table, events: ibis.Table, steps: list[str], k: int, strict: bool,
-                bounds: Bounds | None = None, *, carried: list[str] | None = None) -> ibis.Table:
-    """The users who reach step *k*, with the times of steps 1..k.
+                bounds: Bounds, carried: list[str]) -> ibis.Table:
+    """The users who reach step *k*: their ``carried`` columns and ``step_k_at``.
 
     ``reached`` holds the users who reached step *k - 1* (``customer_id``, ``window_end``,
-    ``step_1_at`` … ``step_{k-1}_at``). Step *k* is the earliest eligible event of the
-    window at or after ``step_{k-1}_at``: one join with the step events, one row per user
-    again.
+    ``step_{k-1}_at`` and the earlier step times :func:`_carried` keeps). Step *k* is the
+    earliest eligible event of the window at or after ``step_{k-1}_at``: one join with the
+    step events, one row per user again (grouped by ``carried``: the entrant's keys and
+    what later steps read).
     """
-    bounds = bounds or Bounds()
     name, previous, current = steps[k - 1], _step_column(k - 1), _step_column(k)
     events = events.view()  # a reference of its own per step: the engine reads the step events once (a CTE)
     condition = [
@@ -234,7 +234,7 @@ def _match_step(reached: ibis.Table, events: ibis.Table, steps: list[str], k: in
     if strict:  # no match when another event comes first (ties are not "between")
         next_event = joined.e_ts.min(where=joined.e_ts > joined[previous])
         hit = ibis.ifelse(next_event < hit, ibis.null(_UTC), hit)
-    matched = joined.group_by(list(reached.columns) if carried is None else carried).agg(**{current: hit})
+    matched = joined.group_by(carried).agg(**{current: hit})
     if eligible is None and not strict:  # every joined row is a match: the minimum is never null
         return matched
     return matched.filter(matched[current].notnull())
