@@ -227,6 +227,21 @@ def test_folder_dict_and_connection_give_identical_funnels(tmp_path):
         pd.testing.assert_frame_equal(results[0], other)
 
 
+def test_the_sample_as_dataframes_gives_the_folders_numbers():
+    """The sample's tables given as DataFrames (their text columns of 10^5 rows and more
+    copied by the engine, text_array) give what the folder gives."""
+    from kpilib.engagement import active_users
+    from kpilib.funnel import funnel
+
+    frames = {path.stem: pd.read_parquet(path) for path in data.SAMPLE_DIR.glob("*.parquet")}
+    assert len(frames["events"]) >= data.TEXT_BY_ENGINE_ROWS and frames["events"]["event"].dtype == object
+    folder, given = load_dataset(data.SAMPLE_DIR), load_dataset(frames)
+    steps = ["visit", "signup", "lead", "purchase"]
+    pd.testing.assert_frame_equal(funnel(given.events, steps, window="30D", by="channel"),
+                                  funnel(folder.events, steps, window="30D", by="channel"))
+    pd.testing.assert_frame_equal(active_users(given.events, "M"), active_users(folder.events, "M"))
+
+
 def test_memtable_keeps_every_row_in_order_across_its_batches():
     rows = 2 * data.ARROW_BATCH_ROWS + 5
     frame = pd.DataFrame({
