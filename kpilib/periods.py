@@ -43,7 +43,7 @@ from kpilib.sources import engine_of
 
 __all__ = ["MONTH_DAYS", "MONTH_PATTERN", "PANDAS_FREQ", "PERIOD_NAMES", "PERIOD_ORIGIN", "TimeLike",
            "check_period", "check_timezone", "day_index", "default_cutoff", "duration_seconds", "duration_text",
-           "epoch_seconds", "local_day_index", "local_month_bounds", "local_period_bounds", "month_bounds", "month_range",
+           "epoch_seconds", "local_day_index", "local_month_bounds", "local_period_bounds", "local_to_utc", "month_bounds", "month_range",
            "months_between", "next_month", "period_grid", "period_index", "period_index_of",
            "period_start_of_index", "previous_month", "time_filter", "to_utc", "utc_offsets",
            "validate_month"]
@@ -77,8 +77,9 @@ PERIOD_ORIGIN = {
 }
 
 
-def to_utc(value: Any, name: str = "timestamp") -> pd.Timestamp | None:
-    """``value`` as a UTC :class:`pandas.Timestamp`; naive values are read as UTC.
+def to_utc(value: Any, name: str = "timestamp", timezone: str | None = None) -> pd.Timestamp | None:
+    """``value`` as a UTC :class:`pandas.Timestamp`; naive values are read as UTC, or as
+    wall-clock times of ``timezone`` (as :func:`local_to_utc` reads them).
 
     ``None`` and blank strings give ``None``; anything unreadable raises a
     ``ValueError`` naming ``name``.
@@ -88,6 +89,8 @@ def to_utc(value: Any, name: str = "timestamp") -> pd.Timestamp | None:
     >>> to_utc("2026-10-01 12:00")
     Timestamp('2026-10-01 12:00:00+0000', tz='UTC')
     >>> to_utc("2026-10-01 14:00+02:00")
+    Timestamp('2026-10-01 12:00:00+0000', tz='UTC')
+    >>> to_utc("2026-10-01 14:00", timezone="Europe/Berlin")
     Timestamp('2026-10-01 12:00:00+0000', tz='UTC')
     >>> to_utc("") is None
     True
@@ -100,7 +103,27 @@ def to_utc(value: Any, name: str = "timestamp") -> pd.Timestamp | None:
         raise ValueError(f"{name} must be a date or timestamp, got {value!r}") from exc
     if pd.isna(stamp):
         raise ValueError(f"{name} must be a date or timestamp, got {value!r}")
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    if stamp.tzinfo is not None:
+        return stamp.tz_convert("UTC")
+    return local_to_utc(pd.DatetimeIndex([stamp]), timezone)[0]
+
+
+def local_to_utc(stamps: pd.DatetimeIndex, timezone: str | None) -> pd.DatetimeIndex:
+    """Naive wall-clock times of ``timezone`` (None: UTC) as UTC instants.
+
+    An hour the clock shows twice (summer time ending) is its first, summer-time one; a
+    time the clock skips (summer time beginning) is the first that exists after the gap.
+
+    Examples
+    --------
+    >>> local_to_utc(pd.DatetimeIndex(["2026-10-25 02:30", "2026-03-29 02:30"]), "Europe/Berlin")
+    DatetimeIndex(['2026-10-25 00:30:00+00:00', '2026-03-29 01:00:00+00:00'], dtype='datetime64[ns, UTC]', freq=None)
+    """
+    zone = check_timezone(timezone)
+    if zone is None:
+        return stamps.tz_localize("UTC")
+    zoned = stamps.tz_localize(ZoneInfo(zone), ambiguous=np.ones(len(stamps), dtype=bool), nonexistent="shift_forward")
+    return zoned.tz_convert("UTC")
 
 
 def validate_month(month: str) -> str:
@@ -855,15 +878,8 @@ def local_period_bounds(index: Any, period: str, timezone: Any) -> pd.DataFrame:
     starts = period_start_of_index(numbers, period).reset_index(drop=True)
     ends = period_start_of_index(numbers + 1, period).reset_index(drop=True)
 
-    def instants(local: pd.Series) -> pd.Series:
-        stamps = pd.DatetimeIndex(local)
-        if zone is None:
-            return pd.Series(stamps.tz_localize("UTC"))
-        zoned = stamps.tz_localize(ZoneInfo(zone), ambiguous=np.ones(len(stamps), dtype=bool),
-                                   nonexistent="shift_forward")
-        return pd.Series(zoned.tz_convert("UTC"))
-
-    return pd.DataFrame({"period_start": starts, "start_utc": instants(starts), "end_utc": instants(ends)})
+    return pd.DataFrame({"period_start": starts, "start_utc": pd.Series(local_to_utc(pd.DatetimeIndex(starts), zone)),
+                         "end_utc": pd.Series(local_to_utc(pd.DatetimeIndex(ends), zone))})
 
 
 def local_month_bounds(month: str, timezone: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -895,7 +911,5 @@ def local_month_bounds(month: str, timezone: Any) -> tuple[pd.Timestamp, pd.Time
     first, after = month_bounds(month)
     if zone is None:
         return first, after
-    local = pd.DatetimeIndex([first.tz_localize(None), after.tz_localize(None)])
-    zoned = local.tz_localize(ZoneInfo(zone), ambiguous=np.ones(2, dtype=bool), nonexistent="shift_forward")
-    start, end = zoned.tz_convert("UTC")
+    start, end = local_to_utc(pd.DatetimeIndex([first.tz_localize(None), after.tz_localize(None)]), zone)
     return start, end

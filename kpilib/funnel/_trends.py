@@ -47,19 +47,6 @@ TREND_PERIODS = ("D", "W", "M")
 _FREQ = {"D": "D", **PANDAS_FREQ}
 
 
-def _local_to_utc(value: TimeLike, zone: str | None, name: str) -> pd.Timestamp | None:
-    """A bound given on the report clock: naive values are local times in ``zone``."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a date or timestamp, got {value!r}") from exc
-    if zone is not None and stamp.tzinfo is None and not pd.isna(stamp):
-        stamp = stamp.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
-    return to_utc(stamp, name)
-
-
 def _local_period(stamp: pd.Timestamp, zone: str | None, period: str) -> int:
     """:func:`kpilib.periods.period_index_of` of an instant's local wall clock."""
     wall = stamp.tz_convert(zone).tz_localize(None) if zone else stamp.tz_convert(None)
@@ -184,7 +171,7 @@ def funnel_trends(
     zone = check_timezone(timezone)
     by_columns = column_list(by)
     table = as_table(events, "events")
-    start_utc, end_utc = _local_to_utc(start, zone, "start"), _local_to_utc(end, zone, "end")
+    start_utc, end_utc = to_utc(start, "start", zone), to_utc(end, "end", zone)
     as_of_utc = to_utc(as_of, "as_of")
 
     users = funnel_users(table, steps, by=by_columns, start=start_utc, end=end_utc, as_of=as_of_utc,
