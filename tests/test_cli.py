@@ -314,6 +314,9 @@ def test_a_killed_run_leaves_nothing_behind(signum, code, message, jobs, tmp_pat
          "--source", misuse_paths["data"], "--out", str(out), "--quiet", "--jobs", str(jobs)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
         env={**os.environ, "KPILIB_TEST_RUN": str(tmp_path)},
+        # as in a terminal: a shell without job control starts background jobs with SIGINT
+        # ignored, and a process that starts so never sees Ctrl-C
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 180
