@@ -250,8 +250,8 @@ def _column_checks(column: Column, value: Any, original: Any, options: ContractO
         # would silently keep it from matching the same id elsewhere. (An integer id
         # written as text is none of these: no scan for it.) Only an id as short as the
         # longest word is lowered: lowering every id costs more than the rest together.
-        shortest_safe = max(map(len, NULL_LIKE_IDS))
-        null_like = ibis.ifelse(value.length() <= shortest_safe, value.lower().isin(["", *NULL_LIKE_IDS]), False)
+        longest_word = max(map(len, NULL_LIKE_IDS))
+        null_like = ibis.ifelse(value.length() <= longest_word, value.lower().isin(["", *NULL_LIKE_IDS]), False)
         checks.append(_Check(
             name,
             value.notnull() & (null_like | value.startswith(" ") | value.endswith(" ")),

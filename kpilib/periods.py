@@ -42,11 +42,11 @@ import pandas as pd
 from kpilib.sources import engine_of
 
 __all__ = ["MONTH_DAYS", "MONTH_PATTERN", "PANDAS_FREQ", "PERIOD_NAMES", "PERIOD_ORIGIN", "TimeLike",
-           "check_period", "check_timezone", "day_index", "default_cutoff", "duration_seconds", "duration_text",
-           "epoch_seconds", "local_day_index", "local_month_bounds", "local_period_bounds", "local_to_utc", "month_bounds", "month_range",
-           "months_between", "next_month", "period_grid", "period_index", "period_index_of",
-           "period_start_of_index", "previous_month", "time_filter", "to_utc", "utc_offsets",
-           "validate_month"]
+           "check_period", "check_timezone", "day_index", "default_cutoff", "duration_seconds",
+           "duration_text", "epoch_seconds", "local_day_index", "local_month_bounds", "local_period_bounds",
+           "local_to_utc", "month_bounds", "month_range", "months_between", "next_month", "period_grid",
+           "period_index", "period_index_of", "period_start_of_index", "previous_month", "time_filter",
+           "to_utc", "utc_offsets", "validate_month"]
 
 #: Anything kpilib accepts as a point in time: an ISO string, a Timestamp, or None for
 #: "not given" (the default cut-off or the whole data).

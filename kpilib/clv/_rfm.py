@@ -170,7 +170,7 @@ def _orders(
                 column=col,
                 fix=f"Pass {role} naming one of the table's columns",
             )
-    ids = None
+    ids, keyed = None, None
     if is_frame:
         raw = _memtable(orders, {"customer_id": customer_id_col, "ts": datetime_col,
                                  **({"amount": monetary_value_col} if monetary_value_col else {})})
@@ -190,7 +190,7 @@ def _orders(
     table = as_table(raw, "orders", validate=is_frame)
     if "key" in table.columns:  # the integer ids, checked as text by as_table
         table = table.drop("customer_id").rename(customer_id="key")
-    return _Orders(table, customer_id_col, ids, text_ids=not is_frame and "key" in raw.columns)
+    return _Orders(table, customer_id_col, ids, text_ids=keyed is not None)
 
 
 def _memtable(orders: pd.DataFrame, columns: dict[str, str]) -> ibis.Table:
